@@ -1,0 +1,21 @@
+SHELL := /bin/bash
+NODE_MODULES := node_modules/.package-lock.json
+TAP := npx tap --disable-coverage --reporter=terse --timeout=180 --jobs=2
+
+.PHONY: all build test run bench clean
+
+all: build
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: $(NODE_MODULES)
+	npx tsc -p tsconfig.json
+	npx tsc -p tsconfig.test.json
+
+test: build
+	$(TAP) 'build/test/**/*.test.js'
+
+clean:
+	rm -rf dist build .tap

@@ -1,0 +1,146 @@
+import { ByteBuffer } from 'flatbuffers';
+import { MESSAGE_STREAM, type Frame, type ReadErrorCode, type ReadResult, type StreamMessage } from './types.js';
+
+/**
+ * Reads a vehicle frame without trusting a single offset in it. The flatbuffers runtime reads
+ * whatever an offset points at, so every table, vtable and vector is bounds-checked here first;
+ * a hostile frame yields a typed failure, never an exception.
+ */
+class Bad extends Error {
+  constructor(
+    readonly code: ReadErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A verified table: its position and vtable, with checked field access. */
+class Table {
+  private readonly vtSize: number;
+  private readonly tableSize: number;
+  private readonly vt: number;
+  constructor(
+    private readonly bb: ByteBuffer,
+    readonly pos: number,
+    what: string,
+  ) {
+    const len = bb.capacity();
+    if (pos < 0 || pos + 4 > len) throw new Bad('bad_offset', `${what} table outside the frame`);
+    const vt = pos - bb.readInt32(pos);
+    if (vt < 0 || vt + 4 > len) throw new Bad('bad_offset', `${what} vtable outside the frame`);
+    this.vt = vt;
+    this.vtSize = bb.readUint16(vt);
+    this.tableSize = bb.readUint16(vt + 2);
+    if (this.vtSize < 4 || this.vtSize & 1 || vt + this.vtSize > len) {
+      throw new Bad('bad_offset', `${what} vtable size invalid`);
+    }
+    if (this.tableSize < 4 || pos + this.tableSize > len) {
+      throw new Bad('bad_offset', `${what} table size invalid`);
+    }
+  }
+
+  /** Absolute position of a field, or 0 when absent. */
+  private field(slot: number, size: number): number {
+    const vo = 4 + 2 * slot;
+    if (vo + 2 > this.vtSize) return 0;
+    const off = this.bb.readUint16(this.vt + vo);
+    if (off === 0) return 0;
+    if (off < 4 || off + size > this.tableSize) throw new Bad('bad_offset', `field ${slot} outside its table`);
+    return this.pos + off;
+  }
+
+  u8(slot: number): number {
+    const p = this.field(slot, 1);
+    return p ? this.bb.readUint8(p) : 0;
+  }
+
+  u32(slot: number): number {
+    const p = this.field(slot, 4);
+    return p ? this.bb.readUint32(p) : 0;
+  }
+
+  u64(slot: number): bigint {
+    const p = this.field(slot, 8);
+    return p ? this.bb.readUint64(p) : 0n;
+  }
+
+  bytes(slot: number): Uint8Array {
+    const p = this.field(slot, 4);
+    if (!p) return EMPTY;
+    const len = this.bb.capacity();
+    const vec = p + this.bb.readUint32(p);
+    if (vec + 4 > len) throw new Bad('bad_offset', `vector of field ${slot} outside the frame`);
+    const n = this.bb.readUint32(vec);
+    if (vec + 4 + n > len) throw new Bad('truncated', `vector of field ${slot} runs past the end`);
+    const b = this.bb.bytes();
+    return b.subarray(vec + 4, vec + 4 + n);
+  }
+
+  table(slot: number, what: string): Table | undefined {
+    const p = this.field(slot, 4);
+    if (!p) return undefined;
+    return new Table(this.bb, p + this.bb.readUint32(p), what);
+  }
+}
+
+function text(b: Uint8Array): string {
+  return b.length === 0 ? '' : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+}
+
+function readStream(t: Table): StreamMessage {
+  return {
+    createdAt: t.u32(0),
+    senderId: text(t.bytes(1)),
+    payload: t.bytes(2),
+    deviceType: text(t.bytes(3)),
+    deviceId: text(t.bytes(4)),
+    deliveredAtEpochMs: t.u64(5),
+  };
+}
+
+/** Reads one WebSocket message as an Envelope (contract §2). */
+export function readFrame(buf: Uint8Array): ReadResult {
+  if (buf.length === 0) return { ok: false, code: 'empty', reason: 'empty frame' };
+  if (buf.length < 8) return { ok: false, code: 'truncated', reason: 'frame shorter than an envelope' };
+  try {
+    const bb = new ByteBuffer(buf);
+    const root = new Table(bb, bb.readUint32(0), 'envelope');
+    const txidBytes = root.bytes(0);
+    const recordType = text(root.bytes(1));
+    const messageType = root.u8(2);
+    const message = root.table(3, 'message');
+    const messageId = root.bytes(4);
+    if (!message) return { ok: false, code: 'no_message', reason: 'envelope has no message' };
+    const frame: Frame = { txid: text(txidBytes), txidBytes, recordType, messageType, messageId };
+    if (messageType === MESSAGE_STREAM) {
+      try {
+        frame.stream = readStream(message);
+      } catch (err) {
+        if (err instanceof Bad) return { ok: false, code: 'bad_stream', reason: `stream: ${err.message}` };
+        throw err;
+      }
+    }
+    return { ok: true, frame };
+  } catch (err) {
+    if (err instanceof Bad) return { ok: false, code: err.code, reason: err.message };
+    // ByteBuffer only throws RangeError-like errors on reads we did not guard; still a bad frame.
+    return { ok: false, code: 'bad_offset', reason: 'unreadable envelope' };
+  }
+}
+
+/**
+ * The txid of a frame that will be refused anyway (too big), when it can be read: the error then
+ * names the frame the vehicle sent.
+ */
+export function peekTxid(buf: Uint8Array): Uint8Array {
+  if (buf.length < 8) return EMPTY;
+  try {
+    const bb = new ByteBuffer(buf);
+    return new Table(bb, bb.readUint32(0), 'envelope').bytes(0);
+  } catch {
+    return EMPTY;
+  }
+}

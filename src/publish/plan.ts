@@ -1,0 +1,98 @@
+import { alertInstant, compareInstants } from '../record/timestamp.js';
+import type { Alert, AlertsRecord, ConnectivityRecord, ErrorsRecord, VRecord, VehicleRecord } from '../record/types.js';
+import { alertObject, connectivityJson, errorJson } from './payloads.js';
+import { topicFor, vehicleTopicPrefix } from './topics.js';
+
+export type Qos = 0 | 1 | 2;
+
+/** One MQTT publish of a record. */
+export interface Publish {
+  topic: string;
+  payload: string;
+  qos: Qos;
+  retain: boolean;
+}
+
+/** Per kind of publish: the QoS and retain flag it goes out with. */
+export interface PublishKindSettings {
+  qos: Qos;
+  retain: boolean;
+}
+
+export interface PlanOptions {
+  topicBase: string;
+  payloadFormat: 'value' | 'raw';
+  v: PublishKindSettings;
+  alertsCurrent: PublishKindSettings;
+  alertsHistory: PublishKindSettings;
+  errors: PublishKindSettings;
+  connectivity: PublishKindSettings;
+}
+
+export function defaultPlanOptions(topicBase = 'telemetry'): PlanOptions {
+  const s: PublishKindSettings = { qos: 0, retain: false };
+  return { topicBase, payloadFormat: 'value', v: s, alertsCurrent: s, alertsHistory: s, errors: s, connectivity: s };
+}
+
+function planV(r: VRecord, o: PlanOptions, prefix: string): Publish[] {
+  // A field that appears twice is published once, with its last value, at its first position.
+  const last = new Map<string, string>();
+  for (const d of r.data) last.set(d.name, d.json);
+  const { qos, retain } = o.v;
+  const out: Publish[] = [];
+  const wrap = o.payloadFormat === 'value';
+  for (const [name, json] of last) {
+    out.push({ topic: topicFor.field(prefix, name), payload: wrap ? `{"value":${json}}` : json, qos, retain });
+  }
+  return out;
+}
+
+function planAlerts(r: AlertsRecord, o: PlanOptions, prefix: string): Publish[] {
+  const byName = new Map<string, Alert[]>();
+  for (const a of r.alerts) {
+    const alert: Alert = {
+      ...a,
+      startedAt: a.startedAt && alertInstant(a.startedAt),
+      endedAt: a.endedAt && alertInstant(a.endedAt),
+    };
+    const list = byName.get(a.name);
+    if (list) list.push(alert);
+    else byName.set(a.name, [alert]);
+  }
+  const out: Publish[] = [];
+  for (const [name, list] of byName) {
+    let current: Alert | undefined;
+    for (const a of list) {
+      if (!a.startedAt) continue;
+      if (!current || compareInstants(a.startedAt, current.startedAt!) > 0) current = a;
+    }
+    if (current) {
+      out.push({ topic: topicFor.alertCurrent(prefix, name), payload: JSON.stringify(alertObject(current)), ...o.alertsCurrent });
+    }
+    out.push({ topic: topicFor.alertHistory(prefix, name), payload: JSON.stringify(list.map(alertObject)), ...o.alertsHistory });
+  }
+  return out;
+}
+
+function planErrors(r: ErrorsRecord, o: PlanOptions, prefix: string): Publish[] {
+  return r.errors.map((e) => ({ topic: topicFor.error(prefix, e.name), payload: errorJson(e), ...o.errors }));
+}
+
+function planConnectivity(r: ConnectivityRecord, o: PlanOptions, prefix: string): Publish[] {
+  return [{ topic: topicFor.connectivity(prefix), payload: connectivityJson(r), ...o.connectivity }];
+}
+
+/** Every publish a record makes (contract §5–§6): pure, so it is tested without a broker. */
+export function planPublishes(r: VehicleRecord, o: PlanOptions): Publish[] {
+  const prefix = vehicleTopicPrefix(o.topicBase, r.vin);
+  switch (r.type) {
+    case 'V':
+      return planV(r, o, prefix);
+    case 'alerts':
+      return planAlerts(r, o, prefix);
+    case 'errors':
+      return planErrors(r, o, prefix);
+    case 'connectivity':
+      return planConnectivity(r, o, prefix);
+  }
+}

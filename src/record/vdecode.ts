@@ -1,0 +1,64 @@
+import { lookupEnum } from './schema.js';
+import { readValue, renderValue, type RawValue } from './value.js';
+import { vStringJson } from './transforms.js';
+import { Wire } from './wire.js';
+import type { Datum, Instant } from './types.js';
+import { readTimestamp } from './timestamp.js';
+
+let fieldNames: string[] | undefined;
+
+/** Field enum names by number; a number the schema does not know is named by its decimal. */
+export function fieldName(key: number): string {
+  if (!fieldNames) {
+    fieldNames = [];
+    for (const [n, name] of Object.entries(lookupEnum('telemetry.vehicle_data.Field').valuesById)) {
+      if (Number(n) >= 0) fieldNames[Number(n)] = name;
+    }
+  }
+  return (key >= 0 ? fieldNames[key] : undefined) ?? String(key);
+}
+
+function readDatum(w: Wire, end: number): Datum {
+  const d = new Wire(w.buf, w.pos, end);
+  let key = 0;
+  const raw: RawValue = { member: 0 };
+  while (d.pos < end) {
+    const tag = d.varint();
+    const id = tag >>> 3;
+    const wt = tag & 7;
+    if (id === 1 && wt === 0) key = d.varint() | 0;
+    else if (id === 2 && wt === 2) {
+      const [s, e] = d.span();
+      d.pos = s;
+      readValue(d, e, raw);
+      d.pos = e;
+    } else d.skip(wt);
+  }
+  w.pos = end;
+  const json = raw.member === 1 ? vStringJson(key, raw.text ?? '') : renderValue(raw);
+  return { key, name: fieldName(key), json };
+}
+
+/**
+ * telemetry.vehicle_data.Payload, read straight off the wire: this is the hot path, and a
+ * generic decoder would build an object per Value only to walk it again for JSON.
+ */
+export function decodeVPayload(buf: Uint8Array): { data: Datum[]; createdAt?: Instant } {
+  const w = new Wire(buf);
+  const data: Datum[] = [];
+  let createdAt: Instant | undefined;
+  while (w.pos < w.end) {
+    const tag = w.varint();
+    const id = tag >>> 3;
+    const wt = tag & 7;
+    if (id === 1 && wt === 2) {
+      const [s, e] = w.span();
+      w.pos = s;
+      data.push(readDatum(w, e));
+    } else if (id === 2 && wt === 2) {
+      const [s, e] = w.span();
+      createdAt = readTimestamp(buf, s, e);
+    } else w.skip(wt);
+  }
+  return { data, createdAt };
+}

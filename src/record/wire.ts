@@ -1,0 +1,94 @@
+/** A bounds-checked protobuf wire reader: truncation or a bad wire type throws WireError. */
+export class WireError extends Error {}
+
+export class Wire {
+  pos: number;
+  constructor(
+    readonly buf: Uint8Array,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.pos = start;
+  }
+
+  /** Low 32 bits of a varint; the high bits land in `hi`. */
+  hi = 0;
+
+  varint(): number {
+    const b = this.buf;
+    let lo = 0;
+    let hi = 0;
+    let shift = 0;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new WireError('truncated varint');
+      const byte = b[this.pos++];
+      if (shift < 28) lo |= (byte & 0x7f) << shift;
+      else if (shift === 28) {
+        lo |= (byte & 0x0f) << 28;
+        hi |= (byte & 0x7f) >> 4;
+      } else hi |= (byte & 0x7f) << (shift - 32);
+      if (byte < 0x80) {
+        this.hi = hi;
+        return lo >>> 0;
+      }
+      shift += 7;
+    }
+    throw new WireError('varint longer than 10 bytes');
+  }
+
+  /** Length-delimited field: returns its [start, end). */
+  span(): [number, number] {
+    const n = this.varint();
+    if (this.hi !== 0 || n > this.end - this.pos) throw new WireError('length past the end');
+    const s = this.pos;
+    this.pos += n;
+    return [s, this.pos];
+  }
+
+  fixed32(): number {
+    if (this.pos + 4 > this.end) throw new WireError('truncated fixed32');
+    this.pos += 4;
+    return this.pos - 4;
+  }
+
+  fixed64(): number {
+    if (this.pos + 8 > this.end) throw new WireError('truncated fixed64');
+    this.pos += 8;
+    return this.pos - 8;
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case 0:
+        this.varint();
+        return;
+      case 1:
+        this.fixed64();
+        return;
+      case 2:
+        this.span();
+        return;
+      case 5:
+        this.fixed32();
+        return;
+      default:
+        throw new WireError(`wire type ${wireType} not supported`);
+    }
+  }
+}
+
+const textDecoder = new TextDecoder('utf-8');
+
+export function utf8(buf: Uint8Array, start: number, end: number): string {
+  if (end - start < 64) {
+    // Short ASCII strings dominate telemetry; avoid the decoder call for them.
+    let s = '';
+    for (let i = start; i < end; i++) {
+      const c = buf[i];
+      if (c >= 0x80) return textDecoder.decode(buf.subarray(start, end));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return textDecoder.decode(buf.subarray(start, end));
+}
