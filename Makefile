@@ -2,7 +2,7 @@ SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
 TAP := npx tap --disable-coverage --reporter=terse --timeout=180 --jobs=2
 
-.PHONY: all build test run bench clean
+.PHONY: all build test run bench clean certs
 
 all: build
 
@@ -16,6 +16,15 @@ build: $(NODE_MODULES)
 
 test: build
 	$(TAP) 'build/test/**/*.test.js'
+
+dev-certs/ca.pem: | build
+	node dist/cli.js certs --out dev-certs
+
+certs: dev-certs/ca.pem
+
+# The server on the embedded broker with development certificates: nothing else to install.
+run: build dev-certs/ca.pem
+	node dist/cli.js serve --config config.example.json
 
 clean:
 	rm -rf dist build .tap

@@ -37,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A handle some library left open must not keep a finished command alive.
+    setTimeout(() => process.exit(code), 500).unref();
   },
   (err: unknown) => {
     process.stderr.write(`fleet-telemetry: ${err instanceof Error ? err.message : String(err)}\n`);

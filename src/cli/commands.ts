@@ -1,4 +1,7 @@
-import type { Command } from "./command.js";
+import type { Command } from './command.js';
 
 /** Sub-commands by name; each module is loaded only when its command runs. */
-export const commands: Record<string, () => Promise<Command>> = {};
+export const commands: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.js')).default,
+  certs: async () => (await import('./certs.js')).default,
+};

@@ -1,0 +1,201 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import { configSchema, MQTT_PASSWORD_ENV, MQTT_USERNAME_ENV, SCHEMA_ANNOTATIONS, TESLA_UNSHIPPED_PRODUCERS } from './schema.js';
+import { closest, ConfigError, dottedPath, pointerPart, type ConfigProblem } from './errors.js';
+import { describeError, schemaAt, type SchemaNode } from './describe.js';
+import { scanJson } from './json.js';
+import type { Config } from './types.js';
+
+/** Producers every build of this server has; plugins add their own names. */
+export const BUILTIN_PRODUCERS = ['mqtt', 'logger'];
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: false });
+ajv.addVocabulary(SCHEMA_ANNOTATIONS);
+const validate = ajv.compile(configSchema);
+
+/** Syntax problems with line and column; the value itself from JSON.parse. */
+function parseJson(text: string): { value?: unknown; problem?: ConfigProblem; duplicates: string[] } {
+  const scan = scanJson(text);
+  if (scan.error) {
+    const { line, column, inside, reason } = scan.error;
+    return {
+      duplicates: [],
+      problem: { code: 'json_syntax', path: '', message: `not valid JSON at line ${line}, column ${column}${inside ? ` (inside ${inside})` : ''}: ${reason}` },
+    };
+  }
+  try {
+    return { value: JSON.parse(text), duplicates: scan.duplicates };
+  } catch (err) {
+    // The scanner and JSON.parse agree on JSON; this is a safety net only.
+    return { duplicates: [], problem: { code: 'json_syntax', path: '', message: `not valid JSON: ${(err as Error).message}` } };
+  }
+}
+
+const REF = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/**
+ * `${NAME}` in any string value becomes that environment variable (`$${NAME}` stays literal).
+ * A value that is nothing but one reference takes the key's type, so `"port": "${PORT}"` works.
+ */
+function substituteEnv(value: unknown, path: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('${')) return value;
+    let missing = false;
+    const out = value.replace(REF, (whole, escaped: string, name: string) => {
+      if (escaped) return whole.slice(1);
+      const v = env[name];
+      if (v === undefined) {
+        missing = true;
+        problems.push({ code: 'env_missing', path, message: `environment variable ${name} is not set (referenced as \${${name}})` });
+        return '';
+      }
+      return v;
+    });
+    if (missing) return value;
+    const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value);
+    if (whole) return coerce(out, schemaAt(path));
+    return out;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, `${path}/${i}`, env, problems));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, substituteEnv(v, `${path}/${pointerPart(k)}`, env, problems)]),
+    );
+  }
+  return value;
+}
+
+/** An environment string in the type the schema wants; left as is when it does not convert. */
+function coerce(s: string, node: SchemaNode | undefined): unknown {
+  const t = s.trim();
+  if ((node?.type === 'integer' || node?.type === 'number') && t !== '' && !Number.isNaN(Number(t))) return Number(t);
+  if (node?.type === 'boolean' && (t === 'true' || t === 'false')) return t === 'true';
+  return s;
+}
+
+/** Keys present that the schema marks as accepted but unused (dotted paths, document order). */
+function unusedKeys(value: unknown, node: SchemaNode, prefix = ''): string[] {
+  const out: string[] = [];
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return out;
+  for (const [k, v] of Object.entries(value)) {
+    const child = node.properties?.[k];
+    if (!child) continue;
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (child['x-unused']) out.push(p);
+    else out.push(...unusedKeys(v, child, p));
+  }
+  return out;
+}
+
+function checkRecords(cfg: Config, problems: ConfigProblem[], warnings: string[]): void {
+  const known = [...BUILTIN_PRODUCERS, ...Object.keys(cfg.producers)];
+  const unshipped = new Map<string, string[]>();
+  const used = new Set<string>();
+  for (const [type, names] of Object.entries(cfg.records)) {
+    for (const [i, name] of (names ?? []).entries()) {
+      used.add(name);
+      if (known.includes(name)) continue;
+      if (TESLA_UNSHIPPED_PRODUCERS.includes(name)) {
+        unshipped.set(name, [...(unshipped.get(name) ?? []), type]);
+        continue;
+      }
+      const hint = closest(name, known);
+      problems.push({
+        code: 'unknown_producer',
+        path: `/records/${pointerPart(type)}/${i}`,
+        message: `producer "${name}" does not exist${hint ? `; did you mean "${hint}"?` : ''} (known: ${known.join(', ')})`,
+      });
+    }
+  }
+  for (const [name, types] of unshipped) {
+    problems.push({
+      code: 'unsupported_producer',
+      path: '/records',
+      message:
+        `producer "${name}" (used by ${types.join(', ')}) is one of Tesla's and is not shipped by this server; ` +
+        `route ${types.length > 1 ? 'these record types' : types[0]} to mqtt, logger or a plugin declared under producers`,
+    });
+  }
+  if (used.size === 0) warnings.push('records routes no record type: every record is acked and nothing is published');
+  for (const name of Object.keys(cfg.producers)) {
+    if (!used.has(name)) warnings.push(`producers.${name} is declared but no record type uses it`);
+  }
+  if (!cfg.tls.trust_tesla_ca && !cfg.tls.ca_file) {
+    problems.push({
+      code: 'ca_required',
+      path: '/tls/ca_file',
+      message: 'required when tls.trust_tesla_ca is false (otherwise no client could connect); allowed: a path to a PEM file of CA certificates',
+    });
+  }
+}
+
+/** One line per value: ajv reports a bad value once per failed keyword. */
+function onePerPath(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.code === 'unknown_key' || p.code === 'missing_key' ? p.code : ''}|${p.path}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
+ * Parses and validates a config text; throws ConfigError listing every problem, one line each.
+ * Credentials may come from FLEET_TELEMETRY_MQTT_USERNAME / FLEET_TELEMETRY_MQTT_PASSWORD; any
+ * string may reference `${NAME}`.
+ */
+export function parseConfig(text: string, file = 'config', env: NodeJS.ProcessEnv = process.env): Config {
+  // Editors on Windows may save a byte-order mark; it is not part of the JSON.
+  const parsed = parseJson(text.replace(/^\uFEFF/, ''));
+  if (parsed.problem) throw new ConfigError(file, [parsed.problem]);
+  if (!parsed.value || typeof parsed.value !== 'object' || Array.isArray(parsed.value)) {
+    throw new ConfigError(file, [
+      { code: 'invalid_type', path: '', message: `the config must be a JSON object ({ ... }), not ${JSON.stringify(parsed.value)?.slice(0, 40)}` },
+    ]);
+  }
+  const problems: ConfigProblem[] = [];
+  const warnings = parsed.duplicates.map((p) => `${dottedPath(p)} appears more than once; the last value is used`);
+  const data = substituteEnv(parsed.value, '', env, problems) as Record<string, unknown>;
+  // Credentials may come from the environment instead of the file; the file wins when it sets them.
+  if (data.mqtt === undefined) data.mqtt = {};
+  const mqtt = data.mqtt as Record<string, unknown>;
+  if (mqtt && typeof mqtt === 'object' && !Array.isArray(mqtt)) {
+    if (mqtt.username === undefined && env[MQTT_USERNAME_ENV] !== undefined) mqtt.username = env[MQTT_USERNAME_ENV];
+    if (mqtt.password === undefined && env[MQTT_PASSWORD_ENV] !== undefined) mqtt.password = env[MQTT_PASSWORD_ENV];
+  }
+  // Before validation: ajv's defaults would make every key look present.
+  const ignored = unusedKeys(data, configSchema as unknown as SchemaNode);
+  if (!validate(data)) {
+    for (const e of validate.errors ?? []) {
+      const p = describeError(e, data);
+      if (p) problems.push(p);
+    }
+  }
+  if (problems.length) throw new ConfigError(file, onePerPath(problems));
+  const cfg = data as unknown as Config;
+  cfg.baseDir = dirname(resolve(file));
+  cfg.ignoredKeys = ignored;
+  checkRecords(cfg, problems, warnings);
+  if (problems.length) throw new ConfigError(file, problems);
+  cfg.warnings = warnings;
+  return cfg;
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? (err as Error).message);
+    throw new ConfigError(file, [{ code: 'unreadable', path: '', message: `cannot read the config file: ${why}` }]);
+  }
+  return parseConfig(text, file, env);
+}
+
+/** A path from the config, resolved against the config file's directory. */
+export function configPath(cfg: Config, p: string): string {
+  return resolve(cfg.baseDir, p);
+}

@@ -1,0 +1,312 @@
+/**
+ * The configuration's JSON Schema: the single source of validation, defaults (ajv fills them in),
+ * error wording and the configuration reference (docs/configuration.md is rendered from it).
+ * Tesla's keys (contract §7) keep their meaning.
+ *
+ * Annotations beside the JSON Schema keywords (ajv is told about them, so strict mode stays on):
+ * - x-origin: "tesla" (a key of Tesla's config.json) or "project" (this server's own key)
+ * - x-unused: the note logged when a Tesla key this server accepts but does not use is present
+ * - x-allowed: how to describe the allowed values, where the keywords alone would say it poorly
+ * - x-secret: the value is never echoed in an error
+ * - x-env: environment variable that supplies the value when the file does not
+ */
+
+export type Origin = 'tesla' | 'project';
+
+/** Annotation keywords used in this schema; registered with ajv as a vocabulary. */
+export const SCHEMA_ANNOTATIONS = ['x-origin', 'x-unused', 'x-allowed', 'x-secret', 'x-env'];
+
+/** Environment variables read for the MQTT credentials when the file does not set them. */
+export const MQTT_USERNAME_ENV = 'FLEET_TELEMETRY_MQTT_USERNAME';
+export const MQTT_PASSWORD_ENV = 'FLEET_TELEMETRY_MQTT_PASSWORD';
+
+/** Record types a vehicle sends (and connectivity, which the server makes). */
+export const RECORD_TYPES = ['V', 'alerts', 'errors', 'connectivity'] as const;
+
+/** Producers Tesla's server ships that this one does not. */
+export const TESLA_UNSHIPPED_PRODUCERS = ['kafka', 'kinesis', 'pubsub', 'zmq', 'redis'];
+
+const port = (description: string, origin: Origin, extra: Record<string, unknown> = {}) => ({
+  type: 'integer',
+  minimum: 0,
+  maximum: 65535,
+  description,
+  'x-origin': origin,
+  ...extra,
+});
+
+const kindSettings = (what: string) => ({
+  type: 'object',
+  description: `QoS and retain flag for ${what}; each falls back to mqtt.qos / mqtt.retained.`,
+  additionalProperties: false,
+  'x-origin': 'project',
+  properties: {
+    qos: { type: 'integer', enum: [0, 1, 2], description: `MQTT QoS of ${what}.`, 'x-origin': 'project' },
+    retained: { type: 'boolean', description: `MQTT retain flag of ${what}.`, 'x-origin': 'project' },
+  },
+});
+
+const producerList = (type: string, extra = '') => ({
+  type: 'array',
+  minItems: 1,
+  uniqueItems: true,
+  items: { type: 'string', minLength: 1 },
+  description: `Producers that ${type} records go to.${extra}`,
+  'x-allowed': 'a non-empty list of producer names (mqtt, logger or a name declared under producers), each once',
+  'x-origin': 'tesla',
+});
+
+/** A Tesla block this server accepts whole and does not use. */
+const teslaBlock = (note: string) => ({
+  type: 'object',
+  description: `Tesla's key: accepted and not used (${note}).`,
+  'x-origin': 'tesla',
+  'x-unused': note,
+});
+
+const teslaScalar = (type: string, note: string) => ({
+  type,
+  description: `Tesla's key: accepted and not used (${note}).`,
+  'x-origin': 'tesla',
+  'x-unused': note,
+});
+
+const NOT_SHIPPED = 'that producer is not shipped here';
+
+export const configSchema = {
+  $id: 'fleet-telemetry-config',
+  type: 'object',
+  additionalProperties: false,
+  required: ['tls', 'records'],
+  properties: {
+    host: { type: 'string', default: '0.0.0.0', description: 'Address the vehicle listener binds.', 'x-origin': 'tesla' },
+    port: port('Vehicle port (HTTPS + WebSocket, mTLS).', 'tesla', { default: 443 }),
+    status_port: port('Optional plain-HTTP port answering GET /status with 200 ok (for load balancers).', 'tesla'),
+    log_level: {
+      type: 'string',
+      enum: ['trace', 'debug', 'info', 'warn', 'error'],
+      default: 'info',
+      description: 'Least severe level that is logged.',
+      'x-origin': 'tesla',
+    },
+    json_log_enable: { type: 'boolean', default: false, description: 'JSON log lines instead of readable ones.', 'x-origin': 'tesla' },
+    namespace: {
+      type: 'string',
+      default: '',
+      description: "Tesla's topic prefix for Kafka, Pub/Sub and Kinesis; MQTT topics use mqtt.topic_base instead.",
+      'x-origin': 'tesla',
+      'x-unused': 'a prefix for Tesla-only producers; MQTT topics use mqtt.topic_base',
+    },
+    records: {
+      type: 'object',
+      description:
+        'Record type → producers it goes to. A record type that is absent is acked and not published. ' +
+        'The Tesla producer names kafka, kinesis, pubsub, zmq and redis are not shipped by this server (an error); ' +
+        '"logger" here is this server\'s logger producer, unrelated to the top-level logger key.',
+      'x-allowed': 'an object mapping record types (V, alerts, errors, connectivity) to producer lists',
+      additionalProperties: false,
+      'x-origin': 'tesla',
+      properties: {
+        V: producerList('V (vehicle data)'),
+        alerts: producerList('alerts'),
+        errors: producerList('errors'),
+        connectivity: producerList(
+          'connectivity',
+          ' When absent, connectivity records (made by the server on each connect and disconnect) go to every producer used by the other record types.',
+        ),
+      },
+    },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['server_cert', 'server_key'],
+      description: 'Server certificate and the client-CA pool. Relative paths resolve from the config file\'s directory.',
+      'x-origin': 'tesla',
+      properties: {
+        server_cert: {
+          type: 'string',
+          minLength: 1,
+          description: 'Server certificate (PEM), leaf first; may hold its intermediates, and is sent whole.',
+          'x-origin': 'tesla',
+        },
+        server_key: { type: 'string', minLength: 1, description: 'Private key of the server certificate (PEM, unencrypted).', 'x-origin': 'tesla' },
+        ca_file: {
+          type: 'string',
+          minLength: 1,
+          description: "Extra client CAs (PEM, CA certificates only), added to Tesla's bundle in the client-CA pool.",
+          'x-origin': 'tesla',
+        },
+        trust_tesla_ca: {
+          type: 'boolean',
+          default: true,
+          description: "Trust Tesla's vehicle CA bundle (shipped with the server); false leaves it out, for fleets of other devices (then ca_file is required).",
+          'x-origin': 'project',
+        },
+      },
+    },
+    use_default_eng_ca: {
+      type: 'boolean',
+      default: false,
+      description: "Trust Tesla's engineering CA bundle instead of the production one.",
+      'x-origin': 'tesla',
+    },
+    disable_tls: teslaScalar('boolean', 'this server always requires mTLS'),
+    rate_limit: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Per-connection rate limit; a connection over the limit is slowed down, never dropped.',
+      'x-origin': 'tesla',
+      properties: {
+        enabled: { type: 'boolean', default: false, description: 'Apply the rate limit.', 'x-origin': 'tesla' },
+        message_limit: { type: 'integer', minimum: 1, default: 1000, description: 'Frames per window and connection.', 'x-origin': 'tesla' },
+        message_interval_time: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          default: 30,
+          description: 'Window length in seconds.',
+          'x-origin': 'tesla',
+        },
+      },
+    },
+    monitoring: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Metrics and health endpoints.',
+      'x-origin': 'tesla',
+      properties: {
+        prometheus_metrics_port: port('Port of /metrics, /livez, /readyz and /vehicles; absent: no monitoring listener.', 'tesla'),
+        host: { type: 'string', default: '127.0.0.1', description: 'Address the monitoring listener binds.', 'x-origin': 'project' },
+        profiler_port: teslaScalar('integer', 'no profiler in this server'),
+        profiling_path: teslaScalar('string', 'no profiler in this server'),
+        statsd: teslaBlock('metrics are served to Prometheus only'),
+      },
+    },
+    vins_signal_tracking_enabled: {
+      type: 'array',
+      items: { type: 'string' },
+      default: [],
+      description: 'VINs whose signals are tracked in metrics.',
+      'x-origin': 'tesla',
+    },
+    reliable_ack: teslaScalar('boolean', 'acks here are always reliable'),
+    reliable_ack_sources: {
+      ...teslaBlock('acks here are always reliable'),
+      additionalProperties: { type: 'string' },
+    },
+    reliable_ack_workers: teslaScalar('integer', 'acks here are always reliable'),
+    transmit_decoded_records: teslaScalar('boolean', 'producers here always get decoded records'),
+    logger: teslaBlock("Tesla's logger producer settings; this server's logger producer has none"),
+    airbrake: teslaBlock('no Airbrake reporting in this server'),
+    kafka: teslaBlock(NOT_SHIPPED),
+    kinesis: teslaBlock(NOT_SHIPPED),
+    pubsub: teslaBlock(NOT_SHIPPED),
+    zmq: teslaBlock(NOT_SHIPPED),
+    redis: teslaBlock(NOT_SHIPPED),
+    mqtt: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The mqtt producer: where and how every field is published.',
+      'x-origin': 'tesla',
+      properties: {
+        broker: {
+          type: 'string',
+          minLength: 1,
+          pattern: '^(embedded|[^\\s:/]+(:\\d{1,5})?|\\[[0-9A-Fa-f:.]+\\](:\\d{1,5})?|(mqtt|mqtts|tcp|tls|ssl|ws|wss)://\\S+)$',
+          default: 'embedded',
+          description: '"host:port" (Tesla\'s form), a URL (mqtt://, mqtts://, ws://, wss://) or "embedded" for the in-process broker.',
+          'x-allowed': '"embedded", "host:port" or a URL such as "mqtts://host:8883"',
+          'x-origin': 'tesla',
+        },
+        embedded_port: port('Port of the embedded broker (with broker "embedded").', 'project', { default: 1883 }),
+        embedded_host: { type: 'string', default: '127.0.0.1', description: 'Address the embedded broker binds.', 'x-origin': 'project' },
+        client_id: { type: 'string', minLength: 1, description: 'MQTT client id; default fleet-telemetry-<hostname>-<pid>.', 'x-origin': 'tesla' },
+        username: {
+          type: 'string',
+          description: `Broker user name; when absent, taken from the environment variable ${MQTT_USERNAME_ENV}.`,
+          'x-env': MQTT_USERNAME_ENV,
+          'x-origin': 'tesla',
+        },
+        password: {
+          type: 'string',
+          description: `Broker password; when absent, taken from the environment variable ${MQTT_PASSWORD_ENV}.`,
+          'x-env': MQTT_PASSWORD_ENV,
+          'x-secret': true,
+          'x-origin': 'tesla',
+        },
+        topic_base: { type: 'string', default: 'telemetry', description: 'First topic level(s) of every publish.', 'x-origin': 'tesla' },
+        qos: { type: 'integer', enum: [0, 1, 2], default: 0, description: 'MQTT QoS of every publish, unless set per record type below.', 'x-origin': 'tesla' },
+        retained: { type: 'boolean', default: false, description: 'MQTT retain flag of every publish, unless set per record type below.', 'x-origin': 'tesla' },
+        payload_format: {
+          type: 'string',
+          enum: ['value', 'raw'],
+          default: 'value',
+          description: 'v/ payloads: `{"value": v}` ("value") or the bare value as Tesla\'s server publishes it ("raw").',
+          'x-origin': 'project',
+        },
+        connect_timeout_ms: { type: 'integer', minimum: 1, default: 30000, description: 'Deadline of one connection attempt to the broker.', 'x-origin': 'tesla' },
+        publish_timeout_ms: {
+          type: 'integer',
+          minimum: 1,
+          default: 2500,
+          description: 'Deadline of one record\'s publishes; a record not published in time is not acked (the vehicle resends it).',
+          'x-origin': 'tesla',
+        },
+        disconnect_timeout_ms: { type: 'integer', minimum: 0, default: 250, description: 'Time given to in-flight publishes at shutdown.', 'x-origin': 'tesla' },
+        connect_retry_interval_ms: { type: 'integer', minimum: 1, default: 10000, description: 'Wait between connection attempts.', 'x-origin': 'tesla' },
+        keep_alive_seconds: { type: 'integer', minimum: 0, default: 30, description: 'MQTT keep-alive interval; 0 turns it off.', 'x-origin': 'tesla' },
+        v: kindSettings('v/<Field> publishes'),
+        alerts_current: kindSettings('alerts/<name>/current publishes'),
+        alerts_history: kindSettings('alerts/<name>/history publishes'),
+        errors: kindSettings('errors/<name> publishes'),
+        connectivity: kindSettings('connectivity publishes'),
+      },
+    },
+    producers: {
+      type: 'object',
+      description: 'Producers loaded from a module, by the name records use: name → { module, options }.',
+      default: {},
+      'x-origin': 'project',
+      propertyNames: { not: { enum: ['mqtt', 'logger'] } },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['module'],
+        'x-allowed': 'an object { "module": ..., "options": { ... } }',
+        properties: {
+          module: {
+            type: 'string',
+            minLength: 1,
+            description: 'Path (relative to the config file, starting with ./ or ../) or package name of a module exporting the factory.',
+            'x-origin': 'project',
+          },
+          options: { type: 'object', description: 'Passed to the factory as is.', 'x-origin': 'project' },
+        },
+      },
+    },
+  },
+} as const;
+
+interface SchemaNode {
+  properties?: Record<string, SchemaNode>;
+  additionalProperties?: boolean | SchemaNode;
+  [k: string]: unknown;
+}
+
+/** Every key with an x-unused note, as a dotted path → note. */
+function unusedNotes(node: SchemaNode, prefix = '', out = new Map<string, string>()): Map<string, string> {
+  for (const [k, child] of Object.entries(node.properties ?? {})) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (typeof child['x-unused'] === 'string') out.set(path, child['x-unused']);
+    unusedNotes(child, path, out);
+  }
+  return out;
+}
+
+/** Tesla keys accepted for compatibility and named in one warning at start-up, with why. */
+export const UNUSED_KEY_NOTES: ReadonlyMap<string, string> = unusedNotes(configSchema as unknown as SchemaNode);
+
+/** Tesla keys accepted for compatibility and not used here (dotted paths). */
+export const TESLA_UNSUPPORTED_KEYS = [...UNUSED_KEY_NOTES.keys()];

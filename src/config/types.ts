@@ -1,0 +1,51 @@
+import type { Qos } from '../publish/plan.js';
+
+export interface KindSettings {
+  qos?: Qos;
+  retained?: boolean;
+}
+
+/** The configuration after validation: every default filled in. */
+export interface Config {
+  host: string;
+  port: number;
+  status_port?: number;
+  log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  json_log_enable: boolean;
+  namespace: string;
+  records: Partial<Record<'V' | 'alerts' | 'errors' | 'connectivity', string[]>>;
+  tls: { server_cert: string; server_key: string; ca_file?: string; trust_tesla_ca: boolean };
+  use_default_eng_ca: boolean;
+  rate_limit: { enabled: boolean; message_limit: number; message_interval_time: number };
+  monitoring: { prometheus_metrics_port?: number; host: string };
+  vins_signal_tracking_enabled: string[];
+  mqtt: {
+    broker: string;
+    embedded_port: number;
+    embedded_host: string;
+    client_id?: string;
+    username?: string;
+    password?: string;
+    topic_base: string;
+    qos: Qos;
+    retained: boolean;
+    payload_format: 'value' | 'raw';
+    connect_timeout_ms: number;
+    publish_timeout_ms: number;
+    disconnect_timeout_ms: number;
+    connect_retry_interval_ms: number;
+    keep_alive_seconds: number;
+    v?: KindSettings;
+    alerts_current?: KindSettings;
+    alerts_history?: KindSettings;
+    errors?: KindSettings;
+    connectivity?: KindSettings;
+  };
+  producers: Record<string, { module: string; options?: Record<string, unknown> }>;
+  /** Directory of the config file: relative paths in it resolve from here. */
+  baseDir: string;
+  /** Accepted keys this server does not use (dotted paths), for the start-up warning. */
+  ignoredKeys: string[];
+  /** Other things worth a warning (duplicate keys, unused plugin producers); one sentence each. */
+  warnings?: string[];
+}

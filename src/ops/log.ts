@@ -1,0 +1,37 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
+
+function plain(v: unknown): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
+}
+
+/** pino's JSON line as one readable line: time, level, message, then key=value pairs. */
+export function readableLine(json: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  const time = new Date(o.time as number).toISOString();
+  const level = (LEVELS[o.level as number] ?? String(o.level)).padEnd(5);
+  const rest = Object.entries(o)
+    .filter(([k]) => !SKIP.has(k))
+    .map(([k, v]) => `${k}=${plain(v)}`)
+    .join(' ');
+  return `${time} ${level} ${o.msg ?? ''}${rest ? ' ' + rest : ''}\n`;
+}
+
+function readableStream(out: NodeJS.WritableStream): DestinationStream {
+  return { write: (line: string) => void out.write(readableLine(line)) };
+}
+
+export function createLogger(opts: { level: string; json: boolean }, out: NodeJS.WritableStream = process.stdout): Logger {
+  return pino(
+    { level: opts.level, base: undefined, timestamp: pino.stdTimeFunctions.epochTime },
+    opts.json ? pino.destination({ dest: 1, sync: false }) : readableStream(out),
+  );
+}

@@ -1,0 +1,31 @@
+import { hostname } from 'node:os';
+import type { Config, KindSettings } from '../config/types.js';
+import type { PlanOptions, PublishKindSettings } from '../publish/plan.js';
+
+/** Per-kind QoS/retain, each falling back to the global mqtt.qos / mqtt.retained. */
+export function planOptionsFrom(config: Config): PlanOptions {
+  const m = config.mqtt;
+  const kind = (k?: KindSettings): PublishKindSettings => ({ qos: k?.qos ?? m.qos, retain: k?.retained ?? m.retained });
+  return {
+    topicBase: m.topic_base,
+    payloadFormat: m.payload_format,
+    v: kind(m.v),
+    alertsCurrent: kind(m.alerts_current),
+    alertsHistory: kind(m.alerts_history),
+    errors: kind(m.errors),
+    connectivity: kind(m.connectivity),
+  };
+}
+
+/** Unique per process by default, so several instances never knock each other off the broker. */
+export function clientIdFrom(config: Config): string {
+  return config.mqtt.client_id ?? `fleet-telemetry-${hostname()}-${process.pid}`;
+}
+
+/** "host:port" (Tesla's form), a URL, or "embedded" → a URL mqtt.js connects to. */
+export function brokerUrl(config: Config): string {
+  const b = config.mqtt.broker;
+  if (b === 'embedded') return `mqtt://${config.mqtt.embedded_host === '0.0.0.0' ? '127.0.0.1' : config.mqtt.embedded_host}:${config.mqtt.embedded_port}`;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(b)) return b;
+  return `mqtt://${b}`;
+}

@@ -1,0 +1,29 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import { createLoggerProducer } from './logger.js';
+import { createMqttProducer } from './mqtt.js';
+import { loadPluginFactory } from './plugin.js';
+import type { Producer, ProducerFactory } from './types.js';
+
+/** Built-in producers by name; plugins join them from `producers` in the config. */
+export const builtinProducers: Record<string, ProducerFactory> = {
+  mqtt: createMqttProducer,
+  logger: createLoggerProducer,
+};
+
+/** Creates every producer that `records` names, once each. */
+export async function createProducers(config: Config, logger: Logger): Promise<Map<string, Producer>> {
+  const factories = new Map<string, { factory: ProducerFactory; options: Record<string, unknown> }>();
+  for (const [name, f] of Object.entries(builtinProducers)) factories.set(name, { factory: f, options: {} });
+  for (const [name, spec] of Object.entries(config.producers)) {
+    factories.set(name, { factory: await loadPluginFactory(spec.module, config.baseDir), options: spec.options ?? {} });
+  }
+  const producers = new Map<string, Producer>();
+  for (const name of new Set(Object.values(config.records).flat())) {
+    if (!name) continue;
+    const entry = factories.get(name);
+    if (!entry) throw new Error(`producer ${name} does not exist`);
+    producers.set(name, await entry.factory({ name, config, logger, options: entry.options }));
+  }
+  return producers;
+}

@@ -1,0 +1,185 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from '../config/types.js';
+import type { Dispatcher } from './dispatch.js';
+import type { ServerEvents } from './events.js';
+import { connectionIdFrom, vinFromCertificate } from './identity.js';
+import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
+import type { ServerTlsMaterial } from './tls.js';
+
+/** Far above §3.2's 1,000,000 bytes, so an oversize frame gets an error response, not a 1009 close. */
+const WS_MAX_PAYLOAD = 64 * 1024 * 1024;
+
+export interface VehicleServer {
+  port: number;
+  statusPort?: number;
+  sessions: Set<VehicleSession>;
+  /** Stop accepting, finish in-flight frames, close every vehicle with a close frame. */
+  shutdown(timeoutMs: number): Promise<void>;
+}
+
+export interface VehicleServerDeps {
+  config: Config;
+  tls: ServerTlsMaterial;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  events: ServerEvents;
+  canAdmit?: () => boolean;
+}
+
+function header(req: IncomingMessage, name: string): string {
+  const v = req.headers[name];
+  return (Array.isArray(v) ? v[0] : v) ?? '';
+}
+
+function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startVehicleServer(deps: VehicleServerDeps): Promise<VehicleServer> {
+  const { config, logger } = deps;
+  const sessions = new Set<VehicleSession>();
+  const sockets = new Map<VehicleSession, WebSocket>();
+  const sessionOpts: SessionOptions = {
+    dispatcher: deps.dispatcher,
+    logger,
+    events: deps.events,
+    canAdmit: deps.canAdmit,
+    rateLimit: config.rate_limit.enabled
+      ? { messageLimit: config.rate_limit.message_limit, intervalMs: config.rate_limit.message_interval_time * 1000 }
+      : undefined,
+  };
+
+  const https = createHttpsServer({
+    cert: deps.tls.cert,
+    key: deps.tls.key,
+    ca: deps.tls.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+  });
+  https.on('tlsClientError', (err, socket) => {
+    logger.info({ event: 'tls_handshake_failed', remote: socket.remoteAddress, reason: err.message }, 'TLS handshake refused');
+  });
+  https.on('request', (req, res) => {
+    if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/status') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('mtls ok');
+      return;
+    }
+    res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('WebSocket upgrade required');
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false });
+  https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const tlsSocket = req.socket as TLSSocket;
+    const vin = vinFromCertificate(tlsSocket.getPeerCertificate());
+    if (!vin) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new VehicleSession(
+        {
+          vin,
+          connectionId: connectionIdFrom(req.headers['x-txid']),
+          clientVersion: header(req, 'version'),
+          networkInterface: header(req, 'x-network-interface'),
+        },
+        wsAdapter(ws),
+        sessionOpts,
+      );
+      sessions.add(session);
+      sockets.set(session, ws);
+      logger.info(
+        { event: 'vehicle_connected', vin, connection_id: session.info.connectionId, client_version: session.info.clientVersion, network_interface: session.info.networkInterface },
+        'vehicle connected',
+      );
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary) {
+          ws.close(1003, 'binary frames only');
+          return;
+        }
+        session.onMessage(toBuffer(data));
+      });
+      ws.on('error', (err) => logger.info({ event: 'vehicle_socket_error', vin, reason: err.message }, 'vehicle socket error'));
+      ws.on('close', (code) => {
+        sockets.delete(session);
+        void session.onClose().finally(() => {
+          sessions.delete(session);
+          logger.info(
+            { event: 'vehicle_disconnected', vin, connection_id: session.info.connectionId, code, duration_s: (Date.now() - session.connectedAt) / 1000, frames: session.frames, fields: session.fields },
+            'vehicle disconnected',
+          );
+        });
+      });
+      void session.start();
+    });
+  });
+
+  const port = await listen(https, config.port, config.host);
+  let status: HttpServer | undefined;
+  let statusPort: number | undefined;
+  if (config.status_port !== undefined) {
+    status = createHttpServer((req, res) => {
+      if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/status') res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      else res.writeHead(404).end();
+    });
+    statusPort = await listen(status, config.status_port, config.host);
+  }
+
+  return {
+    port,
+    statusPort,
+    sessions,
+    async shutdown(timeoutMs) {
+      https.close();
+      status?.close();
+      const drained = Promise.all([...sessions].map((s) => s.drain()));
+      await Promise.race([drained, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+      for (const ws of sockets.values()) ws.close(1001, 'server shutting down');
+      // The close handshake needs a moment; sockets left after it are cut.
+      await Promise.race([
+        Promise.all([...sockets.values()].map((ws) => new Promise((r) => ws.once('close', r)))),
+        new Promise((r) => setTimeout(r, 1000).unref()),
+      ]);
+      for (const ws of sockets.values()) ws.terminate();
+      https.closeAllConnections();
+      // Give DISCONNECTED connectivity records their chance to go out.
+      await Promise.race([
+        new Promise<void>((r) => {
+          const check = () => (sessions.size === 0 ? r() : setTimeout(check, 20));
+          check();
+        }),
+        new Promise((r) => setTimeout(r, timeoutMs).unref()),
+      ]);
+    },
+  };
+}
+
+function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function wsAdapter(ws: WebSocket): VehicleSocket {
+  return {
+    send: (data) => {
+      if (ws.readyState === ws.OPEN) ws.send(data, { binary: true });
+    },
+    close: (code, reason) => ws.close(code, reason),
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+  };
+}

@@ -1,0 +1,91 @@
+import type { Logger } from 'pino';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js';
+import type { Config } from '../config/types.js';
+import { createLogger } from '../ops/log.js';
+import { createProducers } from '../producers/registry.js';
+import type { Producer } from '../producers/types.js';
+import { Dispatcher } from './dispatch.js';
+import { noEvents } from './events.js';
+import { startVehicleServer, type VehicleServer } from './listener.js';
+import { serverTlsMaterial, type ServerTlsMaterial } from './tls.js';
+
+export interface RunningServer {
+  server: VehicleServer;
+  broker?: EmbeddedBroker;
+  producers: Map<string, Producer>;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/** Everything `serve` starts, in order; each step's failure is reported before any socket opens. */
+export async function startAll(config: Config, logger: Logger): Promise<RunningServer> {
+  if (config.ignoredKeys.length) {
+    logger.warn({ event: 'config_keys_ignored', keys: config.ignoredKeys }, `accepted but not used by this server: ${config.ignoredKeys.join(', ')} (acks here are always reliable)`);
+  }
+  let tls: ServerTlsMaterial;
+  try {
+    tls = serverTlsMaterial(config);
+  } catch (err) {
+    throw new StartError(`TLS material: ${(err as Error).message}`);
+  }
+  logger.info({ event: 'client_ca_pool', sources: tls.pool.sources }, `client-CA pool: ${tls.pool.certs.length} certificates`);
+
+  let broker: EmbeddedBroker | undefined;
+  if (config.mqtt.broker === 'embedded') {
+    broker = await startEmbeddedBroker(config.mqtt.embedded_host, config.mqtt.embedded_port);
+    config.mqtt.embedded_port = broker.port;
+    logger.info({ event: 'embedded_broker_listening', host: broker.host, port: broker.port }, 'embedded MQTT broker listening');
+  }
+  const producers = await createProducers(config, logger);
+  // Producers keep their own publish deadline; this guard only catches one that never settles.
+  const dispatcher = new Dispatcher(config.records, producers, config.mqtt.publish_timeout_ms + 1000);
+  const server = await startVehicleServer({ config, tls, dispatcher, logger, events: noEvents });
+  logger.info({ event: 'listening', host: config.host, port: server.port, status_port: server.statusPort }, `vehicle server listening on ${config.host}:${server.port}`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await server.shutdown(config.mqtt.publish_timeout_ms + 1000);
+      await Promise.all([...producers.values()].map((p) => p.close().catch(() => {})));
+      await broker?.close();
+    })());
+  return { server, broker, producers, logger, stop };
+}
+
+export class StartError extends Error {}
+
+/** `serve`: runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
+export async function runServer(config: Config): Promise<number> {
+  const logger = createLogger({ level: config.log_level, json: config.json_log_enable });
+  let running: RunningServer;
+  try {
+    running = await startAll(config, logger);
+  } catch (err) {
+    const msg = err instanceof StartError ? err.message : (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `address in use: ${(err as Error).message}` : (err as Error).message;
+    logger.error({ event: 'start_failed', reason: msg }, 'cannot start');
+    logger.flush?.();
+    process.stderr.write(`fleet-telemetry: cannot start: ${msg}\n`);
+    return 2;
+  }
+  return new Promise<number>((resolve) => {
+    const onSignal = (signal: string) => {
+      logger.info({ event: 'shutdown', signal }, 'shutting down');
+      const hard = setTimeout(() => {
+        logger.error({ event: 'shutdown_timeout' }, 'shutdown took too long');
+        resolve(1);
+      }, config.mqtt.publish_timeout_ms + 10_000);
+      hard.unref();
+      running.stop().then(
+        () => {
+          clearTimeout(hard);
+          logger.info({ event: 'stopped' }, 'stopped');
+          logger.flush?.();
+          resolve(0);
+        },
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+}

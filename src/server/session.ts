@@ -1,0 +1,246 @@
+import type { Logger } from 'pino';
+import { MESSAGE_STREAM, peekTxid, readFrame, writeAck, writeError, type Frame } from '../envelope/index.js';
+import { DecodeError, decodeRecord } from '../record/decode.js';
+import type { VehicleRecord } from '../record/types.js';
+import { makeConnectivityRecord } from './connectivity.js';
+import type { Dispatcher } from './dispatch.js';
+import { SlidingWindow } from './ratelimit.js';
+import type { ServerEvents } from './events.js';
+
+/** §3.2: frames above this many bytes are refused with an error. */
+export const MAX_FRAME_BYTES = 1_000_000;
+
+/** What the session needs of a vehicle's connection; tests drive it without TLS. */
+export interface VehicleSocket {
+  send(data: Uint8Array): void;
+  close(code: number, reason: string): void;
+  /** Stop reading from the vehicle (rate limit, backpressure). */
+  pause(): void;
+  resume(): void;
+}
+
+export interface SessionInfo {
+  vin: string;
+  connectionId: string;
+  clientVersion: string;
+  networkInterface: string;
+}
+
+export interface SessionOptions {
+  dispatcher: Dispatcher;
+  logger: Logger;
+  events: ServerEvents;
+  rateLimit?: { messageLimit: number; intervalMs: number };
+  /** Shared gate: false while too many records are in flight server-wide. */
+  canAdmit?: () => boolean;
+}
+
+export type FrameOutcome =
+  | 'acked'
+  | 'unacked'
+  | 'error_too_big'
+  | 'error_unreadable'
+  | 'error_undecodable'
+  | 'acked_not_stream'
+  | 'acked_unrouted';
+
+/**
+ * One vehicle's connection: frames in, at most one response per frame out (§3). Frames are
+ * handled concurrently (vehicles pipeline); responses go out as their records settle.
+ */
+export class VehicleSession {
+  readonly connectedAt = Date.now();
+  frames = 0;
+  fields = 0;
+  lastFrameAt = 0;
+  private readonly log: Logger;
+  private readonly queue: Buffer[] = [];
+  private started = false;
+  private closed = false;
+  private paused = false;
+  private draining = false;
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
+  private readonly window?: SlidingWindow;
+  private windowTimer?: NodeJS.Timeout;
+  private senderWarned = false;
+
+  constructor(
+    readonly info: SessionInfo,
+    private readonly socket: VehicleSocket,
+    private readonly opts: SessionOptions,
+  ) {
+    this.log = opts.logger.child({ vin: info.vin, connection_id: info.connectionId });
+    if (opts.rateLimit) this.window = new SlidingWindow(opts.rateLimit.messageLimit, opts.rateLimit.intervalMs);
+  }
+
+  /** Publishes the CONNECTED record; frames that arrive meanwhile wait for it (§4). */
+  async start(): Promise<void> {
+    this.opts.events.vehicleConnected(this);
+    await this.sendConnectivity('CONNECTED');
+    this.started = true;
+    this.pump();
+  }
+
+  /** A WebSocket message from the vehicle. */
+  onMessage(data: Buffer): void {
+    if (this.closed || this.draining) return;
+    this.queue.push(data);
+    this.pump();
+  }
+
+  /** The connection is gone: publish DISCONNECTED once in-flight frames settled. */
+  async onClose(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.windowTimer);
+    this.queue.length = 0;
+    await this.whenIdle();
+    await this.sendConnectivity('DISCONNECTED');
+    this.opts.events.vehicleDisconnected(this);
+  }
+
+  /** Stop taking frames and wait for those in flight (graceful shutdown). */
+  async drain(): Promise<void> {
+    this.draining = true;
+    this.queue.length = 0;
+    this.socket.pause();
+    await this.whenIdle();
+  }
+
+  /** Resume reading when the server-wide gate reopens. */
+  wake(): void {
+    this.pump();
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private async sendConnectivity(status: 'CONNECTED' | 'DISCONNECTED'): Promise<void> {
+    const producers = this.opts.dispatcher.producersFor('connectivity');
+    if (!producers) return;
+    const record = makeConnectivityRecord(this.info, status);
+    try {
+      await this.opts.dispatcher.dispatch(record, producers);
+    } catch (err) {
+      this.log.warn({ event: 'connectivity_not_published', status, err: (err as Error).message }, 'connectivity record not published');
+    }
+  }
+
+  private pump(): void {
+    if (!this.started || this.closed) return;
+    while (this.queue.length) {
+      if (this.opts.canAdmit && !this.opts.canAdmit()) return this.hold();
+      if (this.window) {
+        const now = Date.now();
+        const wait = this.window.delay(now);
+        if (wait > 0) {
+          this.hold();
+          this.opts.events.rateLimited();
+          if (!this.windowTimer) {
+            this.windowTimer = setTimeout(() => {
+              this.windowTimer = undefined;
+              this.pump();
+            }, wait);
+          }
+          return;
+        }
+        this.window.record(now);
+      }
+      this.handle(this.queue.shift()!);
+    }
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private hold(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private respond(data: Uint8Array): void {
+    if (!this.closed) this.socket.send(data);
+  }
+
+  private handle(data: Buffer): void {
+    this.frames++;
+    this.lastFrameAt = Date.now();
+    const ev = this.opts.events;
+    ev.frameReceived(data.length);
+    if (data.length > MAX_FRAME_BYTES) {
+      this.respond(writeError(peekTxid(data), `frame of ${data.length} bytes exceeds ${MAX_FRAME_BYTES}`));
+      this.log.warn({ event: 'frame_too_big', bytes: data.length }, 'frame too big');
+      return ev.frameDone('', 'error_too_big');
+    }
+    const read = readFrame(data);
+    if (!read.ok) {
+      this.respond(writeError('', `unreadable frame: ${read.reason}`));
+      this.log.warn({ event: 'frame_unreadable', reason: read.reason }, 'unreadable frame');
+      return ev.frameDone('', 'error_unreadable');
+    }
+    const f = read.frame;
+    if (f.messageType !== MESSAGE_STREAM) {
+      this.respond(writeAck(f.txidBytes, ''));
+      return ev.frameDone(f.recordType, 'acked_not_stream');
+    }
+    this.checkSender(f);
+    const producers = this.opts.dispatcher.producersFor(f.recordType);
+    if (!producers) {
+      this.respond(writeAck(f.txidBytes, f.recordType));
+      return ev.frameDone(f.recordType, 'acked_unrouted');
+    }
+    let record: VehicleRecord;
+    try {
+      record = decodeRecord(f.recordType, f.stream!.payload, this.info.vin, f.txid);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      this.respond(writeError(f.txidBytes, `payload does not decode: ${err.message}`));
+      this.log.warn({ event: 'payload_undecodable', txid: f.txid, record_type: f.recordType, reason: err.message }, 'payload does not decode');
+      return ev.frameDone(f.recordType, 'error_undecodable');
+    }
+    this.inFlight++;
+    ev.recordStarted();
+    const started = performance.now();
+    this.opts.dispatcher.dispatch(record, producers).then(
+      () => {
+        const n = record.type === 'V' ? record.data.length : 1;
+        this.fields += n;
+        this.respond(writeAck(f.txidBytes, f.recordType));
+        ev.recordPublished(f.recordType, n, (performance.now() - started) / 1000);
+        this.settle(f.recordType, 'acked');
+      },
+      (err: unknown) => {
+        // §3.7: no response at all; the vehicle resends after its own timeout.
+        this.log.warn({ event: 'record_unacked', txid: f.txid, record_type: f.recordType, reason: (err as Error).message }, 'record not taken; no response');
+        ev.producerFailed(err);
+        this.settle(f.recordType, 'unacked');
+      },
+    );
+  }
+
+  private settle(recordType: string, outcome: FrameOutcome): void {
+    this.opts.events.frameDone(recordType, outcome);
+    this.opts.events.recordFinished();
+    if (--this.inFlight === 0 && this.idle.length) {
+      const waiters = this.idle;
+      this.idle = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private checkSender(f: Frame): void {
+    const sender = f.stream!.senderId;
+    if (!sender || sender === this.info.vin || sender === `vehicle_device.${this.info.vin}`) return;
+    this.opts.events.senderMismatch();
+    if (!this.senderWarned) {
+      this.senderWarned = true;
+      this.log.warn({ event: 'sender_id_mismatch', sender_id: sender, txid: f.txid }, 'sender_id does not match the certificate; using the certificate VIN');
+    }
+  }
+}

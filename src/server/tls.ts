@@ -1,0 +1,66 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configPath } from '../config/load.js';
+import type { Config } from '../config/types.js';
+
+/** ca/ ships inside the package beside dist/ (and beside build/ in tests): look upward. */
+export function teslaCaDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'ca');
+    if (existsSync(join(candidate, 'production.pem'))) return candidate;
+    const up = dirname(dir);
+    if (up === dir) throw new Error("Tesla's vehicle CA bundle (ca/production.pem) not found beside the program");
+    dir = up;
+  }
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Each certificate of a PEM bundle on its own, so every one is offered as a CA name. */
+export function splitPem(text: string): string[] {
+  return (text.match(PEM_CERT) ?? []).map((p) => p + '\n');
+}
+
+export interface ClientCaPool {
+  certs: string[];
+  /** Where each part came from, for logs and check-config. */
+  sources: { file: string; count: number }[];
+}
+
+/**
+ * The client-CA pool of §1: Tesla's vehicle bundle (production, or engineering with
+ * use_default_eng_ca) unless trust_tesla_ca is false, plus every certificate of tls.ca_file.
+ * Nothing from the system store.
+ */
+export function clientCaPool(config: Config): ClientCaPool {
+  const certs: string[] = [];
+  const sources: ClientCaPool['sources'] = [];
+  const add = (file: string) => {
+    const parts = splitPem(readFileSync(file, 'utf8'));
+    if (parts.length === 0) throw new Error(`${file} holds no PEM certificate`);
+    certs.push(...parts);
+    sources.push({ file, count: parts.length });
+  };
+  if (config.tls.trust_tesla_ca) add(join(teslaCaDir(), config.use_default_eng_ca ? 'engineering.pem' : 'production.pem'));
+  if (config.tls.ca_file) add(configPath(config, config.tls.ca_file));
+  return { certs, sources };
+}
+
+export interface ServerTlsMaterial {
+  cert: string;
+  key: string;
+  ca: string[];
+  pool: ClientCaPool;
+}
+
+export function serverTlsMaterial(config: Config): ServerTlsMaterial {
+  const pool = clientCaPool(config);
+  return {
+    cert: readFileSync(configPath(config, config.tls.server_cert), 'utf8'),
+    key: readFileSync(configPath(config, config.tls.server_key), 'utf8'),
+    ca: pool.certs,
+    pool,
+  };
+}

@@ -1,0 +1,66 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { deadline, freePort, waitUntil } from './ports.js';
+
+const BINARY = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p)) ?? 'mosquitto';
+
+export interface Mosquitto {
+  port: number;
+  url: string;
+  /** SIGSTOP: the broker keeps its sockets open and answers nothing. */
+  pause(): void;
+  resume(): void;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** A real mosquitto on a free loopback port, started and stopped by the test. */
+export async function startMosquitto(dir: string, opts: { port?: number; extraConfig?: string } = {}): Promise<Mosquitto> {
+  const port = opts.port ?? (await freePort());
+  const conf = join(dir, `mosquitto-${port}.conf`);
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', opts.extraConfig ?? ''].join('\n') + '\n');
+  let proc: ChildProcess | undefined;
+  const start = async () => {
+    proc = spawn(BINARY, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc.stderr?.resume();
+    await waitUntil(() => accepting(port), 10_000, `mosquitto on port ${port}`);
+  };
+  const stop = async () => {
+    const p = proc;
+    proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    p.kill('SIGCONT');
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await Promise.race([exited, deadline(3000)]);
+    if (p.exitCode === null) p.kill('SIGKILL');
+    await waitUntil(async () => !(await accepting(port)), 5000, 'mosquitto to stop');
+  };
+  await start();
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    pause: () => proc?.kill('SIGSTOP'),
+    resume: () => proc?.kill('SIGCONT'),
+    stop,
+    start,
+    restart: async () => {
+      await stop();
+      await start();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { createServer, type AddressInfo } from 'node:net';
+
+/** A loopback port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A deadline for Promise.race that does not keep the test process alive once the race is won. */
+export function deadline(ms: number): Promise<'timeout'> {
+  return new Promise((r) => setTimeout(() => r('timeout'), ms).unref());
+}
+
+/** Polls `check` until it returns a truthy value or `ms` passes. */
+export async function waitUntil<T>(check: () => T | Promise<T>, ms: number, what = 'condition'): Promise<NonNullable<T>> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}

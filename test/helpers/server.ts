@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deadline, waitUntil } from './ports.js';
+
+/** The repository root (holds package.json and dist/). */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found');
+    dir = up;
+  }
+  return dir;
+}
+
+export const CLI = join(repoRoot(), 'dist', 'cli.js');
+
+export interface LogLine {
+  level: number;
+  event?: string;
+  msg?: string;
+  [k: string]: unknown;
+}
+
+export interface ServerProcess {
+  proc: ChildProcess;
+  port: number;
+  statusPort?: number;
+  brokerPort?: number;
+  logs: LogLine[];
+  stderr: string[];
+  waitForLog(pred: (l: LogLine) => boolean, ms?: number): Promise<LogLine>;
+  /** Sends the signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals, ms?: number): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Runs the real CLI (`serve --config FILE`) with JSON logs and waits until it listens. */
+export async function startServer(dir: string, config: Record<string, unknown>, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+  const file = join(dir, `config-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
+  writeFileSync(file, JSON.stringify({ json_log_enable: true, log_level: 'debug', host: '127.0.0.1', port: 0, ...config }, null, 2));
+  const proc = spawn(process.execPath, [CLI, 'serve', '--config', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
+  const logs: LogLine[] = [];
+  const stderr: string[] = [];
+  let buf = '';
+  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        logs.push(JSON.parse(line) as LogLine);
+      } catch {
+        logs.push({ level: 0, msg: line });
+      }
+    }
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const waitForLog = (pred: (l: LogLine) => boolean, ms = 10_000) => waitUntil(() => logs.find(pred), ms, 'log line');
+  const listening = await Promise.race([
+    waitForLog((l) => l.event === 'listening', 15_000),
+    exited.then((code) => {
+      throw new Error(`server exited with ${code}: ${stderr.join('')} ${JSON.stringify(logs)}`);
+    }),
+  ]);
+  const broker = logs.find((l) => l.event === 'embedded_broker_listening');
+  return {
+    proc,
+    port: listening.port as number,
+    statusPort: listening.status_port as number | undefined,
+    brokerPort: broker?.port as number | undefined,
+    logs,
+    stderr,
+    waitForLog,
+    exited,
+    async stop(signal = 'SIGTERM', ms = 15_000) {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const code = await Promise.race([exited, deadline(ms)]);
+      if (code === 'timeout') {
+        proc.kill('SIGKILL');
+        throw new Error(`server did not exit within ${ms} ms after ${signal}`);
+      }
+      return code;
+    },
+  };
+}
