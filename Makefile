@@ -28,3 +28,8 @@ run: build dev-certs/ca.pem
 
 clean:
 	rm -rf dist build .tap
+
+# Micro-benchmark of the per-frame hot path, no network (bench/README.md).
+.PHONY: bench-micro
+bench-micro: build
+	node build/bench/decode-plan.js

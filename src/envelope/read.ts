@@ -26,19 +26,20 @@ class Table {
     private readonly bb: ByteBuffer,
     readonly pos: number,
     what: string,
+    code: ReadErrorCode = 'bad_offset',
   ) {
     const len = bb.capacity();
-    if (pos < 0 || pos + 4 > len) throw new Bad('bad_offset', `${what} table outside the frame`);
+    if (pos < 0 || pos + 4 > len) throw new Bad(code, `${what} table outside the frame`);
     const vt = pos - bb.readInt32(pos);
-    if (vt < 0 || vt + 4 > len) throw new Bad('bad_offset', `${what} vtable outside the frame`);
+    if (vt < 0 || vt + 4 > len) throw new Bad(code, `${what} vtable outside the frame`);
     this.vt = vt;
     this.vtSize = bb.readUint16(vt);
     this.tableSize = bb.readUint16(vt + 2);
     if (this.vtSize < 4 || this.vtSize & 1 || vt + this.vtSize > len) {
-      throw new Bad('bad_offset', `${what} vtable size invalid`);
+      throw new Bad(code, `${what} vtable size invalid`);
     }
     if (this.tableSize < 4 || pos + this.tableSize > len) {
-      throw new Bad('bad_offset', `${what} table size invalid`);
+      throw new Bad(code, `${what} table size invalid`);
     }
   }
 
@@ -79,10 +80,10 @@ class Table {
     return b.subarray(vec + 4, vec + 4 + n);
   }
 
-  table(slot: number, what: string): Table | undefined {
+  table(slot: number, what: string, code?: ReadErrorCode): Table | undefined {
     const p = this.field(slot, 4);
     if (!p) return undefined;
-    return new Table(this.bb, p + this.bb.readUint32(p), what);
+    return new Table(this.bb, p + this.bb.readUint32(p), what, code);
   }
 }
 
@@ -111,7 +112,8 @@ export function readFrame(buf: Uint8Array): ReadResult {
     const txidBytes = root.bytes(0);
     const recordType = text(root.bytes(1));
     const messageType = root.u8(2);
-    const message = root.table(3, 'message');
+    // A Stream whose own table is unreadable is a broken stream, like one with a bad vector.
+    const message = root.table(3, 'message', messageType === MESSAGE_STREAM ? 'bad_stream' : 'bad_offset');
     const messageId = root.bytes(4);
     if (!message) return { ok: false, code: 'no_message', reason: 'envelope has no message' };
     const frame: Frame = { txid: text(txidBytes), txidBytes, recordType, messageType, messageId };

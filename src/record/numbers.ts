@@ -5,13 +5,82 @@
 /** Shortest decimal that reads back to the same 32-bit float, in JavaScript's number form. */
 export function float32Text(f: number): string {
   if (!Number.isFinite(f)) return 'null';
-  // Most telemetry floats round-trip within a few digits; try the short precisions first.
-  for (let p = 1; p < 9; p++) {
-    const s = f.toPrecision(p);
-    const n = Number(s);
-    if (Math.fround(n) === f) return String(n);
+  const a = Math.abs(f);
+  F32_TEXT.setFloat32(0, a);
+  const powerOfTwo = (F32_TEXT.getUint32(0) & 0x7fffff) === 0;
+  for (let p = 1; p < 10; p++) {
+    const s = a.toPrecision(p);
+    let n = Number(s);
+    if (Math.fround(n) === a) {
+      // toPrecision rounds half up; shortest text rounds ties to even (as Number#toString does).
+      if (lastDigit(s) & 1) n = tieToEven(a, p, n);
+      return String(f < 0 ? -n : n);
+    }
+    if (powerOfTwo) {
+      // Below a power of two the rounding interval is half as wide: the nearest p-digit decimal
+      // may miss while its neighbour on the wider side reads back.
+      const [digits, k] = decimalParts(a.toExponential(p - 1), p);
+      const up = Number(`${digits + 1}e${k}`);
+      if (Math.fround(up) === a) return String(f < 0 ? -up : up);
+    }
   }
-  return String(Number(f.toPrecision(9)));
+  return String(f); // unreachable: nine digits always read back
+}
+
+const F32_TEXT = new DataView(new ArrayBuffer(4));
+
+/** The last mantissa digit of a toPrecision/toExponential text, as its char code (parity kept). */
+function lastDigit(s: string): number {
+  const e = s.indexOf('e');
+  return s.charCodeAt((e < 0 ? s.length : e) - 1);
+}
+
+/** d.ddd…e±x with p digits → [the digits as an integer, exponent of the last digit]. */
+function decimalParts(s: string, p: number): [number, number] {
+  const e = s.indexOf('e');
+  return [Number(s.slice(0, e).replace('.', '')), Number(s.slice(e + 1)) - (p - 1)];
+}
+
+/**
+ * `n` is a's nearest p-digit decimal, rounded up from an exact tie when a lies exactly halfway;
+ * then the even neighbour below is the shortest form, if it reads back too.
+ */
+function tieToEven(a: number, p: number, n: number): number {
+  const wider = a.toExponential(p); // p+1 digits: a tie makes this exact, ending in 5
+  if (lastDigit(wider) !== 53 || Number(wider) !== a) return n;
+  const [t, j] = decimalParts(wider, p + 1);
+  if (!isExactTie(a, t, j)) return n;
+  const down = Number(`${(t - 5) / 10}e${j + 1}`);
+  return Math.fround(down) === a ? down : n;
+}
+
+/** Whether the double `x` equals t × 10^j exactly (t an integer). */
+function isExactTie(x: number, t: number, j: number): boolean {
+  const [m, b] = exactBinary(x);
+  return compareScaled(BigInt(t), j, m, b) === 0;
+}
+
+const F64 = new DataView(new ArrayBuffer(8));
+
+/** A finite non-negative double as m × 2^b exactly. */
+function exactBinary(x: number): [bigint, number] {
+  F64.setFloat64(0, x);
+  const hi = F64.getUint32(0);
+  const lo = F64.getUint32(4);
+  const exp = (hi >>> 20) & 0x7ff;
+  const frac = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  return exp === 0 ? [frac, -1074] : [frac | (1n << 52n), exp - 1075];
+}
+
+/** Sign of i × 10^j − m × 2^b, exactly. */
+function compareScaled(i: bigint, j: number, m: bigint, b: number): number {
+  let l = i;
+  let r = m;
+  if (j >= 0) l *= 10n ** BigInt(j);
+  else r *= 10n ** BigInt(-j);
+  if (b >= 0) r <<= BigInt(b);
+  else l <<= BigInt(-b);
+  return l < r ? -1 : l > r ? 1 : 0;
 }
 
 /** Shortest round-trip text of a double, or null for NaN/±Infinity. */
@@ -67,7 +136,46 @@ export function float32FixedFive(f: number): string {
  */
 export function scientificString(s: string): string | undefined {
   if (!SCI.test(s)) return undefined;
-  const f = Math.fround(Number(s));
+  const f = parseFloat32(s);
   if (!Number.isFinite(f)) return undefined;
   return float32FixedFive(f);
+}
+
+const F32_MAX = 3.4028234663852886e38;
+const F32_BITS = new DataView(new ArrayBuffer(4));
+
+/**
+ * A decimal string rounded once, to the nearest 32-bit float. Math.fround(Number(s)) rounds
+ * twice and goes wrong when the double lands exactly on a midpoint between two floats.
+ */
+export function parseFloat32(s: string): number {
+  const d = Number(s);
+  const f = Math.fround(d);
+  if (f === d || Number.isNaN(d) || !Number.isFinite(d)) return f;
+  const a = Math.abs(d);
+  const fa = Math.abs(f);
+  // The two floats around d (2^128 standing in for the step past the largest float).
+  let lower: number;
+  let upper: number;
+  if (fa === Infinity) {
+    lower = F32_MAX;
+    upper = 2 ** 128;
+  } else {
+    F32_BITS.setFloat32(0, fa);
+    F32_BITS.setUint32(0, F32_BITS.getUint32(0) + (fa < a ? 1 : -1));
+    const other = F32_BITS.getFloat32(0);
+    lower = fa < a ? fa : other;
+    upper = fa < a ? (other === Infinity ? 2 ** 128 : other) : fa;
+  }
+  const mid = (lower + upper) / 2;
+  if (a !== mid) return f;
+  // The double is a float midpoint: compare the decimal itself with it.
+  const m = /^[+-]?(\d*)\.?(\d*)[eE]([+-]?\d+)$/.exec(s);
+  if (!m) return f;
+  const digits = BigInt((m[1] + m[2]).replace(/^0+/, '') || '0');
+  const exp = Number(m[3]) - m[2].length;
+  const [mm, mb] = exactBinary(mid);
+  const c = compareScaled(digits, exp, mm, mb);
+  const pick = c === 0 ? fa : c > 0 ? (upper === 2 ** 128 ? Infinity : upper) : lower;
+  return d < 0 ? -pick : pick;
 }
