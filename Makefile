@@ -1,6 +1,6 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
-TAP := npx tap --disable-coverage --reporter=terse --timeout=180 --jobs=2
+TAP := npx tap --disable-coverage --reporter=tap --timeout=240 --jobs=2
 
 .PHONY: all build test run bench clean certs
 
@@ -15,7 +15,7 @@ build: $(NODE_MODULES)
 	npx tsc -p tsconfig.test.json
 
 test: build
-	$(TAP) 'build/test/**/*.test.js'
+	@set -o pipefail; $(TAP) 'build/test/**/*.test.js' | node scripts/tap-summary.mjs
 
 dev-certs/ca.pem: | build
 	node dist/cli.js certs --out dev-certs
@@ -33,3 +33,8 @@ clean:
 .PHONY: bench-micro
 bench-micro: build
 	node build/bench/decode-plan.js
+
+# Broker restarted every 10 s for 60 s under resending vehicles; prints its counts.
+.PHONY: chaos
+chaos: build
+	node build/bench/chaos.js

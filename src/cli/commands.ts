@@ -4,4 +4,5 @@ import type { Command } from './command.js';
 export const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).default,
   certs: async () => (await import('./certs.js')).default,
+  'check-config': async () => (await import('./check-config.js')).default,
 };

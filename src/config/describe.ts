@@ -90,6 +90,12 @@ function valueAt(data: unknown, pointer: string): unknown {
   return v;
 }
 
+function isSubsequence(short: string, long: string): boolean {
+  let i = 0;
+  for (const c of long.toLowerCase()) if (c === short[i]?.toLowerCase()) i++;
+  return i === short.length;
+}
+
 /** Every dotted key path the schema knows, for suggestions across levels. */
 function allPaths(node: SchemaNode, prefix = '', out: string[] = []): string[] {
   for (const [k, child] of Object.entries(node.properties ?? {})) {
@@ -106,17 +112,34 @@ export function unknownKeyProblem(parentPointer: string, key: string): ConfigPro
   const parent = schemaAt(parentPointer);
   const known = Object.keys(parent?.properties ?? {});
   const path = `${parentPointer}/${pointerPart(key)}`;
-  const near = closest(key, known);
-  if (near) return { code: 'unknown_key', path, message: `unknown key "${key}"; did you mean "${near}"?` };
-  // A key put at the wrong level: name where it belongs.
-  const elsewhere = ALL_PATHS.filter((p) => p.split('.').pop() === key);
-  if (elsewhere.length) {
-    return { code: 'unknown_key', path, message: `unknown key "${key}" here; it belongs at ${elsewhere.join(' or ')}` };
-  }
-  const far = nearest(key, known);
+  const say = (names: string[]): ConfigProblem => ({
+    code: 'unknown_key',
+    path,
+    message: `unknown key "${key}"; did you mean ${names.map((k) => `"${k}"`).join(' or ')}?`,
+  });
   const where = parentPointer ? `in ${dottedPath(parentPointer)}` : 'at the top level';
   // A short level lists its keys; the top level is too long for one line.
-  const listing = known.length <= 12 ? ` (known ${where}: ${known.join(', ')})` : ' (see docs/configuration.md)';
+  const listing = known.length <= 20 ? ` (known ${where}: ${known.join(', ')})` : ' (see docs/configuration.md)';
+  const near = nearest(key, known);
+  if (near && near.distance <= 1) return say([near.name]);
+  // A shortened key: "alerts" for alerts_current / alerts_history, "opts" for options.
+  const longer = known.filter((k) => key.length >= 3 && k.startsWith(key));
+  if (longer.length) return say(longer);
+  // The same name at another level: a key put in the wrong object.
+  const elsewhere = ALL_PATHS.filter((p) => p.split('.').pop() === key);
+  if (elsewhere.length) {
+    const depth = Math.min(...elsewhere.map((p) => p.split('.').length));
+    const shallow = elsewhere.filter((p) => p.split('.').length === depth).slice(0, 3);
+    const owners = shallow.map((p) => `${p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : 'the top level'} (${p})`);
+    return { code: 'unknown_key', path, message: `unknown key "${key}" ${where}; "${key}" is a key of ${owners.join(' or ')}${known.length <= 20 ? listing : ''}` };
+  }
+  const abbreviated = known
+    .filter((k) => key.length >= 4 && k.slice(0, 2) === key.slice(0, 2) && isSubsequence(key, k))
+    .sort((a, b) => a.length - b.length);
+  if (abbreviated.length) return say([abbreviated[0]]);
+  const typo = closest(key, known);
+  if (typo) return say([typo]);
+  const far = nearest(key, known);
   return {
     code: 'unknown_key',
     path,
@@ -139,6 +162,11 @@ export function describeError(e: ErrorObject, data: unknown): ConfigProblem | un
       const key = (e.params as { missingProperty: string }).missingProperty;
       const child = `${path}/${pointerPart(key)}`;
       return { code: 'missing_key', path: child, message: `required key "${key}" is missing; allowed: ${allowedText(schemaAt(child))}` };
+    }
+    case 'dependencies': {
+      const { property, missingProperty } = e.params as { property: string; missingProperty: string };
+      const child = `${path}/${pointerPart(missingProperty)}`;
+      return { code: 'missing_key', path: child, message: `required key "${missingProperty}" is missing: ${property} needs it; allowed: ${allowedText(schemaAt(child))}` };
     }
     case 'propertyNames': {
       const name = (e.params as { propertyName: string }).propertyName;

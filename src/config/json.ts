@@ -98,6 +98,8 @@ export function scanJson(text: string): JsonScan {
   };
 
   const value = (): void => {
+    // Deep enough for any config, shallow enough never to overflow the stack.
+    if (stack.length > 100) fail('nested more than 100 levels deep');
     ws();
     const c = text[i];
     if (c === '{') return object();

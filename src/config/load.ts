@@ -10,7 +10,7 @@ import type { Config } from './types.js';
 /** Producers every build of this server has; plugins add their own names. */
 export const BUILTIN_PRODUCERS = ['mqtt', 'logger'];
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: false });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
 ajv.addVocabulary(SCHEMA_ANNOTATIONS);
 const validate = ajv.compile(configSchema);
 
@@ -35,10 +35,13 @@ function parseJson(text: string): { value?: unknown; problem?: ConfigProblem; du
 const REF = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /**
- * `${NAME}` in any string value becomes that environment variable (`$${NAME}` stays literal).
+ * `${NAME}` in any string value becomes that environment variable (`$${NAME}` stays literal),
+ * except inside Tesla keys this server does not use.
  * A value that is nothing but one reference takes the key's type, so `"port": "${PORT}"` works.
  */
 function substituteEnv(value: unknown, path: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): unknown {
+  // Blocks this server does not use stay as written: a variable they name need not exist.
+  if (path && schemaAt(path)?.['x-unused']) return value;
   if (typeof value === 'string') {
     if (!value.includes('${')) return value;
     let missing = false;
@@ -88,7 +91,8 @@ function unusedKeys(value: unknown, node: SchemaNode, prefix = ''): string[] {
   return out;
 }
 
-function checkRecords(cfg: Config, problems: ConfigProblem[], warnings: string[]): void {
+/** Checks that need the whole validated config: producers, ports, the client-CA pool. */
+function checkMeaning(cfg: Config, problems: ConfigProblem[], warnings: string[]): void {
   const known = [...BUILTIN_PRODUCERS, ...Object.keys(cfg.producers)];
   const unshipped = new Map<string, string[]>();
   const used = new Set<string>();
@@ -121,6 +125,22 @@ function checkRecords(cfg: Config, problems: ConfigProblem[], warnings: string[]
   for (const name of Object.keys(cfg.producers)) {
     if (!used.has(name)) warnings.push(`producers.${name} is declared but no record type uses it`);
   }
+  if (cfg.mqtt.tls && !/^(mqtts|ssl|tls):\/\//i.test(cfg.mqtt.broker)) {
+    warnings.push(`mqtt.tls is set but mqtt.broker (${cfg.mqtt.broker}) is not an mqtts:// URL, so it is not used`);
+  }
+  // Two listeners on one port fail at start with EADDRINUSE; say which keys collide instead.
+  const ports: [string, number | undefined][] = [
+    ['/port', cfg.port],
+    ['/status_port', cfg.status_port],
+    ['/monitoring/prometheus_metrics_port', cfg.monitoring.prometheus_metrics_port],
+    ['/mqtt/embedded_port', cfg.mqtt.broker === 'embedded' ? cfg.mqtt.embedded_port : undefined],
+  ];
+  for (const [i, [path, n]] of ports.entries()) {
+    const first = ports.findIndex(([, m]) => m === n);
+    if (n && first < i) {
+      problems.push({ code: 'port_conflict', path, message: `${n} is already ${dottedPath(ports[first][0])}; each listener needs its own port` });
+    }
+  }
   if (!cfg.tls.trust_tesla_ca && !cfg.tls.ca_file) {
     problems.push({
       code: 'ca_required',
@@ -152,7 +172,7 @@ export function parseConfig(text: string, file = 'config', env: NodeJS.ProcessEn
   if (parsed.problem) throw new ConfigError(file, [parsed.problem]);
   if (!parsed.value || typeof parsed.value !== 'object' || Array.isArray(parsed.value)) {
     throw new ConfigError(file, [
-      { code: 'invalid_type', path: '', message: `the config must be a JSON object ({ ... }), not ${JSON.stringify(parsed.value)?.slice(0, 40)}` },
+      { code: 'invalid_type', path: '', message: `the file holds ${JSON.stringify(parsed.value)?.slice(0, 40)}; allowed: a JSON object ({ ... })` },
     ]);
   }
   const problems: ConfigProblem[] = [];
@@ -177,7 +197,7 @@ export function parseConfig(text: string, file = 'config', env: NodeJS.ProcessEn
   const cfg = data as unknown as Config;
   cfg.baseDir = dirname(resolve(file));
   cfg.ignoredKeys = ignored;
-  checkRecords(cfg, problems, warnings);
+  checkMeaning(cfg, problems, warnings);
   if (problems.length) throw new ConfigError(file, problems);
   cfg.warnings = warnings;
   return cfg;

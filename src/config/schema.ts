@@ -20,9 +20,6 @@ export const SCHEMA_ANNOTATIONS = ['x-origin', 'x-unused', 'x-allowed', 'x-secre
 export const MQTT_USERNAME_ENV = 'FLEET_TELEMETRY_MQTT_USERNAME';
 export const MQTT_PASSWORD_ENV = 'FLEET_TELEMETRY_MQTT_PASSWORD';
 
-/** Record types a vehicle sends (and connectivity, which the server makes). */
-export const RECORD_TYPES = ['V', 'alerts', 'errors', 'connectivity'] as const;
-
 /** Producers Tesla's server ships that this one does not. */
 export const TESLA_UNSHIPPED_PRODUCERS = ['kafka', 'kinesis', 'pubsub', 'zmq', 'redis'];
 
@@ -93,7 +90,7 @@ export const configSchema = {
     namespace: {
       type: 'string',
       default: '',
-      description: "Tesla's topic prefix for Kafka, Pub/Sub and Kinesis; MQTT topics use mqtt.topic_base instead.",
+      description: "Tesla's topic prefix for its Kafka, Pub/Sub and Kinesis producers; accepted and not used (MQTT topics use mqtt.topic_base).",
       'x-origin': 'tesla',
       'x-unused': 'a prefix for Tesla-only producers; MQTT topics use mqtt.topic_base',
     },
@@ -214,9 +211,9 @@ export const configSchema = {
         broker: {
           type: 'string',
           minLength: 1,
-          pattern: '^(embedded|[^\\s:/]+(:\\d{1,5})?|\\[[0-9A-Fa-f:.]+\\](:\\d{1,5})?|(mqtt|mqtts|tcp|tls|ssl|ws|wss)://\\S+)$',
+          pattern: '^(embedded|[^\\s:/]+(:\\d{1,5})?|\\[[0-9A-Fa-f:.]+\\](:\\d{1,5})?|(mqtt|mqtts|tcp|tls|ssl)://\\S+)$',
           default: 'embedded',
-          description: '"host:port" (Tesla\'s form), a URL (mqtt://, mqtts://, ws://, wss://) or "embedded" for the in-process broker.',
+          description: '"host:port" (Tesla\'s form), a URL (mqtt:// or mqtts:// for TLS, see mqtt.tls) or "embedded" for the in-process broker.',
           'x-allowed': '"embedded", "host:port" or a URL such as "mqtts://host:8883"',
           'x-origin': 'tesla',
         },
@@ -257,12 +254,46 @@ export const configSchema = {
         disconnect_timeout_ms: { type: 'integer', minimum: 0, default: 250, description: 'Time given to in-flight publishes at shutdown.', 'x-origin': 'tesla' },
         connect_retry_interval_ms: { type: 'integer', minimum: 1, default: 10000, description: 'Wait between connection attempts.', 'x-origin': 'tesla' },
         keep_alive_seconds: { type: 'integer', minimum: 0, default: 30, description: 'MQTT keep-alive interval; 0 turns it off.', 'x-origin': 'tesla' },
+        connect_retry_max_interval_ms: {
+          type: 'integer',
+          minimum: 1,
+          default: 60000,
+          description: 'Cap of the reconnect backoff: waits double from connect_retry_interval_ms up to this, with ±20% jitter.',
+          'x-origin': 'project',
+        },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          dependencies: { cert_file: ['key_file'], key_file: ['cert_file'] },
+          description: 'TLS to the broker (with an mqtts:// broker URL).',
+          'x-origin': 'project',
+          properties: {
+            ca_file: { type: 'string', minLength: 1, description: "CA certificates (PEM) the broker's certificate must chain to; default the system store.", 'x-origin': 'project' },
+            cert_file: { type: 'string', minLength: 1, description: 'Client certificate (PEM) for brokers that require one.', 'x-origin': 'project' },
+            key_file: { type: 'string', minLength: 1, description: 'Private key (PEM) of cert_file.', 'x-origin': 'project' },
+            server_name: { type: 'string', minLength: 1, description: "Name the broker's certificate must cover; default the broker host.", 'x-origin': 'project' },
+            pin_sha256: {
+              type: 'string',
+              pattern: '^(sha256/)?[A-Za-z0-9+/]{43}=$',
+              'x-allowed': 'a base64 SHA-256 (43 characters and "="), optionally after "sha256/"',
+              description: "Base64 SHA-256 of the broker's public key (SubjectPublicKeyInfo); any other key is refused.",
+              'x-origin': 'project',
+            },
+          },
+        },
         v: kindSettings('v/<Field> publishes'),
         alerts_current: kindSettings('alerts/<name>/current publishes'),
         alerts_history: kindSettings('alerts/<name>/history publishes'),
         errors: kindSettings('errors/<name> publishes'),
         connectivity: kindSettings('connectivity publishes'),
       },
+    },
+    max_records_in_flight: {
+      type: 'integer',
+      minimum: 1,
+      default: 20000,
+      description: 'Records being published at once, server-wide; at the bound the server stops reading from vehicle sockets until some settle (backpressure, not buffering).',
+      'x-origin': 'project',
     },
     producers: {
       type: 'object',

@@ -35,12 +35,15 @@ export interface Config {
     disconnect_timeout_ms: number;
     connect_retry_interval_ms: number;
     keep_alive_seconds: number;
+    connect_retry_max_interval_ms: number;
+    tls?: { ca_file?: string; cert_file?: string; key_file?: string; server_name?: string; pin_sha256?: string };
     v?: KindSettings;
     alerts_current?: KindSettings;
     alerts_history?: KindSettings;
     errors?: KindSettings;
     connectivity?: KindSettings;
   };
+  max_records_in_flight: number;
   producers: Record<string, { module: string; options?: Record<string, unknown> }>;
   /** Directory of the config file: relative paths in it resolve from here. */
   baseDir: string;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { createLoggerProducer } from './logger.js';
-import { createMqttProducer } from './mqtt.js';
+import { createMqttProducer } from './mqtt/producer.js';
 import { loadPluginFactory } from './plugin.js';
 import type { Producer, ProducerFactory } from './types.js';
 

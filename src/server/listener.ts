@@ -11,6 +11,7 @@ import type { ServerEvents } from './events.js';
 import { connectionIdFrom, vinFromCertificate } from './identity.js';
 import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
 import type { ServerTlsMaterial } from './tls.js';
+import type { InflightGate } from './gate.js';
 
 /** Far above §3.2's 1,000,000 bytes, so an oversize frame gets an error response, not a 1009 close. */
 const WS_MAX_PAYLOAD = 64 * 1024 * 1024;
@@ -29,7 +30,7 @@ export interface VehicleServerDeps {
   dispatcher: Dispatcher;
   logger: Logger;
   events: ServerEvents;
-  canAdmit?: () => boolean;
+  gate?: InflightGate;
 }
 
 function header(req: IncomingMessage, name: string): string {
@@ -55,7 +56,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     dispatcher: deps.dispatcher,
     logger,
     events: deps.events,
-    canAdmit: deps.canAdmit,
+    gate: deps.gate,
     rateLimit: config.rate_limit.enabled
       ? { messageLimit: config.rate_limit.message_limit, intervalMs: config.rate_limit.message_interval_time * 1000 }
       : undefined,

@@ -5,9 +5,11 @@ import { createLogger } from '../ops/log.js';
 import { createProducers } from '../producers/registry.js';
 import type { Producer } from '../producers/types.js';
 import { Dispatcher } from './dispatch.js';
+import { InflightGate } from './gate.js';
 import { noEvents } from './events.js';
 import { startVehicleServer, type VehicleServer } from './listener.js';
 import { serverTlsMaterial, type ServerTlsMaterial } from './tls.js';
+import { checkAtStart } from '../tls/check.js';
 
 export interface RunningServer {
   server: VehicleServer;
@@ -22,6 +24,8 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
   if (config.ignoredKeys.length) {
     logger.warn({ event: 'config_keys_ignored', keys: config.ignoredKeys }, `accepted but not used by this server: ${config.ignoredKeys.join(', ')} (acks here are always reliable)`);
   }
+  const tlsFailures = checkAtStart(config, logger);
+  if (tlsFailures.length) throw new StartError(`TLS check failed:\n${tlsFailures.join('\n')}`);
   let tls: ServerTlsMaterial;
   try {
     tls = serverTlsMaterial(config);
@@ -39,7 +43,8 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
   const producers = await createProducers(config, logger);
   // Producers keep their own publish deadline; this guard only catches one that never settles.
   const dispatcher = new Dispatcher(config.records, producers, config.mqtt.publish_timeout_ms + 1000);
-  const server = await startVehicleServer({ config, tls, dispatcher, logger, events: noEvents });
+  const gate = new InflightGate(config.max_records_in_flight);
+  const server = await startVehicleServer({ config, tls, dispatcher, logger, events: noEvents, gate });
   logger.info({ event: 'listening', host: config.host, port: server.port, status_port: server.statusPort }, `vehicle server listening on ${config.host}:${server.port}`);
 
   let stopping: Promise<void> | undefined;

@@ -6,6 +6,7 @@ import { makeConnectivityRecord } from './connectivity.js';
 import type { Dispatcher } from './dispatch.js';
 import { SlidingWindow } from './ratelimit.js';
 import type { ServerEvents } from './events.js';
+import type { InflightGate } from './gate.js';
 
 /** §3.2: frames above this many bytes are refused with an error. */
 export const MAX_FRAME_BYTES = 1_000_000;
@@ -31,8 +32,8 @@ export interface SessionOptions {
   logger: Logger;
   events: ServerEvents;
   rateLimit?: { messageLimit: number; intervalMs: number };
-  /** Shared gate: false while too many records are in flight server-wide. */
-  canAdmit?: () => boolean;
+  /** Server-wide bound on records in flight (backpressure). */
+  gate?: InflightGate;
 }
 
 export type FrameOutcome =
@@ -94,6 +95,7 @@ export class VehicleSession {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.windowTimer);
+    this.opts.gate?.forget(this);
     this.queue.length = 0;
     await this.whenIdle();
     await this.sendConnectivity('DISCONNECTED');
@@ -132,7 +134,10 @@ export class VehicleSession {
   private pump(): void {
     if (!this.started || this.closed) return;
     while (this.queue.length) {
-      if (this.opts.canAdmit && !this.opts.canAdmit()) return this.hold();
+      if (this.opts.gate && !this.opts.gate.canAdmit()) {
+        this.opts.gate.park(this);
+        return this.hold();
+      }
       if (this.window) {
         const now = Date.now();
         const wait = this.window.delay(now);
@@ -205,6 +210,7 @@ export class VehicleSession {
       return ev.frameDone(f.recordType, 'error_undecodable');
     }
     this.inFlight++;
+    this.opts.gate?.started();
     ev.recordStarted();
     const started = performance.now();
     this.opts.dispatcher.dispatch(record, producers).then(
@@ -226,6 +232,7 @@ export class VehicleSession {
 
   private settle(recordType: string, outcome: FrameOutcome): void {
     this.opts.events.frameDone(recordType, outcome);
+    this.opts.gate?.finished();
     this.opts.events.recordFinished();
     if (--this.inFlight === 0 && this.idle.length) {
       const waiters = this.idle;

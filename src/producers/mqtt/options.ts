@@ -1,6 +1,8 @@
+import { configPath } from '../../config/load.js';
+import type { BrokerTls } from './transport.js';
 import { hostname } from 'node:os';
-import type { Config, KindSettings } from '../config/types.js';
-import type { PlanOptions, PublishKindSettings } from '../publish/plan.js';
+import type { Config, KindSettings } from '../../config/types.js';
+import type { PlanOptions, PublishKindSettings } from '../../publish/plan.js';
 
 /** Per-kind QoS/retain, each falling back to the global mqtt.qos / mqtt.retained. */
 export function planOptionsFrom(config: Config): PlanOptions {
@@ -28,4 +30,11 @@ export function brokerUrl(config: Config): string {
   if (b === 'embedded') return `mqtt://${config.mqtt.embedded_host === '0.0.0.0' ? '127.0.0.1' : config.mqtt.embedded_host}:${config.mqtt.embedded_port}`;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(b)) return b;
   return `mqtt://${b}`;
+}
+
+/** mqtt.tls paths resolve against the config file's directory. */
+export function brokerTlsFrom(config: Config): BrokerTls {
+  const t = config.mqtt.tls ?? {};
+  const p = (f?: string) => (f ? configPath(config, f) : undefined);
+  return { caFile: p(t.ca_file), certFile: p(t.cert_file), keyFile: p(t.key_file), serverName: t.server_name, pinSha256: t.pin_sha256 };
 }

@@ -1,0 +1,43 @@
+import { parseArgs, UsageError, type Command } from './command.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfigFile } from '../config/load.js';
+import { checkTls, configChecks, formatLine } from '../tls/check.js';
+
+const checkConfig: Command = {
+  summary: 'validate a config file and check its TLS material (what serve checks at start)',
+  usage: [
+    'usage: fleet-telemetry check-config [--config] FILE [--hostname NAME ...]',
+    '',
+    '  FILE             the config file (default config.json)',
+    '  --hostname NAME  a name vehicles connect to; the server certificate must cover it (repeatable)',
+    '',
+    'Prints one line per check (ok, warn or fail). Exit status: 0 when nothing fails, 1 when a',
+    'check fails, 2 when the config itself is invalid (its problems go to stderr).',
+  ].join('\n'),
+
+  async run(argv) {
+    const { flags, positionals } = parseArgs(argv, { strings: ['config'], multi: ['hostname'] });
+    if (positionals.length > 1 || (positionals.length === 1 && flags.config !== undefined)) {
+      throw new UsageError('give one config file');
+    }
+    const file = positionals[0] ?? (flags.config as string | undefined) ?? 'config.json';
+    let config;
+    try {
+      config = loadConfigFile(file);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        return 2;
+      }
+      throw err;
+    }
+    const lines = [...configChecks(config, file), ...checkTls(config, { hostnames: (flags.hostname as string[] | undefined) ?? [] })];
+    process.stdout.write(lines.map(formatLine).join('\n') + '\n');
+    const failed = lines.filter((l) => l.status === 'fail').length;
+    const warned = lines.filter((l) => l.status === 'warn').length;
+    process.stdout.write(failed ? `${failed} check${failed === 1 ? '' : 's'} failed\n` : `all checks passed${warned ? ` (${warned} warning${warned === 1 ? '' : 's'})` : ''}\n`);
+    return failed ? 1 : 0;
+  },
+};
+
+export default checkConfig;

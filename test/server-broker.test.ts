@@ -1,0 +1,168 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { X509Certificate, createHash } from 'node:crypto';
+import { issueCert } from '../src/tls/devcerts.js';
+import { startMosquitto } from './helpers/mosquitto.js';
+import { makePki } from './helpers/pki.js';
+import { freePort, sleep } from './helpers/ports.js';
+import { sendUntilAcked } from './helpers/resender.js';
+import { startServer } from './helpers/server.js';
+import { subscribe } from './helpers/subscriber.js';
+import { connectVehicle, vFrame } from './helpers/vehicle.js';
+
+// The broker misbehaves; vehicles must never be acked for what it did not take, never be told to
+// give a frame up, and the server must carry on without a restart.
+const VIN = '5YJ3E1EA7KF000004';
+const speed = (v: number) => [{ key: 'VehicleSpeed', value: { float_value: v } }, { key: 'Odometer', value: { double_value: v * 10 } }];
+
+function serverConfig(pki: Awaited<ReturnType<typeof makePki>>, broker: string, mqtt: Record<string, unknown> = {}) {
+  return {
+    records: { V: ['mqtt'] },
+    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
+    mqtt: { broker, topic_base: 'tb', qos: 1, publish_timeout_ms: 800, connect_retry_interval_ms: 200, connect_retry_max_interval_ms: 1000, ...mqtt },
+  };
+}
+
+t.test('broker absent at start: frames unanswered, then acked once it comes up', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const port = await freePort();
+  const server = await startServer(dir, serverConfig(pki, `127.0.0.1:${port}`));
+  const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
+  const frame = vFrame('early-1', VIN, speed(1));
+  v.send(frame);
+  await sleep(1500);
+  t.equal(v.responses.length, 0, 'no response at all while the broker is away (no ack, no error)');
+  t.ok(server.logs.filter((l) => l.event === 'mqtt_connecting').length >= 2, 'connection attempts are logged, one line each');
+  t.ok(server.logs.some((l) => l.event === 'record_unacked' && l.txid === 'early-1'), 'the unacked record is logged');
+
+  const mosq = await startMosquitto(dir, { port });
+  await server.waitForLog((l) => l.event === 'mqtt_connected', 10_000);
+  const sub = await subscribe(mosq.url, 'tb/#');
+  v.send(frame); // the vehicle's resend
+  const r = await v.response('early-1');
+  t.equal(r.kind, 'ack', 'the resent frame is acked with no restart');
+  await sub.waitFor((m) => m.some((x) => x.topic === `tb/${VIN}/v/Odometer`));
+  await v.close();
+  t.equal(await server.stop(), 0);
+  await sub.close();
+  await mosq.stop();
+});
+
+t.test('broker paused past publish_timeout_ms: no response; acked on resend after it resumes', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const mosq = await startMosquitto(dir);
+  const server = await startServer(dir, serverConfig(pki, mosq.url));
+  await server.waitForLog((l) => l.event === 'mqtt_connected');
+  const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
+  v.send(vFrame('warm-1', VIN, speed(1)));
+  t.equal((await v.response('warm-1')).kind, 'ack');
+
+  mosq.pause();
+  const frame = vFrame('stall-1', VIN, speed(2));
+  v.send(frame);
+  await sleep(1600);
+  t.notOk(v.responses.some((r) => r.txid === 'stall-1'), 'nothing sent back for a stalled publish');
+  t.ok(server.logs.some((l) => l.event === 'record_unacked' && l.txid === 'stall-1' && /within 800 ms/.test(String(l.reason))), 'timed out on its own clock');
+  mosq.resume();
+  const sub = await subscribe(mosq.url, 'tb/#');
+  v.send(frame);
+  t.equal((await v.response('stall-1')).kind, 'ack', 'acked once the vehicle resends');
+  t.equal(v.responses.filter((r) => r.kind === 'error').length, 0, 'no error responses');
+  await v.close();
+  t.equal(await server.stop(), 0);
+  await sub.close();
+  await mosq.stop();
+});
+
+t.test('broker restarted mid-stream: every acked field reaches a persistent QoS 1 subscriber', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const mosq = await startMosquitto(dir, { persistent: true });
+  const sub = await subscribe(mosq.url, 'tb/+/v/#', { clientId: 'persistent-sub', clean: false, qos: 1 });
+  const server = await startServer(dir, serverConfig(pki, mosq.url));
+  await server.waitForLog((l) => l.event === 'mqtt_connected');
+  const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
+  const frames = new Map<string, Uint8Array>();
+  for (let i = 0; i < 60; i++) frames.set(`r-${i}`, vFrame(`r-${i}`, VIN, speed(i)));
+  const restart = (async () => {
+    await sleep(300);
+    await mosq.restart();
+  })();
+  const result = await sendUntilAcked(v, frames, { resendMs: 1200, totalMs: 30_000, spacingMs: 15 });
+  await restart;
+  t.equal(result.acked.size, frames.size, `every frame ends acked (${result.resent} resends)`);
+  t.equal(result.errors, 0, 'no error responses');
+  t.ok(result.resent > 0, 'some frames needed a resend');
+  await sub.waitFor((m) => new Set(m.filter((x) => x.topic.endsWith('/Odometer')).map((x) => x.payload)).size >= frames.size, 15_000, 'every acked field').catch(() => {});
+  const got = new Set(sub.messages.filter((x) => x.topic === `tb/${VIN}/v/VehicleSpeed`).map((x) => JSON.parse(x.payload).value));
+  const missing = [...Array(60).keys()].filter((i) => !got.has(i));
+  t.same(missing, [], 'zero acked-but-missing fields');
+  await v.close();
+  t.equal(await server.stop(), 0);
+  await sub.close();
+  await mosq.stop();
+});
+
+t.test('TLS to the broker: the right pin connects, a wrong one is refused and logged', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const brokerCert = await issueCert(pki.ca, { commonName: 'localhost', kind: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  writeFileSync(join(dir, 'broker.pem'), brokerCert.certPem);
+  writeFileSync(join(dir, 'broker.key'), brokerCert.keyPem);
+  const port = await freePort();
+  const mosq = await startMosquitto(dir, {
+    port,
+    listener: [`listener ${port} 127.0.0.1`, `cafile ${pki.caFile}`, `certfile ${join(dir, 'broker.pem')}`, `keyfile ${join(dir, 'broker.key')}`].join('\n'),
+  });
+  const spki = new X509Certificate(brokerCert.certPem).publicKey.export({ type: 'spki', format: 'der' });
+  const pin = createHash('sha256').update(spki).digest('base64');
+
+  const good = await startServer(dir, serverConfig(pki, `mqtts://localhost:${port}`, { tls: { ca_file: pki.caFile, pin_sha256: pin } }));
+  await good.waitForLog((l) => l.event === 'mqtt_connected');
+  const v = await connectVehicle(good.port, await pki.vehicle(VIN), pki.ca.certPem);
+  v.send(vFrame('tls-1', VIN, speed(1)));
+  t.equal((await v.response('tls-1')).kind, 'ack', 'acked over mqtts with the right pin');
+  await v.close();
+  t.equal(await good.stop(), 0);
+
+  const wrongPin = createHash('sha256').update('not the key').digest('base64');
+  const bad = await startServer(dir, serverConfig(pki, `mqtts://localhost:${port}`, { tls: { ca_file: pki.caFile, pin_sha256: wrongPin } }));
+  const line = await bad.waitForLog((l) => l.event === 'mqtt_socket_error' && typeof l.pin_seen === 'string');
+  t.equal(line.pin_seen, `sha256/${pin}`, 'the log shows the pin seen');
+  t.notOk(bad.logs.some((l) => l.event === 'mqtt_connected'), 'never connected');
+  const v2 = await connectVehicle(bad.port, await pki.vehicle(VIN), pki.ca.certPem);
+  v2.send(vFrame('tls-2', VIN, speed(2)));
+  await sleep(1200);
+  t.equal(v2.responses.length, 0, 'frames stay unanswered');
+  await v2.close();
+  t.equal(await bad.stop(), 0);
+  await mosq.stop();
+});
+
+t.test('SIGTERM with frames in flight: each is acked or unanswered, exit 0, close frame sent', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const mosq = await startMosquitto(dir);
+  const sub = await subscribe(mosq.url, 'tb/#');
+  const server = await startServer(dir, serverConfig(pki, mosq.url, { publish_timeout_ms: 2000 }));
+  await server.waitForLog((l) => l.event === 'mqtt_connected');
+  const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
+  for (let i = 0; i < 200; i++) v.send(vFrame(`term-${i}`, VIN, speed(i)));
+  await v.response('term-0');
+  const code = await server.stop('SIGTERM');
+  t.equal(code, 0, 'exit 0');
+  const closed = await v.closed;
+  t.equal(closed.code, 1001, 'vehicle sockets closed with a close frame (1001 going away)');
+  t.equal(v.responses.filter((r) => r.kind === 'error').length, 0, 'no error responses');
+  const acked = v.responses.filter((r) => r.kind === 'ack').map((r) => Number(r.txid.slice(5)));
+  t.ok(acked.length > 0, `${acked.length} of 200 acked before the stop`);
+  await sleep(300);
+  const got = new Set(sub.messages.filter((x) => x.topic === `tb/${VIN}/v/VehicleSpeed`).map((x) => JSON.parse(x.payload).value));
+  t.same(acked.filter((i) => !got.has(i)), [], 'every acked frame was delivered');
+  t.ok(sub.messages.some((m) => m.topic.startsWith('tb/_server/') && m.payload === 'offline'), 'offline status published on shutdown');
+  await sub.close();
+  await mosq.stop();
+});
