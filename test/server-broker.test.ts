@@ -166,3 +166,25 @@ t.test('SIGTERM with frames in flight: each is acked or unanswered, exit 0, clos
   await sub.close();
   await mosq.stop();
 });
+
+t.test('QoS 0 and QoS 2: acked once written / once PUBCOMP arrives, fields delivered', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const mosq = await startMosquitto(dir);
+  // The subscriber takes QoS 1: what is tested is the server's QoS 2 flow with the broker.
+  const sub = await subscribe(mosq.url, 'tb/#', { qos: 1 });
+  for (const qos of [0, 2]) {
+    const server = await startServer(dir, serverConfig(pki, mosq.url, { qos }));
+    await server.waitForLog((l) => l.event === 'mqtt_connected');
+    const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
+    for (let i = 0; i < 20; i++) v.send(vFrame(`q${qos}-${i}`, VIN, speed(1000 * qos + i)));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => v.response(`q${qos}-${i}`)));
+    t.ok(v.responses.every((r) => r.kind === 'ack'), `QoS ${qos}: every frame acked`);
+    await sub.waitFor((m) => m.filter((x) => x.topic === `tb/${VIN}/v/VehicleSpeed` && JSON.parse(x.payload).value >= 1000 * qos && JSON.parse(x.payload).value < 1000 * qos + 20).length >= 20, 5000, `QoS ${qos} fields`);
+    t.ok(sub.messages.some((x) => x.topic === `tb/${VIN}/v/Odometer` && x.qos === Math.min(qos, 1)), `published at QoS ${qos}`);
+    await v.close();
+    t.equal(await server.stop(), 0);
+  }
+  await sub.close();
+  await mosq.stop();
+});

@@ -173,8 +173,11 @@ export const configSchema = {
       description: 'Metrics and health endpoints.',
       'x-origin': 'tesla',
       properties: {
-        prometheus_metrics_port: port('Port of /metrics, /livez, /readyz and /vehicles; absent: no monitoring listener.', 'tesla'),
-        host: { type: 'string', default: '127.0.0.1', description: 'Address the monitoring listener binds.', 'x-origin': 'project' },
+        prometheus_metrics_port: port(
+          'Plain-HTTP port of /metrics (Prometheus), /livez, /readyz and /vehicles; 0 picks a free port (logged as monitoring_listening); absent: no monitoring listener and no metrics.',
+          'tesla',
+        ),
+        host: { type: 'string', default: '127.0.0.1', description: 'Address the monitoring listener binds; /vehicles lists VINs, so keep it private.', 'x-origin': 'project' },
         profiler_port: teslaScalar('integer', 'no profiler in this server'),
         profiling_path: teslaScalar('string', 'no profiler in this server'),
         statsd: teslaBlock('metrics are served to Prometheus only'),
@@ -184,7 +187,7 @@ export const configSchema = {
       type: 'array',
       items: { type: 'string' },
       default: [],
-      description: 'VINs whose signals are tracked in metrics.',
+      description: 'VINs that get their own series in /metrics (frames, fields, connection, last frame); no other metric carries a VIN.',
       'x-origin': 'tesla',
     },
     reliable_ack: teslaScalar('boolean', 'acks here are always reliable'),
@@ -254,6 +257,15 @@ export const configSchema = {
         disconnect_timeout_ms: { type: 'integer', minimum: 0, default: 250, description: 'Time given to in-flight publishes at shutdown.', 'x-origin': 'tesla' },
         connect_retry_interval_ms: { type: 'integer', minimum: 1, default: 10000, description: 'Wait between connection attempts.', 'x-origin': 'tesla' },
         keep_alive_seconds: { type: 'integer', minimum: 0, default: 30, description: 'MQTT keep-alive interval; 0 turns it off.', 'x-origin': 'tesla' },
+        qos2_window: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 65535,
+          default: 20,
+          description:
+            "QoS 2 publishes awaiting PUBCOMP at once. mosquitto (max_inflight_messages, default 20) silently drops MQTT 3.1.1 QoS 2 publishes beyond its window while still completing their handshake, so this must not exceed the broker's setting.",
+          'x-origin': 'project',
+        },
         connect_retry_max_interval_ms: {
           type: 'integer',
           minimum: 1,

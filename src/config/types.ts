@@ -36,6 +36,7 @@ export interface Config {
     connect_retry_interval_ms: number;
     keep_alive_seconds: number;
     connect_retry_max_interval_ms: number;
+    qos2_window: number;
     tls?: { ca_file?: string; cert_file?: string; key_file?: string; server_name?: string; pin_sha256?: string };
     v?: KindSettings;
     alerts_current?: KindSettings;

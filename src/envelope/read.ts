@@ -1,4 +1,5 @@
 import { ByteBuffer } from 'flatbuffers';
+import { utf8 } from '../record/wire.js';
 import { MESSAGE_STREAM, type Frame, type ReadErrorCode, type ReadResult, type StreamMessage } from './types.js';
 
 /**
@@ -88,7 +89,7 @@ class Table {
 }
 
 function text(b: Uint8Array): string {
-  return b.length === 0 ? '' : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+  return b.length === 0 ? '' : utf8(b, 0, b.length);
 }
 
 function readStream(t: Table): StreamMessage {

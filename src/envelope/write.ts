@@ -30,12 +30,43 @@ function envelope(
   return b.asUint8Array();
 }
 
-/** The ack of §2: the frame's txid and record type, an empty StreamAck. */
+/**
+ * The ack of §2: the frame's txid and record type, an empty StreamAck. Laid out by hand (one
+ * allocation, no builder): acks go out once per frame, and bench-micro measured the builder at
+ * about 8% of the per-frame path. The layout is an ordinary aligned flatbuffer, read back by the
+ * flatbuffers runtime in the tests.
+ */
 export function writeAck(txid: string | Uint8Array, recordType: string | Uint8Array): Uint8Array {
-  const b = new Builder(64 + (typeof txid === 'string' ? txid.length * 3 : txid.length));
-  b.startObject(0);
-  const ack = b.endObject();
-  return envelope(b, bytesOf(txid), bytesOf(recordType), MESSAGE_STREAM_ACK, ack);
+  const tx = typeof txid === 'string' ? Buffer.from(txid, 'utf8') : txid;
+  const topicLen = typeof recordType === 'string' ? Buffer.byteLength(recordType, 'utf8') : recordType.length;
+  const txAt = 44;
+  const topicAt = txAt + 4 + ((tx.length + 3) & ~3);
+  const size = topicAt + 4 + ((topicLen + 3) & ~3);
+  const b = Buffer.alloc(size);
+  b.writeUInt32LE(16, 0); // root table
+  // Envelope vtable at 4: 4 slots (txid, topic, message_type, message).
+  b.writeUInt16LE(12, 4);
+  b.writeUInt16LE(20, 6);
+  b.writeUInt16LE(4, 8); // txid
+  b.writeUInt16LE(8, 10); // topic
+  b.writeUInt16LE(16, 12); // message_type
+  b.writeUInt16LE(12, 14); // message
+  // Envelope table at 16.
+  b.writeInt32LE(16 - 4, 16);
+  b.writeUInt32LE(txAt - 20, 20);
+  b.writeUInt32LE(topicAt - 24, 24);
+  b.writeUInt32LE(40 - 28, 28);
+  b[32] = MESSAGE_STREAM_ACK;
+  // StreamAck: empty vtable at 36, table at 40.
+  b.writeUInt16LE(4, 36);
+  b.writeUInt16LE(4, 38);
+  b.writeInt32LE(4, 40);
+  b.writeUInt32LE(tx.length, txAt);
+  b.set(tx, txAt + 4);
+  b.writeUInt32LE(topicLen, topicAt);
+  if (typeof recordType === 'string') b.write(recordType, topicAt + 4, 'utf8');
+  else b.set(recordType, topicAt + 4);
+  return b;
 }
 
 /** The error response of §2: txid (possibly empty), empty topic, a Stream whose payload is the reason. */

@@ -7,6 +7,7 @@ export const createLoggerProducer: ProducerFactory = ({ name, config, logger }) 
   const plan = { ...defaultPlanOptions(config.mqtt.topic_base), payloadFormat: config.mqtt.payload_format };
   return {
     name,
+    selfTimed: true,
     async produce(record) {
       const fields: Record<string, string> = {};
       for (const p of planPublishes(record, plan)) fields[p.topic] = p.payload;

@@ -10,6 +10,11 @@ import type { VehicleRecord } from '../record/types.js';
 export interface Producer {
   readonly name: string;
   produce(record: VehicleRecord): Promise<void>;
+  /**
+   * True when produce() always settles within the configured publish timeout on its own; the
+   * server then skips its own guard timer for this producer's records.
+   */
+  readonly selfTimed?: boolean;
   /** Whether records can be taken right now (readiness); absent means always. */
   ready?(): boolean;
   /** Flush and let go of connections; called once at shutdown. */

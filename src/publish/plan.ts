@@ -1,7 +1,7 @@
 import { alertInstant, compareInstants } from '../record/timestamp.js';
 import type { Alert, AlertsRecord, ConnectivityRecord, ErrorsRecord, VRecord, VehicleRecord } from '../record/types.js';
 import { alertObject, connectivityJson, errorJson } from './payloads.js';
-import { topicFor, vehicleTopicPrefix } from './topics.js';
+import { fieldTopic, topicFor, vehicleTopicPrefix } from './topics.js';
 
 export type Qos = 0 | 1 | 2;
 
@@ -34,15 +34,42 @@ export function defaultPlanOptions(topicBase = 'telemetry'): PlanOptions {
   return { topicBase, payloadFormat: 'value', v: s, alertsCurrent: s, alertsHistory: s, errors: s, connectivity: s };
 }
 
+// Marks fields seen in the current record; a generation counter avoids clearing it per record.
+let seenGen = 0;
+const seen = new Uint32Array(1024);
+
+function hasDuplicates(r: VRecord): boolean {
+  if (++seenGen === 0xffffffff) {
+    seen.fill(0);
+    seenGen = 1;
+  }
+  for (const d of r.data) {
+    const k = d.key;
+    if (k < 0 || k >= seen.length) return true; // rare: let the general path sort it out
+    if (seen[k] === seenGen) return true;
+    seen[k] = seenGen;
+  }
+  return false;
+}
+
 function planV(r: VRecord, o: PlanOptions, prefix: string): Publish[] {
+  const { qos, retain } = o.v;
+  const wrap = o.payloadFormat === 'value';
+  const out: Publish[] = new Array(r.data.length);
+  if (!hasDuplicates(r)) {
+    // The common case: every field once, so no map is needed.
+    for (let i = 0; i < r.data.length; i++) {
+      const d = r.data[i];
+      out[i] = { topic: prefix + fieldTopic(d.name), payload: wrap ? `{"value":${d.json}}` : d.json, qos, retain };
+    }
+    return out;
+  }
   // A field that appears twice is published once, with its last value, at its first position.
   const last = new Map<string, string>();
   for (const d of r.data) last.set(d.name, d.json);
-  const { qos, retain } = o.v;
-  const out: Publish[] = [];
-  const wrap = o.payloadFormat === 'value';
+  out.length = 0;
   for (const [name, json] of last) {
-    out.push({ topic: topicFor.field(prefix, name), payload: wrap ? `{"value":${json}}` : json, qos, retain });
+    out.push({ topic: prefix + fieldTopic(name), payload: wrap ? `{"value":${json}}` : json, qos, retain });
   }
   return out;
 }

@@ -54,6 +54,8 @@ export interface LinkOptions {
   connectTimeoutMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /** QoS 2 publishes awaiting PUBCOMP at once (see qos2_window in the schema). */
+  qos2Window: number;
   logger: Logger;
   /** Sent retained at QoS 1 on every connect (the server's `online` status). */
   onlineMessage?: { topic: string; payload: string };
@@ -78,6 +80,8 @@ export class MqttLink {
   private readonly owners: (Batch | null | undefined)[] = new Array(MAX_ID + 1);
   private nextId = 1;
   private idsInUse = 0;
+  private readonly isQos2 = new Uint8Array(MAX_ID + 1);
+  private qos2InFlight = 0;
   private queue: Batch[] = [];
   private flushScheduled = false;
   private waitingDrain = false;
@@ -134,15 +138,27 @@ export class MqttLink {
     if (owner !== undefined) {
       this.owners[id] = undefined;
       this.idsInUse--;
+      if (this.isQos2[id]) {
+        this.isQos2[id] = 0;
+        this.qos2InFlight--;
+      }
     }
     return owner;
   }
 
+  // Scratch arrays reused by every flush: no object per publish on the hot path.
+  private readonly fP: Publish[] = [];
+  private readonly fB: Batch[] = [];
+  private readonly fT: number[] = [];
+  private readonly fL: number[] = [];
+  private readonly fI: number[] = [];
+
   private flush(): void {
     const socket = this.socket;
     if (!socket || !this.connected || this.queue.length === 0) return;
+    const { fP, fB, fT, fL, fI } = this;
     // Pass 1: sizes and packet ids. Pass 2: encode everything into one buffer.
-    const items: { b: Batch; p: Publish; tb: number; pb: number; id: number }[] = [];
+    let n = 0;
     let size = 0;
     let qi = 0;
     outer: for (; qi < this.queue.length; qi++) {
@@ -152,29 +168,42 @@ export class MqttLink {
         const p = b.pubs[b.next];
         let id = 0;
         if (p.qos > 0) {
+          if (p.qos === 2 && this.qos2InFlight >= this.o.qos2Window) break outer;
           id = this.allocId(b);
           if (id === 0) break outer; // every packet id taken: the rest waits for acks
+          if (p.qos === 2) {
+            this.isQos2[id] = 1;
+            this.qos2InFlight++;
+          }
         }
         const tb = Buffer.byteLength(p.topic, 'utf8');
         const pb = Buffer.byteLength(p.payload, 'utf8');
         size += publishSize(tb, pb, p.qos);
-        items.push({ b, p, tb, pb, id });
+        fP[n] = p;
+        fB[n] = b;
+        fT[n] = tb;
+        fL[n] = pb;
+        fI[n] = id;
+        n++;
         b.next++;
       }
     }
     this.queue = qi >= this.queue.length ? [] : this.queue.slice(qi);
-    if (items.length === 0) return;
+    if (n === 0) return;
     const buf = Buffer.allocUnsafe(size);
     let at = 0;
-    const qos0: Batch[] = [];
-    for (const it of items) {
-      at = writePublish(buf, at, it.p.topic, it.tb, it.p.payload, it.pb, it.p.qos, it.p.retain, it.id);
-      if (it.p.qos === 0) qos0.push(it.b);
+    let qos0: Batch[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const p = fP[i];
+      at = writePublish(buf, at, p.topic, fT[i], p.payload, fL[i], p.qos, p.retain, fI[i]);
+      if (p.qos === 0) (qos0 ??= []).push(fB[i]);
     }
+    fP.length = 0;
+    fB.length = 0;
     this.lastWrite = Date.now();
     const ok = socket.write(buf, (err) => {
       // QoS 0 is done once written to the broker connection.
-      if (!err) for (const b of qos0) b.ackOne();
+      if (!err && qos0) for (const b of qos0) b.ackOne();
     });
     if (!ok) {
       this.waitingDrain = true;
@@ -186,25 +215,27 @@ export class MqttLink {
     if (this.queue.length) this.scheduleFlush();
   }
 
-  private onPacket(type: number, _flags: number, body: Buffer): void {
+  private onPacket(type: number, buf: Buffer, start: number, length: number): void {
+    if (type === PacketType.PINGRESP) {
+      this.pingSentAt = 0;
+      return;
+    }
+    if (length < 2) return;
     switch (type) {
       case PacketType.PUBACK:
       case PacketType.PUBCOMP: {
-        const owner = this.freeId(body.readUInt16BE(0));
+        const owner = this.freeId((buf[start] << 8) | buf[start + 1]);
         owner?.ackOne();
         if (this.queue.length) this.scheduleFlush();
         return;
       }
       case PacketType.PUBREC: {
-        const id = body.readUInt16BE(0);
+        const id = (buf[start] << 8) | buf[start + 1];
         if (this.owners[id] !== undefined) this.socket?.write(encodePubrel(id));
         return;
       }
-      case PacketType.PINGRESP:
-        this.pingSentAt = 0;
-        return;
       case PacketType.CONNACK:
-        this.onConnack(body[1]);
+        this.onConnack(buf[start + 1]);
         return;
       default:
         return;
@@ -226,7 +257,7 @@ export class MqttLink {
       return;
     }
     this.socket = socket;
-    this.reader = new PacketReader((t, f, b) => this.onPacket(t, f, b));
+    this.reader = new PacketReader((t, b, s, l) => this.onPacket(t, b, s, l));
     this.connectTimer = setTimeout(() => {
       logger.warn({ event: 'mqtt_connect_timeout', timeout_ms: this.o.connectTimeoutMs }, 'MQTT connect timed out');
       socket.destroy();

@@ -112,11 +112,14 @@ export function encodePubrel(id: number): Buffer {
 export const PINGREQ = Buffer.from([0xc0, 0]);
 export const DISCONNECT = Buffer.from([0xe0, 0]);
 
-/** Splits the broker's byte stream into packets: (type, flags, body). */
+/**
+ * Splits the broker's byte stream into packets: (type, buffer, body start, body length). No
+ * slice per packet: a read often holds thousands of 4-byte PUBACKs.
+ */
 export class PacketReader {
   private buf: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly onPacket: (type: number, flags: number, body: Buffer) => void) {}
+  constructor(private readonly onPacket: (type: number, buf: Buffer, start: number, length: number) => void) {}
 
   push(chunk: Buffer): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
@@ -142,7 +145,7 @@ export class PacketReader {
         break;
       }
       if (b.length - i < len) break;
-      this.onPacket(b[at] >> 4, b[at] & 0x0f, b.subarray(i, i + len));
+      this.onPacket(b[at] >> 4, b, i, len);
       at = i + len;
     }
     this.buf = at === b.length ? Buffer.alloc(0) : b.subarray(at);

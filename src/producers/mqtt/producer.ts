@@ -28,6 +28,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
     connectTimeoutMs: m.connect_timeout_ms,
     retryBaseMs: m.connect_retry_interval_ms,
     retryMaxMs: Math.max(m.connect_retry_max_interval_ms, m.connect_retry_interval_ms),
+    qos2Window: m.qos2_window,
     logger: log,
     onlineMessage: { topic: statusTopic, payload: 'online' },
   });
@@ -55,6 +56,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
   const producer: Producer & { link: MqttLink } = {
     name,
     link,
+    selfTimed: true,
     produce(record) {
       const pubs = planPublishes(record, plan);
       if (pubs.length === 0) return Promise.resolve();
