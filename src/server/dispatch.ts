@@ -17,6 +17,8 @@ export class Dispatcher {
     producers: Map<string, Producer>,
     /** A guard above the producers' own deadlines, so a plugin that never settles cannot hold a frame forever. */
     private readonly deadlineMs: number,
+    /** Told which producer refused a record (metrics by producer); the caller still gets the error. */
+    private readonly onRejected?: (producer: string, err: unknown) => void,
   ) {
     for (const [type, names] of Object.entries(records)) {
       if (!names) continue;
@@ -38,9 +40,46 @@ export class Dispatcher {
   }
 
   dispatch(record: VehicleRecord, producers: Producer[]): Promise<void> {
-    const all = producers.length === 1 ? producers[0].produce(record) : Promise.all(producers.map((p) => p.produce(record)));
+    const report = this.onRejected;
+    if (producers.length === 1 && producers[0].selfTimed) {
+      // The producer keeps its own deadline: a guard timer per record would cost more than the
+      // rest of the dispatch.
+      const only = producers[0];
+      const r = only.produce(record);
+      if (!report) return r;
+      return r.catch((err: unknown) => {
+        report(only.name, err);
+        throw err;
+      });
+    }
+    // With several producers, only a wrapper per producer can tell which one refused; the single
+    // producer (the usual case) needs none.
+    let pending: Set<Producer> | undefined;
+    let timedOut = false;
+    const all =
+      producers.length === 1
+        ? producers[0].produce(record)
+        : Promise.all(
+            producers.map((p) => {
+              const r = p.produce(record);
+              if (!report) return r;
+              (pending ??= new Set(producers));
+              return r.then(
+                () => void pending!.delete(p),
+                (err: unknown) => {
+                  if (pending!.delete(p) && !timedOut) report(p.name, err);
+                  throw err;
+                },
+              );
+            }),
+          );
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new DispatchTimeout(`producers did not settle within ${this.deadlineMs} ms`)), this.deadlineMs);
+      const timer = setTimeout(() => {
+        timedOut = true;
+        const err = new DispatchTimeout(`producers did not settle within ${this.deadlineMs} ms`);
+        if (report) for (const p of pending ?? producers) report(p.name, err);
+        reject(err);
+      }, this.deadlineMs);
       (all as Promise<unknown>).then(
         () => {
           clearTimeout(timer);
@@ -48,6 +87,7 @@ export class Dispatcher {
         },
         (err: unknown) => {
           clearTimeout(timer);
+          if (report && producers.length === 1 && !timedOut) report(producers[0].name, err);
           reject(err);
         },
       );

@@ -8,8 +8,11 @@ export interface ServerEvents {
   frameDone(recordType: string, outcome: FrameOutcome): void;
   recordStarted(): void;
   recordFinished(): void;
-  recordPublished(recordType: string, fields: number, seconds: number): void;
+  /** `seconds`: producers only; `ackSeconds`: from the frame's arrival to its ack (queueing included). */
+  recordPublished(recordType: string, fields: number, seconds: number, ackSeconds: number): void;
   producerFailed(err: unknown): void;
+  /** One producer refused a record, or did not settle in time (from the Dispatcher). */
+  producerRejected(producer: string, err: unknown): void;
   rateLimited(): void;
   senderMismatch(): void;
 }
@@ -23,6 +26,7 @@ export const noEvents: ServerEvents = {
   recordFinished() {},
   recordPublished() {},
   producerFailed() {},
+  producerRejected() {},
   rateLimited() {},
   senderMismatch() {},
 };

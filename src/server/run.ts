@@ -2,11 +2,13 @@ import type { Logger } from 'pino';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js';
 import type { Config } from '../config/types.js';
 import { createLogger } from '../ops/log.js';
+import { ServerMetrics } from '../ops/metrics.js';
+import { startMonitor, type MonitorServer } from '../ops/monitor.js';
 import { createProducers } from '../producers/registry.js';
 import type { Producer } from '../producers/types.js';
 import { Dispatcher } from './dispatch.js';
 import { InflightGate } from './gate.js';
-import { noEvents } from './events.js';
+import { noEvents, type ServerEvents } from './events.js';
 import { startVehicleServer, type VehicleServer } from './listener.js';
 import { serverTlsMaterial, type ServerTlsMaterial } from './tls.js';
 import { checkAtStart } from '../tls/check.js';
@@ -16,6 +18,8 @@ export interface RunningServer {
   broker?: EmbeddedBroker;
   producers: Map<string, Producer>;
   logger: Logger;
+  metrics?: ServerMetrics;
+  monitor?: MonitorServer;
   stop(): Promise<void>;
 }
 
@@ -41,20 +45,40 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
     logger.info({ event: 'embedded_broker_listening', host: broker.host, port: broker.port }, 'embedded MQTT broker listening');
   }
   const producers = await createProducers(config, logger);
+  let stopping: Promise<void> | undefined;
+  // Without a monitoring port nobody could read the metrics: the server keeps noEvents.
+  const monitoringPort = config.monitoring.prometheus_metrics_port;
+  const metrics =
+    monitoringPort === undefined
+      ? undefined
+      : new ServerMetrics({ producers, trackedVins: config.vins_signal_tracking_enabled, accepting: () => stopping === undefined });
+  const events: ServerEvents = metrics ?? noEvents;
   // Producers keep their own publish deadline; this guard only catches one that never settles.
-  const dispatcher = new Dispatcher(config.records, producers, config.mqtt.publish_timeout_ms + 1000);
+  const dispatcher = new Dispatcher(config.records, producers, config.mqtt.publish_timeout_ms + 1000, metrics && ((p, err) => metrics.producerRejected(p, err)));
   const gate = new InflightGate(config.max_records_in_flight);
-  const server = await startVehicleServer({ config, tls, dispatcher, logger, events: noEvents, gate });
+  let monitor: MonitorServer | undefined;
+  if (metrics) {
+    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, metrics, logger });
+    logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/metrics, /livez, /readyz, /vehicles)`);
+  }
+  let server: VehicleServer;
+  try {
+    server = await startVehicleServer({ config, tls, dispatcher, logger, events, gate });
+  } catch (err) {
+    await monitor?.close();
+    throw err;
+  }
   logger.info({ event: 'listening', host: config.host, port: server.port, status_port: server.statusPort }, `vehicle server listening on ${config.host}:${server.port}`);
 
-  let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      // /readyz turns 503 as soon as stopping is set; the monitor stays up until the end.
       await server.shutdown(config.mqtt.publish_timeout_ms + 1000);
       await Promise.all([...producers.values()].map((p) => p.close().catch(() => {})));
       await broker?.close();
+      await monitor?.close();
     })());
-  return { server, broker, producers, logger, stop };
+  return { server, broker, producers, logger, metrics, monitor, stop };
 }
 
 export class StartError extends Error {}

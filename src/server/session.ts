@@ -56,6 +56,8 @@ export class VehicleSession {
   lastFrameAt = 0;
   private readonly log: Logger;
   private readonly queue: Buffer[] = [];
+  /** Arrival time of each queued frame (performance.now()), for the ack latency. */
+  private readonly arrived: number[] = [];
   private started = false;
   private closed = false;
   private paused = false;
@@ -87,6 +89,7 @@ export class VehicleSession {
   onMessage(data: Buffer): void {
     if (this.closed || this.draining) return;
     this.queue.push(data);
+    this.arrived.push(performance.now());
     this.pump();
   }
 
@@ -97,6 +100,7 @@ export class VehicleSession {
     clearTimeout(this.windowTimer);
     this.opts.gate?.forget(this);
     this.queue.length = 0;
+    this.arrived.length = 0;
     await this.whenIdle();
     await this.sendConnectivity('DISCONNECTED');
     this.opts.events.vehicleDisconnected(this);
@@ -106,6 +110,7 @@ export class VehicleSession {
   async drain(): Promise<void> {
     this.draining = true;
     this.queue.length = 0;
+    this.arrived.length = 0;
     this.socket.pause();
     await this.whenIdle();
   }
@@ -154,7 +159,7 @@ export class VehicleSession {
         }
         this.window.record(now);
       }
-      this.handle(this.queue.shift()!);
+      this.handle(this.queue.shift()!, this.arrived.shift()!);
     }
     if (this.paused) {
       this.paused = false;
@@ -173,7 +178,7 @@ export class VehicleSession {
     if (!this.closed) this.socket.send(data);
   }
 
-  private handle(data: Buffer): void {
+  private handle(data: Buffer, arrivedAt: number): void {
     this.frames++;
     this.lastFrameAt = Date.now();
     const ev = this.opts.events;
@@ -218,7 +223,8 @@ export class VehicleSession {
         const n = record.type === 'V' ? record.data.length : 1;
         this.fields += n;
         this.respond(writeAck(f.txidBytes, f.recordType));
-        ev.recordPublished(f.recordType, n, (performance.now() - started) / 1000);
+        const now = performance.now();
+        ev.recordPublished(f.recordType, n, (now - started) / 1000, (now - arrivedAt) / 1000);
         this.settle(f.recordType, 'acked');
       },
       (err: unknown) => {

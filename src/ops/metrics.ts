@@ -1,0 +1,376 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics, validateMetricName, type Metric } from 'prom-client';
+import { MqttLink } from '../producers/mqtt/link.js';
+import type { Producer } from '../producers/types.js';
+import type { ServerEvents } from '../server/events.js';
+import type { FrameOutcome, VehicleSession } from '../server/session.js';
+
+export const METRIC_PREFIX = 'fleet_telemetry_';
+const P = METRIC_PREFIX;
+
+/**
+ * Label values of record_type. A vehicle names its frame's record type, so anything unknown is
+ * "other" and a vehicle cannot grow the label set; "none" is a frame whose type was never read.
+ */
+export const RECORD_TYPE_LABELS = ['V', 'alerts', 'errors', 'connectivity', 'other', 'none'] as const;
+const OTHER = 4;
+const NONE = 5;
+
+function typeIndex(t: string): number {
+  switch (t) {
+    case 'V':
+      return 0;
+    case 'alerts':
+      return 1;
+    case 'errors':
+      return 2;
+    case 'connectivity':
+      return 3;
+    case '':
+      return NONE;
+    default:
+      return OTHER;
+  }
+}
+
+// A Record, so the compiler insists on a slot for every outcome the session can report.
+const OUTCOME_INDEX: Record<FrameOutcome, number> = {
+  acked: 0,
+  unacked: 1,
+  error_too_big: 2,
+  error_unreadable: 3,
+  error_undecodable: 4,
+  acked_not_stream: 5,
+  acked_unrouted: 6,
+};
+export const FRAME_OUTCOMES = Object.keys(OUTCOME_INDEX) as FrameOutcome[];
+const NO = FRAME_OUTCOMES.length;
+
+/** Seconds; the MQTT publish deadline defaults to 2.5 s and the dispatch guard sits 1 s above it. */
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Failure reasons named by the built-in producers and the Dispatcher. */
+const KNOWN_REASONS = new Set(['broker_unavailable', 'connection_lost', 'publish_timeout', 'shutting_down', 'dispatch_timeout']);
+/** Plugins may name their own reasons (err.code); past this many distinct ones they become "other". */
+const MAX_REASONS = 32;
+
+/**
+ * A histogram observed with two array writes. prom-client's observe() builds a label key string
+ * on every call, which the per-record path must not pay; this one is read only at scrape time.
+ */
+class TallyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly counts: Float64Array;
+  private readonly sums: Float64Array;
+  private readonly width: number;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelName: string,
+    private readonly labelValues: readonly string[],
+    private readonly bounds: readonly number[],
+  ) {
+    if (!validateMetricName(name)) throw new Error(`invalid metric name ${name}`);
+    this.width = bounds.length + 1;
+    this.counts = new Float64Array(labelValues.length * this.width);
+    this.sums = new Float64Array(labelValues.length);
+  }
+
+  observe(label: number, v: number): void {
+    const bounds = this.bounds;
+    let b = 0;
+    while (b < bounds.length && v > bounds[b]) b++;
+    this.counts[label * this.width + b]++;
+    this.sums[label] += v;
+  }
+
+  async get() {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (let l = 0; l < this.labelValues.length; l++) {
+      const label = this.labelValues[l];
+      let acc = 0;
+      const row: typeof values = [];
+      for (let b = 0; b < this.width; b++) {
+        acc += this.counts[l * this.width + b];
+        row.push({ labels: { [this.labelName]: label, le: b < this.bounds.length ? this.bounds[b] : '+Inf' }, value: acc, metricName: `${this.name}_bucket` });
+      }
+      if (acc === 0) continue; // a record type that never happened
+      values.push(...row);
+      values.push({ labels: { [this.labelName]: label }, value: this.sums[l], metricName: `${this.name}_sum` });
+      values.push({ labels: { [this.labelName]: label }, value: acc, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sums.fill(0);
+  }
+}
+
+type Row = [Record<string, string>, number];
+
+interface VinTotals {
+  frames: number;
+  fields: number;
+  lastFrameAt: number;
+}
+
+export interface MetricsOptions {
+  producers: Map<string, Producer>;
+  /** vins_signal_tracking_enabled: the only VINs that get a label. */
+  trackedVins?: readonly string[];
+  /** Whether records can be acked at all (false while shutting down). */
+  accepting?: () => boolean;
+}
+
+export interface Readiness {
+  ready: boolean;
+  producers: Record<string, boolean>;
+  reason?: string;
+}
+
+/** A connected vehicle as /vehicles shows it. */
+export interface VehicleView {
+  vin: string;
+  connection_id: string;
+  connected_since: string;
+  connected_seconds: number;
+  client_version: string;
+  network_interface: string;
+  frames: number;
+  fields: number;
+  last_frame_at: string | null;
+}
+
+/**
+ * The server's metrics and the set of connected vehicles. The event methods run on the per-frame
+ * path, so they only bump plain numbers; everything is turned into prom-client metrics when
+ * /metrics is scraped (collect callbacks).
+ */
+export class ServerMetrics implements ServerEvents {
+  readonly registry = new Registry();
+  readonly sessions = new Set<VehicleSession>();
+  private readonly frames = new Float64Array(RECORD_TYPE_LABELS.length * NO);
+  private readonly fields = new Float64Array(RECORD_TYPE_LABELS.length);
+  private bytes = 0;
+  private inFlight = 0;
+  private connections = 0;
+  private rateLimitWaits = 0;
+  private senderMismatches = 0;
+  private readonly failures = new Map<string, Map<string, number>>();
+  private readonly reasons = new Set<string>(KNOWN_REASONS);
+  private readonly publish: TallyHistogram;
+  private readonly ack: TallyHistogram;
+  /** Totals of the tracked VINs' finished connections; live ones are added at scrape time. */
+  private readonly tracked = new Map<string, VinTotals>();
+  private readonly producers: Map<string, Producer>;
+  private readonly accepting: () => boolean;
+
+  constructor(opts: MetricsOptions) {
+    this.producers = opts.producers;
+    this.accepting = opts.accepting ?? (() => true);
+    for (const vin of opts.trackedVins ?? []) this.tracked.set(vin, { frames: 0, fields: 0, lastFrameAt: 0 });
+    collectDefaultMetrics({ register: this.registry, prefix: P });
+
+    const frames = this.frames;
+    this.counter('frames_received_total', 'Frames from vehicles by record type and outcome, counted once each frame is answered (or left unanswered).', ['record_type', 'outcome'], function* () {
+      for (let t = 0; t < RECORD_TYPE_LABELS.length; t++) {
+        for (let o = 0; o < NO; o++) {
+          const v = frames[t * NO + o];
+          if (v) yield [{ record_type: RECORD_TYPE_LABELS[t], outcome: FRAME_OUTCOMES[o] }, v];
+        }
+      }
+    });
+    const fields = this.fields;
+    this.counter('fields_published_total', 'Fields of acked records by record type: datums of V records, one per record otherwise.', ['record_type'], function* () {
+      for (let t = 0; t < RECORD_TYPE_LABELS.length; t++) if (fields[t]) yield [{ record_type: RECORD_TYPE_LABELS[t] }, fields[t]];
+    });
+    const one = (v: () => number) => () => [[{}, v()] as Row];
+    this.counter('received_bytes_total', 'Bytes of every frame received from vehicles.', [], one(() => this.bytes));
+    this.counter('rate_limit_waits_total', 'Times a connection had to wait for the rate-limit window before its next frame (frames are delayed, never dropped).', [], one(() => this.rateLimitWaits));
+    this.counter('sender_mismatch_frames_total', 'Frames whose sender_id names another vehicle than the certificate (the certificate VIN is used).', [], one(() => this.senderMismatches));
+    this.counter('vehicle_connections_total', 'Vehicle connections accepted (after mTLS and the WebSocket upgrade).', [], one(() => this.connections));
+    this.gauge('vehicles_connected', 'Vehicles connected now.', [], one(() => this.sessions.size));
+    this.gauge('records_in_flight', 'Records handed to producers and not yet settled.', [], one(() => this.inFlight));
+
+    this.publish = this.histogram('publish_duration_seconds', 'Time from handing a record to its producers until every one took it (MQTT: every publish acknowledged by the broker).');
+    this.ack = this.histogram('ack_duration_seconds', "Time from a frame's arrival until its ack was sent, waiting behind the rate limit or the in-flight bound included.");
+
+    const failures = this.failures;
+    this.counter('producer_failures_total', 'Records a producer did not take (the frame goes unacked and the vehicle resends), by producer and reason.', ['producer', 'reason'], function* () {
+      for (const [producer, byReason] of failures) for (const [reason, v] of byReason) yield [{ producer, reason }, v];
+    });
+    const producers = this.producers;
+    this.gauge('producer_ready', 'Whether a producer can take records now (1) or not (0).', ['producer'], function* () {
+      for (const [producer, p] of producers) yield [{ producer }, p.ready?.() === false ? 0 : 1];
+    });
+    const links = function* (value: (l: MqttLink) => number): Generator<Row> {
+      for (const [producer, p] of producers) {
+        const link = (p as { link?: unknown }).link;
+        if (link instanceof MqttLink) yield [{ producer }, value(link)];
+      }
+    };
+    this.gauge('broker_connected', 'Whether the MQTT producer is connected to its broker (1) or not (0).', ['producer'], () => links((l) => (l.connected ? 1 : 0)));
+    this.counter('broker_reconnects_total', 'Connection attempts to the MQTT broker after the first one (after a loss or a failed attempt).', ['producer'], () => links((l) => l.reconnects));
+    this.gauge('broker_publishes_in_flight', 'MQTT publishes sent and not yet acknowledged by the broker.', ['producer'], () => links((l) => l.inFlight()));
+
+    if (this.tracked.size) {
+      const per = (pick: (t: VinTotals & { connected: number }) => number) =>
+        function* (this: ServerMetrics): Generator<Row> {
+          for (const [vin, t] of this.trackedTotals()) yield [{ vin }, pick(t)];
+        }.bind(this);
+      const which = 'a VIN listed in vins_signal_tracking_enabled';
+      this.counter('tracked_vehicle_frames_received_total', `Frames received from ${which}.`, ['vin'], per((t) => t.frames));
+      this.counter('tracked_vehicle_fields_published_total', `Fields acked for ${which}.`, ['vin'], per((t) => t.fields));
+      this.gauge('tracked_vehicle_connected', `Connections open now for ${which}.`, ['vin'], per((t) => t.connected));
+      this.gauge('tracked_vehicle_last_frame_timestamp_seconds', `Unix time of the last frame from ${which} (0: none yet).`, ['vin'], per((t) => t.lastFrameAt / 1000));
+    }
+  }
+
+  // Every series is filled in at scrape time from the plain numbers above.
+  private counter(name: string, help: string, labelNames: string[], rows: () => Iterable<Row>): void {
+    new Counter({
+      name: `${P}${name}`,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [labels, v] of rows()) this.inc(labels, v);
+      },
+    });
+  }
+
+  private gauge(name: string, help: string, labelNames: string[], rows: () => Iterable<Row>): void {
+    new Gauge({
+      name: `${P}${name}`,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [labels, v] of rows()) this.set(labels, v);
+      },
+    });
+  }
+
+  private histogram(name: string, help: string): TallyHistogram {
+    const h = new TallyHistogram(`${P}${name}`, help, 'record_type', RECORD_TYPE_LABELS, LATENCY_BUCKETS);
+    // Registry only reads name, help, type, aggregator and get(); reset() serves resetMetrics().
+    this.registry.registerMetric(h as unknown as Metric);
+    return h;
+  }
+
+  /** Tracked VINs: finished connections plus the live ones. */
+  private trackedTotals(): Map<string, VinTotals & { connected: number }> {
+    const out = new Map<string, VinTotals & { connected: number }>();
+    for (const [vin, t] of this.tracked) out.set(vin, { ...t, connected: 0 });
+    for (const s of this.sessions) {
+      const t = out.get(s.info.vin);
+      if (!t) continue;
+      t.frames += s.frames;
+      t.fields += s.fields;
+      t.lastFrameAt = Math.max(t.lastFrameAt, s.lastFrameAt);
+      t.connected++;
+    }
+    return out;
+  }
+
+  /** Every producer's ready() (absent: ready), and not shutting down. */
+  readiness(): Readiness {
+    const producers: Record<string, boolean> = {};
+    let ready = true;
+    for (const [name, p] of this.producers) {
+      const ok = p.ready?.() !== false;
+      producers[name] = ok;
+      if (!ok) ready = false;
+    }
+    if (!this.accepting()) return { ready: false, producers, reason: 'shutting down' };
+    return ready ? { ready, producers } : { ready, producers, reason: 'a producer cannot take records' };
+  }
+
+  vehicles(now = Date.now()): VehicleView[] {
+    return [...this.sessions]
+      .sort((a, b) => a.connectedAt - b.connectedAt)
+      .map((s) => ({
+        vin: s.info.vin,
+        connection_id: s.info.connectionId,
+        connected_since: new Date(s.connectedAt).toISOString(),
+        connected_seconds: (now - s.connectedAt) / 1000,
+        client_version: s.info.clientVersion,
+        network_interface: s.info.networkInterface,
+        frames: s.frames,
+        fields: s.fields,
+        last_frame_at: s.lastFrameAt ? new Date(s.lastFrameAt).toISOString() : null,
+      }));
+  }
+
+  // ServerEvents. These run per frame or per record: numbers only, no allocation.
+
+  vehicleConnected(s: VehicleSession): void {
+    this.sessions.add(s);
+    this.connections++;
+  }
+
+  vehicleDisconnected(s: VehicleSession): void {
+    if (!this.sessions.delete(s)) return;
+    const t = this.tracked.get(s.info.vin);
+    if (t) {
+      t.frames += s.frames;
+      t.fields += s.fields;
+      t.lastFrameAt = Math.max(t.lastFrameAt, s.lastFrameAt);
+    }
+  }
+
+  frameReceived(bytes: number): void {
+    this.bytes += bytes;
+  }
+
+  frameDone(recordType: string, outcome: FrameOutcome): void {
+    this.frames[typeIndex(recordType) * NO + OUTCOME_INDEX[outcome]]++;
+  }
+
+  recordStarted(): void {
+    this.inFlight++;
+  }
+
+  recordFinished(): void {
+    this.inFlight--;
+  }
+
+  recordPublished(recordType: string, fields: number, seconds: number, ackSeconds: number): void {
+    const t = typeIndex(recordType);
+    this.fields[t] += fields;
+    this.publish.observe(t, seconds);
+    this.ack.observe(t, ackSeconds);
+  }
+
+  // Counted per producer by producerRejected; the frame itself counts as outcome "unacked".
+  producerFailed(): void {}
+
+  producerRejected(producer: string, err: unknown): void {
+    const reason = this.reasonOf(err);
+    let byReason = this.failures.get(producer);
+    if (!byReason) this.failures.set(producer, (byReason = new Map()));
+    byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+  }
+
+  rateLimited(): void {
+    this.rateLimitWaits++;
+  }
+
+  senderMismatch(): void {
+    this.senderMismatches++;
+  }
+
+  private reasonOf(err: unknown): string {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string' || !/^[a-z][a-z0-9_]{0,39}$/.test(code)) return 'other';
+    if (this.reasons.has(code)) return code;
+    if (this.reasons.size >= MAX_REASONS) return 'other';
+    this.reasons.add(code);
+    return code;
+  }
+}

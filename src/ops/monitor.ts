@@ -1,0 +1,78 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { ServerMetrics } from './metrics.js';
+
+export interface MonitorServer {
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** The endpoints served, for the 404 body and the docs. */
+export const MONITOR_PATHS = ['/metrics', '/livez', '/readyz', '/vehicles'] as const;
+
+function send(res: ServerResponse, head: boolean, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  res.end(head ? undefined : body);
+}
+
+const json = (res: ServerResponse, head: boolean, status: number, v: unknown) => send(res, head, status, 'application/json', JSON.stringify(v) + '\n');
+
+/**
+ * Plain HTTP apart from the vehicle port: /metrics for Prometheus, /livez and /readyz for the
+ * load balancer or orchestrator, /vehicles for people. Bind it to a private address.
+ */
+export async function startMonitor(opts: { host: string; port: number; metrics: ServerMetrics; logger: Logger }): Promise<MonitorServer> {
+  const { metrics, logger } = opts;
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const head = req.method === 'HEAD';
+    if (req.method !== 'GET' && !head) {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    switch ((req.url ?? '').split('?')[0]) {
+      case '/metrics': {
+        const body = await metrics.registry.metrics();
+        return send(res, head, 200, metrics.registry.contentType, body);
+      }
+      case '/livez':
+        // The process answers: nothing else is checked, so a broker outage never restarts it.
+        return send(res, head, 200, 'text/plain', 'ok\n');
+      case '/readyz': {
+        const r = metrics.readiness();
+        return json(res, head, r.ready ? 200 : 503, r);
+      }
+      case '/vehicles': {
+        const vehicles = metrics.vehicles();
+        return json(res, head, 200, { count: vehicles.length, vehicles });
+      }
+      default:
+        return send(res, head, 404, 'text/plain', `not found; try ${MONITOR_PATHS.join(', ')}\n`);
+    }
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ event: 'monitoring_error', path: req.url, reason: (err as Error).message }, 'monitoring request failed');
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+  return {
+    host: opts.host,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Scrapers keep connections alive; they must not hold the shutdown.
+        server.closeAllConnections();
+      }),
+  };
+}
