@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { deadline, freePort, waitUntil } from './ports.js';
+import { deadline, freePort, trackChild, waitUntil } from './ports.js';
 
 const BINARY = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p)) ?? 'mosquitto';
 
@@ -40,6 +40,7 @@ export async function startMosquitto(dir: string, opts: { port?: number; extraCo
   const start = async () => {
     proc = spawn(BINARY, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr?.resume();
+    trackChild(proc);
     await waitUntil(() => accepting(port), 10_000, `mosquitto on port ${port}`);
   };
   const stop = async () => {

@@ -31,3 +31,27 @@ export async function waitUntil<T>(check: () => T | Promise<T>, ms: number, what
     await sleep(20);
   }
 }
+
+const children = new Set<{ kill(signal?: NodeJS.Signals): boolean; exitCode: number | null }>();
+let hooked = false;
+
+/**
+ * Child processes (servers, brokers) die with the test process, even when tap ends it on a
+ * timeout: otherwise they outlive it and hold ports and CPU.
+ */
+export function trackChild(child: { kill(signal?: NodeJS.Signals): boolean; exitCode: number | null; once(ev: 'exit', fn: () => void): unknown }): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  if (hooked) return;
+  hooked = true;
+  const killAll = () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGALRM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.kill(process.pid, sig);
+    });
+  }
+}

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deadline, waitUntil } from './ports.js';
+import { deadline, trackChild, waitUntil } from './ports.js';
 
 /** The repository root (holds package.json and dist/). */
 export function repoRoot(): string {
@@ -45,6 +45,7 @@ export async function startServer(dir: string, config: Record<string, unknown>, 
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
   });
+  trackChild(proc);
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   let buf = '';

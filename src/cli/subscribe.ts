@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import mqtt from 'mqtt';
+import { parseArgs, UsageError, type Command } from './command.js';
+import { ConfigError } from '../config/errors.js';
+import { configPath, loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/types.js';
+
+const DEFAULT_CONFIG = 'config.example.json';
+
+const usage = [
+  'usage: fleet-telemetry subscribe [TOPIC] [options]',
+  '',
+  'Prints what MQTT subscribers see, one line per publish: time, topic, payload.',
+  '',
+  `  TOPIC              topic filter (default <topic_base>/# of the config)`,
+  `  --config FILE      take the broker and topic base from this server config (default ${DEFAULT_CONFIG})`,
+  '  --broker URL       broker to use instead, e.g. mqtt://127.0.0.1:1883 or host:port',
+  '  --username U       broker user name (default: the config\'s mqtt.username)',
+  '  --password P       broker password (default: the config\'s mqtt.password)',
+  '  --qos N            subscription QoS, 0, 1 or 2 (default 1)',
+  '  --count N          exit after N publishes',
+  '  --duration S       exit after S seconds',
+].join('\n');
+
+/** Where the server publishes: "embedded" is this machine, "host:port" is Tesla's form of a URL. */
+function brokerFromConfig(cfg: Config): string {
+  const b = cfg.mqtt.broker;
+  if (b === 'embedded') {
+    if (cfg.mqtt.embedded_port === 0) throw new UsageError("the config's embedded broker takes any free port; pass --broker");
+    const host = cfg.mqtt.embedded_host === '0.0.0.0' || cfg.mqtt.embedded_host === '' ? '127.0.0.1' : cfg.mqtt.embedded_host;
+    return `mqtt://${host.includes(':') ? `[${host}]` : host}:${cfg.mqtt.embedded_port}`;
+  }
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(b) ? b : `mqtt://${b}`;
+}
+
+/** The server's own TLS settings for a TLS broker (mqtt.tls), when the config has them. */
+function brokerTls(cfg: Config): { ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string } {
+  const t = (cfg.mqtt as { tls?: { ca_file?: string; cert_file?: string; key_file?: string; server_name?: string } }).tls;
+  if (!t) return {};
+  const read = (f?: string) => (f ? readFileSync(configPath(cfg, f)) : undefined);
+  return { ca: read(t.ca_file), cert: read(t.cert_file), key: read(t.key_file), servername: t.server_name };
+}
+
+/** One line per publish whatever the payload holds: control characters escaped, binary as hex. */
+export function payloadText(buf: Buffer): string {
+  const text = buf.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(buf)) return `0x${buf.toString('hex')}`;
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+const subscribe: Command = {
+  summary: 'print what subscribers see on the broker, one line per publish',
+  usage,
+
+  async run(argv) {
+    const { flags, positionals } = parseArgs(argv, { strings: ['config', 'broker', 'username', 'password', 'qos', 'count', 'duration'] });
+    if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
+    const qos = flags.qos === undefined ? 1 : Number(flags.qos);
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new UsageError('--qos must be 0, 1 or 2');
+    const count = flags.count === undefined ? undefined : Number(flags.count);
+    if (count !== undefined && !(Number.isInteger(count) && count >= 1)) throw new UsageError('--count needs a whole number of at least 1');
+    const duration = flags.duration === undefined ? undefined : Number(flags.duration);
+    if (duration !== undefined && !(duration > 0)) throw new UsageError('--duration needs a positive number of seconds');
+
+    let url = flags.broker as string | undefined;
+    let topicBase = 'telemetry';
+    let username = flags.username as string | undefined;
+    let password = flags.password as string | undefined;
+    let tls = {};
+    // Without --broker the config says where; with it, a config given explicitly still names the topic base.
+    if (url === undefined || flags.config !== undefined) {
+      try {
+        const cfg = loadConfigFile((flags.config as string | undefined) ?? DEFAULT_CONFIG);
+        topicBase = cfg.mqtt.topic_base;
+        username ??= cfg.mqtt.username;
+        password ??= cfg.mqtt.password;
+        if (url === undefined) {
+          url = brokerFromConfig(cfg);
+          tls = brokerTls(cfg);
+        }
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        process.stderr.write(`${err.message}\n${flags.config === undefined ? 'pass --config FILE or --broker URL\n' : ''}`);
+        return 2;
+      }
+    }
+    const topic = positionals[0] ?? `${topicBase}/#`;
+    const brokerAt = /^[a-z][a-z0-9+.-]*:\/\//i.test(url!) ? url! : `mqtt://${url}`;
+    const client = mqtt.connect(brokerAt, {
+      ...tls,
+      clientId: `fleet-telemetry-subscribe-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+      clean: true,
+      reconnectPeriod: 1000,
+      username,
+      password,
+    });
+    return new Promise<number>((resolve) => {
+      let seen = 0;
+      let ended = false;
+      let lastError = '';
+      let wasConnected = false;
+      const end = (code: number) => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(timer);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        client.end(true, {}, () => resolve(code));
+      };
+      const onSignal = () => end(0);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const timer = duration !== undefined ? setTimeout(() => end(0), duration * 1000) : undefined;
+      // A reader that went away (`| head`) ends the command, not an error.
+      process.stdout.on('error', () => end(0));
+
+      client.on('connect', () => {
+        wasConnected = true;
+        lastError = '';
+        client.subscribe(topic, { qos }, (err, granted) => {
+          if (err || granted?.some((g) => g.qos === 128)) {
+            process.stderr.write(`subscribe: the broker refused ${topic}${err ? `: ${err.message}` : ''}\n`);
+            end(2);
+            return;
+          }
+          process.stderr.write(`subscribed to ${topic} on ${brokerAt}\n`);
+        });
+      });
+      client.on('message', (t, payload, packet) => {
+        if (ended) return;
+        process.stdout.write(`${new Date().toISOString()} ${t} ${payloadText(payload)}${packet.retain ? ' (retained)' : ''}\n`);
+        if (count !== undefined && ++seen >= count) end(0);
+      });
+      client.on('offline', () => {
+        if (wasConnected) process.stderr.write(`subscribe: connection to ${brokerAt} lost; reconnecting\n`);
+        wasConnected = false;
+      });
+      client.on('error', (err) => {
+        if (err.message === lastError) return;
+        lastError = err.message;
+        process.stderr.write(`subscribe: ${brokerAt}: ${err.message}\n`);
+      });
+    });
+  },
+};
+
+export default subscribe;
