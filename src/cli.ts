@@ -23,6 +23,10 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const cmd = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${cmd.summary}\n${cmd.usage}\n`);
+    return 0;
+  }
   try {
     return await cmd.run(rest);
   } catch (err) {
