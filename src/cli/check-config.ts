@@ -1,6 +1,5 @@
+import { loadConfigForCommand } from './config-file.js';
 import { parseArgs, UsageError, type Command } from './command.js';
-import { ConfigError } from '../config/errors.js';
-import { loadConfigFile } from '../config/load.js';
 import { checkTls, configChecks, formatLine } from '../tls/check.js';
 
 const checkConfig: Command = {
@@ -21,16 +20,8 @@ const checkConfig: Command = {
       throw new UsageError('give one config file');
     }
     const file = positionals[0] ?? (flags.config as string | undefined) ?? 'config.json';
-    let config;
-    try {
-      config = loadConfigFile(file);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`${err.message}\n`);
-        return 2;
-      }
-      throw err;
-    }
+    const config = loadConfigForCommand(file);
+    if (config === 2) return 2;
     const lines = [...configChecks(config, file), ...checkTls(config, { hostnames: (flags.hostname as string[] | undefined) ?? [] })];
     process.stdout.write(lines.map(formatLine).join('\n') + '\n');
     const failed = lines.filter((l) => l.status === 'fail').length;

@@ -1,6 +1,5 @@
+import { loadConfigForCommand } from './config-file.js';
 import { parseArgs, UsageError, type Command } from './command.js';
-import { ConfigError } from '../config/errors.js';
-import { loadConfigFile } from '../config/load.js';
 import { runServer } from '../server/run.js';
 
 const usage = 'usage: fleet-telemetry serve --config FILE';
@@ -12,16 +11,8 @@ const serve: Command = {
     const { flags, positionals } = parseArgs(argv, { strings: ['config'] });
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const file = (flags.config as string | undefined) ?? 'config.json';
-    let config;
-    try {
-      config = loadConfigFile(file);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`${err.message}\n`);
-        return 2;
-      }
-      throw err;
-    }
+    const config = loadConfigForCommand(file);
+    if (config === 2) return 2;
     return runServer(config);
   },
 };

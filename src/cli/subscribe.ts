@@ -4,6 +4,7 @@ import { parseArgs, UsageError, type Command } from './command.js';
 import { ConfigError } from '../config/errors.js';
 import { configPath, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { brokerUrl } from '../producers/mqtt/options.js';
 
 const DEFAULT_CONFIG = 'config.example.json';
 
@@ -24,13 +25,10 @@ const usage = [
 
 /** Where the server publishes: "embedded" is this machine, "host:port" is Tesla's form of a URL. */
 function brokerFromConfig(cfg: Config): string {
-  const b = cfg.mqtt.broker;
-  if (b === 'embedded') {
-    if (cfg.mqtt.embedded_port === 0) throw new UsageError("the config's embedded broker takes any free port; pass --broker");
-    const host = cfg.mqtt.embedded_host === '0.0.0.0' || cfg.mqtt.embedded_host === '' ? '127.0.0.1' : cfg.mqtt.embedded_host;
-    return `mqtt://${host.includes(':') ? `[${host}]` : host}:${cfg.mqtt.embedded_port}`;
+  if (cfg.mqtt.broker === 'embedded' && cfg.mqtt.embedded_port === 0) {
+    throw new UsageError("the config's embedded broker takes any free port; pass --broker");
   }
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(b) ? b : `mqtt://${b}`;
+  return brokerUrl(cfg);
 }
 
 /** The server's own TLS settings for a TLS broker (mqtt.tls), when the config has them. */

@@ -27,7 +27,11 @@ export function clientIdFrom(config: Config): string {
 /** "host:port" (Tesla's form), a URL, or "embedded" → a URL mqtt.js connects to. */
 export function brokerUrl(config: Config): string {
   const b = config.mqtt.broker;
-  if (b === 'embedded') return `mqtt://${config.mqtt.embedded_host === '0.0.0.0' ? '127.0.0.1' : config.mqtt.embedded_host}:${config.mqtt.embedded_port}`;
+  if (b === 'embedded') {
+    const h = config.mqtt.embedded_host;
+    const host = h === '0.0.0.0' || h === '' ? '127.0.0.1' : h;
+    return `mqtt://${host.includes(':') ? `[${host}]` : host}:${config.mqtt.embedded_port}`;
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(b)) return b;
   return `mqtt://${b}`;
 }
