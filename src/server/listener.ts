@@ -97,7 +97,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
           clientVersion: header(req, 'version'),
           networkInterface: header(req, 'x-network-interface'),
         },
-        wsAdapter(ws),
+        wsAdapter(ws, socket),
         sessionOpts,
       );
       sessions.add(session);
@@ -174,10 +174,23 @@ function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
   return Buffer.from(data);
 }
 
-function wsAdapter(ws: WebSocket): VehicleSocket {
+function wsAdapter(ws: WebSocket, raw: Duplex): VehicleSocket {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    raw.uncork();
+  };
   return {
     send: (data) => {
-      if (ws.readyState === ws.OPEN) ws.send(data, { binary: true });
+      if (ws.readyState !== ws.OPEN) return;
+      // Acks settled in one event-loop turn leave in one TLS write instead of one each: writev was
+      // the largest single item (10%) of the server's profile under load.
+      if (!corked) {
+        corked = true;
+        raw.cork();
+        setImmediate(uncork);
+      }
+      ws.send(data, { binary: true });
     },
     close: (code, reason) => ws.close(code, reason),
     pause: () => ws.pause(),

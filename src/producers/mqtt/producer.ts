@@ -44,7 +44,9 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
       const b = pending[head];
       if (!b.settled && b.deadline > now) break;
       head++;
-      b.fail(new LinkError('publish_timeout', `broker did not acknowledge within ${timeoutMs} ms`));
+      // Only a record still waiting gets an error: building one (with its stack) for every settled
+      // record cost 2.4% of the server's CPU in the e2e profile.
+      if (!b.settled) b.fail(new LinkError('publish_timeout', `broker did not acknowledge within ${timeoutMs} ms`));
     }
     if (head > 1024 && head * 2 > pending.length) {
       pending.splice(0, head);
