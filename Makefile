@@ -38,3 +38,13 @@ bench-micro: build
 .PHONY: chaos
 chaos: build
 	node build/bench/chaos.js
+
+# End-to-end benchmark (issue #14): stock mosquitto + the real server + vehicles, then mqtt.js and
+# batched-publisher baselines on the same broker (bench/README.md). Flags: make bench ARGS='--qos 0'
+bench: build
+	node build/bench/e2e.js $(ARGS)
+
+# Idle mTLS vehicles up to 10,000; the soft fd limit is raised to the hard one first (bench/README.md).
+.PHONY: bench-scale
+bench-scale: build
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; node build/bench/scale.js $(ARGS)
