@@ -54,7 +54,7 @@ export class VehicleSession {
   frames = 0;
   fields = 0;
   lastFrameAt = 0;
-  private readonly log: Logger;
+  private childLog?: Logger;
   private readonly queue: Buffer[] = [];
   /** Arrival time of each queued frame (performance.now()), for the ack latency. */
   private readonly arrived: number[] = [];
@@ -73,8 +73,12 @@ export class VehicleSession {
     private readonly socket: VehicleSocket,
     private readonly opts: SessionOptions,
   ) {
-    this.log = opts.logger.child({ vin: info.vin, connection_id: info.connectionId });
     if (opts.rateLimit) this.window = new SlidingWindow(opts.rateLimit.messageLimit, opts.rateLimit.intervalMs);
+  }
+
+  /** Made on first use: most connections never log, and 10,000 idle vehicles each holding a child logger is memory for nothing. */
+  private get log(): Logger {
+    return (this.childLog ??= this.opts.logger.child({ vin: this.info.vin, connection_id: this.info.connectionId }));
   }
 
   /** Publishes the CONNECTED record; frames that arrive meanwhile wait for it (§4). */
