@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { makePki } from '../test/helpers/pki.js';
 import { repoRoot } from '../test/helpers/server.js';
-import { FlagError, parseFlags, usage, type FlagSpec } from './lib/args.js';
+import { flagsOrExit, type FlagSpec } from './lib/args.js';
 import { startBroker, type Broker } from './lib/broker.js';
 import { deadlineExit, track, trackDir } from './lib/cleanup.js';
 import type { DriverData, DriverVehicle } from './lib/driver.js';
@@ -46,18 +46,7 @@ const SPEC = {
 } satisfies Record<string, FlagSpec>;
 
 const TITLE = 'usage: node build/bench/e2e.js [flags]   (make bench)';
-let flags: ReturnType<typeof parseFlags<typeof SPEC>>;
-try {
-  flags = parseFlags(process.argv.slice(2), SPEC);
-} catch (err) {
-  if (!(err instanceof FlagError)) throw err;
-  console.error(`${err.message}\n\n${usage(TITLE, SPEC)}`);
-  process.exit(2);
-}
-if (flags.help) {
-  console.log(usage(TITLE, SPEC));
-  process.exit(0);
-}
+const flags = flagsOrExit(process.argv.slice(2), SPEC, TITLE);
 
 const K = flags.vehicles!;
 const F = flags.fields!;

@@ -10,7 +10,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import WebSocket from 'ws';
 import { makePki } from '../test/helpers/pki.js';
 import { repoRoot } from '../test/helpers/server.js';
-import { FlagError, parseFlags, usage, type FlagSpec } from './lib/args.js';
+import { flagsOrExit, type FlagSpec } from './lib/args.js';
 import { startBroker } from './lib/broker.js';
 import { deadlineExit, trackDir } from './lib/cleanup.js';
 import { FrameTemplate, readResponse, RESPONSE_ACK } from './lib/frames.js';
@@ -34,18 +34,7 @@ const SPEC = {
 } satisfies Record<string, FlagSpec>;
 
 const TITLE = 'usage: node build/bench/scale.js [flags]   (make bench-scale)';
-let flags: ReturnType<typeof parseFlags<typeof SPEC>>;
-try {
-  flags = parseFlags(process.argv.slice(2), SPEC);
-} catch (err) {
-  if (!(err instanceof FlagError)) throw err;
-  console.error(`${err.message}\n\n${usage(TITLE, SPEC)}`);
-  process.exit(2);
-}
-if (flags.help) {
-  console.log(usage(TITLE, SPEC));
-  process.exit(0);
-}
+const flags = flagsOrExit(process.argv.slice(2), SPEC, TITLE);
 
 const log = (s: string) => process.stderr.write(s + '\n');
 const MAX_S = flags['max-seconds']!;

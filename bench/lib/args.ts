@@ -62,3 +62,20 @@ export function parseFlags<S extends Record<string, FlagSpec>>(argv: string[], s
   }
   return out as Flags<S>;
 }
+
+/** Flags for a bench script: a bad flag prints the usage and exits 2; --help prints it and exits 0. */
+export function flagsOrExit<S extends Record<string, FlagSpec>>(argv: string[], spec: S, title: string): Flags<S> {
+  let flags: Flags<S>;
+  try {
+    flags = parseFlags(argv, spec);
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    console.error(`${err.message}\n\n${usage(title, spec)}`);
+    process.exit(2);
+  }
+  if ((flags as Record<string, unknown>).help) {
+    console.log(usage(title, spec));
+    process.exit(0);
+  }
+  return flags;
+}
