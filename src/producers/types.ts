@@ -17,6 +17,13 @@ export interface Producer {
   readonly selfTimed?: boolean;
   /** Whether records can be taken right now (readiness); absent means always. */
   ready?(): boolean;
+  /**
+   * Admission: false while the producer already holds as much work as it can settle within its
+   * deadline. The server then stops reading from vehicles (TCP backpressure) until a listener
+   * given to onRoom is called. Absent means always room.
+   */
+  hasRoom?(): boolean;
+  onRoom?(listener: () => void): void;
   /** Flush and let go of connections; called once at shutdown. */
   close(): Promise<void>;
 }
@@ -31,3 +38,17 @@ export interface ProducerContext {
 }
 
 export type ProducerFactory = (ctx: ProducerContext) => Producer | Promise<Producer>;
+
+/**
+ * A record that can never be produced, whatever is retried (a topic level over its limit, a
+ * packet the broker could never take). The vehicle gets an error response naming `message`, so
+ * it stops resending; every other rejection means "no response, resend".
+ */
+export class InvalidRecord extends Error {
+  readonly code = 'record_invalid';
+  readonly permanent = true;
+}
+
+export function isPermanent(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true;
+}
