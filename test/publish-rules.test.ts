@@ -4,7 +4,7 @@ import { decodeRecord } from '../src/record/decode.js';
 import { lookupType } from '../src/record/schema.js';
 import { alertInstant, compareInstants, rfc3339 } from '../src/record/timestamp.js';
 import { defaultPlanOptions, planPublishes, type PlanOptions, type Publish } from '../src/publish/plan.js';
-import { sanitizeLevel, topicFor, vehicleTopicPrefix, vinFromCommonName } from '../src/publish/topics.js';
+import { MAX_LEVEL_BYTES, sanitizeLevel, statusTopic, TopicLevelError, topicLevel, TopicNames, vinFromCommonName } from '../src/publish/topics.js';
 import { canonicalJson } from './helpers/fixtures.js';
 
 // Contract §5 (topics) and §6 (payloads) for every record type, plus the alerts rule of §4.
@@ -68,35 +68,82 @@ t.test('an unknown Field number: the topic uses its decimal number', async (t) =
   t.equal(ps[0].payload, '{"value":2.5}');
 });
 
-t.test('sanitising / + # and NUL in topic levels', async (t) => {
+t.test('sanitising: every character a broker could refuse or read as structure becomes _', async (t) => {
   t.equal(sanitizeLevel('a/b+c#d\u0000e'), 'a_b_c_d_e');
   t.equal(sanitizeLevel('//++##\u0000\u0000'), '________');
-  t.equal(sanitizeLevel('plain-Name_1.2 ü'), 'plain-Name_1.2 ü', 'everything else untouched');
+  t.equal(sanitizeLevel('a.b c'), 'a_b_c', 'dot and space (NATS closes the connection on them)');
+  for (let c = 0; c <= 0x1f; c++) t.equal(sanitizeLevel(`x${String.fromCharCode(c)}y`), 'x_y', `C0 U+${c.toString(16).padStart(4, '0')}`);
+  for (let c = 0x7f; c <= 0x9f; c++) t.equal(sanitizeLevel(`x${String.fromCharCode(c)}y`), 'x_y', `DEL/C1 U+${c.toString(16).padStart(4, '0')}`);
+  t.equal(sanitizeLevel('x\ud800y'), 'x_y', 'a lone high surrogate is not UTF-8');
+  t.equal(sanitizeLevel('x\udc00y'), 'x_y', 'a lone low surrogate is not UTF-8');
+  t.equal(sanitizeLevel('x\ud83d\ude97y'), 'x\ud83d\ude97y', 'a surrogate pair (🚗) stays');
+  t.equal(sanitizeLevel('plain-Name_1 ü\u00a0é'), 'plain-Name_1_ü\u00a0é', 'other letters untouched');
   t.equal(sanitizeLevel(''), '');
+  t.equal(sanitizeLevel('\u00a0\u2028'), '\u00a0\u2028', 'above U+009F nothing is replaced');
 
   const evilVin = 'VIN/+#\u0000X';
   const levels = (topic: string) => topic.split('/').length;
   const v = planV([{ key: 4, value: { float_value: 1 } }], opts(), evilVin);
   t.equal(v[0].topic, `${T}/VIN____X/v/VehicleSpeed`, 'VIN');
 
-  t.equal(topicFor.field(vehicleTopicPrefix(T, VIN), 'Sp/ee+d#\u0000'), `${T}/${VIN}/v/Sp_ee_d__`, 'field name');
+  const names = new TopicNames(T);
+  t.equal(names.field(names.vehiclePrefix(VIN), 'Sp/ee+d#\u0000'), `${T}/${VIN}/v/Sp_ee_d__`, 'field name');
 
-  const a = planAlerts([{ name: 'a/b+c#d\u0000e', started_at: ts(1700000000) }]);
-  t.same(a.map((p) => p.topic), [`${T}/${VIN}/alerts/a_b_c_d_e/current`, `${T}/${VIN}/alerts/a_b_c_d_e/history`], 'alert name');
-  t.equal(JSON.parse(a[0].payload).Name, 'a/b+c#d\u0000e', 'the payload keeps the real name');
+  const a = planAlerts([{ name: 'a/b+c#d\u0000e.f g\u007f', started_at: ts(1700000000) }]);
+  t.same(a.map((p) => p.topic), [`${T}/${VIN}/alerts/a_b_c_d_e_f_g_/current`, `${T}/${VIN}/alerts/a_b_c_d_e_f_g_/history`], 'alert name');
+  t.equal(JSON.parse(a[0].payload).Name, 'a/b+c#d\u0000e.f g\u007f', 'the payload keeps the real name');
 
-  const e = planErrors([{ name: '#/+\u0000', body: 'b' }]);
-  t.same(e.map((p) => p.topic), [`${T}/${VIN}/errors/____`], 'error name');
-  t.equal(JSON.parse(e[0].payload).Name, '#/+\u0000');
+  const e = planErrors([{ name: '#/+\u0000\u0001', body: 'b' }]);
+  t.same(e.map((p) => p.topic), [`${T}/${VIN}/errors/_____`], 'error name');
+  t.equal(JSON.parse(e[0].payload).Name, '#/+\u0000\u0001');
 
   for (const p of [...v, ...a, ...e]) {
-    t.notMatch(p.topic.slice(T.length), /[+#\u0000]/, `${p.topic}: no wildcard or NUL`);
+    t.notMatch(p.topic.slice(T.length), /[+#.\s\u0000-\u001f\u007f-\u009f]/, `${p.topic}: nothing unsafe`);
+    t.ok(p.topic.startsWith(`${T}/`), 'under topic_base');
   }
   t.equal(levels(v[0].topic), 4);
   t.equal(levels(a[0].topic), 5);
   t.equal(levels(e[0].topic), 4);
   t.equal(planConn({ connection_id: 'c', status: 1 }, opts())[0].topic, `${T}/${VIN}/connectivity`);
-  t.equal(vinFromCommonName('5YJ3.E1EA.7KF'), '5YJ3-E1EA-7KF', 'VIN from a certificate name');
+});
+
+t.test('a topic level is at most 256 UTF-8 bytes: longer is an error naming the limit', async (t) => {
+  t.equal(MAX_LEVEL_BYTES, 256);
+  t.equal(topicLevel('a'.repeat(256), 'alert name'), 'a'.repeat(256), '256 ASCII bytes pass');
+  t.throws(() => topicLevel('a'.repeat(257), 'alert name'), { permanent: true, message: /alert name "a{40}…" is 257 bytes as a topic level; the limit is 256/ });
+  t.equal(topicLevel('é'.repeat(128), 'x'), 'é'.repeat(128), '128 two-byte letters are 256 bytes');
+  t.throws(() => topicLevel('é'.repeat(128) + 'a', 'x'), TopicLevelError, '257 bytes with multi-byte letters');
+  t.equal(topicLevel('€'.repeat(85) + 'a', 'x'), '€'.repeat(85) + 'a', '3-byte letters: 256 bytes');
+  t.throws(() => topicLevel('€'.repeat(86), 'x'), TopicLevelError, '258 bytes');
+  t.equal(topicLevel('\ud800'.repeat(200), 'x'), '_'.repeat(200), 'lone surrogates count as the _ they become');
+
+  const long = 'A'.repeat(65_545);
+  t.throws(() => planAlerts([{ name: long, started_at: ts(1700000000) }]), { permanent: true, message: /limit is 256/ }, 'alert');
+  t.throws(() => planErrors([{ name: 'E'.repeat(300), body: 'b' }]), { permanent: true, message: /error name .* 300 bytes/ }, 'error');
+  const V = lookupType('telemetry.vehicle_data.Payload');
+  t.doesNotThrow(() => planPublishes(decodeRecord('V', V.encode(V.fromObject({ data: [{ key: 4, value: { floatValue: 1 } }] })).finish(), 'V'.repeat(256), 'tx'), opts()), 'a 256-byte VIN');
+  t.throws(() => planPublishes(decodeRecord('V', V.encode(V.fromObject({ data: [{ key: 4, value: { floatValue: 1 } }] })).finish(), 'V'.repeat(257), 'tx'), opts()), { message: /VIN/ });
+});
+
+t.test('certificate names: only [A-Za-z0-9_-] after . → -, so no two certificates share a VIN', async (t) => {
+  t.same(vinFromCommonName('5YJ3.E1EA.7KF'), { ok: true, vin: '5YJ3-E1EA-7KF' });
+  t.same(vinFromCommonName('5YJ3E1EA7KF000001'), { ok: true, vin: '5YJ3E1EA7KF000001' });
+  t.same(vinFromCommonName('device_1-a'), { ok: true, vin: 'device_1-a' });
+  for (const cn of ['AB+CD', 'AB#CD', 'AB\u0000CD', 'AB/CD', 'AB CD', 'ÄB', 'AB\u0001', 'AB\u007f', 'AB\u0085', 'AB\ud800', '🚗']) {
+    const r = vinFromCommonName(cn);
+    t.equal(r.ok, false, `${JSON.stringify(cn)} refused`);
+    if (!r.ok) t.match(r.reason, /outside \[A-Za-z0-9_-\]/);
+  }
+  t.equal(vinFromCommonName('').ok, false, 'empty');
+  t.equal(vinFromCommonName('A'.repeat(256)).ok, true);
+  t.equal(vinFromCommonName('A'.repeat(257)).ok, false, 'longer than a level may be');
+});
+
+t.test('status topic: outside topic_base, the client id made a safe level, "" disables', async (t) => {
+  t.equal(statusTopic(undefined, 'fleet-telemetry-host.example.com-12'), 'fleet-telemetry/fleet-telemetry-host_example_com-12/status');
+  t.equal(statusTopic(undefined, 'a/b+#'), 'fleet-telemetry/a_b__/status');
+  t.equal(statusTopic('site/ft/status', 'x'), 'site/ft/status');
+  t.equal(statusTopic('', 'x'), undefined);
 });
 
 t.test('payload_format: value wraps, raw is the bare value', async (t) => {

@@ -109,14 +109,31 @@ t.test('sender_id never decides the VIN, nor refuses a frame', async (t) => {
   await v.close();
 });
 
-t.test('VIN from the certificate CN with dots as dashes, topic levels sanitised', async (t) => {
-  const cert = await issueCert(pki.ca, { commonName: 'fleet.device+7', kind: 'client' });
+t.test('VIN from the certificate CN with dots as dashes', async (t) => {
+  const cert = await issueCert(pki.ca, { commonName: 'fleet.device-7', kind: 'client' });
   const v = await connectVehicle(server.port, cert, pki.ca.certPem);
   v.send(vFrame('dots-1', 'x', speed(3)));
   t.equal((await v.response('dots-1')).kind, 'ack');
-  await sub.waitFor((m) => m.some((x) => x.topic === 'tt/fleet-device_7/v/VehicleSpeed'), 5000, 'publish under fleet-device_7');
-  t.pass('published under tt/fleet-device_7/');
+  await sub.waitFor((m) => m.some((x) => x.topic === 'tt/fleet-device-7/v/VehicleSpeed'), 5000, 'publish under fleet-device-7');
+  t.pass('published under tt/fleet-device-7/');
   await v.close();
+});
+
+t.test('a CN that would need sanitising is refused at the upgrade with 403 and a warn line', async (t) => {
+  // AB+CD, AB#CD and AB<NUL>CD would all have become AB_CD: one holder could write another's topics.
+  for (const cn of ['AB+CD', 'AB#CD', 'AB CD', 'AB/CD', 'ÄB', 'AB\u0001CD']) {
+    const cert = await issueCert(pki.ca, { commonName: cn, kind: 'client' });
+    const err = await connectVehicle(server.port, cert, pki.ca.certPem).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    t.match(err?.message, /Unexpected server response: 403/, `${JSON.stringify(cn)}: 403`);
+    const line = await server.waitForLog((l) => l.event === 'vehicle_refused' && l.cn === JSON.stringify(cn).slice(1, -1));
+    t.equal(line.level, 40, 'at warn');
+    t.match(line.issuer as string, /CN=/, 'names the issuer');
+    t.match(line.reason as string, /A-Za-z0-9_-/, 'says why');
+  }
+  t.notOk(sub.messages.some((m) => m.topic.startsWith('tt/AB')), 'nothing published for any of them');
 });
 
 t.test('X-TXID becomes the connection id of the connectivity records', async (t) => {

@@ -222,7 +222,23 @@ export const configSchema = {
         },
         embedded_port: port('Port of the embedded broker (with broker "embedded").', 'project', { default: 1883 }),
         embedded_host: { type: 'string', default: '127.0.0.1', description: 'Address the embedded broker binds.', 'x-origin': 'project' },
-        client_id: { type: 'string', minLength: 1, description: 'MQTT client id; default fleet-telemetry-<hostname>-<pid>.', 'x-origin': 'tesla' },
+        client_id: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 80,
+          pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$',
+          'x-allowed': 'a string of 1 to 80 characters, no control characters',
+          description: 'MQTT client id; default fleet-telemetry-<hostname>-<pid>.',
+          'x-origin': 'tesla',
+        },
+        status_topic: {
+          type: 'string',
+          pattern: '^([^+#\\u0000-\\u001f\\u007f-\\u009f]{1,1024})?$',
+          'x-allowed': 'a topic without + or # or control characters, or "" to publish no status',
+          description:
+            'Where the server publishes its own status: retained "online", and "offline" as the Last Will. Default fleet-telemetry/<client id>/status, outside topic_base so every message under topic_base is a vehicle\'s; "" publishes none.',
+          'x-origin': 'project',
+        },
         username: {
           type: 'string',
           description: `Broker user name; when absent, taken from the environment variable ${MQTT_USERNAME_ENV}.`,
@@ -236,7 +252,14 @@ export const configSchema = {
           'x-secret': true,
           'x-origin': 'tesla',
         },
-        topic_base: { type: 'string', default: 'telemetry', description: 'First topic level(s) of every publish.', 'x-origin': 'tesla' },
+        topic_base: {
+          type: 'string',
+          default: 'telemetry',
+          pattern: '^[^/+#\\u0000-\\u001f\\u007f-\\u009f]([^+#\\u0000-\\u001f\\u007f-\\u009f]{0,1022}[^/+#\\u0000-\\u001f\\u007f-\\u009f])?$',
+          'x-allowed': 'a non-empty topic without + or # or control characters, not starting or ending with /',
+          description: 'First topic level(s) of every publish. Brokers refuse publishes to a wildcard, so + and # are errors here.',
+          'x-origin': 'tesla',
+        },
         qos: { type: 'integer', enum: [0, 1, 2], default: 0, description: 'MQTT QoS of every publish, unless set per record type below.', 'x-origin': 'tesla' },
         retained: { type: 'boolean', default: false, description: 'MQTT retain flag of every publish, unless set per record type below.', 'x-origin': 'tesla' },
         payload_format: {

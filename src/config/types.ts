@@ -24,6 +24,7 @@ export interface Config {
     embedded_port: number;
     embedded_host: string;
     client_id?: string;
+    status_topic?: string;
     username?: string;
     password?: string;
     topic_base: string;

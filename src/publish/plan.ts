@@ -1,7 +1,7 @@
 import { alertInstant, compareInstants } from '../record/timestamp.js';
 import type { Alert, AlertsRecord, ConnectivityRecord, ErrorsRecord, VRecord, VehicleRecord } from '../record/types.js';
 import { alertObject, connectivityJson, errorJson } from './payloads.js';
-import { fieldTopic, topicFor, vehicleTopicPrefix } from './topics.js';
+import { TopicNames } from './topics.js';
 
 export type Qos = 0 | 1 | 2;
 
@@ -27,11 +27,13 @@ export interface PlanOptions {
   alertsHistory: PublishKindSettings;
   errors: PublishKindSettings;
   connectivity: PublishKindSettings;
+  /** Topic builder and its caches for topicBase; made on first use when absent. */
+  topics?: TopicNames;
 }
 
 export function defaultPlanOptions(topicBase = 'telemetry'): PlanOptions {
   const s: PublishKindSettings = { qos: 0, retain: false };
-  return { topicBase, payloadFormat: 'value', v: s, alertsCurrent: s, alertsHistory: s, errors: s, connectivity: s };
+  return { topicBase, payloadFormat: 'value', v: s, alertsCurrent: s, alertsHistory: s, errors: s, connectivity: s, topics: new TopicNames(topicBase) };
 }
 
 // Marks fields seen in the current record; a generation counter avoids clearing it per record.
@@ -52,7 +54,7 @@ function hasDuplicates(r: VRecord): boolean {
   return false;
 }
 
-function planV(r: VRecord, o: PlanOptions, prefix: string): Publish[] {
+function planV(r: VRecord, o: PlanOptions, names: TopicNames, prefix: string): Publish[] {
   const { qos, retain } = o.v;
   const wrap = o.payloadFormat === 'value';
   const out: Publish[] = new Array(r.data.length);
@@ -60,7 +62,7 @@ function planV(r: VRecord, o: PlanOptions, prefix: string): Publish[] {
     // The common case: every field once, so no map is needed.
     for (let i = 0; i < r.data.length; i++) {
       const d = r.data[i];
-      out[i] = { topic: prefix + fieldTopic(d.name), payload: wrap ? `{"value":${d.json}}` : d.json, qos, retain };
+      out[i] = { topic: names.field(prefix, d.name), payload: wrap ? `{"value":${d.json}}` : d.json, qos, retain };
     }
     return out;
   }
@@ -69,12 +71,12 @@ function planV(r: VRecord, o: PlanOptions, prefix: string): Publish[] {
   for (const d of r.data) last.set(d.name, d.json);
   out.length = 0;
   for (const [name, json] of last) {
-    out.push({ topic: prefix + fieldTopic(name), payload: wrap ? `{"value":${json}}` : json, qos, retain });
+    out.push({ topic: names.field(prefix, name), payload: wrap ? `{"value":${json}}` : json, qos, retain });
   }
   return out;
 }
 
-function planAlerts(r: AlertsRecord, o: PlanOptions, prefix: string): Publish[] {
+function planAlerts(r: AlertsRecord, o: PlanOptions, names: TopicNames, prefix: string): Publish[] {
   const byName = new Map<string, Alert[]>();
   for (const a of r.alerts) {
     const alert: Alert = {
@@ -94,32 +96,37 @@ function planAlerts(r: AlertsRecord, o: PlanOptions, prefix: string): Publish[] 
       if (!current || compareInstants(a.startedAt, current.startedAt!) > 0) current = a;
     }
     if (current) {
-      out.push({ topic: topicFor.alertCurrent(prefix, name), payload: JSON.stringify(alertObject(current)), ...o.alertsCurrent });
+      out.push({ topic: names.alertCurrent(prefix, name), payload: JSON.stringify(alertObject(current)), ...o.alertsCurrent });
     }
-    out.push({ topic: topicFor.alertHistory(prefix, name), payload: JSON.stringify(list.map(alertObject)), ...o.alertsHistory });
+    out.push({ topic: names.alertHistory(prefix, name), payload: JSON.stringify(list.map(alertObject)), ...o.alertsHistory });
   }
   return out;
 }
 
-function planErrors(r: ErrorsRecord, o: PlanOptions, prefix: string): Publish[] {
-  return r.errors.map((e) => ({ topic: topicFor.error(prefix, e.name), payload: errorJson(e), ...o.errors }));
+function planErrors(r: ErrorsRecord, o: PlanOptions, names: TopicNames, prefix: string): Publish[] {
+  return r.errors.map((e) => ({ topic: names.error(prefix, e.name), payload: errorJson(e), ...o.errors }));
 }
 
-function planConnectivity(r: ConnectivityRecord, o: PlanOptions, prefix: string): Publish[] {
-  return [{ topic: topicFor.connectivity(prefix), payload: connectivityJson(r), ...o.connectivity }];
+function planConnectivity(r: ConnectivityRecord, o: PlanOptions, names: TopicNames, prefix: string): Publish[] {
+  return [{ topic: names.connectivity(prefix), payload: connectivityJson(r), ...o.connectivity }];
 }
 
-/** Every publish a record makes (contract §5–§6): pure, so it is tested without a broker. */
+/**
+ * Every publish a record makes (contract §5–§6), tested without a broker. Throws
+ * TopicLevelError (the record is wrong in itself) when a name is too long to be a topic level.
+ */
 export function planPublishes(r: VehicleRecord, o: PlanOptions): Publish[] {
-  const prefix = vehicleTopicPrefix(o.topicBase, r.vin);
+  let names = o.topics;
+  if (names === undefined || names.base !== o.topicBase) names = o.topics = new TopicNames(o.topicBase);
+  const prefix = names.vehiclePrefix(r.vin);
   switch (r.type) {
     case 'V':
-      return planV(r, o, prefix);
+      return planV(r, o, names, prefix);
     case 'alerts':
-      return planAlerts(r, o, prefix);
+      return planAlerts(r, o, names, prefix);
     case 'errors':
-      return planErrors(r, o, prefix);
+      return planErrors(r, o, names, prefix);
     case 'connectivity':
-      return planConnectivity(r, o, prefix);
+      return planConnectivity(r, o, names, prefix);
   }
 }

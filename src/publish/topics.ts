@@ -1,47 +1,122 @@
-/** Topic names of contract §5. */
+/**
+ * Topic names of contract §5. Every topic level made from data (VIN, field, alert and error
+ * names, the client id in the status topic) is built here, and only here, so the guarantees hold
+ * for every publish: valid UTF-8, no level added, no wildcard, nothing a supported broker
+ * (mosquitto, aedes, RabbitMQ, NATS) refuses, and a bounded length.
+ */
 
-const UNSAFE = /[/+#\u0000]/g;
+/** §5: a level longer than this (UTF-8 bytes, after sanitising) is never published. */
+export const MAX_LEVEL_BYTES = 256;
 
-/** `/ + #` and NUL become `_`, so a name never adds a topic level or a wildcard. */
+// `/ + #` would add a level or a wildcard; C0, DEL and C1 controls make mosquitto drop the whole
+// connection as a malformed packet; NATS closes it on `.` and space; a lone surrogate is not UTF-8.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f/+#. ]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** A level that cannot be published: the record is wrong in itself (error response, no resend). */
+export class TopicLevelError extends Error {
+  override readonly name = 'TopicLevelError';
+  readonly code = 'record_invalid';
+  readonly permanent = true;
+}
+
+/** Every unsafe character becomes `_`; the result may still be too long (see topicLevel). */
 export function sanitizeLevel(name: string): string {
   return name.replace(UNSAFE, '_');
 }
 
-/** The VIN a vehicle is known by: its certificate's common name with every `.` as `-` (§1). */
-export function vinFromCommonName(cn: string): string {
-  return cn.replace(/\./g, '-');
+/** Shown in an error: enough of a vehicle-chosen name to recognise it, never all of it. */
+function preview(s: string): string {
+  return s.length <= 40 ? s : `${s.slice(0, 40)}…`;
 }
 
-// Both caches are bounded by what they key: Field names (a few hundred) and connected VINs.
-const prefixes = new Map<string, Map<string, string>>();
-const fieldTopics = new Map<string, string>();
-
-export function vehicleTopicPrefix(topicBase: string, vin: string): string {
-  let byVin = prefixes.get(topicBase);
-  if (byVin === undefined) prefixes.set(topicBase, (byVin = new Map()));
-  let p = byVin.get(vin);
-  if (p === undefined) {
-    if (byVin.size >= 100_000) byVin.clear();
-    p = `${topicBase}/${sanitizeLevel(vin)}/`;
-    byVin.set(vin, p);
+/** A sanitised level, or TopicLevelError naming the limit when it is longer than MAX_LEVEL_BYTES. */
+export function topicLevel(name: string, what: string): string {
+  const level = sanitizeLevel(name);
+  // Each UTF-16 unit is at most 3 UTF-8 bytes: short names skip the byte count.
+  if (level.length * 3 > MAX_LEVEL_BYTES) {
+    const bytes = Buffer.byteLength(level, 'utf8');
+    if (bytes > MAX_LEVEL_BYTES) {
+      throw new TopicLevelError(`${what} "${preview(level)}" is ${bytes} bytes as a topic level; the limit is ${MAX_LEVEL_BYTES}`);
+    }
   }
-  return p;
+  return level;
 }
 
-/** `v/<Field>` with the name sanitised, cached: the same few hundred names every frame. */
-export function fieldTopic(field: string): string {
-  let t = fieldTopics.get(field);
-  if (t === undefined) {
-    t = `v/${sanitizeLevel(field)}`;
-    if (fieldTopics.size < 10_000) fieldTopics.set(field, t);
+/** True when a certificate name is usable as a VIN level as it stands (§1): no sanitising needed. */
+const VIN_LEVEL = /^[A-Za-z0-9_-]+$/;
+
+export type VinResult = { ok: true; vin: string } | { ok: false; reason: string };
+
+/**
+ * The VIN a vehicle is known by: its certificate's common name with every `.` as `-` (§1). A name
+ * that would need any other change to become a topic level is refused, so two certificates can
+ * never share a VIN's topics through sanitising.
+ */
+export function vinFromCommonName(cn: string): VinResult {
+  const vin = cn.replace(/\./g, '-');
+  if (vin.length === 0) return { ok: false, reason: 'certificate common name is empty' };
+  if (!VIN_LEVEL.test(vin)) {
+    return { ok: false, reason: 'certificate common name holds a character outside [A-Za-z0-9_-] (after "." → "-")' };
   }
-  return t;
+  if (vin.length > MAX_LEVEL_BYTES) return { ok: false, reason: `certificate common name is longer than ${MAX_LEVEL_BYTES} bytes` };
+  return { ok: true, vin };
 }
 
-export const topicFor = {
-  field: (prefix: string, field: string) => `${prefix}v/${sanitizeLevel(field)}`,
-  alertCurrent: (prefix: string, name: string) => `${prefix}alerts/${sanitizeLevel(name)}/current`,
-  alertHistory: (prefix: string, name: string) => `${prefix}alerts/${sanitizeLevel(name)}/history`,
-  error: (prefix: string, name: string) => `${prefix}errors/${sanitizeLevel(name)}`,
-  connectivity: (prefix: string) => `${prefix}connectivity`,
-};
+/**
+ * Topics of one topic_base, with the two things every frame asks for cached: a vehicle's prefix
+ * and `v/<Field>`. Caches are bounded by what they key (connected VINs, a few hundred field
+ * names) and capped against a vehicle that invents names.
+ */
+export class TopicNames {
+  private readonly prefixes = new Map<string, string>();
+  private readonly fields = new Map<string, string>();
+
+  constructor(readonly base: string) {}
+
+  /** `<base>/<VIN>/`. */
+  vehiclePrefix(vin: string): string {
+    let p = this.prefixes.get(vin);
+    if (p === undefined) {
+      p = `${this.base}/${topicLevel(vin, 'VIN')}/`;
+      if (this.prefixes.size >= 100_000) this.prefixes.clear();
+      this.prefixes.set(vin, p);
+    }
+    return p;
+  }
+
+  /** `v/<Field>`; the name is sanitised once per distinct field. */
+  field(prefix: string, field: string): string {
+    let t = this.fields.get(field);
+    if (t === undefined) {
+      t = `v/${topicLevel(field, 'field name')}`;
+      if (this.fields.size < 10_000) this.fields.set(field, t);
+    }
+    return prefix + t;
+  }
+
+  alertCurrent(prefix: string, name: string): string {
+    return `${prefix}alerts/${topicLevel(name, 'alert name')}/current`;
+  }
+
+  alertHistory(prefix: string, name: string): string {
+    return `${prefix}alerts/${topicLevel(name, 'alert name')}/history`;
+  }
+
+  error(prefix: string, name: string): string {
+    return `${prefix}errors/${topicLevel(name, 'error name')}`;
+  }
+
+  connectivity(prefix: string): string {
+    return `${prefix}connectivity`;
+  }
+}
+
+/**
+ * The server's status topic (§5): outside topic_base, so every message under it stays a
+ * vehicle's. `configured` is mqtt.status_topic as given ("" disables it); absent, the default
+ * `fleet-telemetry/<client id>/status` with the client id made a safe level.
+ */
+export function statusTopic(configured: string | undefined, clientId: string): string | undefined {
+  if (configured !== undefined) return configured === '' ? undefined : configured;
+  return `fleet-telemetry/${topicLevel(clientId, 'client id')}/status`;
+}

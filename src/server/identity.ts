@@ -1,12 +1,26 @@
 import type { PeerCertificate } from 'node:tls';
 import { randomUUID } from 'node:crypto';
-import { vinFromCommonName } from '../publish/topics.js';
+import { vinFromCommonName, type VinResult } from '../publish/topics.js';
 
-/** VIN from the certificate alone (§1): its subject CN with `.` as `-`. */
-export function vinFromCertificate(cert: PeerCertificate | undefined): string | undefined {
-  const cn = cert?.subject?.CN as unknown;
-  const name = Array.isArray(cn) ? cn[0] : cn;
-  return typeof name === 'string' && name.length ? vinFromCommonName(name) : undefined;
+function first(v: unknown): unknown {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** VIN from the certificate alone (§1): its subject CN with `.` as `-`, refused when not a safe level. */
+export function vinFromCertificate(cert: PeerCertificate | undefined): VinResult {
+  const name = first(cert?.subject?.CN);
+  if (typeof name !== 'string' || name.length === 0) return { ok: false, reason: 'certificate has no subject common name' };
+  return vinFromCommonName(name);
+}
+
+/** For log lines: a certificate's subject CN and issuer, with what a client chose kept short. */
+export function certificateNames(cert: PeerCertificate | undefined): { cn: string; issuer: string } {
+  const clip = (v: unknown) => {
+    const s = typeof v === 'string' ? v : v === undefined ? '' : String(v);
+    return JSON.stringify(s.length > 128 ? `${s.slice(0, 128)}…` : s).slice(1, -1);
+  };
+  const issuer = cert?.issuer ? Object.entries(cert.issuer).map(([k, v]) => `${k}=${clip(first(v))}`).join(', ') : '';
+  return { cn: clip(first(cert?.subject?.CN)), issuer };
 }
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;

@@ -8,13 +8,17 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/types.js';
 import type { Dispatcher } from './dispatch.js';
 import type { ServerEvents } from './events.js';
-import { connectionIdFrom, vinFromCertificate } from './identity.js';
+import { certificateNames, connectionIdFrom, vinFromCertificate } from './identity.js';
 import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
 import type { ServerTlsMaterial } from './tls.js';
 import type { InflightGate } from './gate.js';
 
-/** Far above §3.2's 1,000,000 bytes, so an oversize frame gets an error response, not a 1009 close. */
-const WS_MAX_PAYLOAD = 64 * 1024 * 1024;
+/**
+ * §1's floor: well above §3.2's 1,000,000 bytes, so an oversize frame gets an error response,
+ * not a 1009 close. Higher only lets a vehicle make the server buffer more (8 connections with a
+ * 60 MB frame each took RSS to 780 MB at 64 MiB).
+ */
+const WS_MAX_PAYLOAD = 16 * 1024 * 1024;
 
 export interface VehicleServer {
   port: number;
@@ -81,14 +85,20 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('WebSocket upgrade required');
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false });
+  // Pings are answered by answerPings, not ws's auto-pong (see there).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false, autoPong: false });
   https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const tlsSocket = req.socket as TLSSocket;
-    const vin = vinFromCertificate(tlsSocket.getPeerCertificate());
-    if (!vin) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+    const cert = tlsSocket.getPeerCertificate();
+    const identity = vinFromCertificate(cert);
+    if (!identity.ok) {
+      // §1: a name that would need sanitising could collide with another certificate's VIN.
+      const { cn, issuer } = certificateNames(cert);
+      logger.warn({ event: 'vehicle_refused', remote: tlsSocket.remoteAddress, cn, issuer, reason: identity.reason }, 'vehicle certificate refused: its common name is not a safe VIN');
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\ncertificate common name is not a valid VIN\n');
       return;
     }
+    const vin = identity.vin;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new VehicleSession(
         {
@@ -113,6 +123,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
         }
         session.onMessage(toBuffer(data));
       });
+      answerPings(ws);
       ws.on('error', (err) => logger.info({ event: 'vehicle_socket_error', vin, reason: err.message }, 'vehicle socket error'));
       ws.on('close', (code) => {
         sockets.delete(session);
@@ -172,6 +183,25 @@ function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
+}
+
+/**
+ * ws's auto-pong ends a connection once 60 pongs await their write, which one read of 100 pings
+ * reaches. RFC 6455 §5.5.3 lets an endpoint answer only the latest of the pings it has not yet
+ * answered, so a burst costs one pong per event-loop turn: bounded, and the vehicle stays.
+ */
+function answerPings(ws: WebSocket): void {
+  let latest: Buffer | undefined;
+  ws.on('ping', (data: Buffer) => {
+    const scheduled = latest !== undefined;
+    latest = data;
+    if (scheduled) return;
+    setImmediate(() => {
+      const payload = latest!;
+      latest = undefined;
+      if (ws.readyState === ws.OPEN) ws.pong(payload);
+    });
+  });
 }
 
 function wsAdapter(ws: WebSocket, raw: Duplex): VehicleSocket {

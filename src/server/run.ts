@@ -39,8 +39,18 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
   logger.info({ event: 'client_ca_pool', sources: tls.pool.sources }, `client-CA pool: ${tls.pool.certs.length} certificates`);
 
   let broker: EmbeddedBroker | undefined;
-  if (config.mqtt.broker === 'embedded') {
-    broker = await startEmbeddedBroker(config.mqtt.embedded_host, config.mqtt.embedded_port);
+  const usesMqtt = Object.values(config.records).some((names) => names?.includes('mqtt'));
+  if (usesMqtt && config.mqtt.broker === 'embedded') {
+    try {
+      broker = await startEmbeddedBroker(config.mqtt.embedded_host, config.mqtt.embedded_port);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      const at = `${config.mqtt.embedded_host}:${config.mqtt.embedded_port}`;
+      throw new StartError(
+        `the embedded MQTT broker cannot listen on ${at} (mqtt.embedded_port): something already does, often another broker. ` +
+          `To use that broker, set "mqtt": {"broker": "${at}"}; or choose another mqtt.embedded_port.`,
+      );
+    }
     config.mqtt.embedded_port = broker.port;
     logger.info({ event: 'embedded_broker_listening', host: broker.host, port: broker.port }, 'embedded MQTT broker listening');
   }
