@@ -146,8 +146,8 @@ t.test('SIGTERM with frames in flight: each is acked or unanswered, exit 0, clos
   const dir = t.testdir();
   const pki = await makePki(dir);
   const mosq = await startMosquitto(dir);
-  const sub = await subscribe(mosq.url, 'tb/#');
-  const server = await startServer(dir, serverConfig(pki, mosq.url, { publish_timeout_ms: 2000 }));
+  const sub = await subscribe(mosq.url, '#');
+  const server = await startServer(dir, serverConfig(pki, mosq.url, { publish_timeout_ms: 2000, client_id: 'ft.host.example' }));
   await server.waitForLog((l) => l.event === 'mqtt_connected');
   const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
   for (let i = 0; i < 200; i++) v.send(vFrame(`term-${i}`, VIN, speed(i)));
@@ -162,7 +162,10 @@ t.test('SIGTERM with frames in flight: each is acked or unanswered, exit 0, clos
   await sleep(300);
   const got = new Set(sub.messages.filter((x) => x.topic === `tb/${VIN}/v/VehicleSpeed`).map((x) => JSON.parse(x.payload).value));
   t.same(acked.filter((i) => !got.has(i)), [], 'every acked frame was delivered');
-  t.ok(sub.messages.some((m) => m.topic.startsWith('tb/_server/') && m.payload === 'offline'), 'offline status published on shutdown');
+  const status = sub.messages.filter((m) => m.topic === 'fleet-telemetry/ft_host_example/status').map((m) => m.payload);
+  t.same(status.slice(-1), ['offline'], 'offline status published on shutdown, outside topic_base, the dotted client id a safe level');
+  t.ok(status.includes('online'), 'online status published on connect');
+  t.same(sub.messages.filter((m) => !m.topic.startsWith(`tb/${VIN}/`) && !m.topic.startsWith('fleet-telemetry/')).map((m) => m.topic), [], 'every other topic is the vehicle\'s');
   await sub.close();
   await mosq.stop();
 });

@@ -1,4 +1,5 @@
 import { planPublishes } from '../../publish/plan.js';
+import { statusTopic as statusTopicOf } from '../../publish/topics.js';
 import type { Producer, ProducerFactory } from '../types.js';
 import { Batch, LinkError, MqttLink } from './link.js';
 import { brokerTlsFrom, brokerUrl, clientIdFrom, planOptionsFrom } from './options.js';
@@ -13,7 +14,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
   const m = config.mqtt;
   const plan = planOptionsFrom(config);
   const clientId = clientIdFrom(config);
-  const statusTopic = `${m.topic_base}/_server/${clientId}/status`;
+  const statusTopic = statusTopicOf(m.status_topic, clientId);
   const timeoutMs = m.publish_timeout_ms;
   const link = new MqttLink({
     endpoint: parseBrokerUrl(brokerUrl(config), brokerTlsFrom(config)),
@@ -23,14 +24,14 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
       cleanSession: true,
       username: m.username,
       password: m.password,
-      will: { topic: statusTopic, payload: 'offline', qos: 1, retain: true },
+      will: statusTopic === undefined ? undefined : { topic: statusTopic, payload: 'offline', qos: 1, retain: true },
     },
     connectTimeoutMs: m.connect_timeout_ms,
     retryBaseMs: m.connect_retry_interval_ms,
     retryMaxMs: Math.max(m.connect_retry_max_interval_ms, m.connect_retry_interval_ms),
     qos2Window: m.qos2_window,
     logger: log,
-    onlineMessage: { topic: statusTopic, payload: 'online' },
+    onlineMessage: statusTopic === undefined ? undefined : { topic: statusTopic, payload: 'online' },
   });
   link.start();
 
@@ -71,7 +72,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
     ready: () => link.connected,
     async close() {
       clearInterval(sweep);
-      await link.close(Math.max(m.disconnect_timeout_ms, 100), { topic: statusTopic, payload: 'offline', qos: 1, retain: true });
+      await link.close(Math.max(m.disconnect_timeout_ms, 100), statusTopic === undefined ? undefined : { topic: statusTopic, payload: 'offline', qos: 1, retain: true });
       for (let i = head; i < pending.length; i++) pending[i].fail(new LinkError('shutting_down', 'server shutting down'));
     },
   };
