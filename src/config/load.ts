@@ -197,6 +197,9 @@ export function parseConfig(text: string, file = 'config', env: NodeJS.ProcessEn
   const cfg = data as unknown as Config;
   cfg.baseDir = dirname(resolve(file));
   cfg.ignoredKeys = ignored;
+  // Tesla's key for the monitoring bind address; "" is every interface there.
+  const metricsHost = cfg.monitoring.prometheus_metrics_host;
+  if (metricsHost !== undefined) cfg.monitoring.host = metricsHost === '' ? '0.0.0.0' : metricsHost;
   checkMeaning(cfg, problems, warnings);
   if (problems.length) throw new ConfigError(file, problems);
   cfg.warnings = warnings;

@@ -178,7 +178,13 @@ export const configSchema = {
           'tesla',
         ),
         host: { type: 'string', default: '127.0.0.1', description: 'Address the monitoring listener binds; /vehicles lists VINs, so keep it private.', 'x-origin': 'project' },
+        prometheus_metrics_host: {
+          type: 'string',
+          description: 'Tesla\'s name for the address the monitoring listener binds; when set it takes the place of monitoring.host ("" binds every interface, as in Tesla\'s server).',
+          'x-origin': 'tesla',
+        },
         profiler_port: teslaScalar('integer', 'no profiler in this server'),
+        profiler_host: teslaScalar('string', 'no profiler in this server'),
         profiling_path: teslaScalar('string', 'no profiler in this server'),
         statsd: teslaBlock('metrics are served to Prometheus only'),
       },
