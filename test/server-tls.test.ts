@@ -106,3 +106,39 @@ t.test('trust_tesla_ca false: only ca_file', (t) =>
     t.same(names.map(cnOf), ['Test Fleet CA']);
   }),
 );
+
+t.test('handshake failures: a warn line in plain words with the remote address, and a counter by reason', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const server = await startServer(dir, {
+    records: { V: ['logger'] },
+    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
+    monitoring: { prometheus_metrics_port: 0 },
+  });
+  t.teardown(() => server.stop());
+  const monitorPort = (await server.waitForLog((l) => l.event === 'monitoring_listening')).port as number;
+  const v = await pki.vehicle(VIN);
+  const attempt = (opts: Record<string, unknown>) =>
+    new Promise<void>((resolve) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: server.port, rejectUnauthorized: false, ...opts }, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      s.on('data', () => {});
+      s.once('error', () => resolve());
+      s.once('close', () => resolve());
+    });
+  const expectLine = async (reason: string, detail: RegExp) => {
+    const line = await server.waitForLog((l) => l.event === 'tls_handshake_failed' && l.reason === reason);
+    t.equal(line.level, 40, `${reason}: at warn`);
+    t.equal(line.remote, '127.0.0.1', `${reason}: remote address`);
+    t.match(line.detail, detail, `${reason}: in plain words`);
+  };
+  await attempt({});
+  await expectLine('no_certificate', /^client sent no certificate$/);
+  await attempt({ cert: pki.stranger.certPem, key: pki.stranger.keyPem });
+  await expectLine('untrusted', /not trusted \(issuer CN=Other CA.*\): add its CA to tls\.ca_file/);
+  await attempt({ cert: v.certPem, key: v.keyPem, minVersion: 'TLSv1', maxVersion: 'TLSv1.1' });
+  await expectLine('protocol_version', /TLS 1\.1 or older refused/);
+  const metrics = await (await fetch(`http://127.0.0.1:${monitorPort}/metrics`)).text();
+  for (const reason of ['no_certificate', 'untrusted', 'protocol_version']) {
+    t.match(metrics, new RegExp(`fleet_telemetry_tls_handshake_failures_total\\{reason="${reason}"\\} 1\\b`), `counted: ${reason}`);
+  }
+});

@@ -159,6 +159,7 @@ export class ServerMetrics implements ServerEvents {
   private connections = 0;
   private rateLimitWaits = 0;
   private senderMismatches = 0;
+  private readonly handshakeFailures = new Map<string, number>();
   private readonly failures = new Map<string, Map<string, number>>();
   private readonly reasons = new Set<string>(KNOWN_REASONS);
   private readonly publish: TallyHistogram;
@@ -191,6 +192,10 @@ export class ServerMetrics implements ServerEvents {
     this.counter('received_bytes_total', 'Bytes of every frame received from vehicles.', [], one(() => this.bytes));
     this.counter('rate_limit_waits_total', 'Times a connection had to wait for the rate-limit window before its next frame (frames are delayed, never dropped).', [], one(() => this.rateLimitWaits));
     this.counter('sender_mismatch_frames_total', 'Frames whose sender_id names another vehicle than the certificate (the certificate VIN is used).', [], one(() => this.senderMismatches));
+    const handshakes = this.handshakeFailures;
+    this.counter('tls_handshake_failures_total', 'Vehicle TLS handshakes that failed, by reason (no_certificate, untrusted, expired, protocol_version, closed_early, …).', ['reason'], function* () {
+      for (const [reason, v] of handshakes) yield [{ reason }, v];
+    });
     this.counter('vehicle_connections_total', 'Vehicle connections accepted (after mTLS and the WebSocket upgrade).', [], one(() => this.connections));
     this.gauge('vehicles_connected', 'Vehicles connected now.', [], one(() => this.sessions.size));
     this.gauge('records_in_flight', 'Records handed to producers and not yet settled.', [], one(() => this.inFlight));
@@ -363,6 +368,11 @@ export class ServerMetrics implements ServerEvents {
 
   senderMismatch(): void {
     this.senderMismatches++;
+  }
+
+  // Reasons come from a fixed list (classifyHandshakeFailure), so the label set stays small.
+  handshakeFailed(reason: string): void {
+    this.handshakeFailures.set(reason, (this.handshakeFailures.get(reason) ?? 0) + 1);
   }
 
   private reasonOf(err: unknown): string {

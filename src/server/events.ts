@@ -15,6 +15,8 @@ export interface ServerEvents {
   producerRejected(producer: string, err: unknown): void;
   rateLimited(): void;
   senderMismatch(): void;
+  /** A vehicle's TLS handshake failed; `reason` is a HandshakeFailure reason. */
+  handshakeFailed(reason: string): void;
 }
 
 export const noEvents: ServerEvents = {
@@ -29,4 +31,5 @@ export const noEvents: ServerEvents = {
   producerRejected() {},
   rateLimited() {},
   senderMismatch() {},
+  handshakeFailed() {},
 };

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -9,6 +9,7 @@ import type { Config } from '../config/types.js';
 import type { Dispatcher } from './dispatch.js';
 import type { ServerEvents } from './events.js';
 import { certificateNames, connectionIdFrom, vinFromCertificate } from './identity.js';
+import { classifyHandshakeFailure } from './handshake.js';
 import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
 import type { ServerTlsMaterial } from './tls.js';
 import type { InflightGate } from './gate.js';
@@ -74,9 +75,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     rejectUnauthorized: true,
     minVersion: 'TLSv1.2',
   });
-  https.on('tlsClientError', (err, socket) => {
-    logger.info({ event: 'tls_handshake_failed', remote: socket.remoteAddress, reason: err.message }, 'TLS handshake refused');
-  });
+  watchHandshakes(https, logger, deps.events);
   https.on('request', (req, res) => {
     if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/status') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('mtls ok');
@@ -183,6 +182,31 @@ function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
+}
+
+/**
+ * Handshake failures in plain words. Node closes a socket whose certificate does not verify
+ * before anything can ask it for that certificate, so it is kept as the handshake completes:
+ * 'keylog' is the one public event that hands over the socket before its 'secure' event.
+ */
+function watchHandshakes(https: HttpsServer, logger: Logger, events: ServerEvents): void {
+  const seen = new WeakMap<TLSSocket, { remote?: string; cert?: PeerCertificate }>();
+  https.on('keylog', (_line: Buffer, socket: TLSSocket) => {
+    if (seen.has(socket)) return;
+    const info: { remote?: string; cert?: PeerCertificate } = { remote: socket.remoteAddress };
+    seen.set(socket, info);
+    socket.prependOnceListener('secure', () => {
+      info.cert = socket.getPeerCertificate();
+    });
+  });
+  https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    const info = seen.get(socket);
+    const f = classifyHandshakeFailure(err, socket.authorizationError ? String(socket.authorizationError) : undefined, info?.cert);
+    events.handshakeFailed(f.reason);
+    const line = { event: 'tls_handshake_failed', remote: socket.remoteAddress ?? info?.remote, reason: f.reason, detail: f.message };
+    if (f.notable) logger.warn(line, `TLS handshake refused: ${f.message}`);
+    else logger.debug(line, `TLS handshake refused: ${f.message}`);
+  });
 }
 
 /**
