@@ -6,7 +6,7 @@ import { makePki } from './helpers/pki.js';
 import { startServer, type ServerProcess } from './helpers/server.js';
 import { subscribe, type Subscriber } from './helpers/subscriber.js';
 import { connectVehicle, vFrame, vPayload } from './helpers/vehicle.js';
-import { sleep } from './helpers/ports.js';
+import { sleep, waitUntil } from './helpers/ports.js';
 import { issueCert } from '../src/tls/devcerts.js';
 
 // What each kind of frame gets (contract §3), through the real CLI on the embedded broker.
@@ -92,6 +92,7 @@ t.test('a text frame closes the connection with 1003', async (t) => {
 });
 
 t.test('sender_id never decides the VIN, nor refuses a frame', async (t) => {
+  const logsFrom = server.logs.length;
   const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
   const before = sub.messages.length;
   for (const txid of ['spoof-1', 'spoof-2']) {
@@ -103,10 +104,12 @@ t.test('sender_id never decides the VIN, nor refuses a frame', async (t) => {
   const topics = sub.messages.slice(before).map((m) => m.topic);
   t.ok(topics.includes(`tt/${VIN}/v/VehicleSpeed`), 'published under the certificate VIN');
   t.notOk(topics.some((x) => x.includes('OTHERVIN')), 'never under the frame VIN');
-  const warns = server.logs.filter((l) => l.event === 'sender_id_mismatch');
+  await v.close();
+  // Log lines arrive asynchronously; the connection's last line means every earlier one is in.
+  await waitUntil(() => server.logs.slice(logsFrom).some((l) => l.event === 'vehicle_disconnected' && l.vin === VIN), 10_000, 'vehicle_disconnected');
+  const warns = server.logs.slice(logsFrom).filter((l) => l.event === 'sender_id_mismatch');
   t.equal(warns.length, 1, 'logged once per connection');
   t.equal(warns[0].vin, VIN);
-  await v.close();
 });
 
 t.test('VIN from the certificate CN with dots as dashes', async (t) => {
