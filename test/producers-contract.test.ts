@@ -72,6 +72,7 @@ contract('mqtt (embedded broker)', async () => {
   const cfg = config({ mqtt: { broker: `127.0.0.1:${broker.port}`, qos: 1, topic_base: 'pc' } });
   const sub = await subscribe(`mqtt://127.0.0.1:${broker.port}`, 'pc/#');
   const producer = await builtinProducers.mqtt({ name: 'mqtt', config: cfg, logger: pino({ level: 'silent' }), options: {} });
+  producer.start?.();
   await waitUntil(() => producer.ready?.(), 5000, 'mqtt producer connected');
   return {
     producer,
@@ -123,6 +124,7 @@ contract('plugin module (the README example)', async (t) => {
 t.test('mqtt producer: refuses at once while the broker is away, and never throws', async (t) => {
   const cfg = config({ mqtt: { broker: '127.0.0.1:9', qos: 1, publish_timeout_ms: 300, connect_retry_interval_ms: 5000 } });
   const producer = await builtinProducers.mqtt({ name: 'mqtt', config: cfg, logger: pino({ level: 'silent' }), options: {} });
+  producer.start?.();
   let p: Promise<void> | undefined;
   t.doesNotThrow(() => (p = producer.produce(vRecord('x', 1))));
   await t.rejects(p!, /not connected/);

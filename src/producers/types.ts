@@ -24,6 +24,12 @@ export interface Producer {
    */
   hasRoom?(): boolean;
   onRoom?(listener: () => void): void;
+  /**
+   * Begin talking to the outside (connect to a broker). Called once every listener is bound and
+   * every check passed, so a start that fails has no effect outside the process; absent means the
+   * producer needs no start.
+   */
+  start?(): void;
   /** Flush and let go of connections; called once at shutdown. */
   close(): Promise<void>;
 }

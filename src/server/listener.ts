@@ -10,6 +10,7 @@ import type { Dispatcher } from './dispatch.js';
 import type { ServerEvents } from './events.js';
 import { certificateNames, connectionIdFrom, vinFromCertificate } from './identity.js';
 import { classifyHandshakeFailure } from './handshake.js';
+import { bindError } from './start-error.js';
 import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
 import type { ServerTlsMaterial } from './tls.js';
 import type { InflightGate } from './gate.js';
@@ -138,7 +139,9 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     });
   });
 
-  const port = await listen(https, config.port, config.host);
+  const port = await listen(https, config.port, config.host).catch((err) => {
+    throw bindError(err, 'port', config.host, config.port);
+  });
   let status: HttpServer | undefined;
   let statusPort: number | undefined;
   if (config.status_port !== undefined) {
@@ -146,7 +149,10 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/status') res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       else res.writeHead(404).end();
     });
-    statusPort = await listen(status, config.status_port, config.host);
+    statusPort = await listen(status, config.status_port, config.host).catch((err) => {
+      https.close();
+      throw bindError(err, 'status_port', config.host, config.status_port!);
+    });
   }
 
   return {

@@ -12,6 +12,7 @@ import { noEvents, type ServerEvents } from './events.js';
 import { startVehicleServer, type VehicleServer } from './listener.js';
 import { serverTlsMaterial, type ServerTlsMaterial } from './tls.js';
 import { checkAtStart } from '../tls/check.js';
+import { bindError, StartError } from './start-error.js';
 
 export interface RunningServer {
   server: VehicleServer;
@@ -38,6 +39,14 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
   }
   logger.info({ event: 'client_ca_pool', sources: tls.pool.sources }, `client-CA pool: ${tls.pool.certs.length} certificates`);
 
+  // All or nothing: what has started is undone, in reverse, when a later step fails; nothing
+  // talks to the broker or takes a vehicle before every listener is bound.
+  const undo: (() => Promise<unknown>)[] = [];
+  const unwind = async (err: unknown): Promise<never> => {
+    for (const u of undo.reverse()) await u().catch(() => {});
+    throw err;
+  };
+
   let broker: EmbeddedBroker | undefined;
   const usesMqtt = Object.values(config.records).some((names) => names?.includes('mqtt'));
   if (usesMqtt && config.mqtt.broker === 'embedded') {
@@ -51,10 +60,12 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
           `To use that broker, set "mqtt": {"broker": "${at}"}; or choose another mqtt.embedded_port.`,
       );
     }
+    undo.push(() => broker!.close());
     config.mqtt.embedded_port = broker.port;
     logger.info({ event: 'embedded_broker_listening', host: broker.host, port: broker.port }, 'embedded MQTT broker listening');
   }
-  const producers = await createProducers(config, logger);
+  const producers = await createProducers(config, logger).catch(unwind);
+  undo.push(() => Promise.all([...producers.values()].map((p) => p.close())));
   let stopping: Promise<void> | undefined;
   // Without a monitoring port nobody could read the metrics: the server keeps noEvents.
   const monitoringPort = config.monitoring.prometheus_metrics_port;
@@ -68,16 +79,14 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
   const gate = new InflightGate(config.max_records_in_flight);
   let monitor: MonitorServer | undefined;
   if (metrics) {
-    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, metrics, logger });
+    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, metrics, logger }).catch((err) =>
+      unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort!)),
+    );
+    undo.push(() => monitor!.close());
     logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/metrics, /livez, /readyz, /vehicles)`);
   }
-  let server: VehicleServer;
-  try {
-    server = await startVehicleServer({ config, tls, dispatcher, logger, events, gate });
-  } catch (err) {
-    await monitor?.close();
-    throw err;
-  }
+  const server = await startVehicleServer({ config, tls, dispatcher, logger, events, gate }).catch(unwind);
+  for (const p of producers.values()) p.start?.();
   logger.info({ event: 'listening', host: config.host, port: server.port, status_port: server.statusPort }, `vehicle server listening on ${config.host}:${server.port}`);
 
   const stop = () =>
@@ -91,7 +100,7 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
   return { server, broker, producers, logger, metrics, monitor, stop };
 }
 
-export class StartError extends Error {}
+export { StartError };
 
 /** `serve`: runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
 export async function runServer(config: Config): Promise<number> {

@@ -33,7 +33,6 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
     logger: log,
     onlineMessage: statusTopic === undefined ? undefined : { topic: statusTopic, payload: 'online' },
   });
-  link.start();
 
   // Every record has the same timeout, so deadlines expire in arrival order: one sweep of the
   // head of a FIFO replaces a timer per record.
@@ -69,6 +68,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
         if (!b.settled) pending.push(b);
       });
     },
+    start: () => link.start(),
     ready: () => link.connected,
     async close() {
       clearInterval(sweep);
