@@ -219,3 +219,15 @@ t.test('config.example.json is a valid config', async (t) => {
   t.ok(c.records.V?.length, 'routes V records');
   t.same(c.ignoredKeys, [], 'uses no key this server ignores');
 });
+
+t.test('default client id: stable for one installation, distinct between two, a safe level', async (t) => {
+  const { clientIdFrom } = await import('../src/producers/mqtt/options.js');
+  const at = (file: string, port: number) => parseConfig(JSON.stringify({ ...minimal, port }), file, {});
+  const a = clientIdFrom(at('/etc/ft/config.json', 4443), 'car-host.example.com');
+  t.equal(a, clientIdFrom(at('/etc/ft/config.json', 4443), 'car-host.example.com'), 'the same across restarts');
+  t.match(a, /^fleet-telemetry-car-host-example-com-[0-9a-f]{8}$/);
+  t.not(a, clientIdFrom(at('/etc/ft/config.json', 4444), 'car-host.example.com'), 'another port: another instance');
+  t.not(a, clientIdFrom(at('/srv/ft2/config.json', 4443), 'car-host.example.com'), 'another installation');
+  t.not(clientIdFrom(at('/etc/ft/config.json', 0)), a, 'port 0');
+  t.equal(clientIdFrom(parseConfig(JSON.stringify({ ...minimal, mqtt: { client_id: 'mine' } }), 'c.json', {})), 'mine', 'mqtt.client_id wins');
+});

@@ -234,7 +234,7 @@ export const configSchema = {
           maxLength: 80,
           pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$',
           'x-allowed': 'a string of 1 to 80 characters, no control characters',
-          description: 'MQTT client id; default fleet-telemetry-<hostname>-<pid>.',
+          description: 'MQTT client id. Default fleet-telemetry-<hostname>-<8 hex digits of a hash of the config file\'s folder, host and port>: the same across restarts of one installation, different for two instances on one host.',
           'x-origin': 'tesla',
         },
         status_topic: {

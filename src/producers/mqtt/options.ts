@@ -1,5 +1,6 @@
 import { configPath } from '../../config/load.js';
 import type { BrokerTls } from './transport.js';
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config, KindSettings } from '../../config/types.js';
 import type { PlanOptions, PublishKindSettings } from '../../publish/plan.js';
@@ -19,9 +20,18 @@ export function planOptionsFrom(config: Config): PlanOptions {
   };
 }
 
-/** Unique per process by default, so several instances never knock each other off the broker. */
-export function clientIdFrom(config: Config): string {
-  return config.mqtt.client_id ?? `fleet-telemetry-${hostname()}-${process.pid}`;
+/**
+ * The default is stable across restarts of one installation (a new id per restart left a retained
+ * `offline` status behind each time) and still differs between instances on one host: it hashes
+ * the config file's folder and the vehicle address, which no two running instances share.
+ */
+export function clientIdFrom(config: Config, host = hostname()): string {
+  if (config.mqtt.client_id !== undefined) return config.mqtt.client_id;
+  // Port 0 (a free port each start) names no installation: the process does.
+  const instance = config.port === 0 ? `pid ${process.pid}` : `${config.host}\n${config.port}`;
+  const digest = createHash('sha256').update(`${config.baseDir}\n${instance}`).digest('hex').slice(0, 8);
+  const name = host.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'host';
+  return `fleet-telemetry-${name}-${digest}`;
 }
 
 /** "host:port" (Tesla's form), a URL, or "embedded" → a URL mqtt.js connects to. */
