@@ -43,7 +43,7 @@ function checkRemaining(n: number, what: string): void {
 }
 
 function writeRemainingLength(buf: Buffer, at: number, n: number): number {
-  checkRemaining(n, 'packet');
+  if (!(n >= 0 && n <= MAX_REMAINING_LENGTH)) checkRemaining(n, 'packet');
   do {
     let byte = n % 128;
     n = Math.floor(n / 128);
@@ -60,26 +60,25 @@ function writeString(buf: Buffer, at: number, s: Buffer): number {
 }
 
 /**
- * Why a topic name cannot be published, or undefined when it can. Beyond MQTT's own rules (no
- * wildcards, no NUL, well-formed UTF-8) it refuses C0/C1 control characters, which some brokers
- * and most consumers mishandle: our topics must be safe everywhere.
+ * Beyond MQTT's own rules for a topic name (no wildcards, no NUL, well-formed UTF-8, at most
+ * 65,535 bytes) C0/C1 control characters are refused: some brokers and most consumers mishandle
+ * them, and our topics must be safe everywhere. Refused: C0 controls (NUL included), DEL, C1
+ * controls and the wildcards.
  */
-export function topicProblem(topic: string): string | undefined {
-  if (topic.length === 0) return 'topic is empty';
-  for (let i = 0; i < topic.length; i++) {
-    const c = topic.charCodeAt(i);
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return `topic has control character U+${c.toString(16).toUpperCase().padStart(4, '0')} at ${i}`;
-    if (c === 0x2b || c === 0x23) return `topic has wildcard '${String.fromCharCode(c)}' at ${i}`;
-  }
-  if (!wellFormed(topic)) return 'topic has a lone surrogate (not valid UTF-8)';
-  return undefined;
-}
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f+#]/;
 
-/** Checks a topic name and returns its UTF-8 byte length. */
+/** Checks a topic name and returns its UTF-8 byte length (hot path: one regex, one byteLength). */
 export function topicBytes(topic: string): number {
-  const problem = topicProblem(topic);
-  if (problem) throw new PacketError(problem);
+  if (topic.length === 0) throw new PacketError('topic is empty');
+  if (FORBIDDEN.test(topic)) {
+    const i = topic.search(FORBIDDEN);
+    const c = topic.charCodeAt(i);
+    if (c === 0x2b || c === 0x23) throw new PacketError(`topic has wildcard '${String.fromCharCode(c)}' at ${i}`);
+    throw new PacketError(`topic has control character U+${c.toString(16).toUpperCase().padStart(4, '0')} at ${i}`);
+  }
   const n = Buffer.byteLength(topic, 'utf8');
+  // As many bytes as characters: all ASCII, so no surrogate to look for.
+  if (n !== topic.length && !wellFormed(topic)) throw new PacketError('topic has a lone surrogate (not valid UTF-8)');
   if (n > MAX_STRING_BYTES) throw new PacketError(`topic of ${n} bytes exceeds the MQTT limit of ${MAX_STRING_BYTES} bytes`);
   return n;
 }
@@ -172,9 +171,9 @@ export function measurePublish(topic: string, payload: string, qos: number, out:
 
 /**
  * Writes a PUBLISH at `at` in `buf` (sized with publishSize) and returns the next offset.
- * Topic and payload are written straight from their strings: no intermediate buffers. The topic
- * must have passed topicBytes() (the byte lengths come from measurePublish); the numbers are
- * checked again here because a wrong one would corrupt the stream, not just this packet.
+ * Topic and payload are written straight from their strings: no intermediate buffers. The byte
+ * lengths must come from measurePublish on the same strings (which checks the topic's
+ * characters); the numbers are checked again here, as a wrong one would corrupt the stream.
  */
 export function writePublish(
   buf: Buffer,
@@ -187,16 +186,21 @@ export function writePublish(
   retain: boolean,
   packetId: number,
 ): number {
-  if (topicBytes < 1 || topicBytes > MAX_STRING_BYTES) throw new PacketError(`topic length ${topicBytes} is not in 1..${MAX_STRING_BYTES}`);
-  checkQos(qos, 'PUBLISH');
-  if (qos > 0) checkPacketId(packetId);
+  // One cheap test for the common case; the checks that name the problem only when it fails.
+  if (!(topicBytes >= 1 && topicBytes <= MAX_STRING_BYTES && (qos === 0 || ((qos === 1 || qos === 2) && packetId >= 1 && packetId <= MAX_PACKET_ID && (packetId | 0) === packetId)))) {
+    if (!(topicBytes >= 1 && topicBytes <= MAX_STRING_BYTES)) throw new PacketError(`topic length ${topicBytes} is not in 1..${MAX_STRING_BYTES}`);
+    checkQos(qos, 'PUBLISH');
+    checkPacketId(packetId);
+  }
   const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + payloadBytes;
   buf[at++] = 0x30 | (qos << 1) | (retain ? 1 : 0);
   at = writeRemainingLength(buf, at, remaining);
   buf[at++] = topicBytes >>> 8;
   buf[at++] = topicBytes & 0xff;
+  // A string never has more UTF-16 units than UTF-8 bytes: together with the count written, this
+  // catches a length that does not belong to the string without measuring it again.
   const tw = buf.write(topic, at, topicBytes, 'utf8');
-  if (tw !== topicBytes || Buffer.byteLength(topic, 'utf8') !== topicBytes) throw new PacketError(`topic is not ${topicBytes} bytes long`);
+  if (tw !== topicBytes || topic.length > topicBytes) throw new PacketError(`topic is not ${topicBytes} bytes long`);
   at += tw;
   if (qos > 0) {
     buf[at++] = packetId >>> 8;
