@@ -78,7 +78,13 @@ export class Admission {
       if (held >= this.limit) this.room = false;
     } else if (held <= this.limit * this.resumeAt) {
       this.room = true;
-      for (const l of this.listeners) l();
+      // Called from inside ack and sweep loops: a listener that sends right away (or throws) must
+      // not run in the middle of them.
+      queueMicrotask(this.notify);
     }
   }
+
+  private readonly notify = (): void => {
+    for (const l of this.listeners) l();
+  };
 }
