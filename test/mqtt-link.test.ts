@@ -85,6 +85,13 @@ t.test('a record the broker could never take is refused whole, and the connectio
     t.match(err?.message, /publish \d of \d \(topic /, `${what}: and which publish`);
   }
 
+  t.equal(await send(link, []), undefined, 'a record with nothing to publish is taken at once');
+  // A publish changed after it was measured: refused at the write, nothing of the flush sent.
+  const changed = [pub('bad/6/first'), pub('bad/6/topic-that-shrinks')];
+  const late = send(link, changed);
+  changed[1].topic = 'bad/6/t';
+  t.match(await late, { code: 'packet_invalid' }, 'a publish changed after it was taken fails, without taking the process down');
+
   t.equal(await send(link, [pub('ok/1', 'after'), pub('ok/2', 'after', 2)]), undefined, 'the next valid record is acked');
   await sub.waitFor((m) => m.some((x) => x.topic === 'ok/2'), 5000, 'the valid record at the subscriber');
   const topics = sub.messages.map((m) => m.topic);

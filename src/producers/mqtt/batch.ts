@@ -73,8 +73,9 @@ export class Batch {
     if (!this.settled) this.settle(err);
   }
 
+  /** One publish acknowledged; the last one settles the batch (an empty batch settles at once). */
   ackOne(): void {
-    if (!this.settled && --this.left === 0) this.settle();
+    if (!this.settled && --this.left <= 0) this.settle();
   }
 
   private settle(err?: Error): void {

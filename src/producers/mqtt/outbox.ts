@@ -47,13 +47,15 @@ export class Outbox implements BatchOwner {
   }
 
   /**
-   * Checks every publish of `b` (an invalid one fails it with InvalidRecord, nothing written)
-   * and queues it. False when it is invalid.
+   * Checks every publish of `b` and measures them. False when `b` settled here: failed with
+   * InvalidRecord (nothing of it is written), or resolved because it has nothing to publish.
    */
   validate(b: Batch): boolean {
     try {
       b.prepare();
-      return true;
+      if (b.left > 0) return true;
+      b.ackOne(); // nothing to publish: taken at once
+      return false;
     } catch (err) {
       b.fail(new InvalidRecord((err as Error).message));
       return false;
@@ -181,10 +183,24 @@ export class Outbox implements BatchOwner {
     const buf = Buffer.allocUnsafe(size);
     let at = 0;
     let qos0: Batch[] | undefined;
-    for (let i = 0; i < n; i++) {
-      const p = fP[i];
-      at = writePublish(buf, at, p.topic, fT[i], p.payload, fL[i], p.qos, p.retain, fI[i]);
-      if (p.qos === 0) (qos0 ??= []).push(fB[i]);
+    try {
+      for (let i = 0; i < n; i++) {
+        const p = fP[i];
+        at = writePublish(buf, at, p.topic, fT[i], p.payload, fL[i], p.qos, p.retain, fI[i]);
+        if (p.qos === 0) (qos0 ??= []).push(fB[i]);
+      }
+    } catch (err) {
+      // Only a publish changed after it was measured gets here. Nothing of this flush was written:
+      // its ids are free again and its records fail (to be resent), instead of an exception
+      // escaping setImmediate and taking the process down.
+      for (let i = 0; i < n; i++) {
+        if (fI[i]) ids.free(fI[i]);
+        this.fail(fB[i], err as Error);
+      }
+      fP.length = 0;
+      fB.length = 0;
+      this.admission.update(this.held());
+      return;
     }
     fP.length = 0;
     fB.length = 0;
