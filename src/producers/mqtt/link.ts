@@ -130,12 +130,9 @@ export class MqttLink {
   }
 
   private onPacket(type: number, buf: Buffer, start: number, length: number): void {
-    if (type === PacketType.PINGRESP) {
-      this.pingSentAt = 0;
-      return;
-    }
-    if (length < 2) return;
-    if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) this.out.acked((buf[start] << 8) | buf[start + 1]);
+    if (type === PacketType.PINGRESP) this.pingSentAt = 0;
+    else if (length < 2) return;
+    else if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) this.out.acked((buf[start] << 8) | buf[start + 1]);
     else if (type === PacketType.PUBREC) this.out.received((buf[start] << 8) | buf[start + 1]);
     else if (type === PacketType.CONNACK) this.onConnack(buf[start + 1]);
   }
@@ -289,14 +286,8 @@ export class MqttLink {
     const socket = this.socket;
     if (!socket) return this.out.detach(new LinkError('shutting_down', 'server shutting down'));
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        socket.destroy();
-        resolve();
-      }, Math.max(timeoutMs, 50));
-      socket.once('close', () => {
-        clearTimeout(t);
-        resolve();
-      });
+      const t = setTimeout(() => (socket.destroy(), resolve()), Math.max(timeoutMs, 50));
+      socket.once('close', () => (clearTimeout(t), resolve()));
       if (this.connected) socket.end(DISCONNECT);
       else socket.destroy();
     });
