@@ -52,3 +52,13 @@ export function brokerTlsFrom(config: Config): BrokerTls {
   const p = (f?: string) => (f ? configPath(config, f) : undefined);
   return { caFile: p(t.ca_file), certFile: p(t.cert_file), keyFile: p(t.key_file), serverName: t.server_name, pinSha256: t.pin_sha256 };
 }
+
+/**
+ * The longest wait between connection attempts. connect_retry_interval_ms has Tesla's meaning
+ * (the longest wait); connect_retry_max_interval_ms caps it too, so the smaller one wins. A
+ * floor keeps a tiny setting from spinning on a refused port.
+ */
+export function retryMaxMsFrom(config: Config): number {
+  const m = config.mqtt;
+  return Math.max(50, Math.min(m.connect_retry_interval_ms, m.connect_retry_max_interval_ms));
+}

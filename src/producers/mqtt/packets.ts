@@ -1,6 +1,10 @@
 /**
  * MQTT 3.1.1 packets the producer sends and receives. Only what a publisher needs: CONNECT,
  * PUBLISH, PUBREL, PINGREQ, DISCONNECT out; CONNACK, PUBACK, PUBREC, PUBCOMP, PINGRESP in.
+ *
+ * The encoder is strict: every length and string it puts on the wire is checked, and a value
+ * out of bounds throws PacketError. A 2-byte length field that silently wraps would hand the
+ * broker a packet on another topic; a bad character makes mosquitto drop the whole connection.
  */
 
 export const enum PacketType {
@@ -13,11 +17,33 @@ export const enum PacketType {
   PINGRESP = 13,
 }
 
+/** Largest remaining length a 4-byte variable-length integer can carry (MQTT 3.1.1 §2.2.3). */
+export const MAX_REMAINING_LENGTH = 268_435_455;
+/** Largest UTF-8 string or binary field: its length is a 2-byte integer. */
+export const MAX_STRING_BYTES = 65_535;
+export const MAX_PACKET_ID = 65_535;
+
+/** A value the encoder refuses to put on the wire; nothing was written. */
+export class PacketError extends Error {
+  readonly code = 'packet_invalid';
+  override readonly name = 'PacketError';
+}
+
+// String.prototype.isWellFormed is in Node 20 but not in the ES2022 lib this project compiles with.
+const wellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
+
 function remainingLengthSize(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
 }
 
+function checkRemaining(n: number, what: string): void {
+  if (!(n >= 0 && n <= MAX_REMAINING_LENGTH)) {
+    throw new PacketError(`${what} of ${n} bytes exceeds the MQTT maximum packet length of ${MAX_REMAINING_LENGTH} bytes`);
+  }
+}
+
 function writeRemainingLength(buf: Buffer, at: number, n: number): number {
+  if (!(n >= 0 && n <= MAX_REMAINING_LENGTH)) checkRemaining(n, 'packet');
   do {
     let byte = n % 128;
     n = Math.floor(n / 128);
@@ -33,6 +59,47 @@ function writeString(buf: Buffer, at: number, s: Buffer): number {
   return at + 2 + s.length;
 }
 
+/**
+ * Beyond MQTT's own rules for a topic name (no wildcards, no NUL, well-formed UTF-8, at most
+ * 65,535 bytes) C0/C1 control characters are refused: some brokers and most consumers mishandle
+ * them, and our topics must be safe everywhere. Refused: C0 controls (NUL included), DEL, C1
+ * controls and the wildcards.
+ */
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f+#]/;
+
+/** Checks a topic name and returns its UTF-8 byte length (hot path: one regex, one byteLength). */
+export function topicBytes(topic: string): number {
+  if (topic.length === 0) throw new PacketError('topic is empty');
+  if (FORBIDDEN.test(topic)) {
+    const i = topic.search(FORBIDDEN);
+    const c = topic.charCodeAt(i);
+    if (c === 0x2b || c === 0x23) throw new PacketError(`topic has wildcard '${String.fromCharCode(c)}' at ${i}`);
+    throw new PacketError(`topic has control character U+${c.toString(16).toUpperCase().padStart(4, '0')} at ${i}`);
+  }
+  const n = Buffer.byteLength(topic, 'utf8');
+  // As many bytes as characters: all ASCII, so no surrogate to look for.
+  if (n !== topic.length && !wellFormed(topic)) throw new PacketError('topic has a lone surrogate (not valid UTF-8)');
+  if (n > MAX_STRING_BYTES) throw new PacketError(`topic of ${n} bytes exceeds the MQTT limit of ${MAX_STRING_BYTES} bytes`);
+  return n;
+}
+
+/** UTF-8 bytes of a string field (client id, user name, …), checked against the 2-byte length. */
+function fieldBytes(s: string, what: string): Buffer {
+  if (typeof s !== 'string') throw new PacketError(`${what} is not a string`);
+  if (!wellFormed(s)) throw new PacketError(`${what} has a lone surrogate (not valid UTF-8)`);
+  const b = Buffer.from(s, 'utf8');
+  if (b.length > MAX_STRING_BYTES) throw new PacketError(`${what} of ${b.length} bytes exceeds the MQTT limit of ${MAX_STRING_BYTES} bytes`);
+  return b;
+}
+
+function checkQos(qos: number, what: string): void {
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new PacketError(`${what} QoS ${qos} is not 0, 1 or 2`);
+}
+
+function checkPacketId(id: number): void {
+  if (!Number.isInteger(id) || id < 1 || id > MAX_PACKET_ID) throw new PacketError(`packet id ${id} is not in 1..${MAX_PACKET_ID}`);
+}
+
 export interface ConnectOptions {
   clientId: string;
   keepAliveSeconds: number;
@@ -43,42 +110,70 @@ export interface ConnectOptions {
 }
 
 export function encodeConnect(o: ConnectOptions): Buffer {
-  const parts: Buffer[] = [Buffer.from(o.clientId, 'utf8')];
+  const ka = o.keepAliveSeconds;
+  if (!Number.isInteger(ka) || ka < 0 || ka > 65535) throw new PacketError(`keep-alive ${ka} s is not in 0..65535`);
+  const parts: Buffer[] = [fieldBytes(o.clientId, 'client id')];
   let flags = o.cleanSession ? 0x02 : 0;
   if (o.will) {
+    checkQos(o.will.qos, 'will');
+    topicBytes(o.will.topic);
     flags |= 0x04 | (o.will.qos << 3) | (o.will.retain ? 0x20 : 0);
-    parts.push(Buffer.from(o.will.topic, 'utf8'), Buffer.from(o.will.payload, 'utf8'));
+    parts.push(fieldBytes(o.will.topic, 'will topic'), fieldBytes(o.will.payload, 'will payload'));
   }
   if (o.username !== undefined) {
     flags |= 0x80;
-    parts.push(Buffer.from(o.username, 'utf8'));
+    parts.push(fieldBytes(o.username, 'user name'));
   }
   if (o.password !== undefined) {
+    // 3.1.1 §3.1.2.9: a password without a user name is a protocol violation.
+    if (o.username === undefined) throw new PacketError('password given without a user name');
     flags |= 0x40;
-    parts.push(Buffer.from(o.password, 'utf8'));
+    parts.push(fieldBytes(o.password, 'password'));
   }
   const remaining = 10 + parts.reduce((n, p) => n + 2 + p.length, 0);
+  checkRemaining(remaining, 'CONNECT');
   const buf = Buffer.allocUnsafe(1 + remainingLengthSize(remaining) + remaining);
   buf[0] = 0x10;
   let at = writeRemainingLength(buf, 1, remaining);
   at = writeString(buf, at, Buffer.from('MQTT'));
   buf[at++] = 4; // protocol level 3.1.1
   buf[at++] = flags;
-  buf.writeUInt16BE(o.keepAliveSeconds, at);
+  buf.writeUInt16BE(ka, at);
   at += 2;
   for (const p of parts) at = writeString(buf, at, p);
   return buf;
 }
 
-/** Bytes a PUBLISH takes, for sizing one buffer for a whole batch. */
+/**
+ * Bytes a PUBLISH takes, for sizing one buffer for a whole batch; throws when the packet would
+ * exceed the MQTT maximum.
+ */
 export function publishSize(topicBytes: number, payloadBytes: number, qos: number): number {
   const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + payloadBytes;
+  checkRemaining(remaining, 'PUBLISH');
   return 1 + remainingLengthSize(remaining) + remaining;
 }
 
 /**
+ * Checks a whole PUBLISH and returns its size in bytes. Its byte lengths go to `out` (no array
+ * per call): out[at] = topic bytes, out[at + 1] = payload bytes.
+ */
+export function measurePublish(topic: string, payload: string, qos: number, out: Uint32Array, at: number): number {
+  checkQos(qos, 'PUBLISH');
+  const tb = topicBytes(topic);
+  if (typeof payload !== 'string') throw new PacketError('payload is not a string');
+  const pb = Buffer.byteLength(payload, 'utf8');
+  const size = publishSize(tb, pb, qos);
+  out[at] = tb;
+  out[at + 1] = pb;
+  return size;
+}
+
+/**
  * Writes a PUBLISH at `at` in `buf` (sized with publishSize) and returns the next offset.
- * Topic and payload are written straight from their strings: no intermediate buffers.
+ * Topic and payload are written straight from their strings: no intermediate buffers. The byte
+ * lengths must come from measurePublish on the same strings (which checks the topic's
+ * characters); the numbers are checked again here, as a wrong one would corrupt the stream.
  */
 export function writePublish(
   buf: Buffer,
@@ -91,21 +186,42 @@ export function writePublish(
   retain: boolean,
   packetId: number,
 ): number {
+  // One cheap test for the common case; the checks that name the problem only when it fails.
+  if (!(topicBytes >= 1 && topicBytes <= MAX_STRING_BYTES && (qos === 0 || ((qos === 1 || qos === 2) && packetId >= 1 && packetId <= MAX_PACKET_ID && (packetId | 0) === packetId)))) {
+    if (!(topicBytes >= 1 && topicBytes <= MAX_STRING_BYTES)) throw new PacketError(`topic length ${topicBytes} is not in 1..${MAX_STRING_BYTES}`);
+    checkQos(qos, 'PUBLISH');
+    checkPacketId(packetId);
+  }
   const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + payloadBytes;
   buf[at++] = 0x30 | (qos << 1) | (retain ? 1 : 0);
   at = writeRemainingLength(buf, at, remaining);
   buf[at++] = topicBytes >>> 8;
   buf[at++] = topicBytes & 0xff;
-  at += buf.write(topic, at, topicBytes, "utf8");
+  // A string never has more UTF-16 units than UTF-8 bytes: together with the count written, this
+  // catches a length that does not belong to the string without measuring it again.
+  const tw = buf.write(topic, at, topicBytes, 'utf8');
+  if (tw !== topicBytes || topic.length > topicBytes) throw new PacketError(`topic is not ${topicBytes} bytes long`);
+  at += tw;
   if (qos > 0) {
     buf[at++] = packetId >>> 8;
     buf[at++] = packetId & 0xff;
   }
-  at += buf.write(payload, at, payloadBytes, "utf8");
-  return at;
+  const pw = buf.write(payload, at, payloadBytes, 'utf8');
+  if (pw !== payloadBytes) throw new PacketError(`payload is not ${payloadBytes} bytes long`);
+  return at + pw;
+}
+
+/** One PUBLISH in its own buffer, every field checked (status messages, tests). */
+export function encodePublish(topic: string, payload: string, qos: number, retain: boolean, packetId: number): Buffer {
+  const lens = new Uint32Array(2);
+  const size = measurePublish(topic, payload, qos, lens, 0);
+  const buf = Buffer.allocUnsafe(size);
+  writePublish(buf, 0, topic, lens[0], payload, lens[1], qos, retain, packetId);
+  return buf;
 }
 
 export function encodePubrel(id: number): Buffer {
+  checkPacketId(id);
   return Buffer.from([0x62, 2, id >>> 8, id & 0xff]);
 }
 
