@@ -161,3 +161,10 @@ t.test('a broker that wants a password', async (t) => {
     t.match(r.stdout, /all checks passed\n$/);
   });
 });
+
+t.test('check-config --help names --online', async (t) => {
+  const r = await cli(['check-config', '--help'], ROOT);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /^usage: fleet-telemetry check-config .*\[--online\]$/m);
+  t.match(r.stdout, /^ {2}--online {9}also what serve meets on this machine/m);
+});
