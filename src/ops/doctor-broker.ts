@@ -60,7 +60,10 @@ export function socketErrorText(err: NodeJS.ErrnoException, ep: { host: string; 
     default:
       if (err instanceof PinMismatch) return `TLS: ${err.message}`;
       // TLS errors carry their own words ("self-signed certificate", "Hostname/IP does not match ...").
-      return err.code && !err.message.includes(err.code) ? `${err.message} (${err.code})` : err.message;
+      const text = err.code && !err.message.includes(err.code) ? `${err.message} (${err.code})` : err.message;
+      if (!ep.secure) return text;
+      const untrusted = /UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER/.test(err.code ?? '');
+      return `TLS handshake failed: ${text}${untrusted ? "; set mqtt.tls.ca_file to the CA that issued the broker's certificate" : ''}`;
   }
 }
 
