@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,8 +51,6 @@ function cli(args: string[], cwd: string): Promise<Result> {
 
 let root: KeyPairPem;
 let leaf: KeyPairPem;
-let broker: Mosquitto;
-let brokerDir: string;
 
 t.before(async () => {
   root = await createCa({ commonName: 'Doctor Test Root' });
@@ -70,8 +69,18 @@ async function setup(t: Test, edit: (c: Record<string, any>) => void = () => {})
     mqtt: { broker: 'embedded', embedded_port: await freePort() },
   };
   edit(c);
-  return testdir(t, { 'server.pem': leaf.certPem, 'server.key': leaf.keyPem, 'ca.pem': root.certPem, 'config.json': JSON.stringify(c, null, 2) });
+  // t.testdir resets its folder when called again: one per test, a numbered folder per config.
+  let base = bases.get(t);
+  if (!base) bases.set(t, (base = testdir(t, {})));
+  const dir = join(base, `config-${++configs}`);
+  mkdirSync(dir);
+  const files = { 'server.pem': leaf.certPem, 'server.key': leaf.keyPem, 'ca.pem': root.certPem, 'config.json': JSON.stringify(c, null, 2) };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
 }
+
+const bases = new WeakMap<Test, string>();
+let configs = 0;
 
 t.test('a config serve can start with: every line ok, exit 0', async (t) => {
   const dir = await setup(t);
@@ -130,10 +139,10 @@ t.test('a broker nobody listens on: fail as unreachable, exit 1', async (t) => {
 });
 
 t.test('a broker that wants a password', async (t) => {
-  brokerDir = testdir(t, {});
+  const brokerDir = testdir(t, {});
   const pwfile = join(brokerDir, 'passwords');
   execFileSync('mosquitto_passwd', ['-b', '-c', pwfile, 'alice', 's3cret-pw']);
-  broker = await startMosquitto(brokerDir, { extraConfig: `allow_anonymous false\npassword_file ${pwfile}` });
+  const broker: Mosquitto = await startMosquitto(brokerDir, { extraConfig: `allow_anonymous false\npassword_file ${pwfile}` });
   t.teardown(() => broker.stop());
 
   await t.test('the wrong password: refused in words, exit 1, the password not printed', async (t) => {
@@ -167,4 +176,25 @@ t.test('check-config --help names --online', async (t) => {
   t.equal(r.code, 0);
   t.match(r.stdout, /^usage: fleet-telemetry check-config .*\[--online\]$/m);
   t.match(r.stdout, /^ {2}--online {9}also what serve meets on this machine/m);
+});
+
+t.test('a TLS broker: an untrusted certificate fails as a TLS handshake failure; with mqtt.tls.ca_file it is accepted', async (t) => {
+  const dir = testdir(t, {});
+  bases.set(t, dir);
+  writeFileSync(join(dir, 'broker.pem'), leaf.certPem);
+  writeFileSync(join(dir, 'broker.key'), leaf.keyPem);
+  const tlsBroker = await startMosquitto(dir, { extraConfig: `certfile ${join(dir, 'broker.pem')}\nkeyfile ${join(dir, 'broker.key')}` });
+  t.teardown(() => tlsBroker.stop());
+  const url = `mqtts://127.0.0.1:${tlsBroker.port}`;
+
+  const untrusted = await setup(t, (c) => (c.mqtt = { broker: url }));
+  const r = await cli(['check-config', '--online', 'config.json'], untrusted);
+  t.equal(r.code, 1, r.stdout + r.stderr);
+  t.match(r.stdout, /^fail  broker: mqtts:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) is unreachable: TLS handshake failed: .*set mqtt\.tls\.ca_file/m);
+
+  const trusted = await setup(t, (c) => (c.mqtt = { broker: url, tls: { ca_file: 'ca.pem' } }));
+  const r2 = await cli(['check-config', '--online', 'config.json'], trusted);
+  t.equal(r2.code, 0, r2.stdout + r2.stderr);
+  t.match(r2.stdout, /^ok    mqtt\.tls: ca_file ca\.pem \(.*\/ca\.pem\) is readable$/m);
+  t.match(r2.stdout, /^ok    broker: mqtts:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) accepted the connection without a user name/m);
 });
