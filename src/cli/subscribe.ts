@@ -4,7 +4,12 @@ import { parseArgs, UsageError, type Command } from './command.js';
 import { ConfigError } from '../config/errors.js';
 import { configPath, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { connackReason, socketErrorText } from '../ops/doctor-broker.js';
 import { brokerUrl } from '../producers/mqtt/options.js';
+import { parseBrokerUrl } from '../producers/mqtt/transport.js';
+
+/** How long the first connection may take before subscribe gives up (exit 1). */
+const FIRST_CONNECT_MS = 10_000;
 
 const DEFAULT_CONFIG = 'config.example.json';
 
@@ -21,6 +26,11 @@ const usage = [
   '  --qos N            subscription QoS, 0, 1 or 2 (default 1)',
   '  --count N          exit after N publishes',
   '  --duration S       exit after S seconds',
+  '',
+  'Exit status: 0 at the end (--count, --duration, a signal); 1 when the broker refuses the',
+  `connection (bad user name or password, not authorized) or cannot be reached within ${FIRST_CONNECT_MS / 1000} s; 2 for`,
+  'a wrong command line, an invalid config or a refused subscription. Once connected, a lost',
+  'connection is retried.',
 ].join('\n');
 
 /** Where the server publishes: "embedded" is this machine, "host:port" is Tesla's form of a URL. */
@@ -89,11 +99,18 @@ const subscribe: Command = {
     }
     const topic = positionals[0] ?? `${topicBase}/#`;
     const brokerAt = /^[a-z][a-z0-9+.-]*:\/\//i.test(url!) ? url! : `mqtt://${url}`;
+    let endpoint: { host: string; port: number; secure: boolean };
+    try {
+      endpoint = parseBrokerUrl(brokerAt, {});
+    } catch (err) {
+      throw new UsageError(`--broker ${url}: ${(err as Error).message}`);
+    }
     const client = mqtt.connect(brokerAt, {
       ...tls,
       clientId: `fleet-telemetry-subscribe-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
       clean: true,
       reconnectPeriod: 1000,
+      connectTimeout: FIRST_CONNECT_MS,
       username,
       password,
     });
@@ -102,14 +119,29 @@ const subscribe: Command = {
       let ended = false;
       let lastError = '';
       let wasConnected = false;
+      let everConnected = false;
       const end = (code: number) => {
         if (ended) return;
         ended = true;
         clearTimeout(timer);
+        clearTimeout(firstConnect);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         client.end(true, {}, () => resolve(code));
+        // A client torn down by a refused CONNACK may never call back; the exit code must not be lost.
+        setTimeout(() => resolve(code), 1000);
       };
+      const who = username !== undefined ? `as user ${JSON.stringify(username)}` : 'without a user name';
+      /** The broker refused or could not be reached before the first CONNACK: nothing to wait for. */
+      const fail = (why: string) => {
+        if (ended) return;
+        process.stderr.write(`subscribe: ${why}\n`);
+        end(1);
+      };
+      const firstConnect = setTimeout(
+        () => fail(`${brokerAt} did not accept a connection within ${FIRST_CONNECT_MS / 1000} s${lastError ? ` (last error: ${lastError})` : ''}`),
+        FIRST_CONNECT_MS,
+      );
       const onSignal = () => end(0);
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
@@ -118,7 +150,9 @@ const subscribe: Command = {
       process.stdout.on('error', () => end(0));
 
       client.on('connect', () => {
+        clearTimeout(firstConnect);
         wasConnected = true;
+        everConnected = true;
         lastError = '';
         client.subscribe(topic, { qos }, (err, granted) => {
           if (err || granted?.some((g) => g.qos === 128)) {
@@ -138,7 +172,20 @@ const subscribe: Command = {
         if (wasConnected) process.stderr.write(`subscribe: connection to ${brokerAt} lost; reconnecting\n`);
         wasConnected = false;
       });
-      client.on('error', (err) => {
+      client.on('error', (err: Error & { code?: string | number }) => {
+        // A number is a CONNACK refusal (mqtt.js's ErrorWithReasonCode): retrying cannot help.
+        if (typeof err.code === 'number') {
+          fail(`${brokerAt} refused the connection ${who}: ${connackReason(err.code)} (CONNACK code ${err.code})`);
+          return;
+        }
+        if (!everConnected) {
+          const why =
+            err.message === 'connack timeout'
+              ? `no CONNACK within ${FIRST_CONNECT_MS / 1000} s: something took the connection but did not answer as an MQTT broker`
+              : socketErrorText(err as NodeJS.ErrnoException, endpoint);
+          fail(`cannot reach ${brokerAt}: ${why}`);
+          return;
+        }
         if (err.message === lastError) return;
         lastError = err.message;
         process.stderr.write(`subscribe: ${brokerAt}: ${err.message}\n`);

@@ -3,9 +3,9 @@
  * operator need it. Uses node:crypto only (no openssl binary). One line per check: ok, warn, fail.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { basename, join } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import type { Logger } from 'pino';
 import { configPath } from '../config/load.js';
@@ -65,6 +65,32 @@ function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
 
 const selfSigned = (c: X509Certificate) => issuedBy(c, c);
 
+/** A path from the config as written, followed by where it resolves when it is relative. */
+export function shownPath(config: Config, written: string): string {
+  return isAbsolute(written) ? written : `${written} (${configPath(config, written)})`;
+}
+
+/** The rule for relative paths, in the words every message uses. */
+export function pathRule(config: Config): string {
+  return `relative paths resolve from the config file's folder, ${config.baseDir}`;
+}
+
+/**
+ * What follows "cannot read: no such file" for a path from the config: where it was looked for
+ * and why there. Tesla's server resolves relative paths from its working directory, so a config
+ * written for it often names files that exist only from there: say so when that is the case.
+ */
+export function unreadableNote(config: Config, written: string): string {
+  if (isAbsolute(written)) return '';
+  const abs = configPath(config, written);
+  let note = ` at ${abs}; ${pathRule(config)}`;
+  const fromCwd = resolve(written);
+  if (fromCwd !== abs && existsSync(fromCwd)) {
+    note += ` (${fromCwd} exists: Tesla's server resolves paths from its working directory; write that absolute path, or one relative to ${config.baseDir})`;
+  }
+  return note;
+}
+
 function readText(file: string): { text?: string; why?: string } {
   try {
     return { text: readFileSync(file, 'utf8') };
@@ -75,9 +101,9 @@ function readText(file: string): { text?: string; why?: string } {
 }
 
 /** Every certificate of a PEM file, or the line saying why there are none. */
-function loadCerts(check: string, label: string, file: string): { certs?: Cert[]; fail?: CheckLine } {
+function loadCerts(check: string, label: string, file: string, note = ''): { certs?: Cert[]; fail?: CheckLine } {
   const { text, why } = readText(file);
-  if (text === undefined) return { fail: { status: 'fail', check, message: `${label}: cannot read: ${why}` } };
+  if (text === undefined) return { fail: { status: 'fail', check, message: `${label}: cannot read: ${why}${note}` } };
   const pems = splitPem(text);
   if (pems.length === 0) {
     const hint = /BEGIN [A-Z ]*PRIVATE KEY/.test(text) ? ' (it holds a private key: are cert and key swapped?)' : ' (expected -----BEGIN CERTIFICATE-----)';
@@ -223,9 +249,9 @@ function nameChecks(leaf: X509Certificate, hostnames: string[]): CheckLine[] {
   return lines;
 }
 
-function loadKey(file: string, label: string): { key?: KeyObject; fail?: CheckLine } {
+function loadKey(file: string, label: string, note = ''): { key?: KeyObject; fail?: CheckLine } {
   const { text, why } = readText(file);
-  if (text === undefined) return { fail: { status: 'fail', check: 'server_key', message: `${label}: cannot read: ${why}` } };
+  if (text === undefined) return { fail: { status: 'fail', check: 'server_key', message: `${label}: cannot read: ${why}${note}` } };
   if (/ENCRYPTED/.test(text)) return { fail: { status: 'fail', check: 'server_key', message: `${label}: the key is encrypted; this server needs it unencrypted (protect the file instead)` } };
   try {
     return { key: createPrivateKey(text) };
@@ -246,7 +272,7 @@ function keyMatches(c: X509Certificate, key: KeyObject): boolean {
 function caFileChecks(config: Config, now: Date): { lines: CheckLine[]; certs: Cert[] } {
   if (!config.tls.ca_file) return { lines: [], certs: [] };
   const label = config.tls.ca_file;
-  const loaded = loadCerts('ca_file', label, configPath(config, label));
+  const loaded = loadCerts('ca_file', label, configPath(config, label), unreadableNote(config, label));
   if (!loaded.certs) return { lines: [loaded.fail!], certs: [] };
   const lines: CheckLine[] = [];
   for (const c of loaded.certs) {
@@ -263,7 +289,7 @@ function caFileChecks(config: Config, now: Date): { lines: CheckLine[]; certs: C
   if (!lines.some((l) => l.status === 'fail')) {
     const earliest = loaded.certs.map((c) => new Date(c.x.validTo)).sort((a, b) => a.getTime() - b.getTime())[0];
     const n = loaded.certs.length;
-    lines.unshift({ status: 'ok', check: 'ca_file', message: `${label}: ${n} CA certificate${n === 1 ? '' : 's'}, valid until ${day(earliest)}${n > 1 ? ' at the earliest' : ''}` });
+    lines.unshift({ status: 'ok', check: 'ca_file', message: `${shownPath(config, label)}: ${n} CA certificate${n === 1 ? '' : 's'}, valid until ${day(earliest)}${n > 1 ? ' at the earliest' : ''}` });
   }
   return { lines, certs: loaded.certs };
 }
@@ -292,8 +318,11 @@ export function checkTls(config: Config, opts: TlsCheckOptions = {}): CheckLine[
   const lines: CheckLine[] = [];
   const ca = caFileChecks(config, now);
   const certLabel = config.tls.server_cert;
-  const loaded = loadCerts('server_cert', certLabel, configPath(config, certLabel));
-  const key = loadKey(configPath(config, config.tls.server_key), config.tls.server_key);
+  const keyLabel = config.tls.server_key;
+  const relative = [certLabel, keyLabel, config.tls.ca_file].some((p) => p !== undefined && !isAbsolute(p));
+  if (relative) lines.push({ status: 'ok', check: 'paths', message: `${pathRule(config)} (Tesla's server resolves them from its working directory)` });
+  const loaded = loadCerts('server_cert', certLabel, configPath(config, certLabel), unreadableNote(config, certLabel));
+  const key = loadKey(configPath(config, keyLabel), keyLabel, unreadableNote(config, keyLabel));
   if (loaded.certs) {
     const certs = loaded.certs;
     const leaf = certs[0].x;
@@ -301,11 +330,11 @@ export function checkTls(config: Config, opts: TlsCheckOptions = {}): CheckLine[
     lines.push({
       status: 'ok',
       check: 'server_cert',
-      message: `${certLabel}: ${n} certificate${n === 1 ? '' : 's'}; the server certificate is ${nameOf(leaf.subject)}, issued by ${nameOf(leaf.issuer)}`,
+      message: `${shownPath(config, certLabel)}: ${n} certificate${n === 1 ? '' : 's'}; the server certificate is ${nameOf(leaf.subject)}, issued by ${nameOf(leaf.issuer)}`,
     });
     if (key.key) {
       if (keyMatches(leaf, key.key)) {
-        lines.push({ status: 'ok', check: 'server_key', message: `${config.tls.server_key} matches the server certificate` });
+        lines.push({ status: 'ok', check: 'server_key', message: `${shownPath(config, keyLabel)} matches the server certificate` });
       } else {
         const other = certs.slice(1).find((c) => keyMatches(c.x, key.key!));
         lines.push({
@@ -321,7 +350,7 @@ export function checkTls(config: Config, opts: TlsCheckOptions = {}): CheckLine[
     lines.push(...nameChecks(leaf, opts.hostnames ?? []));
   } else {
     lines.push(loaded.fail!);
-    lines.push(key.fail ?? { status: 'ok', check: 'server_key', message: `${config.tls.server_key} holds a private key (not compared: no server certificate)` });
+    lines.push(key.fail ?? { status: 'ok', check: 'server_key', message: `${shownPath(config, keyLabel)} holds a private key (not compared: no server certificate)` });
   }
   lines.push(...ca.lines);
   lines.push(teslaBundleCheck(config, now, opts.teslaCaDir));

@@ -1,0 +1,200 @@
+import t, { type Test } from 'tap';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCa, issueCert, type KeyPairPem } from '../src/tls/devcerts.js';
+import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
+import { freePort } from './helpers/ports.js';
+
+// `check-config --online`: what serve would fail on at start (a port in use, a host that does not
+// resolve, a broker that is down or refuses the credentials) is a fail line naming the config key,
+// and exit 1; a config serve can start with passes, exit 0. Each check runs the real CLI.
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+const STACK = /^\s+at /m;
+
+t.setTimeout(180_000);
+
+/** t.testdir, named per process: parallel runs of the suite in this checkout share .tap/fixtures. */
+function testdir(t: Test, content?: Parameters<Test['testdir']>[0]): string {
+  if (!t.testdirName.endsWith(`-${process.pid}`)) t.testdirName = `${t.testdirName}-${process.pid}`;
+  return t.testdir(content);
+}
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], cwd: string): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    delete env.FLEET_TELEMETRY_MQTT_USERNAME;
+    delete env.FLEET_TELEMETRY_MQTT_PASSWORD;
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let root: KeyPairPem;
+let leaf: KeyPairPem;
+
+t.before(async () => {
+  root = await createCa({ commonName: 'Doctor Test Root' });
+  leaf = await issueCert(root, { commonName: 'localhost', kind: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+});
+
+/** A directory holding good TLS material and a config with `edit` applied; free ports throughout. */
+async function setup(t: Test, edit: (c: Record<string, any>) => void = () => {}): Promise<string> {
+  const c: Record<string, any> = {
+    host: '127.0.0.1',
+    port: await freePort(),
+    status_port: await freePort(),
+    records: { V: ['mqtt'], alerts: ['mqtt'] },
+    tls: { server_cert: 'server.pem', server_key: 'server.key', ca_file: 'ca.pem' },
+    monitoring: { prometheus_metrics_port: await freePort() },
+    mqtt: { broker: 'embedded', embedded_port: await freePort() },
+  };
+  edit(c);
+  // t.testdir resets its folder when called again: one per test, a numbered folder per config.
+  let base = bases.get(t);
+  if (!base) bases.set(t, (base = testdir(t, {})));
+  const dir = join(base, `config-${++configs}`);
+  mkdirSync(dir);
+  const files = { 'server.pem': leaf.certPem, 'server.key': leaf.keyPem, 'ca.pem': root.certPem, 'config.json': JSON.stringify(c, null, 2) };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+const bases = new WeakMap<Test, string>();
+let configs = 0;
+
+t.test('a config serve can start with: every line ok, exit 0', async (t) => {
+  const dir = await setup(t);
+  const r = await cli(['check-config', '--online', 'config.json'], dir);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(r.stdout, /^ok    host: 127\.0\.0\.1 \(host\) is an IP address$/m);
+  for (const key of ['port', 'status_port', 'monitoring.prometheus_metrics_port', 'mqtt.embedded_port']) {
+    t.match(r.stdout, new RegExp(`^ok    port: 127\\.0\\.0\\.1:\\d+ \\(${key.replace(/\./g, '\\.')}\\) is free$`, 'm'), `a line for ${key}`);
+  }
+  t.match(r.stdout, /^ok    broker: embedded/m);
+  t.notMatch(r.stdout, /^(fail|warn) /m);
+  t.match(r.stdout, /all checks passed\n$/);
+  t.equal(r.stderr, '');
+});
+
+t.test('a port held by another process: a fail line naming the key, exit 1; without --online no network', async (t) => {
+  const holder: Server = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => holder.close(() => resolve())));
+  const held = (holder.address() as AddressInfo).port;
+
+  const dir = await setup(t, (c) => (c.port = held));
+  const r = await cli(['check-config', '--online', 'config.json'], dir);
+  t.equal(r.code, 1, r.stdout + r.stderr);
+  t.match(r.stdout, new RegExp(`^fail  port: 127\\.0\\.0\\.1:${held} \\(port\\) is in use by another process`, 'm'));
+  t.match(r.stdout, /^ok    port: 127\.0\.0\.1:\d+ \(status_port\) is free$/m, 'the other ports are still checked');
+  t.match(r.stdout, /1 check failed\n$/);
+  t.notMatch(r.stdout + r.stderr, STACK);
+
+  const offline = await cli(['check-config', 'config.json'], dir);
+  t.equal(offline.code, 0, 'without --online the port is not tried');
+  t.notMatch(offline.stdout, / (port|host|broker): /);
+
+  // The embedded broker's port taken, as by a mosquitto on this machine: the key, and what to do.
+  const dir2 = await setup(t, (c) => (c.mqtt.embedded_port = held));
+  const r2 = await cli(['check-config', '--online', 'config.json'], dir2);
+  t.equal(r2.code, 1);
+  t.match(r2.stdout, new RegExp(`^fail  port: 127\\.0\\.0\\.1:${held} \\(mqtt\\.embedded_port\\) is in use by another process, often another MQTT broker.*"broker": "127\\.0\\.0\\.1:${held}"`, 'm'));
+});
+
+t.test('a host that does not resolve: fail, exit 1', async (t) => {
+  const dir = await setup(t, (c) => (c.host = 'no-such-host.invalid'));
+  const r = await cli(['check-config', '--online', 'config.json'], dir);
+  t.equal(r.code, 1, r.stdout + r.stderr);
+  t.match(r.stdout, /^fail  host: no-such-host\.invalid \(host\) does not resolve/m);
+  t.notMatch(r.stdout + r.stderr, STACK);
+});
+
+t.test('a broker nobody listens on: fail as unreachable, exit 1', async (t) => {
+  const port = await freePort();
+  const dir = await setup(t, (c) => (c.mqtt = { broker: `127.0.0.1:${port}` }));
+  const r = await cli(['check-config', '--online', 'config.json'], dir);
+  t.equal(r.code, 1, r.stdout + r.stderr);
+  t.match(r.stdout, new RegExp(`^fail  broker: mqtt://127\\.0\\.0\\.1:${port} \\(mqtt\\.broker\\) is unreachable: connection refused \\(ECONNREFUSED\\)`, 'm'));
+  t.match(r.stdout, /1 check failed\n$/);
+});
+
+t.test('a broker that wants a password', async (t) => {
+  const brokerDir = testdir(t, {});
+  const pwfile = join(brokerDir, 'passwords');
+  execFileSync('mosquitto_passwd', ['-b', '-c', pwfile, 'alice', 's3cret-pw']);
+  const broker: Mosquitto = await startMosquitto(brokerDir, { extraConfig: `allow_anonymous false\npassword_file ${pwfile}` });
+  t.teardown(() => broker.stop());
+
+  await t.test('the wrong password: refused in words, exit 1, the password not printed', async (t) => {
+    const dir = await setup(t, (c) => (c.mqtt = { broker: `127.0.0.1:${broker.port}`, username: 'alice', password: 'wrong-pw' }));
+    const r = await cli(['check-config', '--online', 'config.json'], dir);
+    t.equal(r.code, 1, r.stdout + r.stderr);
+    // mosquitto answers a 3.1.1 client 5 (not authorized) for a wrong password; other brokers 4.
+    t.match(r.stdout, /^fail  broker: mqtt:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) refused the connection as user "alice": (bad user name or password \(CONNACK code 4\)|not authorized \(CONNACK code 5\))/m);
+    t.notMatch(r.stdout + r.stderr, /wrong-pw/);
+  });
+
+  await t.test('no credentials at all: refused, and told to set them', async (t) => {
+    const dir = await setup(t, (c) => (c.mqtt = { broker: `127.0.0.1:${broker.port}` }));
+    const r = await cli(['check-config', '--online', 'config.json'], dir);
+    t.equal(r.code, 1);
+    t.match(r.stdout, /^fail  broker: .*refused the connection without a user name: not authorized.*set mqtt\.username and mqtt\.password/m);
+  });
+
+  await t.test('the right password: accepted under a client id of its own, exit 0', async (t) => {
+    const dir = await setup(t, (c) => (c.mqtt = { broker: `127.0.0.1:${broker.port}`, username: 'alice', password: 's3cret-pw', client_id: 'fleet-prod' }));
+    const r = await cli(['check-config', '--online', 'config.json'], dir);
+    t.equal(r.code, 0, r.stdout + r.stderr);
+    t.match(r.stdout, /^ok    broker: mqtt:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) accepted the connection as user "alice" \(client id fleet-prod-check\)$/m);
+    t.notMatch(r.stdout + r.stderr, /s3cret-pw/);
+    t.match(r.stdout, /all checks passed\n$/);
+  });
+});
+
+t.test('check-config --help names --online', async (t) => {
+  const r = await cli(['check-config', '--help'], ROOT);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /^usage: fleet-telemetry check-config .*\[--online\]$/m);
+  t.match(r.stdout, /^ {2}--online {9}also what serve meets on this machine/m);
+});
+
+t.test('a TLS broker: an untrusted certificate fails as a TLS handshake failure; with mqtt.tls.ca_file it is accepted', async (t) => {
+  const dir = testdir(t, {});
+  bases.set(t, dir);
+  writeFileSync(join(dir, 'broker.pem'), leaf.certPem);
+  writeFileSync(join(dir, 'broker.key'), leaf.keyPem);
+  const tlsBroker = await startMosquitto(dir, { extraConfig: `certfile ${join(dir, 'broker.pem')}\nkeyfile ${join(dir, 'broker.key')}` });
+  t.teardown(() => tlsBroker.stop());
+  const url = `mqtts://127.0.0.1:${tlsBroker.port}`;
+
+  const untrusted = await setup(t, (c) => (c.mqtt = { broker: url }));
+  const r = await cli(['check-config', '--online', 'config.json'], untrusted);
+  t.equal(r.code, 1, r.stdout + r.stderr);
+  t.match(r.stdout, /^fail  broker: mqtts:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) is unreachable: TLS handshake failed: .*set mqtt\.tls\.ca_file/m);
+
+  const trusted = await setup(t, (c) => (c.mqtt = { broker: url, tls: { ca_file: 'ca.pem' } }));
+  const r2 = await cli(['check-config', '--online', 'config.json'], trusted);
+  t.equal(r2.code, 0, r2.stdout + r2.stderr);
+  t.match(r2.stdout, /^ok    mqtt\.tls: ca_file ca\.pem \(.*\/ca\.pem\) is readable$/m);
+  t.match(r2.stdout, /^ok    broker: mqtts:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) accepted the connection without a user name/m);
+});
