@@ -5,7 +5,7 @@ import type { AdmissionOptions } from './admission.js';
 import { Backoff } from './backoff.js';
 import { Batch } from './batch.js';
 import { LinkError, Outbox } from './outbox.js';
-import { DISCONNECT, encodeConnect, PacketReader, PacketType, PINGREQ, type ConnectOptions } from './packets.js';
+import { connackReason, DISCONNECT, encodeConnect, PacketReader, PacketType, PINGREQ, type ConnectOptions } from './packets.js';
 import { openSocket, PinMismatch, type BrokerEndpoint } from './transport.js';
 
 export { Batch } from './batch.js';
@@ -29,7 +29,6 @@ export interface LinkOptions {
   onState?: (connected: boolean) => void;
 }
 
-const CONNACK_REASONS = ['accepted', 'unacceptable protocol version', 'client id rejected', 'server unavailable', 'bad user name or password', 'not authorized'];
 
 interface Outage {
   since: number;
@@ -180,7 +179,7 @@ export class MqttLink {
   private onConnack(rc: number): void {
     clearTimeout(this.connectTimer);
     if (rc !== 0) {
-      this.lastReason = `refused by the broker: ${CONNACK_REASONS[rc] ?? `code ${rc}`}`;
+      this.lastReason = `refused by the broker: ${connackReason(rc)} (code ${rc})`;
       this.socket?.destroy();
       return;
     }

@@ -267,3 +267,25 @@ export class PacketReader {
     this.buf = at === b.length ? Buffer.alloc(0) : b.subarray(at);
   }
 }
+
+/** MQTT 3.1.1 CONNACK return codes (and the MQTT 5 ones a broker may answer a 3.1.1 client with). */
+const CONNACK_REASONS: Record<number, string> = {
+  1: 'unacceptable protocol version',
+  2: 'client id rejected',
+  3: 'server unavailable',
+  4: 'bad user name or password',
+  5: 'not authorized',
+  128: 'unspecified error',
+  133: 'client id rejected',
+  134: 'bad user name or password',
+  135: 'not authorized',
+  136: 'server unavailable',
+  137: 'server busy',
+  138: 'banned',
+  140: 'bad authentication method',
+};
+
+/** A CONNACK code in words, e.g. 5 → "not authorized". */
+export function connackReason(rc: number): string {
+  return CONNACK_REASONS[rc] ?? `unknown reason`;
+}
