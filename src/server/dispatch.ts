@@ -35,6 +35,11 @@ export class Dispatcher {
     }
   }
 
+  /** Every producer some record type goes to, each once (admission asks them all for room). */
+  allProducers(): Producer[] {
+    return [...new Set([...this.routes.values()].flat())];
+  }
+
   producersFor(recordType: string): Producer[] | undefined {
     return this.routes.get(recordType);
   }
