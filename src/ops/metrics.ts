@@ -41,6 +41,7 @@ const OUTCOME_INDEX: Record<FrameOutcome, number> = {
   error_undecodable: 4,
   acked_not_stream: 5,
   acked_unrouted: 6,
+  error_invalid: 7,
 };
 export const FRAME_OUTCOMES = Object.keys(OUTCOME_INDEX) as FrameOutcome[];
 const NO = FRAME_OUTCOMES.length;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { clip } from '../ops/loglimit.js';
+import { isPermanent } from '../producers/types.js';
 import { MESSAGE_STREAM, peekTxid, readFrame, writeAck, writeError, type Frame } from '../envelope/index.js';
 import { DecodeError, decodeRecord } from '../record/decode.js';
 import type { VehicleRecord } from '../record/types.js';
@@ -50,6 +51,7 @@ export type FrameOutcome =
   | 'error_too_big'
   | 'error_unreadable'
   | 'error_undecodable'
+  | 'error_invalid'
   | 'acked_not_stream'
   | 'acked_unrouted';
 
@@ -262,6 +264,12 @@ export class VehicleSession {
       (err: unknown) => {
         ev.producerFailed(err);
         const reason = err instanceof Error ? err.message : String(err);
+        if (isPermanent(err)) {
+          // The record can never be produced: an error response, so the vehicle stops resending.
+          this.respond(writeError(f.txidBytes, reason));
+          this.log.line('warn', { event: 'record_invalid', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(reason) }, 'record can never be produced; error response');
+          return this.settle(f.recordType, 'error_invalid');
+        }
         // §3.7: no response at all; the vehicle resends after its own timeout. A broker failure,
         // not the vehicle's: the MQTT producer logs the outage once; here only debug, limited.
         this.log.line('debug', { event: 'record_unacked', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(reason) }, 'record not taken; no response');
