@@ -99,6 +99,9 @@ async function flood(t: Test, connections: number, perConnection: number) {
   const per = (k: number) => Math.ceil((perConnection - k) / 4) * connections;
   t.equal((await framesWithOutcome(monitoring, 'error_unreadable')) - before.unreadable, per(0), 'unreadable frames counted exactly');
   t.equal((await framesWithOutcome(monitoring, 'error_undecodable')) - before.undecodable, per(1) + per(2), 'undecodable frames counted exactly');
+  const metrics = await (await fetch(`http://127.0.0.1:${monitoring}/metrics`)).text();
+  const suppressed = [...metrics.matchAll(/^\w*log_lines_suppressed_total\{[^}]*\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  t.ok(suppressed >= total / 2, `lines left out are counted (${suppressed})`);
 }
 
 t.test('20,000 hostile frames on one connection', (t) => flood(t, 1, 20_000));

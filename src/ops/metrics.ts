@@ -160,6 +160,8 @@ export class ServerMetrics implements ServerEvents {
   private connections = 0;
   private rateLimitWaits = 0;
   private senderMismatches = 0;
+  private readonly admissionWaits = { vehicle: 0, server: 0 };
+  private readonly logsSuppressed = new Map<string, number>();
   private readonly failures = new Map<string, Map<string, number>>();
   private readonly reasons = new Set<string>(KNOWN_REASONS);
   private readonly publish: TallyHistogram;
@@ -192,6 +194,14 @@ export class ServerMetrics implements ServerEvents {
     this.counter('received_bytes_total', 'Bytes of every frame received from vehicles.', [], one(() => this.bytes));
     this.counter('rate_limit_waits_total', 'Times a connection had to wait for the rate-limit window before its next frame (frames are delayed, never dropped).', [], one(() => this.rateLimitWaits));
     this.counter('sender_mismatch_frames_total', 'Frames whose sender_id names another vehicle than the certificate (the certificate VIN is used).', [], one(() => this.senderMismatches));
+    const waits = this.admissionWaits;
+    this.counter('admission_waits_total', 'Times a connection stopped reading to wait for admission: at its own bound of records in flight (bound="vehicle"), or while the server or a producer had no room (bound="server"). Frames wait, never dropped.', ['bound'], function* () {
+      for (const bound of ['vehicle', 'server'] as const) yield [{ bound }, waits[bound]];
+    });
+    const suppressed = this.logsSuppressed;
+    this.counter('log_lines_suppressed_total', 'Log lines about vehicles left out by the log limits, by event (the counters of frames keep the exact numbers).', ['event'], function* () {
+      for (const [event, n] of suppressed) yield [{ event }, n];
+    });
     this.counter('vehicle_connections_total', 'Vehicle connections accepted (after mTLS and the WebSocket upgrade).', [], one(() => this.connections));
     this.gauge('vehicles_connected', 'Vehicles connected now.', [], one(() => this.sessions.size));
     this.gauge('records_in_flight', 'Records handed to producers and not yet settled.', [], one(() => this.inFlight));
@@ -364,6 +374,15 @@ export class ServerMetrics implements ServerEvents {
 
   senderMismatch(): void {
     this.senderMismatches++;
+  }
+
+  admissionWaited(bound: 'vehicle' | 'server'): void {
+    this.admissionWaits[bound]++;
+  }
+
+  logSuppressed(event: string): void {
+    // Event names are the server's own constants: a small, fixed label set.
+    this.logsSuppressed.set(event, (this.logsSuppressed.get(event) ?? 0) + 1);
   }
 
   private reasonOf(err: unknown): string {

@@ -15,6 +15,13 @@ export interface ServerEvents {
   producerRejected(producer: string, err: unknown): void;
   rateLimited(): void;
   senderMismatch(): void;
+  /**
+   * A connection stopped reading to wait for admission: at its own bound of records in flight
+   * ('vehicle'), or because the server or a producer had no room ('server').
+   */
+  admissionWaited(bound: 'vehicle' | 'server'): void;
+  /** A log line about a vehicle was left out by the log limits (the line's event). */
+  logSuppressed(event: string): void;
 }
 
 export const noEvents: ServerEvents = {
@@ -29,4 +36,6 @@ export const noEvents: ServerEvents = {
   producerRejected() {},
   rateLimited() {},
   senderMismatch() {},
+  admissionWaited() {},
+  logSuppressed() {},
 };

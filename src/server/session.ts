@@ -93,7 +93,9 @@ export class VehicleSession {
    * control the log volume.
    */
   private get log(): SessionLog {
-    return (this.sessionLog ??= new SessionLog(this.opts.logger, { vin: this.info.vin, connection_id: this.info.connectionId }, this.opts.gate?.logs));
+    return (this.sessionLog ??= new SessionLog(this.opts.logger, { vin: this.info.vin, connection_id: this.info.connectionId }, this.opts.gate?.logs, Date.now, (e) =>
+      this.opts.events.logSuppressed(e),
+    ));
   }
 
   /** Records this connection may hold in flight at once. */
@@ -170,9 +172,13 @@ export class VehicleSession {
     if (!this.started || this.closed || this.draining) return;
     while (this.queue.length) {
       // This connection's own bound: it resumes as its records settle (see settle()).
-      if (this.inFlight >= this.perVehicle) return this.hold();
+      if (this.inFlight >= this.perVehicle) {
+        if (!this.paused) this.opts.events.admissionWaited('vehicle');
+        return this.hold();
+      }
       if (this.opts.gate && !this.opts.gate.canAdmit(this)) {
         this.opts.gate.park(this);
+        if (!this.paused) this.opts.events.admissionWaited('server');
         return this.hold();
       }
       if (this.window) {

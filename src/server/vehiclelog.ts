@@ -22,6 +22,8 @@ export class SessionLog {
     /** The process-wide limiter, shared by every connection. */
     private readonly server?: LogLimiter,
     private readonly now: () => number = Date.now,
+    /** Told of each line left out (metrics keep the exact count). */
+    private readonly onSuppressed?: (event: string) => void,
   ) {}
 
   /** Writes `fields` (which must hold `event`) unless the limits say otherwise. */
@@ -31,6 +33,7 @@ export class SessionLog {
     const d = (this.limiter ??= new LogLimiter(CONNECTION_LOG_LIMIT)).take(fields.event, now);
     if (d.suppressed) this.summary(level, fields.event, d.suppressed, now);
     if (d.write && this.serverAllows(level, fields.event, now)) this.log[level](fields, msg);
+    else this.onSuppressed?.(fields.event);
   }
 
   /** Summaries of what this connection left out and did not summarize yet (it is closing). */
