@@ -138,3 +138,15 @@ t.test('queued bytes are bounded: frames arriving before CONNECTED is published 
   t.equal(a.s.sent.filter((x) => x.kind === 4).length, sent, 'every queued frame answered (error: not a frame)');
   t.notOk(a.s.paused, 'resumed once the queue drained');
 });
+
+t.test('a producer with hasRoom but no onRoom: parked sessions are looked at again', async (t) => {
+  const { producer, session } = await setup({ room: 0 });
+  (producer as { onRoom?: unknown }).onRoom = undefined;
+  const a = await session('A');
+  a.send('a0');
+  t.same(producer.order, [], 'no room: waiting');
+  producer.room = 1;
+  await new Promise((r) => setTimeout(r, 600));
+  t.same(producer.order, ['a0'], 'admitted without an onRoom call');
+  await producer.settle();
+});

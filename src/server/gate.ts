@@ -2,6 +2,9 @@ import type { LogLimiter } from '../ops/loglimit.js';
 import type { Producer } from '../producers/types.js';
 import { serverLogLimiter } from './vehiclelog.js';
 
+/** While sessions wait for room, the gate looks again this often even if no producer says so. */
+const RETRY_MS = 250;
+
 /** What the gate needs of a session: to be told it may read again. */
 export interface Parkable {
   wake(): void;
@@ -38,6 +41,7 @@ export class InflightGate {
   /** The session being woken: it may pass the queue it was at the head of. */
   private waking?: Parkable;
   private wakeScheduled = false;
+  private retry?: NodeJS.Timeout;
 
   constructor(opts: GateOptions | number) {
     const o = typeof opts === 'number' ? { max: opts } : opts;
@@ -71,6 +75,9 @@ export class InflightGate {
     // A woken session left the queue: parking again, it goes to the back. One still waiting
     // keeps its place.
     this.waiting.add(s);
+    // Liveness whatever the producers do (hasRoom without onRoom, a missed call): look again
+    // now and then while anyone waits.
+    this.armRetry();
     // Parked behind others while there is room: make sure someone wakes the queue.
     if (!this.wakeScheduled && this.hasRoom()) {
       this.wakeScheduled = true;
@@ -79,6 +86,14 @@ export class InflightGate {
         this.wakeSome();
       });
     }
+  }
+
+  private armRetry(): void {
+    this.retry ??= setTimeout(() => {
+      this.retry = undefined;
+      this.wakeSome();
+      if (this.waiting.size) this.armRetry();
+    }, RETRY_MS).unref();
   }
 
   forget(s: Parkable): void {
