@@ -336,6 +336,18 @@ export const configSchema = {
       description: 'Records being published at once, server-wide; at the bound the server stops reading from vehicle sockets until some settle (backpressure, not buffering).',
       'x-origin': 'project',
     },
+    max_records_in_flight_per_vehicle: {
+      type: 'integer',
+      minimum: 1,
+      default: 64,
+      description:
+        'Records one connection may have being published at once, on top of max_records_in_flight; at the bound the server stops reading ' +
+        'from that vehicle until its records settle (it is slowed, never refused; no frame is dropped). Sized so one vehicle holds only a small ' +
+        'share of what the broker can acknowledge within mqtt.publish_timeout_ms: a V record of 50 fields is 50 publishes, so 64 records are ' +
+        'about 3,200 publishes, a few percent of the tens of thousands a second a stock broker acknowledges; a vehicle that pipelines as fast ' +
+        'as it can then cannot fill the window and make other vehicles\' publishes time out. Raise it for few vehicles on a high-latency link to the broker.',
+      'x-origin': 'project',
+    },
     producers: {
       type: 'object',
       description: 'Producers loaded from a module, by the name records use: name → { module, options }.',

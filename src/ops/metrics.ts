@@ -41,6 +41,7 @@ const OUTCOME_INDEX: Record<FrameOutcome, number> = {
   error_undecodable: 4,
   acked_not_stream: 5,
   acked_unrouted: 6,
+  error_invalid: 7,
 };
 export const FRAME_OUTCOMES = Object.keys(OUTCOME_INDEX) as FrameOutcome[];
 const NO = FRAME_OUTCOMES.length;
@@ -160,6 +161,8 @@ export class ServerMetrics implements ServerEvents {
   private rateLimitWaits = 0;
   private senderMismatches = 0;
   private readonly handshakeFailures = new Map<string, number>();
+  private readonly admissionWaits = { vehicle: 0, server: 0 };
+  private readonly logsSuppressed = new Map<string, number>();
   private readonly failures = new Map<string, Map<string, number>>();
   private readonly reasons = new Set<string>(KNOWN_REASONS);
   private readonly publish: TallyHistogram;
@@ -195,6 +198,14 @@ export class ServerMetrics implements ServerEvents {
     const handshakes = this.handshakeFailures;
     this.counter('tls_handshake_failures_total', 'Vehicle TLS handshakes that failed, by reason (no_certificate, untrusted, expired, protocol_version, closed_early, …).', ['reason'], function* () {
       for (const [reason, v] of handshakes) yield [{ reason }, v];
+    });
+    const waits = this.admissionWaits;
+    this.counter('admission_waits_total', 'Times a connection stopped reading to wait for admission: at its own bound of records in flight (bound="vehicle"), or while the server or a producer had no room (bound="server"). Frames wait, never dropped.', ['bound'], function* () {
+      for (const bound of ['vehicle', 'server'] as const) yield [{ bound }, waits[bound]];
+    });
+    const suppressed = this.logsSuppressed;
+    this.counter('log_lines_suppressed_total', 'Log lines about vehicles left out by the log limits, by event (the counters of frames keep the exact numbers).', ['event'], function* () {
+      for (const [event, n] of suppressed) yield [{ event }, n];
     });
     this.counter('vehicle_connections_total', 'Vehicle connections accepted (after mTLS and the WebSocket upgrade).', [], one(() => this.connections));
     this.gauge('vehicles_connected', 'Vehicles connected now.', [], one(() => this.sessions.size));
@@ -373,6 +384,15 @@ export class ServerMetrics implements ServerEvents {
   // Reasons come from a fixed list (classifyHandshakeFailure), so the label set stays small.
   handshakeFailed(reason: string): void {
     this.handshakeFailures.set(reason, (this.handshakeFailures.get(reason) ?? 0) + 1);
+  }
+
+  admissionWaited(bound: 'vehicle' | 'server'): void {
+    this.admissionWaits[bound]++;
+  }
+
+  logSuppressed(event: string): void {
+    // Event names are the server's own constants: a small, fixed label set.
+    this.logsSuppressed.set(event, (this.logsSuppressed.get(event) ?? 0) + 1);
   }
 
   private reasonOf(err: unknown): string {

@@ -1,6 +1,15 @@
 import type { Producer } from '../producers/types.js';
 import type { VehicleRecord } from '../record/types.js';
 
+/** A producer (a plugin above all) that throws instead of rejecting must not take the server down. */
+function produceSafely(p: Producer, record: VehicleRecord): Promise<void> {
+  try {
+    return p.produce(record);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 export class DispatchTimeout extends Error {
   readonly code = 'dispatch_timeout';
 }
@@ -35,6 +44,11 @@ export class Dispatcher {
     }
   }
 
+  /** Every producer some record type goes to, each once (admission asks them all for room). */
+  allProducers(): Producer[] {
+    return [...new Set([...this.routes.values()].flat())];
+  }
+
   producersFor(recordType: string): Producer[] | undefined {
     return this.routes.get(recordType);
   }
@@ -45,7 +59,7 @@ export class Dispatcher {
       // The producer keeps its own deadline: a guard timer per record would cost more than the
       // rest of the dispatch.
       const only = producers[0];
-      const r = only.produce(record);
+      const r = produceSafely(only, record);
       if (!report) return r;
       return r.catch((err: unknown) => {
         report(only.name, err);
@@ -58,10 +72,10 @@ export class Dispatcher {
     let timedOut = false;
     const all =
       producers.length === 1
-        ? producers[0].produce(record)
+        ? produceSafely(producers[0], record)
         : Promise.all(
             producers.map((p) => {
-              const r = p.produce(record);
+              const r = produceSafely(p, record);
               if (!report) return r;
               (pending ??= new Set(producers));
               return r.then(

@@ -17,6 +17,13 @@ export interface ServerEvents {
   senderMismatch(): void;
   /** A vehicle's TLS handshake failed; `reason` is a HandshakeFailure reason. */
   handshakeFailed(reason: string): void;
+  /**
+   * A connection stopped reading to wait for admission: at its own bound of records in flight
+   * ('vehicle'), or because the server or a producer had no room ('server').
+   */
+  admissionWaited(bound: 'vehicle' | 'server'): void;
+  /** A log line about a vehicle was left out by the log limits (the line's event). */
+  logSuppressed(event: string): void;
 }
 
 export const noEvents: ServerEvents = {
@@ -32,4 +39,6 @@ export const noEvents: ServerEvents = {
   rateLimited() {},
   senderMismatch() {},
   handshakeFailed() {},
+  admissionWaited() {},
+  logSuppressed() {},
 };

@@ -76,7 +76,11 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
   const events: ServerEvents = metrics ?? noEvents;
   // Producers keep their own publish deadline; this guard only catches one that never settles.
   const dispatcher = new Dispatcher(config.records, producers, config.mqtt.publish_timeout_ms + 1000, metrics && ((p, err) => metrics.producerRejected(p, err)));
-  const gate = new InflightGate(config.max_records_in_flight);
+  const gate = new InflightGate({
+    max: config.max_records_in_flight,
+    perVehicle: config.max_records_in_flight_per_vehicle,
+    producers: dispatcher.allProducers(),
+  });
   let monitor: MonitorServer | undefined;
   if (metrics) {
     monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, metrics, logger }).catch((err) =>

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { clip } from '../ops/loglimit.js';
+import { isPermanent } from '../producers/types.js';
 import { MESSAGE_STREAM, peekTxid, readFrame, writeAck, writeError, type Frame } from '../envelope/index.js';
 import { DecodeError, decodeRecord } from '../record/decode.js';
 import type { VehicleRecord } from '../record/types.js';
@@ -7,9 +9,16 @@ import type { Dispatcher } from './dispatch.js';
 import { SlidingWindow } from './ratelimit.js';
 import type { ServerEvents } from './events.js';
 import type { InflightGate } from './gate.js';
+import { SessionLog } from './vehiclelog.js';
 
 /** §3.2: frames above this many bytes are refused with an error. */
 export const MAX_FRAME_BYTES = 1_000_000;
+/**
+ * Bytes of frames received and not yet handled, per connection, above which the session stops
+ * reading. The WebSocket layer may still deliver a message or two after pause(); the bound is on
+ * top of those.
+ */
+export const MAX_QUEUED_BYTES = 2 * MAX_FRAME_BYTES;
 
 /** What the session needs of a vehicle's connection; tests drive it without TLS. */
 export interface VehicleSocket {
@@ -32,7 +41,7 @@ export interface SessionOptions {
   logger: Logger;
   events: ServerEvents;
   rateLimit?: { messageLimit: number; intervalMs: number };
-  /** Server-wide bound on records in flight (backpressure). */
+  /** Admission (server-wide and per-vehicle bounds on records in flight, producers' room) and the process-wide log limit. */
   gate?: InflightGate;
 }
 
@@ -42,6 +51,7 @@ export type FrameOutcome =
   | 'error_too_big'
   | 'error_unreadable'
   | 'error_undecodable'
+  | 'error_invalid'
   | 'acked_not_stream'
   | 'acked_unrouted';
 
@@ -54,8 +64,9 @@ export class VehicleSession {
   frames = 0;
   fields = 0;
   lastFrameAt = 0;
-  private childLog?: Logger;
+  private sessionLog?: SessionLog;
   private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
   /** Arrival time of each queued frame (performance.now()), for the ack latency. */
   private readonly arrived: number[] = [];
   private started = false;
@@ -76,9 +87,20 @@ export class VehicleSession {
     if (opts.rateLimit) this.window = new SlidingWindow(opts.rateLimit.messageLimit, opts.rateLimit.intervalMs);
   }
 
-  /** Made on first use: most connections never log, and 10,000 idle vehicles each holding a child logger is memory for nothing. */
-  private get log(): Logger {
-    return (this.childLog ??= this.opts.logger.child({ vin: this.info.vin, connection_id: this.info.connectionId }));
+  /**
+   * Made on first use: most connections never log, and 10,000 idle vehicles each holding a child
+   * logger is memory for nothing. Limited per event (see vehiclelog.ts): vehicles must not
+   * control the log volume.
+   */
+  private get log(): SessionLog {
+    return (this.sessionLog ??= new SessionLog(this.opts.logger, { vin: this.info.vin, connection_id: this.info.connectionId }, this.opts.gate?.logs, Date.now, (e) =>
+      this.opts.events.logSuppressed(e),
+    ));
+  }
+
+  /** Records this connection may hold in flight at once. */
+  private get perVehicle(): number {
+    return this.opts.gate?.perVehicle ?? Infinity;
   }
 
   /** Publishes the CONNECTED record; frames that arrive meanwhile wait for it (§4). */
@@ -94,7 +116,9 @@ export class VehicleSession {
     if (this.closed || this.draining) return;
     this.queue.push(data);
     this.arrived.push(performance.now());
+    this.queuedBytes += data.length;
     this.pump();
+    if (this.queuedBytes > MAX_QUEUED_BYTES) this.hold();
   }
 
   /** The connection is gone: publish DISCONNECTED once in-flight frames settled. */
@@ -105,8 +129,10 @@ export class VehicleSession {
     this.opts.gate?.forget(this);
     this.queue.length = 0;
     this.arrived.length = 0;
+    this.queuedBytes = 0;
     await this.whenIdle();
     await this.sendConnectivity('DISCONNECTED');
+    this.sessionLog?.close();
     this.opts.events.vehicleDisconnected(this);
   }
 
@@ -115,11 +141,13 @@ export class VehicleSession {
     this.draining = true;
     this.queue.length = 0;
     this.arrived.length = 0;
+    this.queuedBytes = 0;
+    this.opts.gate?.forget(this);
     this.socket.pause();
     await this.whenIdle();
   }
 
-  /** Resume reading when the server-wide gate reopens. */
+  /** Resume reading: the gate has room again and it is this session's turn. */
   wake(): void {
     this.pump();
   }
@@ -136,15 +164,21 @@ export class VehicleSession {
     try {
       await this.opts.dispatcher.dispatch(record, producers);
     } catch (err) {
-      this.log.warn({ event: 'connectivity_not_published', status, err: (err as Error).message }, 'connectivity record not published');
+      this.log.line('warn', { event: 'connectivity_not_published', status, err: clip((err as Error).message) }, 'connectivity record not published');
     }
   }
 
   private pump(): void {
-    if (!this.started || this.closed) return;
+    if (!this.started || this.closed || this.draining) return;
     while (this.queue.length) {
-      if (this.opts.gate && !this.opts.gate.canAdmit()) {
+      // This connection's own bound: it resumes as its records settle (see settle()).
+      if (this.inFlight >= this.perVehicle) {
+        if (!this.paused) this.opts.events.admissionWaited('vehicle');
+        return this.hold();
+      }
+      if (this.opts.gate && !this.opts.gate.canAdmit(this)) {
         this.opts.gate.park(this);
+        if (!this.paused) this.opts.events.admissionWaited('server');
         return this.hold();
       }
       if (this.window) {
@@ -163,7 +197,9 @@ export class VehicleSession {
         }
         this.window.record(now);
       }
-      this.handle(this.queue.shift()!, this.arrived.shift()!);
+      const data = this.queue.shift()!;
+      this.queuedBytes -= data.length;
+      this.handle(data, this.arrived.shift()!);
     }
     if (this.paused) {
       this.paused = false;
@@ -189,13 +225,13 @@ export class VehicleSession {
     ev.frameReceived(data.length);
     if (data.length > MAX_FRAME_BYTES) {
       this.respond(writeError(peekTxid(data), `frame of ${data.length} bytes exceeds ${MAX_FRAME_BYTES}`));
-      this.log.warn({ event: 'frame_too_big', bytes: data.length }, 'frame too big');
+      this.log.line('warn', { event: 'frame_too_big', bytes: data.length }, 'frame too big');
       return ev.frameDone('', 'error_too_big');
     }
     const read = readFrame(data);
     if (!read.ok) {
       this.respond(writeError('', `unreadable frame: ${read.reason}`));
-      this.log.warn({ event: 'frame_unreadable', reason: read.reason }, 'unreadable frame');
+      this.log.line('warn', { event: 'frame_unreadable', reason: clip(read.reason) }, 'unreadable frame');
       return ev.frameDone('', 'error_unreadable');
     }
     const f = read.frame;
@@ -215,7 +251,7 @@ export class VehicleSession {
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       this.respond(writeError(f.txidBytes, `payload does not decode: ${err.message}`));
-      this.log.warn({ event: 'payload_undecodable', txid: f.txid, record_type: f.recordType, reason: err.message }, 'payload does not decode');
+      this.log.line('warn', { event: 'payload_undecodable', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(err.message) }, 'payload does not decode');
       return ev.frameDone(f.recordType, 'error_undecodable');
     }
     this.inFlight++;
@@ -232,9 +268,17 @@ export class VehicleSession {
         this.settle(f.recordType, 'acked');
       },
       (err: unknown) => {
-        // §3.7: no response at all; the vehicle resends after its own timeout.
-        this.log.warn({ event: 'record_unacked', txid: f.txid, record_type: f.recordType, reason: (err as Error).message }, 'record not taken; no response');
         ev.producerFailed(err);
+        const reason = err instanceof Error ? err.message : String(err);
+        if (isPermanent(err)) {
+          // The record can never be produced: an error response, so the vehicle stops resending.
+          this.respond(writeError(f.txidBytes, reason));
+          this.log.line('warn', { event: 'record_invalid', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(reason) }, 'record can never be produced; error response');
+          return this.settle(f.recordType, 'error_invalid');
+        }
+        // §3.7: no response at all; the vehicle resends after its own timeout. A broker failure,
+        // not the vehicle's: the MQTT producer logs the outage once; here only debug, limited.
+        this.log.line('debug', { event: 'record_unacked', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(reason) }, 'record not taken; no response');
         this.settle(f.recordType, 'unacked');
       },
     );
@@ -249,6 +293,9 @@ export class VehicleSession {
       this.idle = [];
       for (const w of waiters) w();
     }
+    // Held at this connection's own bound: one record settled, so read on.
+    if (this.queue.length && this.inFlight === this.perVehicle - 1) this.pump();
+    else if (this.paused && !this.queue.length) this.pump();
   }
 
   private checkSender(f: Frame): void {
@@ -257,7 +304,7 @@ export class VehicleSession {
     this.opts.events.senderMismatch();
     if (!this.senderWarned) {
       this.senderWarned = true;
-      this.log.warn({ event: 'sender_id_mismatch', sender_id: sender, txid: f.txid }, 'sender_id does not match the certificate; using the certificate VIN');
+      this.log.line('warn', { event: 'sender_id_mismatch', sender_id: clip(sender), txid: clip(f.txid) }, 'sender_id does not match the certificate; using the certificate VIN');
     }
   }
 }
