@@ -1,4 +1,8 @@
-import type { PeerCertificate } from 'node:tls';
+import type { Server as HttpsServer } from 'node:https';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { clip, LogLimiter } from '../ops/loglimit.js';
+import type { ServerEvents } from './events.js';
 
 /** Why a vehicle's TLS handshake failed, as a metric label and a sentence an operator can act on. */
 export interface HandshakeFailure {
@@ -19,9 +23,6 @@ const UNTRUSTED = new Set([
   'CERT_CHAIN_TOO_LONG',
 ]);
 
-function clip(s: string): string {
-  return s.length > 128 ? `${s.slice(0, 128)}…` : s;
-}
 
 function dn(name: PeerCertificate['issuer'] | undefined): string {
   if (!name) return 'unknown';
@@ -70,4 +71,46 @@ export function classifyHandshakeFailure(err: NodeJS.ErrnoException & { reason?:
     return { reason: 'closed_early', message: 'connection closed during the TLS handshake', notable: false };
   }
   return { reason: 'other', message: `TLS handshake failed: ${clip(err.reason ?? err.message.split('\n')[0])}`, notable: true };
+}
+
+export type LimitedLog = (level: 'warn' | 'info' | 'debug', key: string, fields: { event: string } & Record<string, unknown>, msg: string) => void;
+
+/**
+ * Lines about connections that never became sessions (refused certificates, failed handshakes,
+ * socket errors): a client can cause them as fast as it can connect, so each kind (event and
+ * reason) gets 5 lines a minute, then a count of what was left out.
+ */
+export function limitedLog(logger: Logger, events: ServerEvents): LimitedLog {
+  const limiter = new LogLimiter({ burst: 5, intervalMs: 60_000, renew: true, maxKeys: 64 });
+  return (level, key, fields, msg) => {
+    if (!logger.isLevelEnabled(level)) return;
+    const d = limiter.take(key, Date.now());
+    if (d.suppressed) logger.info({ event: 'log_suppressed', suppressed_event: fields.event, key, count: d.suppressed }, `${d.suppressed} ${fields.event} lines left out in the last minute`);
+    if (d.write) logger[level](fields, msg);
+    else events.logSuppressed(fields.event);
+  };
+}
+
+/**
+ * Handshake failures in plain words. Node closes a socket whose certificate does not verify
+ * before anything can ask it for that certificate, so it is kept as the handshake completes:
+ * 'keylog' is the one public event that hands over the socket before its 'secure' event.
+ */
+export function watchHandshakes(https: HttpsServer, limited: LimitedLog, events: ServerEvents): void {
+  const seen = new WeakMap<TLSSocket, { remote?: string; cert?: PeerCertificate }>();
+  https.on('keylog', (_line: Buffer, socket: TLSSocket) => {
+    if (seen.has(socket)) return;
+    const info: { remote?: string; cert?: PeerCertificate } = { remote: socket.remoteAddress };
+    seen.set(socket, info);
+    socket.prependOnceListener('secure', () => {
+      info.cert = socket.getPeerCertificate();
+    });
+  });
+  https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    const info = seen.get(socket);
+    const f = classifyHandshakeFailure(err, socket.authorizationError ? String(socket.authorizationError) : undefined, info?.cert);
+    events.handshakeFailed(f.reason);
+    const line = { event: 'tls_handshake_failed', remote: socket.remoteAddress ?? info?.remote, reason: f.reason, detail: f.message };
+    limited(f.notable ? 'warn' : 'debug', `tls_handshake_failed:${f.reason}`, line, `TLS handshake refused: ${f.message}`);
+  });
 }

@@ -1,6 +1,7 @@
 import type { PeerCertificate } from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import { vinFromCommonName, type VinResult } from '../publish/topics.js';
+import { clip } from '../ops/loglimit.js';
 
 function first(v: unknown): unknown {
   return Array.isArray(v) ? v[0] : v;
@@ -15,12 +16,10 @@ export function vinFromCertificate(cert: PeerCertificate | undefined): VinResult
 
 /** For log lines: a certificate's subject CN and issuer, with what a client chose kept short. */
 export function certificateNames(cert: PeerCertificate | undefined): { cn: string; issuer: string } {
-  const clip = (v: unknown) => {
-    const s = typeof v === 'string' ? v : v === undefined ? '' : String(v);
-    return JSON.stringify(s.length > 128 ? `${s.slice(0, 128)}…` : s).slice(1, -1);
-  };
-  const issuer = cert?.issuer ? Object.entries(cert.issuer).map(([k, v]) => `${k}=${clip(first(v))}`).join(', ') : '';
-  return { cn: clip(first(cert?.subject?.CN)), issuer };
+  // JSON escapes make control characters visible in a readable log line.
+  const show = (v: unknown) => JSON.stringify(clip(typeof v === 'string' ? v : v === undefined ? '' : String(v))).slice(1, -1);
+  const issuer = cert?.issuer ? Object.entries(cert.issuer).map(([k, v]) => `${k}=${show(first(v))}`).join(', ') : '';
+  return { cn: show(first(cert?.subject?.CN)), issuer };
 }
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -9,8 +9,9 @@ import type { Config } from '../config/types.js';
 import type { Dispatcher } from './dispatch.js';
 import type { ServerEvents } from './events.js';
 import { certificateNames, connectionIdFrom, vinFromCertificate } from './identity.js';
-import { classifyHandshakeFailure } from './handshake.js';
+import { limitedLog, watchHandshakes } from './handshake.js';
 import { bindError } from './start-error.js';
+import { clip } from '../ops/loglimit.js';
 import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
 import type { ServerTlsMaterial } from './tls.js';
 import type { InflightGate } from './gate.js';
@@ -39,9 +40,10 @@ export interface VehicleServerDeps {
   gate?: InflightGate;
 }
 
+/** A request header the vehicle chose, cut to what a log line or /vehicles should carry. */
 function header(req: IncomingMessage, name: string): string {
   const v = req.headers[name];
-  return (Array.isArray(v) ? v[0] : v) ?? '';
+  return clip((Array.isArray(v) ? v[0] : v) ?? '');
 }
 
 function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
@@ -76,7 +78,8 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     rejectUnauthorized: true,
     minVersion: 'TLSv1.2',
   });
-  watchHandshakes(https, logger, deps.events);
+  const limited = limitedLog(logger, deps.events);
+  watchHandshakes(https, limited, deps.events);
   https.on('request', (req, res) => {
     if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/status') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('mtls ok');
@@ -94,7 +97,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     if (!identity.ok) {
       // §1: a name that would need sanitising could collide with another certificate's VIN.
       const { cn, issuer } = certificateNames(cert);
-      logger.warn({ event: 'vehicle_refused', remote: tlsSocket.remoteAddress, cn, issuer, reason: identity.reason }, 'vehicle certificate refused: its common name is not a safe VIN');
+      limited('warn', `vehicle_refused:${cn}`, { event: 'vehicle_refused', remote: tlsSocket.remoteAddress, cn, issuer, reason: identity.reason }, 'vehicle certificate refused: its common name is not a safe VIN');
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\ncertificate common name is not a valid VIN\n');
       return;
     }
@@ -124,7 +127,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
         session.onMessage(toBuffer(data));
       });
       answerPings(ws);
-      ws.on('error', (err) => logger.info({ event: 'vehicle_socket_error', vin, reason: err.message }, 'vehicle socket error'));
+      ws.on('error', (err) => limited('info', 'vehicle_socket_error', { event: 'vehicle_socket_error', vin, reason: clip(err.message) }, 'vehicle socket error'));
       ws.on('close', (code) => {
         sockets.delete(session);
         void session.onClose().finally(() => {
@@ -188,31 +191,6 @@ function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
-}
-
-/**
- * Handshake failures in plain words. Node closes a socket whose certificate does not verify
- * before anything can ask it for that certificate, so it is kept as the handshake completes:
- * 'keylog' is the one public event that hands over the socket before its 'secure' event.
- */
-function watchHandshakes(https: HttpsServer, logger: Logger, events: ServerEvents): void {
-  const seen = new WeakMap<TLSSocket, { remote?: string; cert?: PeerCertificate }>();
-  https.on('keylog', (_line: Buffer, socket: TLSSocket) => {
-    if (seen.has(socket)) return;
-    const info: { remote?: string; cert?: PeerCertificate } = { remote: socket.remoteAddress };
-    seen.set(socket, info);
-    socket.prependOnceListener('secure', () => {
-      info.cert = socket.getPeerCertificate();
-    });
-  });
-  https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    const info = seen.get(socket);
-    const f = classifyHandshakeFailure(err, socket.authorizationError ? String(socket.authorizationError) : undefined, info?.cert);
-    events.handshakeFailed(f.reason);
-    const line = { event: 'tls_handshake_failed', remote: socket.remoteAddress ?? info?.remote, reason: f.reason, detail: f.message };
-    if (f.notable) logger.warn(line, `TLS handshake refused: ${f.message}`);
-    else logger.debug(line, `TLS handshake refused: ${f.message}`);
-  });
 }
 
 /**
