@@ -92,6 +92,11 @@ t.test('topic characters', async (t) => {
     t.throws(() => encodePublish(`a/${String.fromCharCode(c)}`, 'x', 1, false, 1), new RegExp(`control character U\\+${hex} at 2`), `U+${hex}`);
   }
   t.equal(forbidden.length, 32 + 33, 'every C0 and C1 control character, and DEL');
+  for (const cp of [0xfdd0, 0xfdef, 0xfffe, 0xffff, 0x1fffe, 0x10ffff]) {
+    const hex = cp.toString(16).toUpperCase().padStart(4, '0');
+    refuses(t, () => encodePublish(`a/${String.fromCodePoint(cp)}`, 'x', 1, false, 1), new RegExp(`Unicode noncharacter U\\+${hex} at 2`), `noncharacter U+${hex}`);
+  }
+  roundTrip(t, `a/${String.fromCodePoint(0xfdcf)}${String.fromCodePoint(0x1fffd)}`, 'x', 1, false, 3);
   refuses(t, () => encodePublish('a/\ud800', 'x', 1, false, 1), /lone surrogate/, 'lone high surrogate');
   refuses(t, () => encodePublish('\udc00/a', 'x', 1, false, 1), /lone surrogate/, 'lone low surrogate');
   refuses(t, () => encodePublish('a\udc00\ud800', 'x', 1, false, 1), /lone surrogate/, 'reversed pair');

@@ -77,6 +77,13 @@ t.test('sanitising: every character a broker could refuse or read as structure b
   t.equal(sanitizeLevel('x\ud800y'), 'x_y', 'a lone high surrogate is not UTF-8');
   t.equal(sanitizeLevel('x\udc00y'), 'x_y', 'a lone low surrogate is not UTF-8');
   t.equal(sanitizeLevel('x\ud83d\ude97y'), 'x\ud83d\ude97y', 'a surrogate pair (🚗) stays');
+  // mosquitto drops the connection on Unicode noncharacters too.
+  for (const cp of [0xfdd0, 0xfdef, 0xfffe, 0xffff, 0x1fffe, 0x1ffff, 0x10fffe, 0x10ffff, 0x5fffe]) {
+    t.equal(sanitizeLevel(`x${String.fromCodePoint(cp)}y`), 'x_y', `noncharacter U+${cp.toString(16).toUpperCase()}`);
+  }
+  for (const cp of [0xfdcf, 0xfdf0, 0xfffd, 0x1fffd, 0x10fffd, 0x1f697]) {
+    t.equal(sanitizeLevel(`x${String.fromCodePoint(cp)}y`), `x${String.fromCodePoint(cp)}y`, `U+${cp.toString(16).toUpperCase()} is a character`);
+  }
   t.equal(sanitizeLevel('plain-Name_1 ü\u00a0é'), 'plain-Name_1_ü\u00a0é', 'other letters untouched');
   t.equal(sanitizeLevel(''), '');
   t.equal(sanitizeLevel('\u00a0\u2028'), '\u00a0\u2028', 'above U+009F nothing is replaced');

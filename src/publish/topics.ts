@@ -9,8 +9,11 @@
 export const MAX_LEVEL_BYTES = 256;
 
 // `/ + #` would add a level or a wildcard; C0, DEL and C1 controls make mosquitto drop the whole
-// connection as a malformed packet; NATS closes it on `.` and space; a lone surrogate is not UTF-8.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f/+#. ]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// connection as a malformed packet, and so do Unicode noncharacters (U+FDD0–U+FDEF and the last
+// two code points of every plane: a pair whose high half ends in 3F and low half is DFFE/DFFF);
+// NATS closes it on `.` and space; a lone surrogate is not UTF-8.
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f/+#. \ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** A level that cannot be published: the record is wrong in itself (error response, no resend). */
 export class TopicLevelError extends Error {

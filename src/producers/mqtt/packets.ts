@@ -63,9 +63,9 @@ function writeString(buf: Buffer, at: number, s: Buffer): number {
  * Beyond MQTT's own rules for a topic name (no wildcards, no NUL, well-formed UTF-8, at most
  * 65,535 bytes) C0/C1 control characters are refused: some brokers and most consumers mishandle
  * them, and our topics must be safe everywhere. Refused: C0 controls (NUL included), DEL, C1
- * controls and the wildcards.
+ * controls, Unicode noncharacters (mosquitto drops the connection on them) and the wildcards.
  */
-const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f+#]/;
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f+#\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
 
 /** Checks a topic name and returns its UTF-8 byte length (hot path: one regex, one byteLength). */
 export function topicBytes(topic: string): number {
@@ -74,7 +74,9 @@ export function topicBytes(topic: string): number {
     const i = topic.search(FORBIDDEN);
     const c = topic.charCodeAt(i);
     if (c === 0x2b || c === 0x23) throw new PacketError(`topic has wildcard '${String.fromCharCode(c)}' at ${i}`);
-    throw new PacketError(`topic has control character U+${c.toString(16).toUpperCase().padStart(4, '0')} at ${i}`);
+    const cp = topic.codePointAt(i)!;
+    const what = cp <= 0x9f ? 'control character' : 'Unicode noncharacter';
+    throw new PacketError(`topic has ${what} U+${cp.toString(16).toUpperCase().padStart(4, '0')} at ${i}`);
   }
   const n = Buffer.byteLength(topic, 'utf8');
   // As many bytes as characters: all ASCII, so no surrogate to look for.
