@@ -48,3 +48,9 @@ bench: build
 .PHONY: bench-scale
 bench-scale: build
 	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; node build/bench/scale.js $(ARGS)
+
+# One vehicle pipelining N frames beside paced vehicles: their ack latency, the burst's acked/s and
+# the server's peak RSS; ARGS='--hung-broker-seconds 15' stops mosquitto mid-run (bench/README.md).
+.PHONY: bench-burst
+bench-burst: build
+	node build/bench/burst.js $(ARGS)
