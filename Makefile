@@ -54,3 +54,10 @@ bench-scale: build
 .PHONY: bench-burst
 bench-burst: build
 	node build/bench/burst.js $(ARGS)
+
+# Seeded hostile frames (names with control characters, / + # . spaces, over 256 bytes, bit flips)
+# through the real server to a real mosquitto; exit 1 on a broker disconnect or an escaped topic.
+# Flags: make fuzz ARGS='--frames 20000 --seed 7' (bench/README.md).
+.PHONY: fuzz
+fuzz: build
+	node build/bench/fuzz-broker.js $(ARGS)
