@@ -20,11 +20,11 @@ const speed = (v: number) => [{ key: 'VehicleSpeed', value: { float_value: v } }
 
 // Each must become `_` in a topic level (§5).
 const UNSAFE: [string, string][] = [
-  ['U+0001', '\u0001'],
-  ['U+001F', '\u001f'],
-  ['U+007F', '\u007f'],
-  ['U+0085', '\u0085'],
-  ['U+009F', '\u009f'],
+  ['u0001', '\u0001'],
+  ['u001F', '\u001f'],
+  ['u007F', '\u007f'],
+  ['u0085', '\u0085'],
+  ['u009F', '\u009f'],
   ['slash', '/'],
   ['plus', '+'],
   ['hash', '#'],
@@ -69,6 +69,10 @@ function badTopics(messages: Received[], vins: string[], statusTopic = STATUS_TO
   }
   return bad;
 }
+
+/** Every string in a log line, nested objects and arrays included. */
+const strings = (v: unknown): string[] =>
+  typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.values(v as Record<string, unknown>).flatMap(strings) : [];
 
 /** A CN as a readable key: control characters as \uXXXX. */
 const label = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -218,7 +222,7 @@ t.test('certificate CN: an unsafe one is refused with 403 and a warn line; AB.CD
     const pieces = cn.split(/[\u0000-\u001f\u007f-\u009f]/);
     const names = (l: LogLine) => {
       const text = JSON.stringify(l);
-      const plain = Object.values(l).filter((v): v is string => typeof v === 'string').join('\n');
+      const plain = strings(l).join('\n');
       return pieces.every((p) => plain.includes(p)) && text.includes('Test Fleet CA');
     };
     logged[key] = await server
