@@ -354,8 +354,9 @@ async function main(): Promise<void> {
   }
   const sendEnd = started + flags['max-seconds']! * 1000;
   let stopSending = false;
+  let sending = false; // not before the probe below is acked and the counts are cleared
   const pump = () => {
-    if (stopSending) return;
+    if (!sending || stopSending) return;
     for (const car of cars) {
       while (car.open() && car.inflight < W && counts.sent < N && car.ws!.bufferedAmount < 4 << 20) car.send();
     }
@@ -375,6 +376,7 @@ async function main(): Promise<void> {
     car.inflight = 0;
     car.times.length = 0;
   }
+  sending = true;
 
   let peakKb = 0;
   const sampler = setInterval(() => (peakKb = Math.max(peakKb, rssKb(server.pid) || 0)), 250);
