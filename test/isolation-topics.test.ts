@@ -275,3 +275,45 @@ t.test('NATS: a client id with a dot connects; an alert named "a.b c" is acked a
   await sub.close();
   await nats.stop();
 });
+
+t.test('Unicode noncharacters in names (mosquitto refuses them in a topic): answered, and the broker link survives', async (t) => {
+  // §5: no publish carries "a character a broker refuses". mosquitto 2 closes the connection on
+  // U+FDD0–U+FDEF and U+xFFFE/U+xFFFF in a topic, as on control characters. The contract does not
+  // say whether they become `_` or the record is refused, so either answer passes; silence and a
+  // dropped broker connection do not.
+  const { sub, server, attacker, victim, teardown } = await setup(t);
+  const NONCHARACTERS: [string, string][] = [
+    ['uFDD0', '\ufdd0'],
+    ['uFDEF', '\ufdef'],
+    ['uFFFE', '\ufffe'],
+    ['uFFFF', '\uffff'],
+    ['u1FFFE', '\u{1fffe}'],
+    ['u10FFFF', '\u{10ffff}'],
+  ];
+  const got: Record<string, string> = {};
+  let vseq = 0;
+  for (const [label, c] of NONCHARACTERS) {
+    attacker.send(alertsFrame(`nc-al-${label}`, ATTACKER, [`nc${c}x`]));
+    attacker.send(errorsFrame(`nc-er-${label}`, ATTACKER, [`nc${c}y`]));
+    const vtx = `victim-${vseq++}`;
+    victim.send(vFrame(vtx, VICTIM, speed(vseq)));
+    const [a, e, v] = await Promise.all([outcome(attacker, `nc-al-${label}`, 3000), outcome(attacker, `nc-er-${label}`, 3000), outcome(victim, vtx, 1000)]);
+    got[`alert ${label}`] = a === 'none' ? 'none' : 'answered';
+    got[`error ${label}`] = e === 'none' ? 'none' : 'answered';
+    got[`victim after ${label}`] = v;
+  }
+  t.same(
+    got,
+    Object.fromEntries(NONCHARACTERS.flatMap(([l]) => [[`alert ${l}`, 'answered'], [`error ${l}`, 'answered'], [`victim after ${l}`, 'ack']])),
+    'each frame gets an ack or an error, and the victim is acked within 1 s after each',
+  );
+  await sleep(300);
+  t.equal(disconnects(server), 0, 'no mqtt_disconnected');
+  t.same(
+    sub.messages.filter((m) => /[\ufdd0-\ufdef\ufffe\uffff]|[\ud800-\udbff][\udffe\udfff]/.test(m.topic)).map((m) => JSON.stringify(m.topic)),
+    [],
+    'no topic carries a noncharacter',
+  );
+  t.same(badTopics(sub.messages, [ATTACKER, VICTIM]), [], 'every topic stays under tb/<VIN>/ with safe levels');
+  await teardown();
+});
