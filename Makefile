@@ -48,3 +48,16 @@ bench: build
 .PHONY: bench-scale
 bench-scale: build
 	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; node build/bench/scale.js $(ARGS)
+
+# One vehicle pipelining N frames beside paced vehicles: their ack latency, the burst's acked/s and
+# the server's peak RSS; ARGS='--hung-broker-seconds 15' stops mosquitto mid-run (bench/README.md).
+.PHONY: bench-burst
+bench-burst: build
+	node build/bench/burst.js $(ARGS)
+
+# Seeded hostile frames (names with control characters, / + # . spaces, over 256 bytes, bit flips)
+# through the real server to a real mosquitto; exit 1 on a broker disconnect or an escaped topic.
+# Flags: make fuzz ARGS='--frames 20000 --seed 7' (bench/README.md).
+.PHONY: fuzz
+fuzz: build
+	node build/bench/fuzz-broker.js $(ARGS)
