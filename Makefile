@@ -15,6 +15,7 @@ build: $(NODE_MODULES)
 	npx tsc -p tsconfig.test.json
 
 test: build
+	@bash scripts/test-deps.sh
 	@set -o pipefail; $(TAP) 'build/test/**/*.test.js' | node scripts/tap-summary.mjs
 
 dev-certs/ca.pem: | build

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the real parts the tests start (each on a free loopback port), when missing:
+# mosquitto, and nats-server (MQTT on NATS refuses characters mosquitto accepts).
+set -euo pipefail
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
+[ "${#need[@]}" -eq 0 ] && exit 0
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  if ! sudo -n true 2>/dev/null; then
+    echo "the tests need: ${need[*]} (Debian packages); install them, e.g. sudo apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+  SUDO="sudo -n"
+fi
+echo "installing ${need[*]} for the tests" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The tests start their own brokers; the packages' services are not needed.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop mosquitto nats-server >/dev/null 2>&1 || true; fi
