@@ -284,7 +284,13 @@ export const configSchema = {
           'x-origin': 'tesla',
         },
         disconnect_timeout_ms: { type: 'integer', minimum: 0, default: 250, description: 'Time given to in-flight publishes at shutdown.', 'x-origin': 'tesla' },
-        connect_retry_interval_ms: { type: 'integer', minimum: 1, default: 10000, description: 'Wait between connection attempts.', 'x-origin': 'tesla' },
+        connect_retry_interval_ms: {
+          type: 'integer',
+          minimum: 1,
+          default: 10000,
+          description: "Longest wait between connection attempts (Tesla's meaning): after a loss the first retry comes within a second, then waits double, with ±20% jitter, up to this.",
+          'x-origin': 'tesla',
+        },
         keep_alive_seconds: { type: 'integer', minimum: 0, default: 30, description: 'MQTT keep-alive interval; 0 turns it off.', 'x-origin': 'tesla' },
         qos2_window: {
           type: 'integer',
@@ -299,7 +305,7 @@ export const configSchema = {
           type: 'integer',
           minimum: 1,
           default: 60000,
-          description: 'Cap of the reconnect backoff: waits double from connect_retry_interval_ms up to this, with ±20% jitter.',
+          description: 'A further cap on the wait between connection attempts, from earlier versions of this server; the smaller of it and connect_retry_interval_ms applies.',
           'x-origin': 'project',
         },
         tls: {
