@@ -38,13 +38,21 @@ t.test('broker absent at start: frames unanswered, then acked once it comes up',
   t.ok(server.logs.some((l) => l.event === 'record_unacked' && l.txid === 'early-1'), 'the unacked record is logged');
 
   const mosq = await startMosquitto(dir, { port });
-  await server.waitForLog((l) => l.event === 'mqtt_connected', 10_000);
   const sub = await subscribe(mosq.url, 'tb/#');
+  await server.waitForLog((l) => l.event === 'mqtt_connected', 10_000);
   v.send(frame); // the vehicle's resend
   const r = await v.response('early-1');
   t.equal(r.kind, 'ack', 'the resent frame is acked with no restart');
   await sub.waitFor((m) => m.some((x) => x.topic === `tb/${VIN}/v/Odometer`));
+  // The vehicle connected while the broker was away: its CONNECTED record follows once it is back.
+  const connectivity = () => sub.messages.filter((x) => x.topic === `tb/${VIN}/connectivity`).map((x) => JSON.parse(x.payload) as Record<string, string>);
+  await sub.waitFor(() => connectivity().some((c) => c.Status === 'CONNECTED'), 15_000, 'the CONNECTED record after the outage');
+  const connected = connectivity().filter((c) => c.Status === 'CONNECTED');
+  t.equal(connected.length, 1, 'published once');
+  t.ok(Date.parse(connected[0].CreatedAt) <= Date.now() - 1000, `with the time of the connect (${connected[0].CreatedAt}), not of the publish`);
   await v.close();
+  await sub.waitFor(() => connectivity().some((c) => c.Status === 'DISCONNECTED'), 5000, 'DISCONNECTED');
+  t.equal(connectivity().find((c) => c.Status === 'DISCONNECTED')!.ConnectionId, connected[0].ConnectionId, 'the same connection id');
   t.equal(await server.stop(), 0);
   await sub.close();
   await mosq.stop();

@@ -1,6 +1,7 @@
 import { lookupType } from '../record/schema.js';
 import type { ConnectivityRecord } from '../record/types.js';
 import type { SessionInfo } from './session.js';
+import { isPermanent } from '../producers/types.js';
 
 const STATUS = { CONNECTED: 1, DISCONNECTED: 2 } as const;
 
@@ -30,4 +31,51 @@ export function makeConnectivityRecord(info: SessionInfo, status: keyof typeof S
     networkInterface: info.networkInterface,
     createdAt: { seconds: BigInt(seconds), nanos },
   };
+}
+
+/**
+ * Offers a record until a producer takes it, with backoff (1 s doubling to 30 s, ±20%), while
+ * `wanted()` holds: a vehicle that connected during a broker outage must not look offline to
+ * subscribers once the broker is back. The record is made once, so its connection id and time
+ * are those of the connect.
+ */
+export class UntilTaken {
+  private timer?: NodeJS.Timeout;
+  private waitMs = 1000;
+
+  constructor(
+    private readonly send: () => Promise<void>,
+    private readonly wanted: () => boolean,
+    /** Told when a retry (not the first attempt) was taken. */
+    private readonly onLate?: (attempts: number) => void,
+    private readonly maxWaitMs = 30_000,
+  ) {}
+
+  private attempts = 0;
+
+  /** One attempt; a transient failure schedules the next and rethrows. */
+  async attempt(): Promise<void> {
+    this.attempts++;
+    try {
+      await this.send();
+    } catch (err) {
+      if (!isPermanent(err) && this.wanted()) this.later();
+      throw err;
+    }
+    if (this.attempts > 1) this.onLate?.(this.attempts);
+  }
+
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private later(): void {
+    const wait = Math.round(this.waitMs * (0.8 + Math.random() * 0.4));
+    this.waitMs = Math.min(this.waitMs * 2, this.maxWaitMs);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.wanted()) this.attempt().catch(() => {});
+    }, wait);
+  }
 }

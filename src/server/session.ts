@@ -4,7 +4,7 @@ import { isPermanent } from '../producers/types.js';
 import { MESSAGE_STREAM, peekTxid, readFrame, writeAck, writeError, type Frame } from '../envelope/index.js';
 import { DecodeError, decodeRecord } from '../record/decode.js';
 import type { VehicleRecord } from '../record/types.js';
-import { makeConnectivityRecord } from './connectivity.js';
+import { makeConnectivityRecord, UntilTaken } from './connectivity.js';
 import type { Dispatcher } from './dispatch.js';
 import { SlidingWindow } from './ratelimit.js';
 import type { ServerEvents } from './events.js';
@@ -78,6 +78,7 @@ export class VehicleSession {
   private readonly window?: SlidingWindow;
   private windowTimer?: NodeJS.Timeout;
   private senderWarned = false;
+  private connectedNotice?: UntilTaken;
 
   constructor(
     readonly info: SessionInfo,
@@ -126,6 +127,7 @@ export class VehicleSession {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.windowTimer);
+    this.connectedNotice?.cancel();
     this.opts.gate?.forget(this);
     this.queue.length = 0;
     this.arrived.length = 0;
@@ -161,8 +163,17 @@ export class VehicleSession {
     const producers = this.opts.dispatcher.producersFor('connectivity');
     if (!producers) return;
     const record = makeConnectivityRecord(this.info, status);
+    const send = () => this.opts.dispatcher.dispatch(record, producers);
     try {
-      await this.opts.dispatcher.dispatch(record, producers);
+      if (status === 'CONNECTED') {
+        // Offered again after an outage for as long as the vehicle stays connected.
+        this.connectedNotice = new UntilTaken(send, () => !this.closed && !this.draining, (attempts) =>
+          this.log.line('info', { event: 'connectivity_published_late', status, attempts }, 'CONNECTED record published once the producer took it'),
+        );
+        await this.connectedNotice.attempt();
+      } else {
+        await send();
+      }
     } catch (err) {
       this.log.line('warn', { event: 'connectivity_not_published', status, err: clip((err as Error).message) }, 'connectivity record not published');
     }
