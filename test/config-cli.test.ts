@@ -1,61 +1,19 @@
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { CLI, runCli, STACK, testdir } from './helpers/cli.js';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCa, issueCert, type KeyPairPem } from '../src/tls/devcerts.js';
 
-/**
- * t.testdir, named per process: another run of the suite in this checkout (engineers test in
- * parallel) uses the same .tap/fixtures names and would delete this run's files.
- */
-function testdir(t: Test, content?: Parameters<Test['testdir']>[0]): string {
-  if (!t.testdirName.endsWith(`-${process.pid}`)) t.testdirName = `${t.testdirName}-${process.pid}`;
-  return t.testdir(content);
-}
 
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
 const DAY = 24 * 60 * 60 * 1000;
-/** A stack frame as Node prints it. */
-const STACK = /^\s+at /m;
 
 // Each check is a fresh node process (~0.7 s on a small machine).
 t.setTimeout(120_000);
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs the CLI; resolves on exit. `until` ends a long-running command with SIGTERM once stdout matches. */
-function cli(args: string[], cwd: string, opts: { env?: Record<string, string>; until?: (stdout: string) => boolean } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...opts.env };
-    delete env.FLEET_TELEMETRY_MQTT_USERNAME;
-    delete env.FLEET_TELEMETRY_MQTT_PASSWORD;
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let signalled = false;
-    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!signalled && opts.until?.(stdout)) {
-        signalled = true; // a second SIGTERM would find no handler and kill outright
-        child.kill('SIGTERM');
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 let root: KeyPairPem;
 let leaf: KeyPairPem;
@@ -97,7 +55,7 @@ t.test('serve and check-config refuse an invalid config: exit 2, the path, no st
   const runs = [];
   for (const [i, c] of invalid.entries()) {
     for (const args of [['serve', '--config', 'config.json'], ['check-config', 'config.json']]) {
-      runs.push({ c, args, r: await cli(args, join(dir, `case${i}`), { env: c.env }) });
+      runs.push({ c, args, r: await runCli(args, join(dir, `case${i}`), { env: c.env }) });
     }
   }
   for (const { c, args, r } of runs) {
@@ -113,7 +71,7 @@ t.test('serve and check-config refuse an invalid config: exit 2, the path, no st
 t.test('a config file that does not exist', async (t) => {
   const dir = testdir(t, {});
   for (const args of [['serve', '--config', 'nope.json'], ['check-config', 'nope.json']]) {
-    const r = await cli(args, dir);
+    const r = await runCli(args, dir);
     t.equal(r.code, 2);
     t.match(r.stderr, /nope\.json: cannot read the config file: no such file/);
     t.notMatch(r.stderr, STACK);
@@ -122,7 +80,7 @@ t.test('a config file that does not exist', async (t) => {
 
 t.test('check-config on a good setup: ok lines, exit 0', async (t) => {
   const dir = testdir(t, { 'server.pem': leaf.certPem, 'server.key': leaf.keyPem, 'ca.pem': root.certPem, 'config.json': goodConfig() });
-  const r = await cli(['check-config', 'config.json', '--hostname', 'localhost'], dir);
+  const r = await runCli(['check-config', 'config.json', '--hostname', 'localhost'], dir);
   t.equal(r.code, 0, r.stdout + r.stderr);
   const lines = r.stdout.trim().split('\n');
   t.match(lines[0], /^ok    config: config\.json is valid; records: V → mqtt; alerts → mqtt; connectivity → mqtt \(as the other record types\)/);
@@ -137,7 +95,7 @@ t.test("check-config on Tesla's example: loads, names what is not used", async (
   const tesla = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'configs', 'tesla-example.json'), 'utf8')) as Record<string, any>;
   tesla.tls = { server_cert: 'server.pem', server_key: 'server.key' };
   const dir = testdir(t, { 'server.pem': leaf.certPem, 'server.key': leaf.keyPem, 'config.json': JSON.stringify(tesla) });
-  const r = await cli(['check-config', 'config.json'], dir);
+  const r = await runCli(['check-config', 'config.json'], dir);
   t.equal(r.code, 0, r.stdout + r.stderr);
   const unused = r.stdout.split('\n').find((l) => l.startsWith('warn  config: accepted but not used'));
   t.ok(unused, 'one warning names the unused keys');
@@ -158,7 +116,7 @@ t.test('check-config catches a mismatched key, a missing intermediate and an exp
   ];
   for (const c of cases) {
     const dir = testdir(t, { 'server.pem': c.cert, 'server.key': c.key, 'ca.pem': root.certPem, 'config.json': goodConfig() });
-    const r = await cli(['check-config', 'config.json'], dir);
+    const r = await runCli(['check-config', 'config.json'], dir);
     t.equal(r.code, 1, `${c.name}: exit 1`);
     t.match(r.stdout, c.says, c.name);
     t.match(r.stdout, /1 check failed\n$/, `${c.name}: one failure`);
@@ -168,7 +126,7 @@ t.test('check-config catches a mismatched key, a missing intermediate and an exp
 
 t.test('serve runs the same checks at start: a failure stops it with exit 2', async (t) => {
   const dir = testdir(t, { 'server.pem': leaf.certPem, 'server.key': other.keyPem, 'ca.pem': root.certPem, 'config.json': goodConfig() });
-  const r = await cli(['serve', '--config', 'config.json'], dir);
+  const r = await runCli(['serve', '--config', 'config.json'], dir);
   t.equal(r.code, 2);
   t.match(r.stderr, /cannot start: TLS check failed:\nfail  server_key: server\.key does not match/);
   t.notMatch(r.stderr, STACK);
@@ -183,7 +141,7 @@ t.test('serve starts with a good setup and logs the warnings', async (t) => {
   const dir = testdir(t, { 'server.pem': soon.certPem, 'server.key': soon.keyPem, 'ca.pem': root.certPem, 'config.json': config });
   // Stop once fully up: listening, and the producer connected to the broker.
   const up = (out: string) => /vehicle server listening/.test(out) && /connected to the MQTT broker/.test(out);
-  const r = await cli(['serve', '--config', 'config.json'], dir, { until: up });
+  const r = await runCli(['serve', '--config', 'config.json'], dir, { until: up });
   t.match(r.stdout, /vehicle server listening/, r.stdout + r.stderr);
   t.match(r.stdout, /WARN .*accepted but not used by this server: reliable_ack/);
   t.match(r.stdout, /WARN .*the server certificate "localhost" expires on/);

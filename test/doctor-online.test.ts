@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
-import { execFileSync, spawn } from 'node:child_process';
+import { CLI, runCli, STACK, testdir } from './helpers/cli.js';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -13,41 +14,11 @@ import { freePort } from './helpers/ports.js';
 // and exit 1; a config serve can start with passes, exit 0. Each check runs the real CLI.
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
-const STACK = /^\s+at /m;
 
 t.setTimeout(180_000);
 
-/** t.testdir, named per process: parallel runs of the suite in this checkout share .tap/fixtures. */
-function testdir(t: Test, content?: Parameters<Test['testdir']>[0]): string {
-  if (!t.testdirName.endsWith(`-${process.pid}`)) t.testdirName = `${t.testdirName}-${process.pid}`;
-  return t.testdir(content);
-}
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function cli(args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.FLEET_TELEMETRY_MQTT_USERNAME;
-    delete env.FLEET_TELEMETRY_MQTT_PASSWORD;
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 let root: KeyPairPem;
 let leaf: KeyPairPem;
@@ -84,7 +55,7 @@ let configs = 0;
 
 t.test('a config serve can start with: every line ok, exit 0', async (t) => {
   const dir = await setup(t);
-  const r = await cli(['check-config', '--online', 'config.json'], dir);
+  const r = await runCli(['check-config', '--online', 'config.json'], dir);
   t.equal(r.code, 0, r.stdout + r.stderr);
   t.match(r.stdout, /^ok    host: 127\.0\.0\.1 \(host\) is an IP address$/m);
   for (const key of ['port', 'status_port', 'monitoring.prometheus_metrics_port', 'mqtt.embedded_port']) {
@@ -103,27 +74,27 @@ t.test('a port held by another process: a fail line naming the key, exit 1; with
   const held = (holder.address() as AddressInfo).port;
 
   const dir = await setup(t, (c) => (c.port = held));
-  const r = await cli(['check-config', '--online', 'config.json'], dir);
+  const r = await runCli(['check-config', '--online', 'config.json'], dir);
   t.equal(r.code, 1, r.stdout + r.stderr);
   t.match(r.stdout, new RegExp(`^fail  port: 127\\.0\\.0\\.1:${held} \\(port\\) is in use by another process`, 'm'));
   t.match(r.stdout, /^ok    port: 127\.0\.0\.1:\d+ \(status_port\) is free$/m, 'the other ports are still checked');
   t.match(r.stdout, /1 check failed\n$/);
   t.notMatch(r.stdout + r.stderr, STACK);
 
-  const offline = await cli(['check-config', 'config.json'], dir);
+  const offline = await runCli(['check-config', 'config.json'], dir);
   t.equal(offline.code, 0, 'without --online the port is not tried');
   t.notMatch(offline.stdout, / (port|host|broker): /);
 
   // The embedded broker's port taken, as by a mosquitto on this machine: the key, and what to do.
   const dir2 = await setup(t, (c) => (c.mqtt.embedded_port = held));
-  const r2 = await cli(['check-config', '--online', 'config.json'], dir2);
+  const r2 = await runCli(['check-config', '--online', 'config.json'], dir2);
   t.equal(r2.code, 1);
   t.match(r2.stdout, new RegExp(`^fail  port: 127\\.0\\.0\\.1:${held} \\(mqtt\\.embedded_port\\) is in use by another process, often another MQTT broker.*"broker": "127\\.0\\.0\\.1:${held}"`, 'm'));
 });
 
 t.test('a host that does not resolve: fail, exit 1', async (t) => {
   const dir = await setup(t, (c) => (c.host = 'no-such-host.invalid'));
-  const r = await cli(['check-config', '--online', 'config.json'], dir);
+  const r = await runCli(['check-config', '--online', 'config.json'], dir);
   t.equal(r.code, 1, r.stdout + r.stderr);
   t.match(r.stdout, /^fail  host: no-such-host\.invalid \(host\) does not resolve/m);
   t.notMatch(r.stdout + r.stderr, STACK);
@@ -132,7 +103,7 @@ t.test('a host that does not resolve: fail, exit 1', async (t) => {
 t.test('a broker nobody listens on: fail as unreachable, exit 1', async (t) => {
   const port = await freePort();
   const dir = await setup(t, (c) => (c.mqtt = { broker: `127.0.0.1:${port}` }));
-  const r = await cli(['check-config', '--online', 'config.json'], dir);
+  const r = await runCli(['check-config', '--online', 'config.json'], dir);
   t.equal(r.code, 1, r.stdout + r.stderr);
   t.match(r.stdout, new RegExp(`^fail  broker: mqtt://127\\.0\\.0\\.1:${port} \\(mqtt\\.broker\\) is unreachable: connection refused \\(ECONNREFUSED\\)`, 'm'));
   t.match(r.stdout, /1 check failed\n$/);
@@ -147,7 +118,7 @@ t.test('a broker that wants a password', async (t) => {
 
   await t.test('the wrong password: refused in words, exit 1, the password not printed', async (t) => {
     const dir = await setup(t, (c) => (c.mqtt = { broker: `127.0.0.1:${broker.port}`, username: 'alice', password: 'wrong-pw' }));
-    const r = await cli(['check-config', '--online', 'config.json'], dir);
+    const r = await runCli(['check-config', '--online', 'config.json'], dir);
     t.equal(r.code, 1, r.stdout + r.stderr);
     // mosquitto answers a 3.1.1 client 5 (not authorized) for a wrong password; other brokers 4.
     t.match(r.stdout, /^fail  broker: mqtt:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) refused the connection as user "alice": (bad user name or password \(CONNACK code 4\)|not authorized \(CONNACK code 5\))/m);
@@ -156,14 +127,14 @@ t.test('a broker that wants a password', async (t) => {
 
   await t.test('no credentials at all: refused, and told to set them', async (t) => {
     const dir = await setup(t, (c) => (c.mqtt = { broker: `127.0.0.1:${broker.port}` }));
-    const r = await cli(['check-config', '--online', 'config.json'], dir);
+    const r = await runCli(['check-config', '--online', 'config.json'], dir);
     t.equal(r.code, 1);
     t.match(r.stdout, /^fail  broker: .*refused the connection without a user name: not authorized.*set mqtt\.username and mqtt\.password/m);
   });
 
   await t.test('the right password: accepted under a client id of its own, exit 0', async (t) => {
     const dir = await setup(t, (c) => (c.mqtt = { broker: `127.0.0.1:${broker.port}`, username: 'alice', password: 's3cret-pw', client_id: 'fleet-prod' }));
-    const r = await cli(['check-config', '--online', 'config.json'], dir);
+    const r = await runCli(['check-config', '--online', 'config.json'], dir);
     t.equal(r.code, 0, r.stdout + r.stderr);
     t.match(r.stdout, /^ok    broker: mqtt:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) accepted the connection as user "alice" \(client id fleet-prod-check\)$/m);
     t.notMatch(r.stdout + r.stderr, /s3cret-pw/);
@@ -172,7 +143,7 @@ t.test('a broker that wants a password', async (t) => {
 });
 
 t.test('check-config --help names --online', async (t) => {
-  const r = await cli(['check-config', '--help'], ROOT);
+  const r = await runCli(['check-config', '--help'], ROOT);
   t.equal(r.code, 0);
   t.match(r.stdout, /^usage: fleet-telemetry check-config .*\[--online\]$/m);
   t.match(r.stdout, /^ {2}--online {9}also what serve meets on this machine/m);
@@ -188,12 +159,12 @@ t.test('a TLS broker: an untrusted certificate fails as a TLS handshake failure;
   const url = `mqtts://127.0.0.1:${tlsBroker.port}`;
 
   const untrusted = await setup(t, (c) => (c.mqtt = { broker: url }));
-  const r = await cli(['check-config', '--online', 'config.json'], untrusted);
+  const r = await runCli(['check-config', '--online', 'config.json'], untrusted);
   t.equal(r.code, 1, r.stdout + r.stderr);
   t.match(r.stdout, /^fail  broker: mqtts:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) is unreachable: TLS handshake failed: .*set mqtt\.tls\.ca_file/m);
 
   const trusted = await setup(t, (c) => (c.mqtt = { broker: url, tls: { ca_file: 'ca.pem' } }));
-  const r2 = await cli(['check-config', '--online', 'config.json'], trusted);
+  const r2 = await runCli(['check-config', '--online', 'config.json'], trusted);
   t.equal(r2.code, 0, r2.stdout + r2.stderr);
   t.match(r2.stdout, /^ok    mqtt\.tls: ca_file ca\.pem \(.*\/ca\.pem\) is readable$/m);
   t.match(r2.stdout, /^ok    broker: mqtts:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) accepted the connection without a user name/m);

@@ -1,40 +1,16 @@
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
-import { realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runCli, STACK, testdir } from './helpers/cli.js';
+import { join } from 'node:path';
 import { createCa, issueCert, type KeyPairPem } from '../src/tls/devcerts.js';
 
 // Relative paths in a config resolve from the config file's folder; Tesla's server resolves them
 // from its working directory. A missing TLS file must show the path as written, the path it was
 // looked for at, and that rule, in check-config and in serve's start error alike.
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
-const STACK = /^\s+at /m;
 
 t.setTimeout(120_000);
 
-function testdir(t: Test, content?: Parameters<Test['testdir']>[0]): string {
-  if (!t.testdirName.endsWith(`-${process.pid}`)) t.testdirName = `${t.testdirName}-${process.pid}`;
-  return realpathSync(t.testdir(content));
-}
 
-function cli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 let root: KeyPairPem;
 let leaf: KeyPairPem;
@@ -59,7 +35,7 @@ t.test("a config written for Tesla's server: files beside the working directory,
   const folder = join(cwd, 'etc');
   const rule = `relative paths resolve from the config file's folder, ${folder}`;
 
-  const r = await cli(['check-config', 'etc/config.json'], cwd);
+  const r = await runCli(['check-config', 'etc/config.json'], cwd);
   t.equal(r.code, 1, r.stdout + r.stderr);
   for (const [check, file] of [['server_cert', 'server.pem'], ['server_key', 'server.key'], ['ca_file', 'ca.pem']]) {
     const line = r.stdout.split('\n').find((l) => l.startsWith(`fail  ${check}: `)) ?? '';
@@ -69,7 +45,7 @@ t.test("a config written for Tesla's server: files beside the working directory,
   t.match(r.stdout, new RegExp(`^ok    paths: ${esc(rule)}`, 'm'));
   t.notMatch(r.stdout + r.stderr, STACK);
 
-  const s = await cli(['serve', '--config', 'etc/config.json'], cwd);
+  const s = await runCli(['serve', '--config', 'etc/config.json'], cwd);
   t.equal(s.code, 2, 'serve refuses to start');
   t.match(s.stderr, new RegExp(`cannot start: TLS check failed:\\nfail  server_cert: certs/server\\.pem: cannot read: no such file at ${esc(join(folder, 'certs', 'server.pem'))}; ${esc(rule)}`));
 });
@@ -77,7 +53,7 @@ t.test("a config written for Tesla's server: files beside the working directory,
 t.test('files where the rule says: each TLS line shows the path as written and resolved', async (t) => {
   const cwd = testdir(t, { etc: { certs: { 'server.pem': leaf.certPem, 'server.key': leaf.keyPem, 'ca.pem': root.certPem }, 'config.json': config } });
   const folder = join(cwd, 'etc');
-  const r = await cli(['check-config', 'etc/config.json'], cwd);
+  const r = await runCli(['check-config', 'etc/config.json'], cwd);
   t.equal(r.code, 0, r.stdout + r.stderr);
   t.match(r.stdout, new RegExp(`^ok    server_cert: certs/server\\.pem \\(${esc(join(folder, 'certs', 'server.pem'))}\\): 1 certificate`, 'm'));
   t.match(r.stdout, new RegExp(`^ok    server_key: certs/server\\.key \\(${esc(join(folder, 'certs', 'server.key'))}\\) matches the server certificate`, 'm'));

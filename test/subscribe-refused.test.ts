@@ -1,43 +1,17 @@
-import t, { type Test } from 'tap';
-import { execFileSync, spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { runCli, STACK, testdir } from './helpers/cli.js';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
 import { freePort } from './helpers/ports.js';
 
 // `subscribe` against a broker that refuses it or is not there: exit 1 and one stderr line naming
 // the broker and the reason, instead of exit 0 (or retrying forever) with nothing printed.
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
-const STACK = /^\s+at /m;
 
 t.setTimeout(120_000);
 
-function testdir(t: Test, content?: Parameters<Test['testdir']>[0]): string {
-  if (!t.testdirName.endsWith(`-${process.pid}`)) t.testdirName = `${t.testdirName}-${process.pid}`;
-  return t.testdir(content);
-}
 
-function subscribe(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.FLEET_TELEMETRY_MQTT_USERNAME;
-    delete env.FLEET_TELEMETRY_MQTT_PASSWORD;
-    const child = spawn(process.execPath, [CLI, 'subscribe', ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    // Long enough for the 10 s first-connect limit; a hang past it is a failure, not a pass.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 t.test('a password-protected mosquitto', async (t) => {
   const dir = testdir(t, {});
@@ -48,7 +22,7 @@ t.test('a password-protected mosquitto', async (t) => {
   const at = `127.0.0.1:${broker.port}`;
 
   await t.test('wrong credentials: exit 1, the broker and the reason on stderr', async (t) => {
-    const r = await subscribe(['--broker', at, '--username', 'alice', '--password', 'wrong-pw', 'x/#'], dir);
+    const r = await runCli(['subscribe', '--broker', at, '--username', 'alice', '--password', 'wrong-pw', 'x/#'], dir);
     t.equal(r.code, 1, r.stderr);
     t.match(r.stderr, new RegExp(`^subscribe: mqtt://127\\.0\\.0\\.1:${broker.port} refused the connection as user "alice": (not authorized \\(CONNACK code 5\\)|bad user name or password \\(CONNACK code 4\\))$`, 'm'));
     t.notMatch(r.stderr, /wrong-pw/);
@@ -57,13 +31,13 @@ t.test('a password-protected mosquitto', async (t) => {
   });
 
   await t.test('no credentials: exit 1, says it went without a user name', async (t) => {
-    const r = await subscribe(['--broker', at, 'x/#'], dir);
+    const r = await runCli(['subscribe', '--broker', at, 'x/#'], dir);
     t.equal(r.code, 1, r.stderr);
     t.match(r.stderr, /^subscribe: mqtt:\/\/127\.0\.0\.1:\d+ refused the connection without a user name: not authorized/m);
   });
 
   await t.test('the right credentials: subscribed, exit 0 at --duration', async (t) => {
-    const r = await subscribe(['--broker', at, '--username', 'alice', '--password', 's3cret-pw', '--duration', '1', 'x/#'], dir);
+    const r = await runCli(['subscribe', '--broker', at, '--username', 'alice', '--password', 's3cret-pw', '--duration', '1', 'x/#'], dir);
     t.equal(r.code, 0, r.stderr);
     t.match(r.stderr, new RegExp(`subscribed to x/# on mqtt://127\\.0\\.0\\.1:${broker.port}`));
   });
@@ -71,7 +45,7 @@ t.test('a password-protected mosquitto', async (t) => {
 
 t.test('a broker nobody listens on: exit 1, connection refused', async (t) => {
   const port = await freePort();
-  const r = await subscribe(['--broker', `127.0.0.1:${port}`, 'x/#'], testdir(t, {}));
+  const r = await runCli(['subscribe', '--broker', `127.0.0.1:${port}`, 'x/#'], testdir(t, {}));
   t.equal(r.code, 1, r.stderr);
   t.match(r.stderr, new RegExp(`^subscribe: cannot reach mqtt://127\\.0\\.0\\.1:${port}: connection refused \\(ECONNREFUSED\\)`, 'm'));
   t.notMatch(r.stderr, STACK);
