@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import Long from 'long';
 import WebSocket from 'ws';
 import { writeStreamFrame } from '../../src/envelope/index.js';
 import { lookupType } from '../../src/record/schema.js';
 import type { KeyPairPem } from '../../src/tls/devcerts.js';
-import { deadline, freePort, trackChild, waitUntil } from './ports.js';
+import { accepting, deadline, freePort, trackChild, waitUntil } from './ports.js';
 import type { VehicleClient } from './vehicle.js';
 
 // Helpers for the isolation tests (one vehicle must never disturb another, the broker link or the
@@ -124,16 +123,6 @@ export interface Nats {
   stderr(): string;
 }
 
-function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /** nats-server with JetStream (MQTT needs it) and an MQTT listener, on free loopback ports. */
 export async function startNats(dir: string): Promise<Nats> {

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { deadline, freePort, trackChild, waitUntil } from './ports.js';
+import { accepting, deadline, freePort, trackChild, waitUntil } from './ports.js';
 
 const BINARY = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p)) ?? 'mosquitto';
 
@@ -17,16 +16,6 @@ export interface Mosquitto {
   restart(): Promise<void>;
 }
 
-function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /** A real mosquitto on a free loopback port, started and stopped by the test. */
 export async function startMosquitto(dir: string, opts: { port?: number; extraConfig?: string; persistent?: boolean; listener?: string } = {}): Promise<Mosquitto> {

@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 
 /** A loopback port that was free a moment ago. */
 export function freePort(): Promise<number> {
@@ -54,4 +54,16 @@ export function trackChild(child: { kill(signal?: NodeJS.Signals): boolean; exit
       process.kill(process.pid, sig);
     });
   }
+}
+
+/** Whether something accepts TCP connections on a loopback port now. */
+export function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }
