@@ -55,6 +55,11 @@ export class MqttLink {
   private pingTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
   private pingSentAt = 0;
+  /** Acknowledgements and PINGRESPs in the current read from the broker (see nudge()). */
+  private acksInRead = 0;
+  private pongsInRead = 0;
+  /** Nudges since acknowledgements last arrived: bounds a PINGREQ/PINGRESP exchange. */
+  private nudgesSinceAck = 0;
   private closing = false;
   private everConnected = false;
   /** Why the current connection (or attempt) ended, for the one line logged about it. */
@@ -129,9 +134,15 @@ export class MqttLink {
   }
 
   private onPacket(type: number, buf: Buffer, start: number, length: number): void {
-    if (type === PacketType.PINGRESP) this.pingSentAt = 0;
+    if (type === PacketType.PINGRESP) {
+      this.pingSentAt = 0;
+      this.pongsInRead++;
+    }
     else if (length < 2) return;
-    else if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) this.out.acked((buf[start] << 8) | buf[start + 1]);
+    else if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) {
+      this.acksInRead++;
+      this.out.acked((buf[start] << 8) | buf[start + 1]);
+    }
     else if (type === PacketType.PUBREC) this.out.received((buf[start] << 8) | buf[start + 1]);
     else if (type === PacketType.CONNACK) this.onConnack(buf[start + 1]);
   }
@@ -161,12 +172,17 @@ export class MqttLink {
       socket.destroy();
     }, this.o.connectTimeoutMs);
     socket.on('data', (chunk: Buffer) => {
+      this.acksInRead = 0;
+      this.pongsInRead = 0;
       try {
         reader.push(chunk);
       } catch (err) {
         this.lastReason = `bad data from the broker: ${(err as Error).message}`;
         socket.destroy();
+        return;
       }
+      if (this.acksInRead) this.nudgesSinceAck = 0;
+      if (this.acksInRead || (this.pongsInRead && this.nudgesSinceAck < 2)) setImmediate(() => this.nudge(socket));
     });
     socket.on('error', (err) => {
       this.lastReason ??= err.message;
@@ -220,6 +236,22 @@ export class MqttLink {
       }
     }, Math.max(250, Math.min(ka / 4, 5000)));
     this.pingTimer.unref();
+  }
+
+  /**
+   * A broker with Nagle's algorithm on (mosquitto's default) holds its next PUBACKs until our
+   * kernel acknowledges the segment that carried the last ones, and the kernel delays that ACK
+   * (about 40 ms) while we have nothing to send: measured 44 ms per frame for a lone vehicle. Any
+   * bytes we write carry the ACK at once, so after a read from the broker, when publishes still
+   * await their acknowledgements and no flush is about to write, a 2-byte PINGREQ goes out. Its
+   * PINGRESP may itself hold back the next PUBACKs, so a PINGRESP read nudges too, but at most
+   * twice until acknowledgements arrive: a slow broker cannot draw a ping-pong at loopback speed.
+   */
+  private nudge(socket: Socket): void {
+    if (this.socket !== socket || !this.connected || this.out.ids.inUse === 0 || this.out.writePending()) return;
+    this.nudgesSinceAck++;
+    this.out.lastWrite = Date.now();
+    socket.write(PINGREQ);
   }
 
   /** An attempt that never got to CONNACK: the outage starts (one warn), or goes on (debug). */

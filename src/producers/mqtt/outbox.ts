@@ -125,6 +125,11 @@ export class Outbox implements BatchOwner {
     if (this.ids.has(id)) this.socket?.write(encodePubrel(id));
   }
 
+  /** A write is about to happen this turn (a flush is scheduled) or waits for the socket to drain. */
+  writePending(): boolean {
+    return this.flushScheduled || this.waitingDrain;
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled || this.waitingDrain || !this.socket) return;
     this.flushScheduled = true;
