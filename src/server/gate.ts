@@ -1,6 +1,4 @@
-import type { LogLimiter } from '../ops/loglimit.js';
 import type { Producer } from '../producers/types.js';
-import { serverLogLimiter } from './vehiclelog.js';
 
 /** While sessions wait for room, the gate looks again this often even if no producer says so. */
 const RETRY_MS = 250;
@@ -17,8 +15,6 @@ export interface GateOptions {
   perVehicle?: number;
   /** Producers asked for room (admission) before each record; those with onRoom wake the gate. */
   producers?: Producer[];
-  /** The process-wide log limiter, shared by the sessions (see vehiclelog.ts). */
-  logs?: LogLimiter;
 }
 
 /**
@@ -35,7 +31,6 @@ export class InflightGate {
   count = 0;
   readonly max: number;
   readonly perVehicle: number;
-  readonly logs: LogLimiter;
   private readonly waiting = new Set<Parkable>();
   private readonly gated: Producer[];
   /** The session being woken: it may pass the queue it was at the head of. */
@@ -47,7 +42,6 @@ export class InflightGate {
     const o = typeof opts === 'number' ? { max: opts } : opts;
     this.max = o.max;
     this.perVehicle = o.perVehicle ?? Infinity;
-    this.logs = o.logs ?? serverLogLimiter();
     this.gated = (o.producers ?? []).filter((p) => typeof p.hasRoom === 'function');
     for (const p of o.producers ?? []) p.onRoom?.(() => this.wakeSome());
   }

@@ -10,6 +10,7 @@ import type { Dispatcher } from './dispatch.js';
 import type { ServerEvents } from './events.js';
 import { certificateNames, connectionIdFrom, vinFromCertificate } from './identity.js';
 import { limitedLog, watchHandshakes } from './handshake.js';
+import { serverLogLimiter } from './vehiclelog.js';
 import { bindError } from './start-error.js';
 import { clip } from '../ops/loglimit.js';
 import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
@@ -65,6 +66,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     logger,
     events: deps.events,
     gate: deps.gate,
+    logs: serverLogLimiter(),
     rateLimit: config.rate_limit.enabled
       ? { messageLimit: config.rate_limit.message_limit, intervalMs: config.rate_limit.message_interval_time * 1000 }
       : undefined,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { clip } from '../ops/loglimit.js';
+import { clip, type LogLimiter } from '../ops/loglimit.js';
 import { isPermanent } from '../producers/types.js';
 import { MESSAGE_STREAM, peekTxid, readFrame, writeAck, writeError, type Frame } from '../envelope/index.js';
 import { DecodeError, decodeRecord } from '../record/decode.js';
@@ -41,8 +41,10 @@ export interface SessionOptions {
   logger: Logger;
   events: ServerEvents;
   rateLimit?: { messageLimit: number; intervalMs: number };
-  /** Admission (server-wide and per-vehicle bounds on records in flight, producers' room) and the process-wide log limit. */
+  /** Admission: server-wide and per-vehicle bounds on records in flight, producers' room. */
   gate?: InflightGate;
+  /** The process-wide log limit, shared by every session (see vehiclelog.ts). */
+  logs?: LogLimiter;
 }
 
 export type FrameOutcome =
@@ -94,7 +96,7 @@ export class VehicleSession {
    * control the log volume.
    */
   private get log(): SessionLog {
-    return (this.sessionLog ??= new SessionLog(this.opts.logger, { vin: this.info.vin, connection_id: this.info.connectionId }, this.opts.gate?.logs, Date.now, (e) =>
+    return (this.sessionLog ??= new SessionLog(this.opts.logger, { vin: this.info.vin, connection_id: this.info.connectionId }, this.opts.logs, Date.now, (e) =>
       this.opts.events.logSuppressed(e),
     ));
   }
