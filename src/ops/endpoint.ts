@@ -196,13 +196,12 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
   const servername = o.host;
 
   // DNS
-  let address = o.host;
+  let addrs = [o.host];
   if (isIP(o.host)) {
     lines.push({ status: 'ok', check: 'dns', message: `${o.host} is an IP address (the server certificate must cover it)` });
   } else {
     try {
-      const addrs = (await lookup(o.host, { all: true })).map((a) => a.address);
-      address = addrs[0];
+      addrs = (await lookup(o.host, { all: true })).map((a) => a.address);
       const pub = addrs.filter((a) => !isPrivate(a));
       lines.push(
         pub.length
@@ -215,13 +214,21 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
     }
   }
 
-  // TCP
-  const tcp = await tcpCheck(address, o.port, ms);
-  if (tcp.error) {
-    lines.push({ status: 'fail', check: 'tcp', message: `${address} port ${o.port}: ${tcp.error}` });
-    return lines;
+  // TCP: the first address that accepts (a vehicle tries them in turn too)
+  let address: string | undefined;
+  const refused: string[] = [];
+  for (const a of addrs) {
+    const tcp = await tcpCheck(a, o.port, ms);
+    if (tcp.error) {
+      refused.push(`${a} port ${o.port}: ${tcp.error}`);
+      continue;
+    }
+    address = a;
+    lines.push({ status: 'ok', check: 'tcp', message: `${a} port ${o.port} accepts connections (${tcp.ms} ms)` });
+    break;
   }
-  lines.push({ status: 'ok', check: 'tcp', message: `${address} port ${o.port} accepts connections (${tcp.ms} ms)` });
+  for (const r of refused) lines.push({ status: address ? 'warn' : 'fail', check: 'tcp', message: r });
+  if (!address) return lines;
 
   // TLS, chain, host name (Node), then the CertificateRequest (openssl)
   const probe: TlsProbe = await probeTls({ host: address, port: o.port, servername, ca: o.ca, cert: o.cert, key: o.key, timeoutMs: ms });
