@@ -7,7 +7,8 @@
 import { execFile } from 'node:child_process';
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect as netConnect, isIP } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -55,7 +56,7 @@ export interface SClientResult {
 }
 
 /** What `openssl s_client` learns from one handshake. */
-export function sClient(o: { host: string; port: number; servername: string; ca: string; caFile?: string; cert?: string; key?: string; timeoutMs?: number }): Promise<SClientResult> {
+export function sClient(o: { host: string; port: number; servername: string; caFile?: string; cert?: string; key?: string; timeoutMs?: number }): Promise<SClientResult> {
   const args = ['s_client', '-connect', `${isIP(o.host) === 6 ? `[${o.host}]` : o.host}:${o.port}`, '-nameopt', 'RFC2253'];
   if (!isIP(o.servername)) args.push('-servername', o.servername, '-verify_hostname', o.servername);
   else args.push('-verify_ip', o.servername);
@@ -232,10 +233,10 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
 
   // TLS, chain, host name (Node), then the CertificateRequest (openssl)
   const probe: TlsProbe = await probeTls({ host: address, port: o.port, servername, ca: o.ca, cert: o.cert, key: o.key, timeoutMs: ms });
-  const caFile = await tempCa(o.ca);
+  const caFile = tempCa(o.ca);
   let s: SClientResult;
   try {
-    s = await sClient({ host: address, port: o.port, servername, ca: o.ca, caFile: caFile.path, timeoutMs: ms });
+    s = await sClient({ host: address, port: o.port, servername, caFile: caFile.path, timeoutMs: ms });
   } finally {
     caFile.remove();
   }
@@ -290,9 +291,7 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
 }
 
 /** openssl reads the ca from a file; a private temporary one, removed after. */
-async function tempCa(pem: string): Promise<{ path: string; remove(): void }> {
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+function tempCa(pem: string): { path: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'check-endpoint-'));
   const path = join(dir, 'ca.pem');
   writeFileSync(path, pem, { mode: 0o600 });
