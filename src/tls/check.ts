@@ -55,7 +55,7 @@ function nameOf(subjectOrIssuer: string): string {
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
-function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
+export function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
   try {
     return child.checkIssued(issuer) && child.verify(issuer.publicKey);
   } catch {
@@ -135,7 +135,7 @@ function expiry(check: string, what: string, c: X509Certificate, now: Date): Che
 
 let publicRoots: X509Certificate[] | undefined;
 /** Node's copy of the public web roots: only to tell a root that is not sent from a missing intermediate. */
-function publicRootCerts(): X509Certificate[] {
+export function publicRootCerts(): X509Certificate[] {
   publicRoots ??= rootCertificates.flatMap((pem) => {
     try {
       return [new X509Certificate(pem)];

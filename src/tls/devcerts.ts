@@ -334,3 +334,60 @@ export async function writeDevCerts(
   }
   return result;
 }
+
+/** A DNS name a server certificate may cover: labels of letters, digits and `-`, optionally `*.` first. */
+export const HOSTNAME_PATTERN = /^(\*\.)?(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$/;
+
+export interface NamedServerCertPaths {
+  dir: string;
+  caCert: string;
+  caKey: string;
+  /** The server certificate alone. */
+  cert: string;
+  key: string;
+  /** The server certificate followed by the CA that issued it: what `tls.server_cert` should name. */
+  chain: string;
+  files: { path: string; action: 'written' | 'kept' }[];
+}
+
+/**
+ * Issues a server certificate for public names (and IP addresses) from the dev CA in outDir,
+ * creating the CA when it is absent and reusing it when present, so certificates already given
+ * to vehicles keep verifying. Writes `server-<first name>.pem`/`.key` and `-chain.pem` (the
+ * certificate then the CA). The certificate is issued anew on every call.
+ */
+export async function writeNamedServerCert(
+  outDir: string,
+  names: { dnsNames: string[]; ipAddresses: string[] },
+  opts: { force?: boolean; days?: number } = {},
+): Promise<NamedServerCertPaths> {
+  const { dnsNames, ipAddresses } = names;
+  if (dnsNames.length + ipAddresses.length === 0) throw new Error('a server certificate needs at least one host name or IP address');
+  for (const n of dnsNames) if (!HOSTNAME_PATTERN.test(n)) throw new Error(`invalid host name ${JSON.stringify(n)}`);
+  const dir = path.resolve(outDir);
+  await mkdir(dir, { recursive: true });
+  const caCert = path.join(dir, 'ca.pem');
+  const caKey = path.join(dir, 'ca.key');
+  const files: NamedServerCertPaths['files'] = [];
+  let ca = opts.force ? undefined : await loadCa(dir);
+  if (ca) {
+    files.push({ path: caCert, action: 'kept' }, { path: caKey, action: 'kept' });
+  } else {
+    if (!opts.force && ((await exists(caCert)) || (await exists(caKey)))) {
+      throw new Error(`${dir} has only one of ca.pem/ca.key; pass force to replace the CA`);
+    }
+    ca = await createCa();
+    await writeAtomic(caKey, ca.keyPem, 0o600);
+    await writeAtomic(caCert, ca.certPem, 0o644);
+    files.push({ path: caCert, action: 'written' }, { path: caKey, action: 'written' });
+  }
+  const first = (dnsNames[0] ?? ipAddresses[0]).replace(/^\*\./, 'wildcard.').replace(/:/g, '_');
+  const base = path.join(dir, `server-${first}`);
+  const kp = await issueCert(ca, { commonName: dnsNames[0] ?? ipAddresses[0], kind: 'server', dnsNames, ipAddresses, days: opts.days });
+  const paths = { cert: `${base}.pem`, key: `${base}.key`, chain: `${base}-chain.pem` };
+  await writeAtomic(paths.key, kp.keyPem, 0o600);
+  await writeAtomic(paths.cert, kp.certPem, 0o644);
+  await writeAtomic(paths.chain, kp.certPem + ca.certPem, 0o644);
+  files.push({ path: paths.cert, action: 'written' }, { path: paths.key, action: 'written' }, { path: paths.chain, action: 'written' });
+  return { dir, caCert, caKey, ...paths, files };
+}
