@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, validateMetricName, type Metric } from 'prom-client';
 import { MqttLink } from '../producers/mqtt/link.js';
 import type { Producer } from '../producers/types.js';
+import { readinessOf, type Readiness } from './readiness.js';
 import type { ServerEvents } from '../server/events.js';
 import type { FrameOutcome, VehicleSession } from '../server/session.js';
 
@@ -126,11 +127,7 @@ export interface MetricsOptions {
   accepting?: () => boolean;
 }
 
-export interface Readiness {
-  ready: boolean;
-  producers: Record<string, boolean>;
-  reason?: string;
-}
+export type { Readiness };
 
 /** A connected vehicle as /vehicles shows it. */
 export interface VehicleView {
@@ -296,15 +293,7 @@ export class ServerMetrics implements ServerEvents {
 
   /** Every producer's ready() (absent: ready), and not shutting down. */
   readiness(): Readiness {
-    const producers: Record<string, boolean> = {};
-    let ready = true;
-    for (const [name, p] of this.producers) {
-      const ok = p.ready?.() !== false;
-      producers[name] = ok;
-      if (!ok) ready = false;
-    }
-    if (!this.accepting()) return { ready: false, producers, reason: 'shutting down' };
-    return ready ? { ready, producers } : { ready, producers, reason: 'a producer cannot take records' };
+    return readinessOf(this.producers, this.accepting());
   }
 
   vehicles(now = Date.now()): VehicleView[] {

@@ -11,6 +11,7 @@ import type { ServerEvents } from './events.js';
 import { certificateNames, connectionIdFrom, vinFromCertificate } from './identity.js';
 import { limitedLog, watchHandshakes } from './handshake.js';
 import { serverLogLimiter } from './vehiclelog.js';
+import type { Readiness } from '../ops/readiness.js';
 import { bindError } from './start-error.js';
 import { clip } from '../ops/loglimit.js';
 import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
@@ -39,6 +40,8 @@ export interface VehicleServerDeps {
   logger: Logger;
   events: ServerEvents;
   gate?: InflightGate;
+  /** Whether records can be acked now (producers ready, not shutting down): the status port's /readyz. */
+  readiness?: () => Readiness;
 }
 
 /** A request header the vehicle chose, cut to what a log line or /vehicles should carry. */
@@ -149,10 +152,22 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
   });
   let status: HttpServer | undefined;
   let statusPort: number | undefined;
+  let stopping = false;
   if (config.status_port !== undefined) {
+    // For load balancers: /status is liveness (as Tesla's server), /readyz whether records can be
+    // acked now. Nothing here lists vehicles: this port may face the network.
     status = createHttpServer((req, res) => {
-      if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/status') res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      else res.writeHead(404).end();
+      const path = (req.url ?? '').split('?')[0];
+      const head = req.method === 'HEAD';
+      if (req.method !== 'GET' && !head) return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      if (path === '/status') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(head ? undefined : 'ok');
+      if (path === '/readyz') {
+        const r = deps.readiness?.() ?? { ready: !stopping, producers: {} };
+        const ready = r.ready && !stopping;
+        const body = ready ? 'ready' : `not ready: ${stopping ? 'shutting down' : (r.reason ?? 'a producer cannot take records')}`;
+        return void res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(head ? undefined : body);
+      }
+      res.writeHead(404).end();
     });
     statusPort = await listen(status, config.status_port, config.host).catch((err) => {
       https.close();
@@ -165,6 +180,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     statusPort,
     sessions,
     async shutdown(timeoutMs) {
+      stopping = true;
       https.close();
       status?.close();
       const drained = Promise.all([...sessions].map((s) => s.drain()));

@@ -13,6 +13,7 @@ import { startVehicleServer, type VehicleServer } from './listener.js';
 import { serverTlsMaterial, type ServerTlsMaterial } from './tls.js';
 import { checkAtStart } from '../tls/check.js';
 import { bindError, StartError } from './start-error.js';
+import { readinessOf } from '../ops/readiness.js';
 
 export interface RunningServer {
   server: VehicleServer;
@@ -89,7 +90,8 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
     undo.push(() => monitor!.close());
     logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/metrics, /livez, /readyz, /vehicles)`);
   }
-  const server = await startVehicleServer({ config, tls, dispatcher, logger, events, gate }).catch(unwind);
+  const readiness = () => readinessOf(producers, stopping === undefined);
+  const server = await startVehicleServer({ config, tls, dispatcher, logger, events, gate, readiness }).catch(unwind);
   for (const p of producers.values()) p.start?.();
   logger.info({ event: 'listening', host: config.host, port: server.port, status_port: server.statusPort }, `vehicle server listening on ${config.host}:${server.port}`);
 
