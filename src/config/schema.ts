@@ -342,6 +342,14 @@ export const configSchema = {
       description: 'Records being published at once, server-wide; at the bound the server stops reading from vehicle sockets until some settle (backpressure, not buffering).',
       'x-origin': 'project',
     },
+    workers: {
+      anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }],
+      default: 1,
+      'x-allowed': 'a whole number from 1 to 256, or "auto"',
+      description:
+        'Processes serving vehicles. This version serves from one process: a value above 1 (or "auto") is accepted and named in a start-up warning, so configs written for multi-process serving keep working.',
+      'x-origin': 'project',
+    },
     max_records_in_flight_per_vehicle: {
       type: 'integer',
       minimum: 1,

@@ -46,6 +46,7 @@ export interface Config {
     connectivity?: KindSettings;
   };
   max_records_in_flight: number;
+  workers: number | 'auto';
   max_records_in_flight_per_vehicle: number;
   producers: Record<string, { module: string; options?: Record<string, unknown> }>;
   /** Directory of the config file: relative paths in it resolve from here. */
