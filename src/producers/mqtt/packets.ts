@@ -1,6 +1,7 @@
 /**
  * MQTT 3.1.1 packets the producer sends and receives. Only what a publisher needs: CONNECT,
- * PUBLISH, PUBREL, PINGREQ, DISCONNECT out; CONNACK, PUBACK, PUBREC, PUBCOMP, PINGRESP in.
+ * PUBLISH, PUBREL, PINGREQ, DISCONNECT, and SUBSCRIBE and PUBACK for its one subscription (Home
+ * Assistant's birth message) out; CONNACK, PUBACK, PUBREC, PUBCOMP, PINGRESP, SUBACK, PUBLISH in.
  *
  * The encoder is strict: every length and string it puts on the wire is checked, and a value
  * out of bounds throws PacketError. A 2-byte length field that silently wraps would hand the
@@ -14,6 +15,7 @@ export const enum PacketType {
   PUBREC = 5,
   PUBREL = 6,
   PUBCOMP = 7,
+  SUBACK = 9,
   PINGRESP = 13,
 }
 
@@ -227,6 +229,79 @@ export function encodePubrel(id: number): Buffer {
   return Buffer.from([0x62, 2, id >>> 8, id & 0xff]);
 }
 
+/** PUBACK of an incoming QoS 1 PUBLISH. */
+export function encodePuback(id: number): Buffer {
+  checkPacketId(id);
+  return Buffer.from([0x40, 2, id >>> 8, id & 0xff]);
+}
+
+/**
+ * A topic filter (MQTT 3.1.1 §4.7): a topic's rules (no control characters, well-formed UTF-8, at
+ * most 65,535 bytes), with `+` only as a whole level and `#` only as the whole last level.
+ */
+function filterBytes(filter: string): Buffer {
+  if (typeof filter !== 'string') throw new PacketError('topic filter is not a string');
+  if (filter.length === 0) throw new PacketError('topic filter is empty');
+  const plain = filter.replace(/[+#]/g, 'x');
+  topicBytes(plain);
+  const levels = filter.split('/');
+  levels.forEach((l, i) => {
+    if (l.includes('#') && (l !== '#' || i !== levels.length - 1)) throw new PacketError(`topic filter has '#' other than as its whole last level`);
+    if (l.includes('+') && l !== '+') throw new PacketError(`topic filter has '+' other than as a whole level`);
+  });
+  return fieldBytes(filter, 'topic filter');
+}
+
+/** A SUBSCRIBE for `filters`, every length and field checked like a PUBLISH's. */
+export function encodeSubscribe(packetId: number, filters: readonly { topic: string; qos: number }[]): Buffer {
+  checkPacketId(packetId);
+  if (filters.length === 0) throw new PacketError('SUBSCRIBE without a topic filter');
+  const parts = filters.map((f) => {
+    checkQos(f.qos, 'SUBSCRIBE');
+    return { bytes: filterBytes(f.topic), qos: f.qos };
+  });
+  const remaining = 2 + parts.reduce((n, p) => n + 2 + p.bytes.length + 1, 0);
+  checkRemaining(remaining, 'SUBSCRIBE');
+  const buf = Buffer.allocUnsafe(1 + remainingLengthSize(remaining) + remaining);
+  buf[0] = 0x82;
+  let at = writeRemainingLength(buf, 1, remaining);
+  buf.writeUInt16BE(packetId, at);
+  at += 2;
+  for (const p of parts) {
+    at = writeString(buf, at, p.bytes);
+    buf[at++] = p.qos;
+  }
+  return buf;
+}
+
+/** An incoming PUBLISH (body at `start`, `length` bytes; `flags` the low nibble of its first byte). */
+export interface IncomingPublish {
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  /** 0 for QoS 0. */
+  packetId: number;
+}
+
+/** Reads an incoming PUBLISH; throws on one that does not fit its own lengths. */
+export function readPublish(buf: Buffer, start: number, length: number, flags: number): IncomingPublish {
+  const qos = (flags >> 1) & 3;
+  if (qos === 3) throw new Error('PUBLISH from broker with QoS 3');
+  const end = start + length;
+  if (length < 2) throw new Error('PUBLISH from broker shorter than its topic length');
+  const tl = buf.readUInt16BE(start);
+  let at = start + 2 + tl;
+  if (at > end) throw new Error('PUBLISH from broker with a topic longer than the packet');
+  const topic = buf.toString('utf8', start + 2, at);
+  let packetId = 0;
+  if (qos > 0) {
+    if (at + 2 > end) throw new Error('PUBLISH from broker without its packet id');
+    packetId = buf.readUInt16BE(at);
+    at += 2;
+  }
+  return { topic, payload: buf.subarray(at, end), qos, packetId };
+}
+
 export const PINGREQ = Buffer.from([0xc0, 0]);
 export const DISCONNECT = Buffer.from([0xe0, 0]);
 
@@ -237,7 +312,7 @@ export const DISCONNECT = Buffer.from([0xe0, 0]);
 export class PacketReader {
   private buf: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly onPacket: (type: number, buf: Buffer, start: number, length: number) => void) {}
+  constructor(private readonly onPacket: (type: number, buf: Buffer, start: number, length: number, flags: number) => void) {}
 
   push(chunk: Buffer): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
@@ -263,7 +338,7 @@ export class PacketReader {
         break;
       }
       if (b.length - i < len) break;
-      this.onPacket(b[at] >> 4, b, i, len);
+      this.onPacket(b[at] >> 4, b, i, len, b[at] & 0x0f);
       at = i + len;
     }
     this.buf = at === b.length ? Buffer.alloc(0) : b.subarray(at);
