@@ -201,3 +201,38 @@ for (const format of ['value', 'raw'] as const) {
     await server.waitForLog((l) => l.event === 'ha_birth');
   });
 }
+
+t.test('after the broker restarts (retained messages lost): configs again, and the birth message still heard', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const broker = await startMosquitto(dir);
+  t.teardown(() => broker.stop());
+  const server = await startServer(dir, {
+    records: { V: ['mqtt'] },
+    tls: tlsOf(pki),
+    mqtt: { broker: `127.0.0.1:${broker.port}`, qos: 1, client_id: 'ha-restart', connect_retry_interval_ms: 200, ha_discovery: { enabled: true, prefix: 'ha' } },
+  });
+  t.teardown(() => server.stop());
+  const vin = emulatorVin(7);
+  const car = await connectVehicle(server.port, await pki.vehicle(vin), pki.ca.certPem);
+  t.teardown(() => car.close());
+  car.send(vFrame('one', vin, [{ key: 'Soc', value: { double_value: 50 } }, { key: 'Gear', value: { shift_state_value: 2 } }]));
+  t.equal((await car.response('one')).kind, 'ack');
+  const configs = [`ha/sensor/${vin}/Soc/config`, `ha/sensor/${vin}/Gear/config`, `ha/binary_sensor/${vin}/connectivity/config`, 'ha/binary_sensor/fleet_telemetry_telemetry/status/config'];
+  const first = await subscribe(broker.url, 'ha/#');
+  await first.waitFor((m) => configs.every((c) => m.some((x) => x.topic === c && x.retain)), 10_000, 'retained configs');
+  await first.close();
+
+  await broker.restart();
+  await server.waitForLog((l) => l.event === 'mqtt_reconnected', 15_000);
+  const second = await subscribe(broker.url, 'ha/#');
+  t.teardown(() => second.close());
+  await second.waitFor((m) => configs.every((c) => m.some((x) => x.topic === c && x.retain)), 10_000, 'configs retained again after the restart');
+  t.pass('every config is retained again after the broker lost them');
+  const before = second.messages.length;
+  await second.client.publishAsync('ha/status', 'online', { qos: 0 });
+  await second.waitFor((m) => configs.every((c) => m.slice(before).some((x) => x.topic === c)), 10_000, 'birth after reconnect');
+  t.pass('subscribed again on reconnect: the birth message is heard');
+  await second.client.publishAsync('ha/status', 'offline', { qos: 1 });
+  await car.close();
+});

@@ -30,9 +30,12 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
       for (let i = 0; i < pubs.length; i += 1000) link.send(new Batch(pubs.slice(i, i + 1000), () => {}, Infinity));
     };
     const birthTopic = `${ha.prefix}/status`;
+    let connects = 0;
     discovery = {
+      // After an outage the broker may have lost its retained messages (a restart without
+      // persistence): every config goes out again, as the announcer would otherwise never resend it.
       onState: (up) => {
-        if (up) sendAll(a.server());
+        if (up) sendAll(connects++ === 0 ? a.server() : a.all());
       },
       subscription: {
         filters: [{ topic: birthTopic, qos: 1 }],
