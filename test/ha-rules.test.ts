@@ -5,7 +5,8 @@ import { FIELD_RULES } from '../src/publish/ha-fields.js';
 import type { VRecord } from '../src/record/types.js';
 import { TopicNames } from '../src/publish/topics.js';
 import { Announcer } from '../src/producers/mqtt/announce.js';
-import { encodeSubscribe, PacketError, PacketReader, readPublish } from '../src/producers/mqtt/packets.js';
+import { PacketError, PacketReader } from '../src/producers/mqtt/packets.js';
+import { encodeSubscribe, readPublish } from '../src/producers/mqtt/subscribe-packets.js';
 import { HA_BINARY_SENSOR_CLASSES, HA_SENSOR_UNITS, HA_STATE_CLASSES } from './helpers/ha-lists.js';
 
 // The pure rules of Home Assistant discovery: each field's entity against Home Assistant's

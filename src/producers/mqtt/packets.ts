@@ -1,7 +1,8 @@
 /**
  * MQTT 3.1.1 packets the producer sends and receives. Only what a publisher needs: CONNECT,
- * PUBLISH, PUBREL, PINGREQ, DISCONNECT, and SUBSCRIBE and PUBACK for its one subscription (Home
- * Assistant's birth message) out; CONNACK, PUBACK, PUBREC, PUBCOMP, PINGRESP, SUBACK, PUBLISH in.
+ * PUBLISH, PUBREL, PINGREQ, DISCONNECT out; CONNACK, PUBACK, PUBREC, PUBCOMP, PINGRESP in. The
+ * packets of the link's one subscription (SUBSCRIBE, SUBACK, incoming PUBLISH) are in
+ * subscribe-packets.ts, built from the same checked helpers.
  *
  * The encoder is strict: every length and string it puts on the wire is checked, and a value
  * out of bounds throws PacketError. A 2-byte length field that silently wraps would hand the
@@ -34,17 +35,17 @@ export class PacketError extends Error {
 // String.prototype.isWellFormed is in Node 20 but not in the ES2022 lib this project compiles with.
 const wellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
 
-function remainingLengthSize(n: number): number {
+export function remainingLengthSize(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
 }
 
-function checkRemaining(n: number, what: string): void {
+export function checkRemaining(n: number, what: string): void {
   if (!(n >= 0 && n <= MAX_REMAINING_LENGTH)) {
     throw new PacketError(`${what} of ${n} bytes exceeds the MQTT maximum packet length of ${MAX_REMAINING_LENGTH} bytes`);
   }
 }
 
-function writeRemainingLength(buf: Buffer, at: number, n: number): number {
+export function writeRemainingLength(buf: Buffer, at: number, n: number): number {
   if (!(n >= 0 && n <= MAX_REMAINING_LENGTH)) checkRemaining(n, 'packet');
   do {
     let byte = n % 128;
@@ -55,7 +56,7 @@ function writeRemainingLength(buf: Buffer, at: number, n: number): number {
   return at;
 }
 
-function writeString(buf: Buffer, at: number, s: Buffer): number {
+export function writeString(buf: Buffer, at: number, s: Buffer): number {
   buf.writeUInt16BE(s.length, at);
   s.copy(buf, at + 2);
   return at + 2 + s.length;
@@ -88,7 +89,7 @@ export function topicBytes(topic: string): number {
 }
 
 /** UTF-8 bytes of a string field (client id, user name, …), checked against the 2-byte length. */
-function fieldBytes(s: string, what: string): Buffer {
+export function fieldBytes(s: string, what: string): Buffer {
   if (typeof s !== 'string') throw new PacketError(`${what} is not a string`);
   if (!wellFormed(s)) throw new PacketError(`${what} has a lone surrogate (not valid UTF-8)`);
   const b = Buffer.from(s, 'utf8');
@@ -96,11 +97,11 @@ function fieldBytes(s: string, what: string): Buffer {
   return b;
 }
 
-function checkQos(qos: number, what: string): void {
+export function checkQos(qos: number, what: string): void {
   if (qos !== 0 && qos !== 1 && qos !== 2) throw new PacketError(`${what} QoS ${qos} is not 0, 1 or 2`);
 }
 
-function checkPacketId(id: number): void {
+export function checkPacketId(id: number): void {
   if (!Number.isInteger(id) || id < 1 || id > MAX_PACKET_ID) throw new PacketError(`packet id ${id} is not in 1..${MAX_PACKET_ID}`);
 }
 
@@ -227,79 +228,6 @@ export function encodePublish(topic: string, payload: string, qos: number, retai
 export function encodePubrel(id: number): Buffer {
   checkPacketId(id);
   return Buffer.from([0x62, 2, id >>> 8, id & 0xff]);
-}
-
-/** PUBACK of an incoming QoS 1 PUBLISH. */
-export function encodePuback(id: number): Buffer {
-  checkPacketId(id);
-  return Buffer.from([0x40, 2, id >>> 8, id & 0xff]);
-}
-
-/**
- * A topic filter (MQTT 3.1.1 §4.7): a topic's rules (no control characters, well-formed UTF-8, at
- * most 65,535 bytes), with `+` only as a whole level and `#` only as the whole last level.
- */
-function filterBytes(filter: string): Buffer {
-  if (typeof filter !== 'string') throw new PacketError('topic filter is not a string');
-  if (filter.length === 0) throw new PacketError('topic filter is empty');
-  const plain = filter.replace(/[+#]/g, 'x');
-  topicBytes(plain);
-  const levels = filter.split('/');
-  levels.forEach((l, i) => {
-    if (l.includes('#') && (l !== '#' || i !== levels.length - 1)) throw new PacketError(`topic filter has '#' other than as its whole last level`);
-    if (l.includes('+') && l !== '+') throw new PacketError(`topic filter has '+' other than as a whole level`);
-  });
-  return fieldBytes(filter, 'topic filter');
-}
-
-/** A SUBSCRIBE for `filters`, every length and field checked like a PUBLISH's. */
-export function encodeSubscribe(packetId: number, filters: readonly { topic: string; qos: number }[]): Buffer {
-  checkPacketId(packetId);
-  if (filters.length === 0) throw new PacketError('SUBSCRIBE without a topic filter');
-  const parts = filters.map((f) => {
-    checkQos(f.qos, 'SUBSCRIBE');
-    return { bytes: filterBytes(f.topic), qos: f.qos };
-  });
-  const remaining = 2 + parts.reduce((n, p) => n + 2 + p.bytes.length + 1, 0);
-  checkRemaining(remaining, 'SUBSCRIBE');
-  const buf = Buffer.allocUnsafe(1 + remainingLengthSize(remaining) + remaining);
-  buf[0] = 0x82;
-  let at = writeRemainingLength(buf, 1, remaining);
-  buf.writeUInt16BE(packetId, at);
-  at += 2;
-  for (const p of parts) {
-    at = writeString(buf, at, p.bytes);
-    buf[at++] = p.qos;
-  }
-  return buf;
-}
-
-/** An incoming PUBLISH (body at `start`, `length` bytes; `flags` the low nibble of its first byte). */
-export interface IncomingPublish {
-  topic: string;
-  payload: Buffer;
-  qos: number;
-  /** 0 for QoS 0. */
-  packetId: number;
-}
-
-/** Reads an incoming PUBLISH; throws on one that does not fit its own lengths. */
-export function readPublish(buf: Buffer, start: number, length: number, flags: number): IncomingPublish {
-  const qos = (flags >> 1) & 3;
-  if (qos === 3) throw new Error('PUBLISH from broker with QoS 3');
-  const end = start + length;
-  if (length < 2) throw new Error('PUBLISH from broker shorter than its topic length');
-  const tl = buf.readUInt16BE(start);
-  let at = start + 2 + tl;
-  if (at > end) throw new Error('PUBLISH from broker with a topic longer than the packet');
-  const topic = buf.toString('utf8', start + 2, at);
-  let packetId = 0;
-  if (qos > 0) {
-    if (at + 2 > end) throw new Error('PUBLISH from broker without its packet id');
-    packetId = buf.readUInt16BE(at);
-    at += 2;
-  }
-  return { topic, payload: buf.subarray(at, end), qos, packetId };
 }
 
 export const PINGREQ = Buffer.from([0xc0, 0]);

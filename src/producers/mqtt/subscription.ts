@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { IdWindow } from './ids.js';
-import { encodePuback, encodeSubscribe, PacketType, readPublish } from './packets.js';
+import { PacketType } from './packets.js';
+import { encodePuback, encodeSubscribe, readPublish } from './subscribe-packets.js';
 
 export interface SubscriptionOptions {
   /** Topic filters, each at QoS 0 or 1 (QoS 1 messages are acknowledged with PUBACK). */
