@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real parts the tests start (each on a free loopback port), when missing:
-# mosquitto, and nats-server (MQTT on NATS refuses characters mosquitto accepts).
+# mosquitto, nats-server (MQTT on NATS refuses characters mosquitto accepts), and Python's Jinja2
+# (the Home Assistant discovery tests render every template with it, as Home Assistant does).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
+python3 -c 'import jinja2' >/dev/null 2>&1 || need+=(python3-jinja2)
 [ "${#need[@]}" -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" != 0 ]; then

@@ -275,6 +275,25 @@ export const configSchema = {
           description: 'v/ payloads: `{"value": v}` ("value") or the bare value as Tesla\'s server publishes it ("raw").',
           'x-origin': 'project',
         },
+        ha_discovery: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description:
+            'Home Assistant MQTT discovery: a retained config for each field a vehicle sends (published before its first value), for its connectivity and for the server, sent again when Home Assistant publishes "online" on <prefix>/status.',
+          'x-origin': 'project',
+          properties: {
+            enabled: { type: 'boolean', default: false, description: 'Publish Home Assistant discovery configs.', 'x-origin': 'project' },
+            prefix: {
+              type: 'string',
+              default: 'homeassistant',
+              pattern: '^[^/+#\\u0000-\\u001f\\u007f-\\u009f]([^+#\\u0000-\\u001f\\u007f-\\u009f]{0,254}[^/+#\\u0000-\\u001f\\u007f-\\u009f])?$',
+              'x-allowed': 'a non-empty topic without + or # or control characters, not starting or ending with /',
+              description: "Home Assistant's discovery prefix (its MQTT integration's setting of the same name).",
+              'x-origin': 'project',
+            },
+          },
+        },
         connect_timeout_ms: { type: 'integer', minimum: 1, default: 30000, description: 'Deadline of one connection attempt to the broker.', 'x-origin': 'tesla' },
         publish_timeout_ms: {
           type: 'integer',

@@ -31,6 +31,7 @@ export interface Config {
     qos: Qos;
     retained: boolean;
     payload_format: 'value' | 'raw';
+    ha_discovery: { enabled: boolean; prefix: string };
     connect_timeout_ms: number;
     publish_timeout_ms: number;
     disconnect_timeout_ms: number;

@@ -123,3 +123,14 @@ export function statusTopic(configured: string | undefined, clientId: string): s
   if (configured !== undefined) return configured === '' ? undefined : configured;
   return `fleet-telemetry/${topicLevel(clientId, 'client id')}/status`;
 }
+
+// Home Assistant takes only these in a discovery topic's node and object ids (and unique ids).
+const DISCOVERY_UNSAFE = /[^A-Za-z0-9_-]/g;
+
+/**
+ * A level of a Home Assistant discovery topic (`<prefix>/<component>/<node_id>/<object_id>/config`):
+ * every character outside [A-Za-z0-9_-] becomes `_`, then the limits of topicLevel apply.
+ */
+export function discoveryLevel(name: string, what: string): string {
+  return topicLevel(name.replace(DISCOVERY_UNSAFE, '_'), what);
+}

@@ -6,6 +6,7 @@ import { Backoff } from './backoff.js';
 import { Batch } from './batch.js';
 import { LinkError, Outbox } from './outbox.js';
 import { connackReason, DISCONNECT, encodeConnect, PacketReader, PacketType, PINGREQ, type ConnectOptions } from './packets.js';
+import { Subscription, type SubscriptionOptions } from './subscription.js';
 import { openSocket, PinMismatch, type BrokerEndpoint } from './transport.js';
 
 export { Batch } from './batch.js';
@@ -27,6 +28,8 @@ export interface LinkOptions {
   /** Sent retained at QoS 1 on every connect (the server's `online` status). */
   onlineMessage?: { topic: string; payload: string };
   onState?: (connected: boolean) => void;
+  /** Subscribed on every connect (Home Assistant's birth message). */
+  subscription?: SubscriptionOptions;
 }
 
 
@@ -67,6 +70,7 @@ export class MqttLink {
   private outage?: Outage;
   /** One error for every record refused while disconnected: no stack per refused record. */
   private unavailable = new LinkError('broker_unavailable', 'not connected to the broker');
+  private readonly sub?: Subscription;
 
   constructor(private readonly o: LinkOptions) {
     this.out = new Outbox({
@@ -78,6 +82,7 @@ export class MqttLink {
       },
     });
     this.backoff = new Backoff(o.retryMaxMs);
+    if (o.subscription) this.sub = new Subscription(o.subscription, o.logger);
   }
 
   start(): void {
@@ -133,7 +138,7 @@ export class MqttLink {
     return { limit: this.out.admission.limit, ratePerSecond: this.out.admission.rate };
   }
 
-  private onPacket(type: number, buf: Buffer, start: number, length: number): void {
+  private onPacket(type: number, buf: Buffer, start: number, length: number, flags: number): void {
     if (type === PacketType.PINGRESP) {
       this.pingSentAt = 0;
       this.pongsInRead++;
@@ -145,6 +150,7 @@ export class MqttLink {
     }
     else if (type === PacketType.PUBREC) this.out.received((buf[start] << 8) | buf[start + 1]);
     else if (type === PacketType.CONNACK) this.onConnack(buf[start + 1]);
+    else if (this.sub && this.socket && this.connected) this.sub.handle(this.socket, this.out.ids, type, buf, start, length, flags);
   }
 
   private open(): void {
@@ -166,7 +172,7 @@ export class MqttLink {
       return;
     }
     this.socket = socket;
-    const reader = new PacketReader((t, b, s, l) => this.onPacket(t, b, s, l));
+    const reader = new PacketReader((t, b, s, l, f) => this.onPacket(t, b, s, l, f));
     this.connectTimer = setTimeout(() => {
       this.lastReason = `no CONNACK within ${this.o.connectTimeoutMs} ms`;
       socket.destroy();
@@ -213,6 +219,7 @@ export class MqttLink {
     }
     this.everConnected = true;
     this.out.attach(this.socket!);
+    this.sub?.connected(this.socket!, this.out.ids);
     if (this.o.onlineMessage) this.send(new Batch([{ ...this.o.onlineMessage, qos: 1, retain: true }], () => {}, Infinity));
     this.startPing();
     this.o.onState?.(true);
@@ -273,6 +280,7 @@ export class MqttLink {
     clearInterval(this.pingTimer);
     this.socket = undefined;
     this.pingSentAt = 0;
+    this.sub?.reset();
     const was = this.connected;
     this.connected = false;
     const reason = this.lastReason ?? 'connection closed by the broker';

@@ -1,6 +1,8 @@
 /**
  * MQTT 3.1.1 packets the producer sends and receives. Only what a publisher needs: CONNECT,
- * PUBLISH, PUBREL, PINGREQ, DISCONNECT out; CONNACK, PUBACK, PUBREC, PUBCOMP, PINGRESP in.
+ * PUBLISH, PUBREL, PINGREQ, DISCONNECT out; CONNACK, PUBACK, PUBREC, PUBCOMP, PINGRESP in. The
+ * packets of the link's one subscription (SUBSCRIBE, SUBACK, incoming PUBLISH) are in
+ * subscribe-packets.ts, built from the same checked helpers.
  *
  * The encoder is strict: every length and string it puts on the wire is checked, and a value
  * out of bounds throws PacketError. A 2-byte length field that silently wraps would hand the
@@ -14,6 +16,7 @@ export const enum PacketType {
   PUBREC = 5,
   PUBREL = 6,
   PUBCOMP = 7,
+  SUBACK = 9,
   PINGRESP = 13,
 }
 
@@ -32,17 +35,17 @@ export class PacketError extends Error {
 // String.prototype.isWellFormed is in Node 20 but not in the ES2022 lib this project compiles with.
 const wellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
 
-function remainingLengthSize(n: number): number {
+export function remainingLengthSize(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
 }
 
-function checkRemaining(n: number, what: string): void {
+export function checkRemaining(n: number, what: string): void {
   if (!(n >= 0 && n <= MAX_REMAINING_LENGTH)) {
     throw new PacketError(`${what} of ${n} bytes exceeds the MQTT maximum packet length of ${MAX_REMAINING_LENGTH} bytes`);
   }
 }
 
-function writeRemainingLength(buf: Buffer, at: number, n: number): number {
+export function writeRemainingLength(buf: Buffer, at: number, n: number): number {
   if (!(n >= 0 && n <= MAX_REMAINING_LENGTH)) checkRemaining(n, 'packet');
   do {
     let byte = n % 128;
@@ -53,7 +56,7 @@ function writeRemainingLength(buf: Buffer, at: number, n: number): number {
   return at;
 }
 
-function writeString(buf: Buffer, at: number, s: Buffer): number {
+export function writeString(buf: Buffer, at: number, s: Buffer): number {
   buf.writeUInt16BE(s.length, at);
   s.copy(buf, at + 2);
   return at + 2 + s.length;
@@ -86,7 +89,7 @@ export function topicBytes(topic: string): number {
 }
 
 /** UTF-8 bytes of a string field (client id, user name, …), checked against the 2-byte length. */
-function fieldBytes(s: string, what: string): Buffer {
+export function fieldBytes(s: string, what: string): Buffer {
   if (typeof s !== 'string') throw new PacketError(`${what} is not a string`);
   if (!wellFormed(s)) throw new PacketError(`${what} has a lone surrogate (not valid UTF-8)`);
   const b = Buffer.from(s, 'utf8');
@@ -94,11 +97,11 @@ function fieldBytes(s: string, what: string): Buffer {
   return b;
 }
 
-function checkQos(qos: number, what: string): void {
+export function checkQos(qos: number, what: string): void {
   if (qos !== 0 && qos !== 1 && qos !== 2) throw new PacketError(`${what} QoS ${qos} is not 0, 1 or 2`);
 }
 
-function checkPacketId(id: number): void {
+export function checkPacketId(id: number): void {
   if (!Number.isInteger(id) || id < 1 || id > MAX_PACKET_ID) throw new PacketError(`packet id ${id} is not in 1..${MAX_PACKET_ID}`);
 }
 
@@ -237,7 +240,7 @@ export const DISCONNECT = Buffer.from([0xe0, 0]);
 export class PacketReader {
   private buf: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly onPacket: (type: number, buf: Buffer, start: number, length: number) => void) {}
+  constructor(private readonly onPacket: (type: number, buf: Buffer, start: number, length: number, flags: number) => void) {}
 
   push(chunk: Buffer): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
@@ -263,7 +266,7 @@ export class PacketReader {
         break;
       }
       if (b.length - i < len) break;
-      this.onPacket(b[at] >> 4, b, i, len);
+      this.onPacket(b[at] >> 4, b, i, len, b[at] & 0x0f);
       at = i + len;
     }
     this.buf = at === b.length ? Buffer.alloc(0) : b.subarray(at);

@@ -1,7 +1,8 @@
 import { planPublishes } from '../../publish/plan.js';
-import { statusTopic as statusTopicOf } from '../../publish/topics.js';
+import { statusTopic as statusTopicOf, TopicNames } from '../../publish/topics.js';
+import { Announcer } from './announce.js';
 import type { Producer, ProducerFactory } from '../types.js';
-import { Batch, MqttLink } from './link.js';
+import { Batch, MqttLink, type LinkOptions } from './link.js';
 import { brokerTlsFrom, brokerUrl, clientIdFrom, planOptionsFrom, retryMaxMsFrom } from './options.js';
 import { parseBrokerUrl } from './transport.js';
 
@@ -18,6 +19,34 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
   const clientId = clientIdFrom(config);
   const statusTopic = statusTopicOf(m.status_topic, clientId);
   const timeoutMs = m.publish_timeout_ms;
+  const ha = m.ha_discovery;
+  let announcer: Announcer | undefined;
+  let discovery: Pick<LinkOptions, 'subscription' | 'onState'> = {};
+  if (ha?.enabled) {
+    plan.topics ??= new TopicNames(plan.topicBase);
+    const a = (announcer = new Announcer({ prefix: ha.prefix, payloadFormat: plan.payloadFormat, names: plan.topics, statusTopic, qos: m.qos }));
+    // Configs outside a record: no deadline, nothing to answer; lost with the connection.
+    const sendAll = (pubs: ReturnType<Announcer['all']>) => {
+      for (let i = 0; i < pubs.length; i += 1000) link.send(new Batch(pubs.slice(i, i + 1000), () => {}, Infinity));
+    };
+    const birthTopic = `${ha.prefix}/status`;
+    let connects = 0;
+    discovery = {
+      // After an outage the broker may have lost its retained messages (a restart without
+      // persistence): every config goes out again, as the announcer would otherwise never resend it.
+      onState: (up) => {
+        if (up) sendAll(connects++ === 0 ? a.server() : a.all());
+      },
+      subscription: {
+        filters: [{ topic: birthTopic, qos: 1 }],
+        onMessage(topic, payload) {
+          if (topic !== birthTopic || payload.toString('utf8') !== 'online') return;
+          log.info({ event: 'ha_birth', topic }, 'Home Assistant is online: publishing every discovery config again');
+          sendAll(a.all());
+        },
+      },
+    };
+  }
   const link = new MqttLink({
     endpoint: parseBrokerUrl(brokerUrl(config), brokerTlsFrom(config)),
     connect: {
@@ -34,6 +63,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
     qos2Window: m.qos2_window,
     logger: log,
     onlineMessage: statusTopic === undefined ? undefined : { topic: statusTopic, payload: 'online' },
+    ...discovery,
   });
 
   const producer: Producer & { link: MqttLink } = {
@@ -49,9 +79,29 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
         // A name too long for a topic level: the record is wrong in itself (permanent).
         return Promise.reject(err);
       }
-      if (pubs.length === 0) return Promise.resolve();
+      if (announcer === undefined) {
+        if (pubs.length === 0) return Promise.resolve();
+        return new Promise<void>((resolve, reject) => {
+          link.send(new Batch(pubs, (err) => (err ? reject(err) : resolve()), Date.now() + timeoutMs));
+        });
+      }
+      const a = announcer;
+      let planned;
+      try {
+        planned = a.plan(record, pubs);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      const { added } = planned;
+      if (planned.pubs.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        link.send(new Batch(pubs, (err) => (err ? reject(err) : resolve()), Date.now() + timeoutMs));
+        const done = (err?: Error) => {
+          if (!err) return resolve();
+          // Not published: announced again with the field's next value.
+          if (added) a.undo(record.vin, added);
+          reject(err);
+        };
+        link.send(new Batch(planned.pubs, done, Date.now() + timeoutMs));
       });
     },
     start: () => link.start(),
