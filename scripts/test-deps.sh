@@ -6,7 +6,7 @@ set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
-python3 -c 'import jinja2' >/dev/null 2>&1 || need+=(python3-jinja2)
+python3 -c 'import jinja2' >/dev/null 2>&1 || /usr/bin/python3 -c 'import jinja2' >/dev/null 2>&1 || need+=(python3-jinja2)
 [ "${#need[@]}" -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
