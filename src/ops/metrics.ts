@@ -158,6 +158,7 @@ export class ServerMetrics implements ServerEvents {
   private rateLimitWaits = 0;
   private senderMismatches = 0;
   private readonly handshakeFailures = new Map<string, number>();
+  private resendsJoined = 0;
   private readonly admissionWaits = { vehicle: 0, server: 0 };
   private readonly logsSuppressed = new Map<string, number>();
   private readonly failures = new Map<string, Map<string, number>>();
@@ -192,6 +193,7 @@ export class ServerMetrics implements ServerEvents {
     this.counter('received_bytes_total', 'Bytes of every frame received from vehicles.', [], one(() => this.bytes));
     this.counter('rate_limit_waits_total', 'Times a connection had to wait for the rate-limit window before its next frame (frames are delayed, never dropped).', [], one(() => this.rateLimitWaits));
     this.counter('sender_mismatch_frames_total', 'Frames whose sender_id names another vehicle than the certificate (the certificate VIN is used).', [], one(() => this.senderMismatches));
+    this.counter('resends_joined_total', 'Resent frames that joined their original, still being published, instead of publishing every field again (answered when it settles).', [], one(() => this.resendsJoined));
     const handshakes = this.handshakeFailures;
     this.counter('tls_handshake_failures_total', 'Vehicle TLS handshakes that failed, by reason (no_certificate, untrusted, expired, protocol_version, closed_early, …).', ['reason'], function* () {
       for (const [reason, v] of handshakes) yield [{ reason }, v];
@@ -368,6 +370,10 @@ export class ServerMetrics implements ServerEvents {
 
   senderMismatch(): void {
     this.senderMismatches++;
+  }
+
+  resendJoined(): void {
+    this.resendsJoined++;
   }
 
   // Reasons come from a fixed list (classifyHandshakeFailure), so the label set stays small.

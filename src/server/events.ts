@@ -15,6 +15,8 @@ export interface ServerEvents {
   producerRejected(producer: string, err: unknown): void;
   rateLimited(): void;
   senderMismatch(): void;
+  /** A resent frame joined its original, still being published, instead of publishing again. */
+  resendJoined(): void;
   /** A vehicle's TLS handshake failed; `reason` is a HandshakeFailure reason. */
   handshakeFailed(reason: string): void;
   /**
@@ -38,6 +40,7 @@ export const noEvents: ServerEvents = {
   producerRejected() {},
   rateLimited() {},
   senderMismatch() {},
+  resendJoined() {},
   handshakeFailed() {},
   admissionWaited() {},
   logSuppressed() {},

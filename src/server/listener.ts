@@ -11,6 +11,7 @@ import type { ServerEvents } from './events.js';
 import { certificateNames, connectionIdFrom, vinFromCertificate } from './identity.js';
 import { limitedLog, watchHandshakes } from './handshake.js';
 import { serverLogLimiter } from './vehiclelog.js';
+import { PendingRecords } from './pending.js';
 import type { Readiness } from '../ops/readiness.js';
 import { bindError } from './start-error.js';
 import { clip } from '../ops/loglimit.js';
@@ -70,6 +71,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     events: deps.events,
     gate: deps.gate,
     logs: serverLogLimiter(),
+    pending: new PendingRecords(),
     rateLimit: config.rate_limit.enabled
       ? { messageLimit: config.rate_limit.message_limit, intervalMs: config.rate_limit.message_interval_time * 1000 }
       : undefined,

@@ -10,6 +10,7 @@ import { SlidingWindow } from './ratelimit.js';
 import type { ServerEvents } from './events.js';
 import type { InflightGate } from './gate.js';
 import { SessionLog } from './vehiclelog.js';
+import { PendingRecords } from './pending.js';
 
 /** §3.2: frames above this many bytes are refused with an error. */
 export const MAX_FRAME_BYTES = 1_000_000;
@@ -45,6 +46,8 @@ export interface SessionOptions {
   gate?: InflightGate;
   /** The process-wide log limit, shared by every session (see vehiclelog.ts). */
   logs?: LogLimiter;
+  /** Records in flight server-wide, so a resend joins its original (see pending.ts). */
+  pending?: PendingRecords;
 }
 
 export type FrameOutcome =
@@ -258,22 +261,42 @@ export class VehicleSession {
       this.respond(writeAck(f.txidBytes, f.recordType));
       return ev.frameDone(f.recordType, 'acked_unrouted');
     }
+    const payload = f.stream!.payload;
+    const key = this.opts.pending && PendingRecords.key(this.info.vin, f.recordType, f.txid);
+    const joined = key === undefined ? undefined : this.opts.pending!.join(key, payload);
+    if (joined) {
+      // A resend of a frame still being published: answered when that settles, nothing sent twice.
+      ev.resendJoined();
+      return this.answerWhen(joined, f, arrivedAt, undefined);
+    }
     let record: VehicleRecord;
     try {
-      record = decodeRecord(f.recordType, f.stream!.payload, this.info.vin, f.txid);
+      record = decodeRecord(f.recordType, payload, this.info.vin, f.txid);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       this.respond(writeError(f.txidBytes, `payload does not decode: ${err.message}`));
       this.log.line('warn', { event: 'payload_undecodable', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(err.message) }, 'payload does not decode');
       return ev.frameDone(f.recordType, 'error_undecodable');
     }
+    const settled = this.opts.dispatcher.dispatch(record, producers);
+    if (key !== undefined) this.opts.pending!.track(key, payload, settled);
+    this.answerWhen(settled, f, arrivedAt, record.type === 'V' ? record.data.length : 1);
+  }
+
+  /**
+   * Answers a frame when `settled` does: an ack, an error for a record that can never be
+   * produced, or nothing (the vehicle resends). `fields` is undefined for a joined resend: its
+   * fields are counted once, with the frame it joined.
+   */
+  private answerWhen(settled: Promise<void>, f: Frame, arrivedAt: number, fields: number | undefined): void {
+    const ev = this.opts.events;
     this.inFlight++;
     this.opts.gate?.started();
     ev.recordStarted();
     const started = performance.now();
-    this.opts.dispatcher.dispatch(record, producers).then(
+    settled.then(
       () => {
-        const n = record.type === 'V' ? record.data.length : 1;
+        const n = fields ?? 0;
         this.fields += n;
         this.respond(writeAck(f.txidBytes, f.recordType));
         const now = performance.now();
@@ -281,7 +304,7 @@ export class VehicleSession {
         this.settle(f.recordType, 'acked');
       },
       (err: unknown) => {
-        ev.producerFailed(err);
+        if (fields !== undefined) ev.producerFailed(err);
         const reason = err instanceof Error ? err.message : String(err);
         if (isPermanent(err)) {
           // The record can never be produced: an error response, so the vehicle stops resending.
