@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the real parts the tests start (each on a free loopback port), when missing:
-# mosquitto, nats-server (MQTT on NATS refuses characters mosquitto accepts), and Python's Jinja2
-# (the Home Assistant discovery tests render every template with it, as Home Assistant does).
+# mosquitto, nats-server (MQTT on NATS refuses characters mosquitto accepts), Python's Jinja2
+# (the Home Assistant discovery tests render every template with it, as Home Assistant does), and
+# haproxy (the deployment test runs deploy/haproxy.cfg in front of two servers).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 python3 -c 'import jinja2' >/dev/null 2>&1 || /usr/bin/python3 -c 'import jinja2' >/dev/null 2>&1 || need+=(python3-jinja2)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 [ "${#need[@]}" -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
@@ -20,5 +22,5 @@ echo "installing ${need[*]} for the tests" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# The tests start their own brokers; the packages' services are not needed.
-if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop mosquitto nats-server >/dev/null 2>&1 || true; fi
+# The tests start their own brokers and haproxy; the packages' services are not needed.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop mosquitto nats-server haproxy >/dev/null 2>&1 || true; fi
