@@ -1,6 +1,7 @@
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { makePki, type TestPki } from './helpers/pki.js';
@@ -30,7 +31,15 @@ interface Haproxy {
 
 async function startHaproxy(servers: ServerProcess[]): Promise<Haproxy> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, FT_LB_BIND: `127.0.0.1:${port}`, FT_CHECK_INTER: INTER, FT_LB_LOG: 'stderr' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    FT_LB_BIND: `127.0.0.1:${port}`,
+    FT_CHECK_INTER: INTER,
+    FT_LB_LOG: 'stderr',
+    // Whoever runs the test (haproxy changes nothing then), instead of the haproxy user.
+    FT_LB_USER: userInfo().username,
+    FT_LB_GROUP: execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim(),
+  };
   servers.forEach((s, i) => {
     env[`FT_SERVER${i + 1}_ADDR`] = `127.0.0.1:${s.port}`;
     env[`FT_SERVER${i + 1}_STATUS_PORT`] = String(s.statusPort);
