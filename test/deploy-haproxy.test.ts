@@ -166,9 +166,10 @@ t.test('deploy/haproxy.cfg: passthrough, spread, failover, readiness without cut
       5000,
       `${car.vin}'s vehicle_connected`,
     );
-    // The latest connection is on the server whose count went up last; with one connection per
-    // car at a time, the one with a connection still open is where it is.
+    // A car has one connection at a time: it is on the live server that logged more connections
+    // than disconnections for it (a killed server logs no disconnection).
     const open = servers.map((s) => {
+      if (s.proc.exitCode !== null || s.proc.signalCode !== null) return 0;
       const c = s.logs.filter((l) => l.event === 'vehicle_connected' && l.vin === car.vin).length;
       const d = s.logs.filter((l) => l.event === 'vehicle_disconnected' && l.vin === car.vin).length;
       return c - d;
