@@ -1,6 +1,6 @@
 import t from 'tap';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -268,4 +268,41 @@ t.test('deploy/haproxy.cfg: passthrough, spread, failover, readiness without cut
     const fields = new Set(sub.messages.filter((m) => m.topic.endsWith('/v/VehicleSpeed')).map((m) => m.topic));
     t.equal(fields.size, cars.length, 'every vehicle has its field on the broker');
   });
+});
+
+t.test('deploy/haproxy.cfg as documented: its variables, the check, no session shutdown', async (t) => {
+  const cfg = readFileSync(CONFIG, 'utf8');
+  const directives = cfg
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
+  t.ok(directives.includes('mode tcp'), 'TCP passthrough');
+  t.ok(directives.includes('option httpchk GET /readyz'), 'checks readiness');
+  t.ok(directives.includes('http-check expect status 200'), 'in service only on 200');
+  t.ok(directives.includes('default-server inter "${FT_CHECK_INTER-2s}" fall 3 rise 2'), 'inter 2s fall 3 rise 2 unless overridden');
+  t.ok(directives.some((l) => /^server \S+ .* check port /.test(l)), 'checked on status_port');
+  t.notOk(directives.some((l) => /shutdown-sessions/.test(l)), 'no on-marked-down shutdown-sessions');
+  for (const k of ['client', 'server', 'tunnel']) t.ok(directives.some((l) => new RegExp(`^timeout ${k} \\d+h$`).test(l)), `timeout ${k} in hours`);
+
+  // Every variable of the file is in deploy/README.md's table with the same default, and back.
+  const readme = readFileSync(join(repoRoot(), 'deploy', 'README.md'), 'utf8');
+  const inCfg = new Map<string, string>();
+  for (const m of cfg.matchAll(/"\$\{(FT_[A-Z0-9_]+?)(?:-([^}]*))?\}"/g)) inCfg.set(m[1].replace(/\d+/, 'n'), m[2] ?? 'none');
+  const inDoc = new Map<string, string>();
+  for (const m of readme.matchAll(/^\| `(FT_[A-Za-z0-9_]+)`(?:, `(FT_[A-Za-z0-9_]+)`)? \| `?([^|`]+?)`? \|/gm)) {
+    for (const name of [m[1], m[2]].filter(Boolean)) inDoc.set(name, m[3].trim());
+  }
+  t.same([...inDoc.keys()].sort(), [...inCfg.keys()].sort(), 'the same variables');
+  for (const [k, v] of inCfg) t.equal(inDoc.get(k), v, `${k}: default ${v}`);
+
+  // The README's example is a valid configuration.
+  const example = /```\n(FT_LB_BIND=[^`]*)```/.exec(readme);
+  t.ok(example, 'an example environment in deploy/README.md');
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const line of example![1].trim().split('\n')) {
+    const [k, v] = line.split('=');
+    env[k] = v;
+  }
+  const r = spawnSync(HAPROXY ?? 'haproxy', ['-c', '-f', CONFIG], { env, encoding: 'utf8' });
+  t.equal(r.status, 0, `haproxy -c accepts it with the example ${r.stdout}${r.stderr}`.trim(), { skip: r.error ? `haproxy cannot run: ${r.error.message}` : false });
 });
