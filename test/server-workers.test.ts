@@ -184,3 +184,50 @@ t.test('start-up is all or nothing: a worker that cannot bind fails the start, e
     { message: /exited with 2: fleet-telemetry: cannot start: 127\.0\.0\.1:\d+ \(port\) is already in use/ },
   );
 });
+
+t.test('--workers overrides the config; the primary owns the embedded broker; each worker its own client id and status', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const server = await startServer(
+    dir,
+    {
+      workers: 1,
+      records: { V: ['mqtt'] },
+      tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
+      mqtt: { broker: 'embedded', embedded_port: 0, topic_base: 'tw', qos: 1, client_id: 'mine' },
+    },
+    { args: ['--workers', '2'] },
+  );
+  t.teardown(async () => {
+    if (server.proc.exitCode === null) server.proc.kill('SIGKILL');
+  });
+  t.equal(server.logs.find((l) => l.event === 'listening')!.workers, 2, '--workers 2 beat workers: 1');
+  const brokerLine = server.logs.find((l) => l.event === 'embedded_broker_listening')!;
+  t.equal(brokerLine.worker, undefined, 'the embedded broker runs in the primary');
+  const connected = await waitUntil(() => {
+    const ids = server.logs.filter((l) => l.event === 'mqtt_connected').map((l) => `${l.worker} ${l.client_id}`);
+    return ids.length >= 2 ? ids : undefined;
+  }, 10_000, 'both workers connected');
+  t.same(connected.sort(), ['1 mine-w1', '2 mine-w2'], 'mqtt.client_id suffixed -w<k> per worker');
+  const sub = await subscribe(`mqtt://127.0.0.1:${server.brokerPort}`, '#');
+  t.teardown(() => sub.close());
+  await sub.waitFor((m) => ['mine-w1', 'mine-w2'].every((id) => m.some((x) => x.topic === `fleet-telemetry/${id}/status` && x.payload === 'online')), 5000, 'a status per worker');
+  const vin = VINS[0];
+  const car = await connectVehicle(server.port, await pki.vehicle(vin), pki.ca.certPem);
+  car.send(vFrame('e1', vin, [{ key: 'VehicleSpeed', value: { float_value: 7 } }]));
+  t.equal((await car.response('e1')).kind, 'ack', 'acked through the embedded broker');
+  await sub.waitFor((m) => m.some((x) => x.topic === `tw/${vin}/v/VehicleSpeed`), 5000, 'field published');
+  await car.close();
+  t.equal(await server.stop(), 0, 'exit 0 on SIGTERM');
+  await sub.waitFor((m) => ['mine-w1', 'mine-w2'].every((id) => m.some((x) => x.topic === `fleet-telemetry/${id}/status` && x.payload === 'offline')), 5000, 'each worker published offline');
+});
+
+t.test('--workers takes 1 to 256 or auto', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { CLI } = await import('./helpers/server.js');
+  for (const bad of ['0', '257', 'two', '1.5']) {
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--config', 'none.json', '--workers', bad], { encoding: 'utf8' });
+    t.equal(r.status, 2, `--workers ${bad}: exit 2`);
+    t.match(r.stderr, /--workers must be a whole number from 1 to 256, or auto/);
+  }
+});
