@@ -253,7 +253,8 @@ class Fleet implements MonitorSource {
         const w = s.worker;
         if (!w || w.isDead()) return;
         const exited = new Promise<void>((r) => w.once('exit', () => r()));
-        if (w.isConnected()) w.send({ ft: 'stop' } satisfies ToWorker);
+        // A worker still loading may not listen to messages yet; a signal reaches it either way.
+        if (s.ready && w.isConnected()) w.send({ ft: 'stop' } satisfies ToWorker);
         else w.process.kill('SIGTERM');
         const timer = setTimeout(() => w.process.kill('SIGKILL'), deadline);
         await exited;

@@ -34,20 +34,45 @@ function flushed(logger: Logger): Promise<void> {
 /** A worker process (forked by cluster.ts): starts when the primary says so, answers its questions, drains on stop. */
 export function runWorker(): void {
   const send = (m: FromWorker) => new Promise<void>((resolve) => (process.connected ? process.send!(m, undefined, undefined, () => resolve()) : resolve()));
-  const onStart = (msg: ToWorker) => {
-    if (msg.ft !== 'start') return;
-    process.off('message', onStart);
-    void serve(msg.config, msg.index);
-  };
-  process.on('message', onStart);
-  // A message sent before this listener existed would be lost: the primary waits for this one.
-  void send({ ft: 'hello' });
+  let config: Config | undefined;
+  let logger: Logger | undefined;
+  let running: RunningServer | undefined;
+  // Asked to stop (by the primary, a signal, or the primary's loss) before or while starting.
+  let stopAsked: string | undefined;
+  let stopping = false;
 
-  async function serve(config: Config, k: number): Promise<void> {
-    const logger = createLogger({ level: config.log_level, json: config.json_log_enable }).child({ worker: k });
-    let running: RunningServer;
+  const stop = async (why: string) => {
+    if (!running) {
+      // Not serving yet: remembered and done once the start settles; before any start, nothing to drain.
+      stopAsked ??= why;
+      if (!config) process.exit(0);
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    logger!.info({ event: 'worker_shutdown', reason: why }, 'worker shutting down');
+    setTimeout(() => process.exit(1), config!.mqtt.publish_timeout_ms + 10_000).unref();
+    await running.stop().catch(() => {});
+    logger!.info({ event: 'worker_stopped' }, 'worker stopped');
+    await flushed(logger!);
+    process.exit(0);
+  };
+
+  const answer = async (what: Question): Promise<unknown> => {
+    switch (what) {
+      case 'metrics':
+        return (await running?.metrics?.registry.getMetricsAsJSON()) ?? [];
+      case 'vehicles':
+        return running?.metrics?.vehicles() ?? [];
+      case 'readiness':
+        return running ? readinessOf(running.producers, !stopping) : { ready: false, producers: {}, reason: 'starting' };
+    }
+  };
+
+  const serve = async (k: number) => {
+    logger = createLogger({ level: config!.log_level, json: config!.json_log_enable }).child({ worker: k });
     try {
-      running = await startAll(config, logger, { worker: k });
+      running = await startAll(config!, logger, { worker: k });
     } catch (err) {
       const reason = startFailureMessage(err);
       logger.error({ event: 'worker_start_failed', reason }, 'worker cannot start');
@@ -55,36 +80,21 @@ export function runWorker(): void {
       await send({ ft: 'failed', reason });
       process.exit(2);
     }
-    let stopping = false;
-    const stop = async (why: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ event: 'worker_shutdown', reason: why }, 'worker shutting down');
-      const hard = setTimeout(() => process.exit(1), config.mqtt.publish_timeout_ms + 10_000);
-      await running.stop().catch(() => {});
-      clearTimeout(hard);
-      logger.info({ event: 'worker_stopped' }, 'worker stopped');
-      await flushed(logger);
-      process.exit(0);
-    };
-    const answer = async (what: Question): Promise<unknown> => {
-      switch (what) {
-        case 'metrics':
-          return (await running.metrics?.registry.getMetricsAsJSON()) ?? [];
-        case 'vehicles':
-          return running.metrics?.vehicles() ?? [];
-        case 'readiness':
-          return readinessOf(running.producers, !stopping);
-      }
-    };
-    process.on('message', (msg: ToWorker) => {
-      if (msg.ft === 'stop') void stop('asked by the primary');
-      else if (msg.ft === 'ask') void answer(msg.what).then((value) => send({ ft: 'answer', id: msg.id, value }), () => send({ ft: 'answer', id: msg.id, value: undefined }));
-    });
-    // A terminal's Ctrl-C reaches every process of the group; a lost primary leaves nobody to ask.
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
-    process.once('disconnect', () => void stop('primary gone'));
+    if (stopAsked !== undefined) return void stop(stopAsked);
     await send({ ft: 'ready', port: running.server.port });
-  }
+  };
+
+  process.on('message', (msg: ToWorker) => {
+    if (msg.ft === 'start' && !config) {
+      config = msg.config;
+      void serve(msg.index);
+    } else if (msg.ft === 'stop') void stop('asked by the primary');
+    else if (msg.ft === 'ask') void answer(msg.what).then((value) => send({ ft: 'answer', id: msg.id, value }), () => send({ ft: 'answer', id: msg.id, value: undefined }));
+  });
+  // A terminal's Ctrl-C reaches every process of the group; a lost primary leaves nobody to ask.
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('disconnect', () => void stop('primary gone'));
+  // A message sent before the listener above existed would be lost: the primary waits for this one.
+  void send({ ft: 'hello' });
 }
