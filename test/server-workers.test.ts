@@ -45,7 +45,7 @@ function workerPids(server: ServerProcess): Map<number, number> {
 }
 
 function metric(text: string, name: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{}`));
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   if (!line) throw new Error(`no ${name} in /metrics`);
   return Number(line.split(' ').pop());
 }
@@ -131,6 +131,8 @@ t.test('vehicles spread over both workers, metrics summed, a killed worker resta
   const text = (await http('/metrics')).body;
   t.equal(metric(text, 'fleet_telemetry_vehicle_connections_total'), VINS.length, '/metrics sums connections over workers');
   t.equal(metric(text, 'fleet_telemetry_vehicles_connected'), VINS.length, '/metrics sums connected vehicles');
+  t.equal(metric(text, 'fleet_telemetry_frames_received_total{record_type="V",outcome="acked"}'), VINS.length, 'labelled counters summed');
+  t.equal(metric(text, 'fleet_telemetry_ack_duration_seconds_count{record_type="V"}'), VINS.length, 'histograms summed');
 
   // kill -9 one worker: the primary restarts it, its vehicles reconnect and are acked again.
   const victim = spread[0].worker;
