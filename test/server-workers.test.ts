@@ -233,3 +233,17 @@ t.test('--workers takes 1 to 256 or auto', async (t) => {
     t.match(r.stderr, /--workers must be a whole number from 1 to 256, or auto/);
   }
 });
+
+t.test('workers: 1 is one plain process: no primary, no worker', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const server = await startServer(dir, { workers: 1, records: { V: ['logger'] }, tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile } });
+  const listening = server.logs.find((l) => l.event === 'listening')!;
+  t.equal(listening.workers, undefined, 'no workers named');
+  t.notOk(server.logs.some((l) => l.event === 'worker_started' || l.worker !== undefined), 'no worker log lines');
+  const car = await connectVehicle(server.port, await pki.vehicle(VINS[0]), pki.ca.certPem);
+  car.send(vFrame('s1', VINS[0], [{ key: 'VehicleSpeed', value: { float_value: 1 } }]));
+  t.equal((await car.response('s1')).kind, 'ack');
+  await car.close();
+  t.equal(await server.stop(), 0);
+});
