@@ -173,8 +173,9 @@ class Fleet implements MonitorSource {
         s.ready = false;
         if (s.worker === worker) s.worker = undefined;
         reject(new StartError(failure ?? `worker ${s.k} exited (${signal ?? `code ${code}`}) before it was serving`));
-        // While starting, start() reports the failure; once serving, a dead worker is replaced.
-        if (this.stopping() || !this.restarting) return;
+        // A worker that never served, while the others start, fails the start (start() reports
+        // it); one that served is replaced, also if it died before the others were up.
+        if (this.closed || this.stopping() || (!this.restarting && !wasReady)) return;
         this.restart(s, code, signal, failure, wasReady);
       });
     });
@@ -182,6 +183,8 @@ class Fleet implements MonitorSource {
 
   /** Set once every worker has served: from then on a dead worker is restarted instead of failing the start. */
   private restarting = false;
+  /** Set by stop(): nothing is forked any more. */
+  private closed = false;
 
   private restart(s: Slot, code: number | null, signal: string | null, failure: string | undefined, served: boolean): void {
     const quick = !served || Date.now() - s.startedAt < QUICK_DEATH_MS;
@@ -191,7 +194,7 @@ class Fleet implements MonitorSource {
       `worker ${s.k} exited (${signal ?? `code ${code}`}); restarting${s.backoffMs ? ` in ${s.backoffMs} ms` : ''}`,
     );
     setTimeout(() => {
-      if (!this.stopping()) this.fork(s).catch(() => {});
+      if (!this.closed && !this.stopping()) this.fork(s).catch(() => {});
     }, s.backoffMs).unref();
   }
 
@@ -247,6 +250,7 @@ class Fleet implements MonitorSource {
 
   /** Every worker drains as one server does (in-flight frames, 1001 closes, offline status), then exits. */
   async stop(): Promise<void> {
+    this.closed = true;
     const deadline = this.base.mqtt.publish_timeout_ms + 8_000;
     await Promise.all(
       this.slots.map(async (s) => {
