@@ -140,7 +140,8 @@ export type Starter = (config: Config, logger: Logger) => Promise<{ stop(): Prom
 
 /** `serve`: runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
 export async function runServer(config: Config, start: Starter = startAll): Promise<number> {
-  const logger = createLogger({ level: config.log_level, json: config.json_log_enable });
+  // With workers, the primary shares stdout with them.
+  const logger = createLogger({ level: config.log_level, json: config.json_log_enable, shared: start !== startAll });
   let running: { stop(): Promise<void> };
   try {
     running = await start(config, logger);

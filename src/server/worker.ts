@@ -70,7 +70,7 @@ export function runWorker(): void {
   };
 
   const serve = async (k: number) => {
-    logger = createLogger({ level: config!.log_level, json: config!.json_log_enable }).child({ worker: k });
+    logger = createLogger({ level: config!.log_level, json: config!.json_log_enable, shared: true }).child({ worker: k });
     try {
       running = await startAll(config!, logger, { worker: k });
     } catch (err) {
