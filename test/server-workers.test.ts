@@ -94,7 +94,18 @@ t.test('the public vectors end to end through a worker', async (t) => {
     }
   }
   t.equal((await http('/readyz')).status, 200, '/readyz: both workers ready');
+  t.equal((await fetch(`http://127.0.0.1:${server.statusPort}/readyz`)).status, 200, 'status_port /readyz: ready');
   await vehicle.close();
+  // Without the broker no worker can ack: both /readyz say so, naming a worker.
+  await mosq.stop();
+  const notReady = await waitUntil(async () => {
+    const r = await http('/readyz');
+    return r.status === 503 ? r : undefined;
+  }, 10_000, '/readyz 503');
+  t.match(JSON.parse(notReady.body), { ready: false, producers: { mqtt: false }, reason: /^worker [12]: / }, 'the reason names a worker');
+  const status = await fetch(`http://127.0.0.1:${server.statusPort}/readyz`);
+  t.equal(status.status, 503, 'status_port /readyz: not ready');
+  t.match(await status.text(), /^not ready: worker [12]: /);
   t.equal(await server.stop(), 0, 'exit 0 on SIGTERM');
 });
 
