@@ -38,6 +38,7 @@ const SPEC = {
   batch: { type: 'number', default: 2000, min: 1, max: 30000, int: true, help: 'batched publisher: PUBLISH packets per socket write' },
   'batched-window': { type: 'number', default: 20000, min: 1, max: 65535, int: true, help: 'batched publisher: unacked publishes' },
   'broker-nodelay': { type: 'bool', default: false, help: 'diagnostic: set_tcp_nodelay true on mosquitto (the default run keeps it stock)' },
+  workers: { type: 'number', default: 1, min: 1, max: 256, int: true, help: "the server's workers (processes serving vehicles; RSS is the primary's only)" },
   'server-node-options': { type: 'string', help: "node flags for the server process only, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'" },
   'server-log': { type: 'string', help: "append the server's stdout and stderr to this file" },
   'log-level': { type: 'string', default: 'warn', choices: ['warn', 'info'], help: "server's log level" },
@@ -208,6 +209,7 @@ async function main(): Promise<void> {
   const broker = await startBroker(dir, flags['broker-nodelay'] ? ['set_tcp_nodelay true'] : []);
   const server = await launchServer(dir, {
     log_level: flags['log-level'],
+    workers: flags.workers,
     records: { V: ['mqtt'] },
     tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
     mqtt: { broker: broker.url, topic_base: TOPIC_BASE, qos: QOS },
@@ -301,7 +303,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     elapsedS: Math.round((Date.now() - started) / 1000),
     machine: { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, loadavgStart: load0, loadavgEnd: loadavg() },
-    settings: { vehicles: K, fields: F, qos: QOS, window: W, rate: flags.rate ?? null, seconds: SECONDS, runs: RUNS, warmup: WARMUP, driverThreads: flags['driver-threads'], mqttjsWindow: flags['mqttjs-window'] ?? K * W * F, batch: flags.batch, batchedWindow: flags['batched-window'], logLevel: flags['log-level'], unansweredMs: flags['unanswered-ms'] },
+    settings: { vehicles: K, fields: F, workers: flags.workers, qos: QOS, window: W, rate: flags.rate ?? null, seconds: SECONDS, runs: RUNS, warmup: WARMUP, driverThreads: flags['driver-threads'], mqttjsWindow: flags['mqttjs-window'] ?? K * W * F, batch: flags.batch, batchedWindow: flags['batched-window'], logLevel: flags['log-level'], unansweredMs: flags['unanswered-ms'] },
     server: { rssIdleMb: rssIdleKb / 1024, rssPeakMb: serverPeakKb / 1024, events: serverEvents, eventSamples: serverSamples, exitCode },
     halfRate: halfRate ?? null,
     halfLoadP99TargetMet: halfP99 === undefined ? null : halfP99 <= 5,

@@ -232,11 +232,13 @@ t.test('default client id: stable for one installation, distinct between two, a 
   t.equal(clientIdFrom(parseConfig(JSON.stringify({ ...minimal, mqtt: { client_id: 'mine' } }), 'c.json', {})), 'mine', 'mqtt.client_id wins');
 });
 
-t.test('workers: accepted (a number or "auto") and, above 1, named in a warning', async (t) => {
+t.test('workers: a number or "auto", used as given (no warning)', async (t) => {
   const with_ = (workers: unknown) => parseConfig(JSON.stringify({ ...minimal, workers }), 'c.json', {});
   t.equal(with_(1).workers, 1);
   t.same(with_(1).warnings, []);
-  t.match(with_(4).warnings, [/workers is 4, but this version serves from one process/]);
-  t.match(with_('auto').warnings, [/workers is "auto"/]);
+  t.equal(with_(4).workers, 4);
+  t.same(with_(4).warnings, []);
+  t.equal(with_('auto').workers, 'auto');
+  t.same(with_('auto').warnings, []);
   for (const bad of [0, 257, 'many', 1.5]) t.throws(() => with_(bad), { message: /workers/ }, `refused: ${JSON.stringify(bad)}`);
 });

@@ -121,7 +121,6 @@ function checkMeaning(cfg: Config, problems: ConfigProblem[], warnings: string[]
         `route ${types.length > 1 ? 'these record types' : types[0]} to mqtt, logger or a plugin declared under producers`,
     });
   }
-  if (cfg.workers !== 1) warnings.push(`workers is ${JSON.stringify(cfg.workers)}, but this version serves from one process; it runs as with 1`);
   if (used.size === 0) warnings.push('records routes no record type: every record is acked and nothing is published');
   for (const name of Object.keys(cfg.producers)) {
     if (!used.has(name)) warnings.push(`producers.${name} is declared but no record type uses it`);

@@ -366,7 +366,7 @@ export const configSchema = {
       default: 1,
       'x-allowed': 'a whole number from 1 to 256, or "auto"',
       description:
-        'Processes serving vehicles. This version serves from one process: a value above 1 (or "auto") is accepted and named in a start-up warning, so configs written for multi-process serving keep working.',
+        'Processes serving vehicles; "auto" is one per available core, and `serve --workers` overrides it. Above 1, a primary process owns the embedded broker, the monitoring and status ports and restarts workers that die; each worker serves vehicles on the shared port with its own MQTT connection: client id suffixed -w<k> (so the default status topic is per worker too), an explicit status_topic suffixed /w<k>. 1 is one plain process.',
       'x-origin': 'project',
     },
     max_records_in_flight_per_vehicle: {

@@ -29,9 +29,16 @@ function readableStream(out: NodeJS.WritableStream): DestinationStream {
   return { write: (line: string) => void out.write(readableLine(line)) };
 }
 
-export function createLogger(opts: { level: string; json: boolean }, out: NodeJS.WritableStream = process.stdout): Logger {
+/** Linux's PIPE_BUF: a write to a pipe up to this size is never interleaved with another process's. */
+const PIPE_BUF = 4096;
+
+/**
+ * `shared`: other processes (workers) write to the same stdout, so JSON lines are written in
+ * batches of whole lines no bigger than PIPE_BUF, which no other process's lines can split.
+ */
+export function createLogger(opts: { level: string; json: boolean; shared?: boolean }, out: NodeJS.WritableStream = process.stdout): Logger {
   return pino(
     { level: opts.level, base: undefined, timestamp: pino.stdTimeFunctions.epochTime },
-    opts.json ? pino.destination({ dest: 1, sync: false }) : readableStream(out),
+    opts.json ? pino.destination({ dest: 1, sync: false, maxWrite: opts.shared ? PIPE_BUF : undefined }) : readableStream(out),
   );
 }

@@ -1,7 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { ServerMetrics } from './metrics.js';
+import type { Readiness, VehicleView } from './metrics.js';
+
+/** What the endpoints show: one server's ServerMetrics, or the primary's view over its workers. */
+export interface MonitorSource {
+  registry: { metrics(): Promise<string>; contentType: string };
+  readiness(): Readiness | Promise<Readiness>;
+  vehicles(): VehicleView[] | Promise<VehicleView[]>;
+}
 
 export interface MonitorServer {
   host: string;
@@ -23,7 +30,7 @@ const json = (res: ServerResponse, head: boolean, status: number, v: unknown) =>
  * Plain HTTP apart from the vehicle port: /metrics for Prometheus, /livez and /readyz for the
  * load balancer or orchestrator, /vehicles for people. Bind it to a private address.
  */
-export async function startMonitor(opts: { host: string; port: number; metrics: ServerMetrics; logger: Logger }): Promise<MonitorServer> {
+export async function startMonitor(opts: { host: string; port: number; metrics: MonitorSource; logger: Logger }): Promise<MonitorServer> {
   const { metrics, logger } = opts;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const head = req.method === 'HEAD';
@@ -40,11 +47,11 @@ export async function startMonitor(opts: { host: string; port: number; metrics: 
         // The process answers: nothing else is checked, so a broker outage never restarts it.
         return send(res, head, 200, 'text/plain', 'ok\n');
       case '/readyz': {
-        const r = metrics.readiness();
+        const r = await metrics.readiness();
         return json(res, head, r.ready ? 200 : 503, r);
       }
       case '/vehicles': {
-        const vehicles = metrics.vehicles();
+        const vehicles = await metrics.vehicles();
         return json(res, head, 200, { count: vehicles.length, vehicles });
       }
       default:

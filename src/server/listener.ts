@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -14,6 +14,7 @@ import { serverLogLimiter } from './vehiclelog.js';
 import { PendingRecords } from './pending.js';
 import type { Readiness } from '../ops/readiness.js';
 import { bindError } from './start-error.js';
+import { startStatusServer, type StatusServer } from './status.js';
 import { clip } from '../ops/loglimit.js';
 import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
 import type { ServerTlsMaterial } from './tls.js';
@@ -152,30 +153,15 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
   const port = await listen(https, config.port, config.host).catch((err) => {
     throw bindError(err, 'port', config.host, config.port);
   });
-  let status: HttpServer | undefined;
-  let statusPort: number | undefined;
   let stopping = false;
+  let status: StatusServer | undefined;
   if (config.status_port !== undefined) {
-    // For load balancers: /status is liveness (as Tesla's server), /readyz whether records can be
-    // acked now. Nothing here lists vehicles: this port may face the network.
-    status = createHttpServer((req, res) => {
-      const path = (req.url ?? '').split('?')[0];
-      const head = req.method === 'HEAD';
-      if (req.method !== 'GET' && !head) return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      if (path === '/status') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(head ? undefined : 'ok');
-      if (path === '/readyz') {
-        const r = deps.readiness?.() ?? { ready: !stopping, producers: {} };
-        const ready = r.ready && !stopping;
-        const body = ready ? 'ready' : `not ready: ${stopping ? 'shutting down' : (r.reason ?? 'a producer cannot take records')}`;
-        return void res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(head ? undefined : body);
-      }
-      res.writeHead(404).end();
-    });
-    statusPort = await listen(status, config.status_port, config.host).catch((err) => {
+    status = await startStatusServer({ host: config.host, port: config.status_port, readiness: deps.readiness, stopping: () => stopping }).catch((err) => {
       https.close();
-      throw bindError(err, 'status_port', config.host, config.status_port!);
+      throw err;
     });
   }
+  const statusPort = status?.port;
 
   return {
     port,

@@ -25,20 +25,26 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /**
+   * This process is worker k of several (see cluster.ts): the primary has checked the config and
+   * TLS and owns the embedded broker, the monitoring port and the status port, so a worker starts
+   * only its producers and the vehicle server, and keeps its metrics for the primary to ask.
+   */
+  worker?: number;
+}
+
 /** Everything `serve` starts, in order; each step's failure is reported before any socket opens. */
-export async function startAll(config: Config, logger: Logger): Promise<RunningServer> {
-  if (config.ignoredKeys.length) {
-    logger.warn({ event: 'config_keys_ignored', keys: config.ignoredKeys }, `accepted but not used by this server: ${config.ignoredKeys.join(', ')} (acks here are always reliable)`);
-  }
-  const tlsFailures = checkAtStart(config, logger);
-  if (tlsFailures.length) throw new StartError(`TLS check failed:\n${tlsFailures.join('\n')}`);
+export async function startAll(config: Config, logger: Logger, opts: StartOptions = {}): Promise<RunningServer> {
+  const worker = opts.worker !== undefined;
+  if (!worker) checkConfigAndTls(config, logger);
   let tls: ServerTlsMaterial;
   try {
     tls = serverTlsMaterial(config);
   } catch (err) {
     throw new StartError(`TLS material: ${(err as Error).message}`);
   }
-  logger.info({ event: 'client_ca_pool', sources: tls.pool.sources }, `client-CA pool: ${tls.pool.certs.length} certificates`);
+  if (!worker) logger.info({ event: 'client_ca_pool', sources: tls.pool.sources }, `client-CA pool: ${tls.pool.certs.length} certificates`);
 
   // All or nothing: what has started is undone, in reverse, when a later step fails; nothing
   // talks to the broker or takes a vehicle before every listener is bound.
@@ -48,28 +54,14 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
     throw err;
   };
 
-  let broker: EmbeddedBroker | undefined;
-  const usesMqtt = Object.values(config.records).some((names) => names?.includes('mqtt'));
-  if (usesMqtt && config.mqtt.broker === 'embedded') {
-    try {
-      broker = await startEmbeddedBroker(config.mqtt.embedded_host, config.mqtt.embedded_port);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-      const at = `${config.mqtt.embedded_host}:${config.mqtt.embedded_port}`;
-      throw new StartError(
-        `the embedded MQTT broker cannot listen on ${at} (mqtt.embedded_port): something already does, often another broker. ` +
-          `To use that broker, set "mqtt": {"broker": "${at}"}; or choose another mqtt.embedded_port.`,
-      );
-    }
-    undo.push(() => broker!.close());
-    config.mqtt.embedded_port = broker.port;
-    logger.info({ event: 'embedded_broker_listening', host: broker.host, port: broker.port }, 'embedded MQTT broker listening');
-  }
+  const broker = worker ? undefined : await startBrokerIfEmbedded(config, logger);
+  if (broker) undo.push(() => broker.close());
   const producers = await createProducers(config, logger).catch(unwind);
   undo.push(() => Promise.all([...producers.values()].map((p) => p.close())));
   let stopping: Promise<void> | undefined;
   // Without a monitoring port nobody could read the metrics: the server keeps noEvents.
   const monitoringPort = config.monitoring.prometheus_metrics_port;
+  const serveMonitor = monitoringPort !== undefined && !worker;
   const metrics =
     monitoringPort === undefined
       ? undefined
@@ -83,7 +75,7 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
     producers: dispatcher.allProducers(),
   });
   let monitor: MonitorServer | undefined;
-  if (metrics) {
+  if (metrics && serveMonitor) {
     monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, metrics, logger }).catch((err) =>
       unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort!)),
     );
@@ -93,7 +85,8 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
   const readiness = () => readinessOf(producers, stopping === undefined);
   const server = await startVehicleServer({ config, tls, dispatcher, logger, events, gate, readiness }).catch(unwind);
   for (const p of producers.values()) p.start?.();
-  logger.info({ event: 'listening', host: config.host, port: server.port, status_port: server.statusPort }, `vehicle server listening on ${config.host}:${server.port}`);
+  if (worker) logger.info({ event: 'worker_listening', pid: process.pid, port: server.port }, `worker ${opts.worker} serving vehicles on ${config.host}:${server.port}`);
+  else logger.info({ event: 'listening', host: config.host, port: server.port, status_port: server.statusPort }, `vehicle server listening on ${config.host}:${server.port}`);
 
   const stop = () =>
     (stopping ??= (async () => {
@@ -108,14 +101,52 @@ export async function startAll(config: Config, logger: Logger): Promise<RunningS
 
 export { StartError };
 
-/** `serve`: runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
-export async function runServer(config: Config): Promise<number> {
-  const logger = createLogger({ level: config.log_level, json: config.json_log_enable });
-  let running: RunningServer;
+/** The checks every start makes before anything listens: config keys not used, the TLS files. */
+export function checkConfigAndTls(config: Config, logger: Logger): void {
+  if (config.ignoredKeys.length) {
+    logger.warn({ event: 'config_keys_ignored', keys: config.ignoredKeys }, `accepted but not used by this server: ${config.ignoredKeys.join(', ')} (acks here are always reliable)`);
+  }
+  const tlsFailures = checkAtStart(config, logger);
+  if (tlsFailures.length) throw new StartError(`TLS check failed:\n${tlsFailures.join('\n')}`);
+}
+
+/** The embedded broker when records go to MQTT and mqtt.broker is "embedded"; its port goes into config. */
+export async function startBrokerIfEmbedded(config: Config, logger: Logger): Promise<EmbeddedBroker | undefined> {
+  const usesMqtt = Object.values(config.records).some((names) => names?.includes('mqtt'));
+  if (!usesMqtt || config.mqtt.broker !== 'embedded') return undefined;
+  let broker: EmbeddedBroker;
   try {
-    running = await startAll(config, logger);
+    broker = await startEmbeddedBroker(config.mqtt.embedded_host, config.mqtt.embedded_port);
   } catch (err) {
-    const msg = err instanceof StartError ? err.message : (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `address in use: ${(err as Error).message}` : (err as Error).message;
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const at = `${config.mqtt.embedded_host}:${config.mqtt.embedded_port}`;
+    throw new StartError(
+      `the embedded MQTT broker cannot listen on ${at} (mqtt.embedded_port): something already does, often another broker. ` +
+        `To use that broker, set "mqtt": {"broker": "${at}"}; or choose another mqtt.embedded_port.`,
+    );
+  }
+  config.mqtt.embedded_port = broker.port;
+  logger.info({ event: 'embedded_broker_listening', host: broker.host, port: broker.port }, 'embedded MQTT broker listening');
+  return broker;
+}
+
+/** The one line `serve` prints when it cannot start (exit 2). */
+export function startFailureMessage(err: unknown): string {
+  return err instanceof StartError ? err.message : (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `address in use: ${(err as Error).message}` : (err as Error).message;
+}
+
+/** What `serve` runs until a signal: one server (startAll) or the primary of several workers. */
+export type Starter = (config: Config, logger: Logger) => Promise<{ stop(): Promise<void> }>;
+
+/** `serve`: runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
+export async function runServer(config: Config, start: Starter = startAll): Promise<number> {
+  // With workers, the primary shares stdout with them.
+  const logger = createLogger({ level: config.log_level, json: config.json_log_enable, shared: start !== startAll });
+  let running: { stop(): Promise<void> };
+  try {
+    running = await start(config, logger);
+  } catch (err) {
+    const msg = startFailureMessage(err);
     logger.error({ event: 'start_failed', reason: msg }, 'cannot start');
     logger.flush?.();
     process.stderr.write(`fleet-telemetry: cannot start: ${msg}\n`);

@@ -38,10 +38,10 @@ export interface ServerProcess {
 }
 
 /** Runs the real CLI (`serve --config FILE`) with JSON logs and waits until it listens. */
-export async function startServer(dir: string, config: Record<string, unknown>, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+export async function startServer(dir: string, config: Record<string, unknown>, opts: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<ServerProcess> {
   const file = join(dir, `config-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
   writeFileSync(file, JSON.stringify({ json_log_enable: true, log_level: 'debug', host: '127.0.0.1', port: 0, ...config }, null, 2));
-  const proc = spawn(process.execPath, [CLI, 'serve', '--config', file], {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--config', file, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
   });

@@ -1,0 +1,4 @@
+// The script cluster.ts forks: one worker process.
+import { runWorker } from './worker.js';
+
+runWorker();

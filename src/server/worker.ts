@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import { createLogger } from '../ops/log.js';
+import { readinessOf } from '../ops/readiness.js';
+import { startAll, startFailureMessage, type RunningServer } from './run.js';
+
+/** What the primary asks a worker, answered over IPC. */
+export type Question = 'metrics' | 'vehicles' | 'readiness';
+
+export type ToWorker = { ft: 'start'; config: Config; index: number } | { ft: 'ask'; id: number; what: Question } | { ft: 'stop' };
+export type FromWorker = { ft: 'hello' } | { ft: 'ready'; port: number } | { ft: 'failed'; reason: string } | { ft: 'answer'; id: number; value: unknown };
+
+/**
+ * Worker k's config: the primary serves status_port and monitoring, so the worker does not; its
+ * MQTT client id (default or mqtt.client_id) and an explicit status topic get `-w<k>` and `/w<k>`,
+ * so each worker is its own MQTT session with its own online/offline status (its Last Will),
+ * and the same k after a restart takes its session back. `clientId` is the id one server would use.
+ */
+export function workerConfig(config: Config, k: number, clientId: string): Config {
+  const c = structuredClone(config);
+  c.status_port = undefined;
+  c.mqtt.client_id = `${clientId}-w${k}`;
+  if (c.mqtt.status_topic) c.mqtt.status_topic = `${c.mqtt.status_topic}/w${k}`;
+  return c;
+}
+
+function flushed(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    setTimeout(resolve, 500).unref();
+    logger.flush((/* err */) => resolve());
+  });
+}
+
+/** A worker process (forked by cluster.ts): starts when the primary says so, answers its questions, drains on stop. */
+export function runWorker(): void {
+  const send = (m: FromWorker) => new Promise<void>((resolve) => (process.connected ? process.send!(m, undefined, undefined, () => resolve()) : resolve()));
+  let config: Config | undefined;
+  let logger: Logger | undefined;
+  let running: RunningServer | undefined;
+  // Asked to stop (by the primary, a signal, or the primary's loss) before or while starting.
+  let stopAsked: string | undefined;
+  let stopping = false;
+
+  const stop = async (why: string) => {
+    if (!running) {
+      // Not serving yet: remembered and done once the start settles; before any start, nothing to drain.
+      stopAsked ??= why;
+      if (!config) process.exit(0);
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    logger!.info({ event: 'worker_shutdown', reason: why }, 'worker shutting down');
+    setTimeout(() => process.exit(1), config!.mqtt.publish_timeout_ms + 10_000).unref();
+    await running.stop().catch(() => {});
+    logger!.info({ event: 'worker_stopped' }, 'worker stopped');
+    await flushed(logger!);
+    process.exit(0);
+  };
+
+  const answer = async (what: Question): Promise<unknown> => {
+    switch (what) {
+      case 'metrics':
+        return (await running?.metrics?.registry.getMetricsAsJSON()) ?? [];
+      case 'vehicles':
+        return running?.metrics?.vehicles() ?? [];
+      case 'readiness':
+        return running ? readinessOf(running.producers, !stopping) : { ready: false, producers: {}, reason: 'starting' };
+    }
+  };
+
+  const serve = async (k: number) => {
+    logger = createLogger({ level: config!.log_level, json: config!.json_log_enable, shared: true }).child({ worker: k });
+    try {
+      running = await startAll(config!, logger, { worker: k });
+    } catch (err) {
+      const reason = startFailureMessage(err);
+      logger.error({ event: 'worker_start_failed', reason }, 'worker cannot start');
+      await flushed(logger);
+      await send({ ft: 'failed', reason });
+      process.exit(2);
+    }
+    if (stopAsked !== undefined) return void stop(stopAsked);
+    await send({ ft: 'ready', port: running.server.port });
+  };
+
+  process.on('message', (msg: ToWorker) => {
+    if (msg.ft === 'start' && !config) {
+      config = msg.config;
+      void serve(msg.index);
+    } else if (msg.ft === 'stop') void stop('asked by the primary');
+    else if (msg.ft === 'ask') void answer(msg.what).then((value) => send({ ft: 'answer', id: msg.id, value }), () => send({ ft: 'answer', id: msg.id, value: undefined }));
+  });
+  // A terminal's Ctrl-C reaches every process of the group; a lost primary leaves nobody to ask.
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('disconnect', () => void stop('primary gone'));
+  // A message sent before the listener above existed would be lost: the primary waits for this one.
+  void send({ ft: 'hello' });
+}
