@@ -187,6 +187,30 @@ export const configSchema = {
         profiler_host: teslaScalar('string', 'no profiler in this server'),
         profiling_path: teslaScalar('string', 'no profiler in this server'),
         statsd: teslaBlock('metrics are served to Prometheus only'),
+        fleet_view: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Bounds of the fleet view (/api/fleet, /api/vehicles/<VIN>, /api/events): the latest values it keeps in memory.',
+          'x-origin': 'project',
+          properties: {
+            max_vehicles: {
+              type: 'integer',
+              minimum: 1,
+              default: 10000,
+              description: 'Vehicles kept (connected or not); past it the disconnected vehicle heard from longest ago is forgotten first.',
+              'x-origin': 'project',
+            },
+            max_fields_per_vehicle: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 1000,
+              default: 256,
+              description: 'Latest field values kept per vehicle; fields first seen past it are not shown (the default covers every field of the schema).',
+              'x-origin': 'project',
+            },
+          },
+        },
       },
     },
     vins_signal_tracking_enabled: {

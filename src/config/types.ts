@@ -17,7 +17,12 @@ export interface Config {
   tls: { server_cert: string; server_key: string; ca_file?: string; trust_tesla_ca: boolean };
   use_default_eng_ca: boolean;
   rate_limit: { enabled: boolean; message_limit: number; message_interval_time: number };
-  monitoring: { prometheus_metrics_port?: number; host: string; prometheus_metrics_host?: string };
+  monitoring: {
+    prometheus_metrics_port?: number;
+    host: string;
+    prometheus_metrics_host?: string;
+    fleet_view: { max_vehicles: number; max_fields_per_vehicle: number };
+  };
   vins_signal_tracking_enabled: string[];
   mqtt: {
     broker: string;

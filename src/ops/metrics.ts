@@ -4,6 +4,9 @@ import type { Producer } from '../producers/types.js';
 import { readinessOf, type Readiness } from './readiness.js';
 import type { ServerEvents } from '../server/events.js';
 import type { FrameOutcome, VehicleSession } from '../server/session.js';
+import type { VehicleRecord } from '../record/types.js';
+import type { FleetStore } from './fleet/store.js';
+import type { FleetTotals } from './fleet/types.js';
 
 export const METRIC_PREFIX = 'fleet_telemetry_';
 const P = METRIC_PREFIX;
@@ -125,6 +128,8 @@ export interface MetricsOptions {
   trackedVins?: readonly string[];
   /** Whether records can be acked at all (false while shutting down). */
   accepting?: () => boolean;
+  /** The fleet view's store, fed from the same events. */
+  fleet?: FleetStore;
 }
 
 export type { Readiness };
@@ -169,8 +174,10 @@ export class ServerMetrics implements ServerEvents {
   private readonly tracked = new Map<string, VinTotals>();
   private readonly producers: Map<string, Producer>;
   private readonly accepting: () => boolean;
+  readonly fleet?: FleetStore;
 
   constructor(opts: MetricsOptions) {
+    this.fleet = opts.fleet;
     this.producers = opts.producers;
     this.accepting = opts.accepting ?? (() => true);
     for (const vin of opts.trackedVins ?? []) this.tracked.set(vin, { frames: 0, fields: 0, lastFrameAt: 0 });
@@ -293,6 +300,23 @@ export class ServerMetrics implements ServerEvents {
     return out;
   }
 
+  /** The counters behind the fleet view's health figures. */
+  fleetTotals(): FleetTotals {
+    const t: FleetTotals = { frames_acked_total: 0, frames_unanswered_total: 0, frames_error_total: 0, fields_total: 0, records_in_flight: this.inFlight, broker_connected: null };
+    for (let i = 0; i < this.frames.length; i++) {
+      const outcome = FRAME_OUTCOMES[i % NO];
+      if (outcome === 'unacked') t.frames_unanswered_total += this.frames[i];
+      else if (outcome.startsWith('error_')) t.frames_error_total += this.frames[i];
+      else t.frames_acked_total += this.frames[i];
+    }
+    for (const f of this.fields) t.fields_total += f;
+    for (const p of this.producers.values()) {
+      const link = (p as { link?: unknown }).link;
+      if (link instanceof MqttLink) t.broker_connected = (t.broker_connected ?? true) && link.connected;
+    }
+    return t;
+  }
+
   /** Every producer's ready() (absent: ready), and not shutting down. */
   readiness(): Readiness {
     return readinessOf(this.producers, this.accepting());
@@ -317,11 +341,13 @@ export class ServerMetrics implements ServerEvents {
   // ServerEvents. These run per frame or per record: numbers only, no allocation.
 
   vehicleConnected(s: VehicleSession): void {
+    this.fleet?.vehicleConnected(s);
     this.sessions.add(s);
     this.connections++;
   }
 
   vehicleDisconnected(s: VehicleSession): void {
+    this.fleet?.vehicleDisconnected(s);
     if (!this.sessions.delete(s)) return;
     const t = this.tracked.get(s.info.vin);
     if (t) {
@@ -352,6 +378,10 @@ export class ServerMetrics implements ServerEvents {
     this.fields[t] += fields;
     this.publish.observe(t, seconds);
     this.ack.observe(t, ackSeconds);
+  }
+
+  recordAcked(record: VehicleRecord): void {
+    this.fleet?.recordAcked(record);
   }
 
   // Counted per producer by producerRejected; the frame itself counts as outcome "unacked".

@@ -2,6 +2,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Readiness, VehicleView } from './metrics.js';
+import { serveFleetApi } from './fleet/api.js';
+import { FleetEventStreams } from './fleet/sse.js';
+import type { FleetSource } from './fleet/types.js';
 
 /** What the endpoints show: one server's ServerMetrics, or the primary's view over its workers. */
 export interface MonitorSource {
@@ -17,7 +20,7 @@ export interface MonitorServer {
 }
 
 /** The endpoints served, for the 404 body and the docs. */
-export const MONITOR_PATHS = ['/metrics', '/livez', '/readyz', '/vehicles'] as const;
+export const MONITOR_PATHS = ['/metrics', '/livez', '/readyz', '/vehicles', '/api/fleet', '/api/vehicles/<VIN>', '/api/events'] as const;
 
 function send(res: ServerResponse, head: boolean, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
@@ -30,15 +33,18 @@ const json = (res: ServerResponse, head: boolean, status: number, v: unknown) =>
  * Plain HTTP apart from the vehicle port: /metrics for Prometheus, /livez and /readyz for the
  * load balancer or orchestrator, /vehicles for people. Bind it to a private address.
  */
-export async function startMonitor(opts: { host: string; port: number; metrics: MonitorSource; logger: Logger }): Promise<MonitorServer> {
-  const { metrics, logger } = opts;
+export async function startMonitor(opts: { host: string; port: number; metrics: MonitorSource; logger: Logger; fleet?: FleetSource }): Promise<MonitorServer> {
+  const { metrics, logger, fleet } = opts;
+  const streams = fleet && new FleetEventStreams(fleet, logger);
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const head = req.method === 'HEAD';
     if (req.method !== 'GET' && !head) {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    switch ((req.url ?? '').split('?')[0]) {
+    const path = (req.url ?? '').split('?')[0];
+    if (fleet && path.startsWith('/api/') && (await serveFleetApi(req, res, head, path, fleet, streams!))) return;
+    switch (path) {
       case '/metrics': {
         const body = await metrics.registry.metrics();
         return send(res, head, 200, metrics.registry.contentType, body);
@@ -77,6 +83,7 @@ export async function startMonitor(opts: { host: string; port: number; metrics: 
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        streams?.close();
         server.close(() => resolve());
         // Scrapers keep connections alive; they must not hold the shutdown.
         server.closeAllConnections();

@@ -7,6 +7,7 @@ import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricV
 import type { Config } from '../config/types.js';
 import type { Readiness, VehicleView } from '../ops/metrics.js';
 import { startMonitor, type MonitorServer, type MonitorSource } from '../ops/monitor.js';
+import { MergedFleet } from '../ops/fleet/merged.js';
 import { clientIdFrom } from '../producers/mqtt/options.js';
 import { bindError, StartError } from './start-error.js';
 import { checkConfigAndTls, startBrokerIfEmbedded } from './run.js';
@@ -74,7 +75,9 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
   const monitoringPort = config.monitoring.prometheus_metrics_port;
   let monitor: MonitorServer | undefined;
   if (monitoringPort !== undefined) {
-    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort, metrics: fleet, logger }).catch((err) =>
+    // The fleet view over every worker: each answers the rows changed since its cursor.
+    const view = new MergedFleet((what, arg) => fleet.ask(what, arg), () => fleet.readiness(), n, config.monitoring.fleet_view.max_vehicles);
+    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort, metrics: fleet, logger, fleet: view }).catch((err) =>
       unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort)),
     );
     undo.push(() => monitor!.close());
@@ -198,8 +201,8 @@ class Fleet implements MonitorSource {
     }, s.backoffMs).unref();
   }
 
-  /** Asks every serving worker; a worker that does not answer in time (or is down) gives undefined. */
-  private async ask<T>(what: Question): Promise<{ k: number; value: T | undefined }[]> {
+  /** Asks every serving worker (worker k with `arg(k)`); a worker that does not answer in time (or is down) gives undefined. */
+  async ask<T>(what: Question, arg?: (k: number) => unknown): Promise<{ k: number; value: T | undefined }[]> {
     return Promise.all(
       this.slots.map(async (s) => {
         const w = s.worker;
@@ -211,7 +214,7 @@ class Fleet implements MonitorSource {
             clearTimeout(timer);
             resolve(v as T | undefined);
           });
-          w.send({ ft: 'ask', id, what } satisfies ToWorker, (err: Error | null) => err && resolve(undefined));
+          w.send({ ft: 'ask', id, what, arg: arg?.(s.k) } satisfies ToWorker, (err: Error | null) => err && resolve(undefined));
         });
         this.answers.delete(id);
         return { k: s.k, value };

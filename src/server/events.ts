@@ -1,3 +1,4 @@
+import type { VehicleRecord } from '../record/types.js';
 import type { FrameOutcome, VehicleSession } from './session.js';
 
 /** What the server reports as it works: metrics and the /vehicles view listen here. */
@@ -10,6 +11,8 @@ export interface ServerEvents {
   recordFinished(): void;
   /** `seconds`: producers only; `ackSeconds`: from the frame's arrival to its ack (queueing included). */
   recordPublished(recordType: string, fields: number, seconds: number, ackSeconds: number): void;
+  /** Every producer took the record (its frame is acked): the fleet view keeps its values. Per record: cheap. */
+  recordAcked(record: VehicleRecord, s: VehicleSession): void;
   producerFailed(err: unknown): void;
   /** One producer refused a record, or did not settle in time (from the Dispatcher). */
   producerRejected(producer: string, err: unknown): void;
@@ -36,6 +39,7 @@ export const noEvents: ServerEvents = {
   recordStarted() {},
   recordFinished() {},
   recordPublished() {},
+  recordAcked() {},
   producerFailed() {},
   producerRejected() {},
   rateLimited() {},

@@ -14,6 +14,8 @@ import { serverTlsMaterial, type ServerTlsMaterial } from './tls.js';
 import { checkAtStart } from '../tls/check.js';
 import { bindError, StartError } from './start-error.js';
 import { readinessOf } from '../ops/readiness.js';
+import { FleetStore } from '../ops/fleet/store.js';
+import { LocalFleet } from '../ops/fleet/local.js';
 
 export interface RunningServer {
   server: VehicleServer;
@@ -65,7 +67,12 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   const metrics =
     monitoringPort === undefined
       ? undefined
-      : new ServerMetrics({ producers, trackedVins: config.vins_signal_tracking_enabled, accepting: () => stopping === undefined });
+      : new ServerMetrics({
+          producers,
+          trackedVins: config.vins_signal_tracking_enabled,
+          accepting: () => stopping === undefined,
+          fleet: new FleetStore(config.monitoring.fleet_view),
+        });
   const events: ServerEvents = metrics ?? noEvents;
   // Producers keep their own publish deadline; this guard only catches one that never settles.
   const dispatcher = new Dispatcher(config.records, producers, config.mqtt.publish_timeout_ms + 1000, metrics && ((p, err) => metrics.producerRejected(p, err)));
@@ -76,7 +83,8 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   });
   let monitor: MonitorServer | undefined;
   if (metrics && serveMonitor) {
-    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, metrics, logger }).catch((err) =>
+    const fleet = new LocalFleet(metrics.fleet!, metrics);
+    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, metrics, logger, fleet }).catch((err) =>
       unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort!)),
     );
     undo.push(() => monitor!.close());

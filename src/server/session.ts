@@ -280,7 +280,7 @@ export class VehicleSession {
     }
     const settled = this.opts.dispatcher.dispatch(record, producers);
     if (key !== undefined) this.opts.pending!.track(key, payload, settled);
-    this.answerWhen(settled, f, arrivedAt, record.type === 'V' ? record.data.length : 1);
+    this.answerWhen(settled, f, arrivedAt, record.type === 'V' ? record.data.length : 1, record);
   }
 
   /**
@@ -288,7 +288,7 @@ export class VehicleSession {
    * produced, or nothing (the vehicle resends). `fields` is undefined for a joined resend: its
    * fields are counted once, with the frame it joined.
    */
-  private answerWhen(settled: Promise<void>, f: Frame, arrivedAt: number, fields: number | undefined): void {
+  private answerWhen(settled: Promise<void>, f: Frame, arrivedAt: number, fields: number | undefined, record?: VehicleRecord): void {
     const ev = this.opts.events;
     this.inFlight++;
     this.opts.gate?.started();
@@ -301,6 +301,7 @@ export class VehicleSession {
         this.respond(writeAck(f.txidBytes, f.recordType));
         const now = performance.now();
         ev.recordPublished(f.recordType, n, (now - started) / 1000, (now - arrivedAt) / 1000);
+        if (record) ev.recordAcked(record, this);
         this.settle(f.recordType, 'acked');
       },
       (err: unknown) => {

@@ -2,12 +2,13 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { createLogger } from '../ops/log.js';
 import { readinessOf } from '../ops/readiness.js';
+import { workerChanges } from '../ops/fleet/local.js';
 import { startAll, startFailureMessage, type RunningServer } from './run.js';
 
 /** What the primary asks a worker, answered over IPC. */
-export type Question = 'metrics' | 'vehicles' | 'readiness';
+export type Question = 'metrics' | 'vehicles' | 'readiness' | 'fleet' | 'vehicle';
 
-export type ToWorker = { ft: 'start'; config: Config; index: number } | { ft: 'ask'; id: number; what: Question } | { ft: 'stop' };
+export type ToWorker = { ft: 'start'; config: Config; index: number } | { ft: 'ask'; id: number; what: Question; arg?: unknown } | { ft: 'stop' };
 export type FromWorker = { ft: 'hello' } | { ft: 'ready'; port: number } | { ft: 'failed'; reason: string } | { ft: 'answer'; id: number; value: unknown };
 
 /**
@@ -58,7 +59,8 @@ export function runWorker(): void {
     process.exit(0);
   };
 
-  const answer = async (what: Question): Promise<unknown> => {
+  const answer = async (what: Question, arg: unknown): Promise<unknown> => {
+    const fleet = running?.metrics?.fleet;
     switch (what) {
       case 'metrics':
         return (await running?.metrics?.registry.getMetricsAsJSON()) ?? [];
@@ -66,6 +68,11 @@ export function runWorker(): void {
         return running?.metrics?.vehicles() ?? [];
       case 'readiness':
         return running ? readinessOf(running.producers, !stopping) : { ready: false, producers: {}, reason: 'starting' };
+      case 'fleet':
+        // Only the rows changed since the primary's cursor for this worker.
+        return fleet && workerChanges(fleet, running!.metrics!, typeof arg === 'number' ? arg : 0);
+      case 'vehicle':
+        return typeof arg === 'string' ? fleet?.detail(arg) : undefined;
     }
   };
 
@@ -89,7 +96,7 @@ export function runWorker(): void {
       config = msg.config;
       void serve(msg.index);
     } else if (msg.ft === 'stop') void stop('asked by the primary');
-    else if (msg.ft === 'ask') void answer(msg.what).then((value) => send({ ft: 'answer', id: msg.id, value }), () => send({ ft: 'answer', id: msg.id, value: undefined }));
+    else if (msg.ft === 'ask') void answer(msg.what, msg.arg).then((value) => send({ ft: 'answer', id: msg.id, value }), () => send({ ft: 'answer', id: msg.id, value: undefined }));
   });
   // A terminal's Ctrl-C reaches every process of the group; a lost primary leaves nobody to ask.
   process.once('SIGTERM', () => void stop('SIGTERM'));
