@@ -62,3 +62,8 @@ bench-burst: build
 .PHONY: fuzz
 fuzz: build
 	node build/bench/fuzz-broker.js $(ARGS)
+
+# Heap of the fleet view's latest values at 10,000 vehicles × 50 fields, and their per-field cost (bench/README.md).
+.PHONY: bench-fleet
+bench-fleet: build
+	node --expose-gc build/bench/fleet-memory.js $(ARGS)
