@@ -13,17 +13,22 @@ export interface EventStreamOptions {
 interface Client {
   res: ServerResponse;
   vin?: string;
-  /** Writes are skipped while the socket's buffer is full; a full event follows the drain. */
+  /** Since when events were skipped because the client did not read (0: it reads). */
   stalledSince: number;
-  needFull: boolean;
+  /** An event was skipped: the next one is a full event. */
+  missed: boolean;
 }
+
+/** Bytes a client may leave unread before events are skipped for it (a full event of 10,000 rows is ~3 MB). */
+const MAX_BUFFERED = 4 * 1024 * 1024;
 
 const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
 /**
  * /api/events: Server-Sent Events of the fleet view. One timer for every client: once a second a
- * delta (the rows changed since the previous tick) goes to all of them; nothing is queued per
- * client beyond the socket's own buffer, so a page left open for hours costs the same as a new one.
+ * delta (the rows changed since the previous tick) goes to all of them. A client that does not
+ * read has its events skipped past MAX_BUFFERED (then gets a full one), so a page left open for
+ * hours costs the same as a new one.
  */
 export class FleetEventStreams {
   private readonly clients = new Set<Client>();
@@ -58,7 +63,7 @@ export class FleetEventStreams {
       res.end(body);
       return;
     }
-    const client: Client = { res, vin, stalledSince: 0, needFull: false };
+    const client: Client = { res, vin, stalledSince: 0, missed: false };
     this.clients.add(client);
     req.socket.setNoDelay(true);
     res.on('close', () => this.drop(client));
@@ -85,15 +90,16 @@ export class FleetEventStreams {
     if (d) this.write(c, frame('vehicle', d));
   }
 
+  /** Writes unless the client left too much unread: then the event is skipped, never queued. */
   private write(c: Client, text: string): void {
-    if (c.stalledSince || c.res.writableEnded || c.res.destroyed) return;
-    if (!c.res.write(text)) {
-      c.stalledSince = Date.now();
-      c.res.once('drain', () => {
-        c.stalledSince = 0;
-        c.needFull = true;
-      });
+    if (c.res.writableEnded || c.res.destroyed) return;
+    if (c.res.writableLength > MAX_BUFFERED) {
+      c.missed = true;
+      c.stalledSince ||= Date.now();
+      return;
     }
+    c.stalledSince = 0;
+    c.res.write(text);
   }
 
   private drop(c: Client): void {
@@ -118,13 +124,14 @@ export class FleetEventStreams {
       const changed = new Set(body.vehicles.map((v) => v.vin));
       let full: FleetBody | undefined;
       for (const c of [...this.clients]) {
-        if (c.stalledSince) {
-          if (now - c.stalledSince > this.stalledMs) c.res.destroy();
+        if (c.stalledSince && now - c.stalledSince > this.stalledMs) {
+          c.res.destroy();
           continue;
         }
         if (keepalive) this.write(c, ': keepalive\n\n');
-        if (c.needFull) {
-          c.needFull = false;
+        if (c.missed && c.res.writableLength <= MAX_BUFFERED) {
+          // It read again after skipped deltas: a full event puts it right.
+          c.missed = false;
           full ??= (await this.source.changes(0)).body;
           await this.sendFull(c, full);
           continue;
