@@ -384,6 +384,11 @@ export class ServerMetrics implements ServerEvents {
     this.fleet?.recordAcked(record);
   }
 
+  /** A record derived from a vehicle's fields (see FleetStore.noteDerived); not a ServerEvents method. */
+  noteDerived(vin: string, name: string, value: unknown): void {
+    this.fleet?.noteDerived(vin, name, value);
+  }
+
   // Counted per producer by producerRejected; the frame itself counts as outcome "unacked".
   producerFailed(): void {}
 

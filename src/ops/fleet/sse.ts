@@ -8,6 +8,8 @@ export interface EventStreamOptions {
   keepaliveMs?: number;
   /** A client that cannot take writes for this long is dropped. */
   stalledMs?: number;
+  /** Bytes a client may leave unread before its events are skipped. */
+  maxBufferedBytes?: number;
 }
 
 interface Client {
@@ -40,6 +42,7 @@ export class FleetEventStreams {
   private readonly tickMs: number;
   private readonly keepaliveMs: number;
   private readonly stalledMs: number;
+  private readonly maxBuffered: number;
 
   constructor(
     private readonly source: FleetSource,
@@ -50,6 +53,7 @@ export class FleetEventStreams {
     this.tickMs = opts.tickMs ?? 1000;
     this.keepaliveMs = opts.keepaliveMs ?? 15_000;
     this.stalledMs = opts.stalledMs ?? 60_000;
+    this.maxBuffered = opts.maxBufferedBytes ?? MAX_BUFFERED;
   }
 
   get size(): number {
@@ -93,7 +97,7 @@ export class FleetEventStreams {
   /** Writes unless the client left too much unread: then the event is skipped, never queued. */
   private write(c: Client, text: string): void {
     if (c.res.writableEnded || c.res.destroyed) return;
-    if (c.res.writableLength > MAX_BUFFERED) {
+    if (c.res.writableLength > this.maxBuffered) {
       c.missed = true;
       c.stalledSince ||= Date.now();
       return;
@@ -129,7 +133,7 @@ export class FleetEventStreams {
           continue;
         }
         if (keepalive) this.write(c, ': keepalive\n\n');
-        if (c.missed && c.res.writableLength <= MAX_BUFFERED) {
+        if (c.missed && c.res.writableLength <= this.maxBuffered) {
           // It read again after skipped deltas: a full event puts it right.
           c.missed = false;
           full ??= (await this.source.changes(0)).body;
