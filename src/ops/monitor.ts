@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Readiness, VehicleView } from './metrics.js';
+import { findWebDir, pageResponse } from './page.js';
 
 /** What the endpoints show: one server's ServerMetrics, or the primary's view over its workers. */
 export interface MonitorSource {
@@ -32,13 +33,16 @@ const json = (res: ServerResponse, head: boolean, status: number, v: unknown) =>
  */
 export async function startMonitor(opts: { host: string; port: number; metrics: MonitorSource; logger: Logger }): Promise<MonitorServer> {
   const { metrics, logger } = opts;
+  const webDir = findWebDir();
+  if (!webDir) logger.warn({ event: 'fleet_page_missing' }, 'web/ not found in the package: the fleet page at / answers 404');
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const head = req.method === 'HEAD';
     if (req.method !== 'GET' && !head) {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    switch ((req.url ?? '').split('?')[0]) {
+    const path = (req.url ?? '').split('?')[0];
+    switch (path) {
       case '/metrics': {
         const body = await metrics.registry.metrics();
         return send(res, head, 200, metrics.registry.contentType, body);
@@ -54,8 +58,15 @@ export async function startMonitor(opts: { host: string; port: number; metrics: 
         const vehicles = await metrics.vehicles();
         return json(res, head, 200, { count: vehicles.length, vehicles });
       }
-      default:
+      default: {
+        // The fleet page (/ and /assets/<file>), from a fixed list of files.
+        const page = await pageResponse(path, webDir);
+        if (page) {
+          res.writeHead(page.status, { ...page.headers, 'content-length': Buffer.byteLength(page.body) });
+          return void res.end(head ? undefined : page.body);
+        }
         return send(res, head, 404, 'text/plain', `not found; try ${MONITOR_PATHS.join(', ')}\n`);
+      }
     }
   };
   const server = createServer((req, res) => {
