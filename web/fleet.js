@@ -43,7 +43,9 @@
   const num = (v, digits = 0) => (typeof v === 'number' && Number.isFinite(v) ? v.toLocaleString(undefined, { maximumFractionDigits: digits }) : '–');
   // Enum values are published with their type prefix ("ShiftStateD"); the short form reads better.
   const short = (v) => (v == null ? '–' : String(v).replace(/^(ShiftState|DetailedChargeState|ChargeState)/, '') || String(v));
-  const text = (v) => (v == null ? '–' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  // Objects (Location, Doors...) as "key: value" pairs: readable, and they wrap at the spaces.
+  const text = (v) =>
+    v == null ? '–' : typeof v !== 'object' ? String(v) : Array.isArray(v) ? JSON.stringify(v) : Object.entries(v).map(([k, x]) => `${k}: ${JSON.stringify(x)}`).join(', ');
 
   function el(tag, cls, content) {
     const e = document.createElement(tag);
