@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the real parts the tests start (each on a free loopback port), when missing:
 # mosquitto, nats-server (MQTT on NATS refuses characters mosquitto accepts), Python's Jinja2
-# (the Home Assistant discovery tests render every template with it, as Home Assistant does), and
-# haproxy (the deployment test runs deploy/haproxy.cfg in front of two servers).
+# (the Home Assistant discovery tests render every template with it, as Home Assistant does),
+# haproxy (the deployment test runs deploy/haproxy.cfg in front of two servers) and Chromium (the
+# fleet page tests drive Debian's browser through playwright-core, which downloads none).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 python3 -c 'import jinja2' >/dev/null 2>&1 || /usr/bin/python3 -c 'import jinja2' >/dev/null 2>&1 || need+=(python3-jinja2)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 [ "${#need[@]}" -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" != 0 ]; then

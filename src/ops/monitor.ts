@@ -5,6 +5,7 @@ import type { Readiness, VehicleView } from './metrics.js';
 import { serveFleetApi } from './fleet/api.js';
 import { FleetEventStreams } from './fleet/sse.js';
 import type { FleetSource } from './fleet/types.js';
+import { findWebDir, pageResponse } from './page.js';
 
 /** What the endpoints show: one server's ServerMetrics, or the primary's view over its workers. */
 export interface MonitorSource {
@@ -20,7 +21,7 @@ export interface MonitorServer {
 }
 
 /** The endpoints served, for the 404 body and the docs. */
-export const MONITOR_PATHS = ['/metrics', '/livez', '/readyz', '/vehicles', '/api/fleet', '/api/vehicles/<VIN>', '/api/events'] as const;
+export const MONITOR_PATHS = ['/', '/metrics', '/livez', '/readyz', '/vehicles', '/api/fleet', '/api/vehicles/<VIN>', '/api/events'] as const;
 
 function send(res: ServerResponse, head: boolean, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
@@ -36,6 +37,8 @@ const json = (res: ServerResponse, head: boolean, status: number, v: unknown) =>
 export async function startMonitor(opts: { host: string; port: number; metrics: MonitorSource; logger: Logger; fleet?: FleetSource }): Promise<MonitorServer> {
   const { metrics, logger, fleet } = opts;
   const streams = fleet && new FleetEventStreams(fleet, logger);
+  const webDir = findWebDir();
+  if (!webDir) logger.warn({ event: 'fleet_page_missing' }, 'web/ not found in the package: the fleet page at / answers 404');
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const head = req.method === 'HEAD';
     if (req.method !== 'GET' && !head) {
@@ -60,8 +63,15 @@ export async function startMonitor(opts: { host: string; port: number; metrics: 
         const vehicles = await metrics.vehicles();
         return json(res, head, 200, { count: vehicles.length, vehicles });
       }
-      default:
+      default: {
+        // The fleet page (/ and /assets/<file>), from a fixed list of files.
+        const page = await pageResponse(path, webDir);
+        if (page) {
+          res.writeHead(page.status, { ...page.headers, 'content-length': Buffer.byteLength(page.body) });
+          return void res.end(head ? undefined : page.body);
+        }
         return send(res, head, 404, 'text/plain', `not found; try ${MONITOR_PATHS.join(', ')}\n`);
+      }
     }
   };
   const server = createServer((req, res) => {

@@ -1,0 +1,74 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { repoRoot } from './server.js';
+
+/** Debian's browser (scripts/test-deps.sh installs it); playwright-core downloads none. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Where the tests leave screenshots for a person to look at (git-ignored). */
+export const SCREENSHOTS = join(repoRoot(), 'test-output', 'screenshots');
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/**
+ * Headless Chromium with launch's own temporary profile, closed when the test ends. Nothing it
+ * does by itself may reach the network: no sync, updates, QUIC or background fetches.
+ */
+export async function launchBrowser(t: Teardown): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(() => browser.close());
+  return browser;
+}
+
+export interface WatchedPage {
+  page: Page;
+  /** Console errors and warnings, uncaught exceptions, failed requests and HTTP errors, in order. */
+  problems: string[];
+}
+
+/**
+ * A page at the given size that records everything that went wrong on it. An event stream the page
+ * closes itself (switching to a vehicle's stream, or the page closing) ends as "aborted": that is
+ * not a failure.
+ */
+export async function openPage(browser: Browser, url: string, size: { width: number; height: number }): Promise<WatchedPage> {
+  const page = await browser.newPage({ viewport: size });
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+  page.on('dialog', (d) => {
+    problems.push(`dialog: ${d.message()}`);
+    void d.dismiss();
+  });
+  page.on('requestfailed', (r) => {
+    const reason = r.failure()?.errorText ?? '';
+    if (reason === 'net::ERR_ABORTED' && new URL(r.url()).pathname === '/api/events') return;
+    problems.push(`request failed: ${r.url()} ${reason}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  await page.goto(url);
+  return { page, problems };
+}
+
+/** Saves a full-page screenshot as test-output/screenshots/<name>.png and returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** Whether the page scrolls sideways (the layout must never make it). */
+export function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; innerWidth: number }> {
+  return page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
+}
