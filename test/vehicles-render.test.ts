@@ -110,6 +110,9 @@ t.test('nulls, odd values and missing pieces', async (t) => {
   t.match(empty, /\n\nno vehicles seen since the server started\n$/);
   const sparse = renderFleet({ at: AT, health: {} as never, vehicles: [] }, { color: false });
   t.match(sparse, /^\?\/\? connected · \? frames\/s/, 'a health block without numbers shows "?"');
+  const noBroker = fleetFixture();
+  noBroker.health.broker_connected = null;
+  t.match(renderFleet(noBroker, { color: false }), / · no broker · ready · /, 'no MQTT producer: "no broker", not "connected"');
   const two = { ...fleetFixture() };
   two.health = { ...two.health, workers: 2 };
   t.match(renderFleet(two, { color: false }), / · 2 workers\n/, 'workers named only when more than one');

@@ -10,7 +10,8 @@ export interface FleetHealth {
   frames_acked_total: number;
   frames_unanswered_total: number;
   frames_error_total: number;
-  broker_connected: boolean;
+  /** null: no MQTT producer. */
+  broker_connected: boolean | null;
   ready: boolean;
   records_in_flight: number;
   workers: number;

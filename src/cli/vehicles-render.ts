@@ -111,7 +111,12 @@ function healthParts(h: Partial<FleetHealth>): Cell[] {
     { text: `${num(h.frames_acked_total)} acked` },
     { text: `${num(h.frames_unanswered_total)} unanswered`, tone: (h.frames_unanswered_total ?? 0) > 0 ? 'warn' : undefined },
     { text: `${num(h.frames_error_total)} errors`, tone: (h.frames_error_total ?? 0) > 0 ? 'warn' : undefined },
-    h.broker_connected === false ? { text: 'broker disconnected', tone: 'bad' } : { text: 'broker connected', tone: 'good' },
+    // null: no MQTT producer configured, so no broker to be connected to.
+    h.broker_connected === false
+      ? { text: 'broker disconnected', tone: 'bad' }
+      : h.broker_connected === true
+        ? { text: 'broker connected', tone: 'good' }
+        : { text: 'no broker', tone: 'dim' },
     h.ready === false ? { text: 'not ready', tone: 'bad' } : { text: 'ready', tone: 'good' },
     { text: `${num(h.records_in_flight)} in flight` },
   ];
