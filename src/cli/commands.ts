@@ -9,4 +9,5 @@ export const commands: Record<string, () => Promise<Command>> = {
   'check-endpoint': async () => (await import('./check-endpoint.js')).default,
   emulate: async () => (await import('./emulate.js')).default,
   subscribe: async () => (await import('./subscribe.js')).default,
+  vehicles: async () => (await import('./vehicles.js')).default,
 };
