@@ -112,6 +112,16 @@ export class TopicNames {
   connectivity(prefix: string): string {
     return `${prefix}connectivity`;
   }
+
+  /**
+   * `<base>/<VIN>/derived/<name>`: what a plugin derives for a vehicle. The name is one level,
+   * sanitised like every other (so `/`, `+`, `#`, `.` and controls cannot leave the subtree);
+   * an empty or over-long name is refused.
+   */
+  derived(vin: string, name: string): string {
+    if (typeof name !== 'string' || name.length === 0) throw new TopicLevelError('derived record name is empty');
+    return `${this.vehiclePrefix(vin)}derived/${topicLevel(name, 'derived record name')}`;
+  }
 }
 
 /**
