@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { parseConfig } from '../src/config/load.js';
 import { createProducers } from '../src/producers/registry.js';
 import { decodeRecord } from '../src/record/decode.js';
-import { MAX_LEVEL_BYTES, sanitizeLevel } from '../src/publish/topics.js';
+import { MAX_LEVEL_BYTES, sanitizeLevel, TopicNames } from '../src/publish/topics.js';
 import { fixturesDir } from './helpers/fixtures.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';
@@ -19,6 +19,15 @@ import { testdir } from './helpers/cli.js';
 const VIN = '5YJ3E1EA7KF000025';
 const HOSTILE = ['trip', 'a/b', '+', '#', '../../../other', '..', 'x\u0000y\u001f', 'sp ace.dot', 'c1\u0085', 'é'.repeat(128), '/', 'a/../../b', '$SYS'];
 const REFUSED = ['', 'x'.repeat(MAX_LEVEL_BYTES + 1), 'é'.repeat(129), 'not-json'];
+
+t.test('TopicNames.derived: one safe level under the VIN, types checked', async (t) => {
+  const n = new TopicNames('tb');
+  t.equal(n.derived(VIN, 'trip'), `tb/${VIN}/derived/trip`);
+  t.equal(n.derived('a/+#', '../x'), 'tb/a___/derived/___x', 'the VIN level is made safe too');
+  for (const [vin, name] of [['', 'trip'], [VIN, ''], [VIN, 42], [undefined, 'trip'], [VIN, 'x'.repeat(MAX_LEVEL_BYTES + 1)]]) {
+    t.throws(() => n.derived(vin as string, name as string), { name: 'TopicLevelError', code: 'record_invalid', permanent: true }, `${JSON.stringify([vin, name]).slice(0, 40)} refused`);
+  }
+});
 
 t.test('hostile derived names stay under <base>/<VIN>/derived/ or are refused (real server, mosquitto)', async (t) => {
   const dir = testdir(t);

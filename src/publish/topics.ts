@@ -119,7 +119,9 @@ export class TopicNames {
    * an empty or over-long name is refused.
    */
   derived(vin: string, name: string): string {
-    if (typeof name !== 'string' || name.length === 0) throw new TopicLevelError('derived record name is empty');
+    // Plugins are JavaScript: the types are checked here, not trusted.
+    if (typeof vin !== 'string' || vin.length === 0) throw new TopicLevelError('derived record VIN must be a non-empty string');
+    if (typeof name !== 'string' || name.length === 0) throw new TopicLevelError('derived record name must be a non-empty string');
     return `${this.vehiclePrefix(vin)}derived/${topicLevel(name, 'derived record name')}`;
   }
 }
