@@ -2,6 +2,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config/load.js';
+import { derivedPublisher } from '../src/producers/derived.js';
 import { createProducers } from '../src/producers/registry.js';
 import { decodeRecord } from '../src/record/decode.js';
 import { MAX_LEVEL_BYTES, sanitizeLevel, TopicNames } from '../src/publish/topics.js';
@@ -125,4 +126,32 @@ t.test('createProducers: onDerived hears every derived publish that succeeded, a
     ],
     'the name as the plugin gave it, the value; the refused empty name is not heard',
   );
+});
+
+t.test('derived publishes fail as record publishes do: broker away, broker hung (timeout)', async (t) => {
+  const dir = testdir(t);
+  const mosq = await startMosquitto(dir);
+  t.teardown(async () => {
+    mosq.resume();
+    await mosq.stop();
+  });
+  const cfg = parseConfig(
+    JSON.stringify({
+      records: { V: ['mqtt'] },
+      tls: { server_cert: 's.pem', server_key: 's.key' },
+      mqtt: { broker: `127.0.0.1:${mosq.port}`, topic_base: 'ft', qos: 1, publish_timeout_ms: 400, keep_alive_seconds: 60 },
+    }),
+    join(fixturesDir(), 'config.json'),
+    {},
+  );
+  const producers = await createProducers(cfg, pino({ level: 'silent' }));
+  const derived = derivedPublisher(producers, pino({ level: 'silent' }));
+  const mqtt = producers.get('mqtt')!;
+  t.teardown(() => mqtt.close());
+  await t.rejects(derived.publish(VIN, 'trip', {}), { code: 'broker_unavailable' }, 'before the producer connected');
+  mqtt.start?.();
+  await waitUntil(() => mqtt.ready?.(), 5000, 'mqtt connected');
+  await t.resolves(derived.publish(VIN, 'trip', { ok: 1 }), 'connected: taken');
+  mosq.pause();
+  await t.rejects(derived.publish(VIN, 'trip', { ok: 2 }), { code: 'publish_timeout' }, 'a hung broker: rejected at publish_timeout_ms');
 });
