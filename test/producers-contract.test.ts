@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startEmbeddedBroker } from '../src/broker/embedded.js';
 import { parseConfig } from '../src/config/load.js';
-import { builtinProducers } from '../src/producers/registry.js';
+import { builtinProducers, createProducers } from '../src/producers/registry.js';
 import { loadPluginFactory } from '../src/producers/plugin.js';
 import type { Producer } from '../src/producers/types.js';
 import { decodeRecord } from '../src/record/decode.js';
@@ -118,6 +118,33 @@ contract('plugin module (the README example)', async (t) => {
       return rows.some((r) => r.txid === txid && r.type === 'V');
     },
     teardown: async () => {},
+  };
+});
+
+contract('driver-score plugin (loaded by name; seen through its derived/trip_live)', async () => {
+  const broker = await startEmbeddedBroker('127.0.0.1', 0);
+  const cfg = config({
+    records: { V: ['mqtt', 'driver_score'] },
+    producers: { driver_score: { module: 'fleet-telemetry/plugins/driver-score', options: { live_interval_s: 0 } } },
+    mqtt: { broker: `127.0.0.1:${broker.port}`, qos: 1, topic_base: 'ds' },
+  });
+  const sub = await subscribe(`mqtt://127.0.0.1:${broker.port}`, 'ds/#');
+  const producers = await createProducers(cfg, pino({ level: 'silent' }));
+  const mqtt = producers.get('mqtt')!;
+  mqtt.start?.();
+  await waitUntil(() => mqtt.ready?.(), 5000, 'mqtt producer connected');
+  return {
+    producer: producers.get('driver_score')!,
+    // With no gear, a speed above 5 mph starts a trip; every record then updates its maximum.
+    observed: async (_txid, speed) => {
+      await sub.waitFor((m) => m.some((x) => x.topic === `ds/${VIN}/derived/trip_live` && JSON.parse(x.payload).max_speed_mph === speed));
+      return true;
+    },
+    teardown: async () => {
+      await mqtt.close();
+      await sub.close();
+      await broker.close();
+    },
   };
 });
 

@@ -40,6 +40,9 @@ const usage = [
   `  --alerts-every N         every Nth frame is an alerts record (default ${D.alertsEvery}; 0: never)`,
   `  --errors-every N         every Nth frame is an errors record (default ${D.errorsEvery}; 0: never)`,
   `  --sim-step S             simulated seconds a frame advances the car (default ${D.simStepSeconds})`,
+  '  --harsh-every N          cars drive trips (P → D → P) with a harsh braking or rapid acceleration',
+  '                           every N frames (for the driver-score plugin); adds the trip fields',
+  '                           (Gear, Odometer, Location, Longitudinal/LateralAcceleration, m/s²) to V',
   '  --seed N                 vary the cars\' simulated days (default 0)',
   'delivery:',
   `  --window N               most unacked frames in flight per vehicle (default ${D.window})`,
@@ -99,7 +102,7 @@ const emulate: Command = {
     const { flags, positionals } = parseArgs(argv, {
       strings: [
         'config', 'url', 'ca', 'cert-dir', 'vehicles', 'rate', 'fields', 'duration', 'frames', 'alerts-every', 'errors-every',
-        'sim-step', 'seed', 'window', 'resend-timeout-ms', 'max-retries', 'ttl', 'queue-size', 'queue-file', 'backoff-ms',
+        'sim-step', 'harsh-every', 'seed', 'window', 'resend-timeout-ms', 'max-retries', 'ttl', 'queue-size', 'queue-file', 'backoff-ms',
         'backoff-max-ms', 'drain-timeout', 'progress',
       ],
       multi: ['vin'],
@@ -158,6 +161,7 @@ const emulate: Command = {
       alertsEvery: number(flags, 'alerts-every', { integer: true }),
       errorsEvery: number(flags, 'errors-every', { integer: true }),
       simStepSeconds: number(flags, 'sim-step'),
+      harshEvery: number(flags, 'harsh-every', { integer: true }),
       seed: number(flags, 'seed', { integer: true }),
       window: number(flags, 'window', { min: 1, integer: true }),
       resendTimeoutMs: number(flags, 'resend-timeout-ms', { min: 1 }),

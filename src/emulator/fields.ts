@@ -60,7 +60,13 @@ export const FIELD_CATALOGUE: readonly FieldSpec[] = [
   { name: 'VehicleName', value: (_c, vin) => ({ string_value: `Emulated ${vin.slice(-4)}` }) },
   { name: 'Version', value: () => ({ string_value: '2024.26.7 emulator' }) },
   { name: 'LifetimeEnergyUsedDrive', value: (c) => ({ long_value: Math.floor(c.state.lifetimeEnergyUsedKwh * 1000) }) },
+  // m/s² (what the driver-score plugin assumes by default).
+  { name: 'LongitudinalAcceleration', value: (c) => dbl(c.state.longitudinalAccelMps2, 3) },
+  { name: 'LateralAcceleration', value: (c) => dbl(c.state.lateralAccelMps2, 3) },
 ];
+
+/** What a trip score needs: added to the V fields when harsh events are asked for. */
+export const TRIP_FIELDS = ['VehicleSpeed', 'Gear', 'Odometer', 'Location', 'LongitudinalAcceleration', 'LateralAcceleration'] as const;
 
 export const DEFAULT_FIELD_COUNT = 8;
 

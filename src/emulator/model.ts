@@ -34,6 +34,12 @@ export interface CarState {
   locked: boolean;
   /** Minutes left of the current drive, 0 when not driving. */
   minutesToArrival: number;
+  /** m/s², + forward: the speed change over the last step, or a harsh event. */
+  longitudinalAccelMps2: number;
+  /** m/s²: from the turn over the last step, kept below harsh cornering. */
+  lateralAccelMps2: number;
+  /** The harsh event of this step, if any (harshEvery). */
+  harsh?: 'braking' | 'acceleration';
 }
 
 /** mulberry32: small, fast and good enough to vary a simulation. */
@@ -59,11 +65,17 @@ const PACK_KWH = 75;
 const WH_PER_MILE = 250;
 const MILES_PER_DEG_LAT = 69.05;
 const CHARGE_EFFICIENCY = 0.92;
+const MPS_PER_MPH = 0.44704;
 
 export interface CarModelOptions {
   seed: number;
   /** Where the car starts; a spot near Palo Alto, varied per seed, by default. */
   start?: { latitude: number; longitude: number };
+  /**
+   * Every Nth step a harsh event is due: made at the next step that drives at speed (braking and
+   * acceleration alternately), and a parked car drives next unless its charge is low. 0: never.
+   */
+  harshEvery?: number;
 }
 
 export class CarModel {
@@ -74,8 +86,13 @@ export class CarModel {
   private cruiseMph = 45;
   private readonly chargerKw: number;
   private stepsInPhase = 0;
+  private steps = 0;
+  private harshDue = false;
+  private nextHarsh: 'braking' | 'acceleration' = 'braking';
+  private readonly harshEvery: number;
 
   constructor(opts: CarModelOptions) {
+    this.harshEvery = opts.harshEvery ?? 0;
     this.rnd = prng(opts.seed);
     const r = this.rnd;
     const start = opts.start ?? { latitude: 37.39 + (r() - 0.5) * 0.1, longitude: -122.15 + (r() - 0.5) * 0.1 };
@@ -104,6 +121,8 @@ export class CarModel {
       packCurrent: 0,
       locked: true,
       minutesToArrival: 0,
+      longitudinalAccelMps2: 0,
+      lateralAccelMps2: 0,
     };
     // Cars of a fleet start at different points of the loop.
     this.phaseLeft = 30 + r() * 240;
@@ -115,6 +134,11 @@ export class CarModel {
     const s = this.state;
     s.time += dt;
     this.stepsInPhase++;
+    this.steps++;
+    if (this.harshEvery > 0 && this.steps % this.harshEvery === 0) this.harshDue = true;
+    s.harsh = undefined;
+    s.longitudinalAccelMps2 = 0;
+    s.lateralAccelMps2 = 0;
     if (s.phase === 'drive') this.drive(dt);
     else if (s.phase === 'charge') this.charge(dt);
     else this.park(dt);
@@ -131,7 +155,8 @@ export class CarModel {
     this.stepsInPhase = 0;
     if (s.phase === 'park') {
       const next = s.soc < 25 ? 'charge' : this.nextAfterPark;
-      this.nextAfterPark = next === 'drive' ? 'charge' : 'drive';
+      // With harsh events wanted, trips are the point: no charging unless the pack is low.
+      this.nextAfterPark = next === 'drive' && this.harshEvery === 0 ? 'charge' : 'drive';
       if (next === 'drive') {
         s.phase = 'drive';
         s.gear = 'D';
@@ -172,9 +197,15 @@ export class CarModel {
     const maxDown = 1.2 * dt;
     s.speedMph = Math.max(0, before + Math.max(-maxDown, Math.min(maxUp, target - before)));
     if (this.phaseLeft <= 60) s.speedMph = 0;
+    s.longitudinalAccelMps2 = ((s.speedMph - before) * MPS_PER_MPH) / dt;
+    if (this.harshDue && s.speedMph > 10 && this.phaseLeft > 60) this.harshEvent();
     const miles = ((before + s.speedMph) / 2) * (dt / 3600);
     // Wander along a road; now and then a turn.
-    s.headingDeg = (s.headingDeg + (r() < 0.1 ? (r() < 0.5 ? 90 : -90) : (r() - 0.5) * 20) + 360) % 360;
+    const turn = r() < 0.1 ? (r() < 0.5 ? 90 : -90) : (r() - 0.5) * 20;
+    s.headingDeg = (s.headingDeg + turn + 360) % 360;
+    // v·ω over the step, capped well below harsh cornering: the emulator's events are on demand.
+    const lateral = ((s.speedMph * MPS_PER_MPH * turn * Math.PI) / 180 / dt);
+    s.lateralAccelMps2 = Math.max(-2, Math.min(2, lateral));
     const h = (s.headingDeg * Math.PI) / 180;
     s.latitude += (miles * Math.cos(h)) / MILES_PER_DEG_LAT;
     s.longitude += (miles * Math.sin(h)) / (MILES_PER_DEG_LAT * Math.cos((s.latitude * Math.PI) / 180));
@@ -184,6 +215,21 @@ export class CarModel {
     s.lifetimeEnergyUsedKwh += kwh;
     s.insideTempC += (21 - s.insideTempC) * Math.min(1, dt / 600);
     s.minutesToArrival = Math.max(0, (this.phaseLeft - dt) / 60);
+  }
+
+  /** A harsh braking (about −0.55 g) or rapid acceleration (about +0.5 g) in this step. */
+  private harshEvent(): void {
+    const s = this.state;
+    this.harshDue = false;
+    s.harsh = this.nextHarsh;
+    if (this.nextHarsh === 'braking') {
+      s.longitudinalAccelMps2 = -5.4;
+      s.speedMph = Math.max(0, s.speedMph - 10);
+    } else {
+      s.longitudinalAccelMps2 = 4.9;
+      s.speedMph += 5;
+    }
+    this.nextHarsh = this.nextHarsh === 'braking' ? 'acceleration' : 'braking';
   }
 
   private charge(dt: number): void {

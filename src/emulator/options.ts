@@ -33,6 +33,11 @@ export interface VehicleTuning {
   simStepSeconds: number;
   /** false: make no frames of its own, only send what enqueueRecord is given. */
   generate: boolean;
+  /**
+   * Every Nth frame (at the next driving frame when parked) is a harsh braking or rapid
+   * acceleration, alternately, and cars drive more than they charge; 0: never (model.ts).
+   */
+  harshEvery: number;
 }
 
 export const VEHICLE_DEFAULTS: VehicleTuning = {
@@ -51,6 +56,7 @@ export const VEHICLE_DEFAULTS: VehicleTuning = {
   pingIntervalMs: 15_000,
   simStepSeconds: 30,
   generate: true,
+  harshEvery: 0,
 };
 
 export interface VehicleOptions extends Partial<VehicleTuning> {

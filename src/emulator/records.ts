@@ -1,6 +1,6 @@
 import type protobuf from 'protobufjs';
 import { lookupEnum, lookupType } from '../record/schema.js';
-import { resolveFields, type FieldSpec } from './fields.js';
+import { resolveFields, TRIP_FIELDS, type FieldSpec } from './fields.js';
 import { CarModel, prng } from './model.js';
 
 export interface RecordOut {
@@ -19,6 +19,8 @@ export interface RecordFactoryOptions {
   errorsEvery?: number;
   /** Simulated seconds the car advances per frame. */
   simStepSeconds?: number;
+  /** Every Nth frame a harsh event (see CarModelOptions); the trip fields join the V fields. */
+  harshEvery?: number;
 }
 
 // Alert and error names in the style vehicles use; invented for the emulator.
@@ -42,9 +44,13 @@ export class RecordFactory {
   private static types?: { v: protobuf.Type; alerts: protobuf.Type; errors: protobuf.Type; field: protobuf.Enum };
 
   constructor(private readonly opts: RecordFactoryOptions) {
-    this.car = new CarModel({ seed: opts.seed });
+    const harshEvery = opts.harshEvery ?? 0;
+    this.car = new CarModel({ seed: opts.seed, harshEvery });
     this.rnd = prng(opts.seed ^ 0x5eed);
     this.fields = resolveFields(opts.fields);
+    if (harshEvery > 0) {
+      for (const f of resolveFields(TRIP_FIELDS)) if (!this.fields.includes(f)) this.fields.push(f);
+    }
     this.step = opts.simStepSeconds ?? 30;
     const t = RecordFactory.schema();
     this.fieldKeys = this.fields.map((f) => {
@@ -73,6 +79,8 @@ export class RecordFactory {
     this.frame++;
     this.car.step(this.step);
     const { alertsEvery = 0, errorsEvery = 0 } = this.opts;
+    // A harsh event is only seen in a V frame.
+    if (this.car.state.harsh) return { recordType: 'V', payload: this.v(nowMs) };
     if (errorsEvery > 0 && this.frame % errorsEvery === 0) return { recordType: 'errors', payload: this.errors(nowMs) };
     if (alertsEvery > 0 && this.frame % alertsEvery === 0) return { recordType: 'alerts', payload: this.alerts(nowMs) };
     return { recordType: 'V', payload: this.v(nowMs) };

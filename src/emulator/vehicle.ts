@@ -54,6 +54,7 @@ export class EmulatedVehicle extends EventEmitter {
         alertsEvery: t.alertsEvery,
         errorsEvery: t.errorsEvery,
         simStepSeconds: t.simStepSeconds,
+        harshEvery: t.harshEvery,
       });
     }
     this.outbox = new Outbox(opts.vin, t, this.stats, opts.store, (p, outcome) => this.onFinal(p, outcome));

@@ -1,15 +1,34 @@
-import { isAbsolute, resolve } from 'node:path';
+import { createRequire, isBuiltin } from 'node:module';
+import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Producer, ProducerContext, ProducerFactory } from './types.js';
 
 /**
+ * Where a package name leads, seen from the config file's folder (its node_modules, or the
+ * package itself by self-reference when the config sits inside it); undefined when it leads
+ * nowhere from there.
+ */
+function resolveFromConfigDir(spec: string, baseDir: string): string | undefined {
+  try {
+    const found = createRequire(join(baseDir, 'config.json')).resolve(spec);
+    return isBuiltin(found) ? found : pathToFileURL(found).href;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * A producer from a module named in the config (`producers.<name>.module`): a path relative to
- * the config file, an absolute path, or a package name. The module exports a factory, as
- * `default` or `createProducer`.
+ * the config file, an absolute path, or a package name resolved from the config file's folder.
+ * A name this server ships (`fleet-telemetry/plugins/…`) also loads from a config anywhere else:
+ * it then resolves against this package. The module exports a factory, as `default` or
+ * `createProducer`.
  */
 export async function loadPluginFactory(moduleSpec: string, baseDir: string): Promise<ProducerFactory> {
   const isPath = moduleSpec.startsWith('.') || isAbsolute(moduleSpec);
-  const target = isPath ? pathToFileURL(resolve(baseDir, moduleSpec)).href : moduleSpec;
+  // Unresolved from the config's folder, a bare name is imported from here: this package (by
+  // self-reference through its `exports`) and what it depends on.
+  const target = isPath ? pathToFileURL(resolve(baseDir, moduleSpec)).href : (resolveFromConfigDir(moduleSpec, baseDir) ?? moduleSpec);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(target)) as Record<string, unknown>;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import { derivedPublisher, type DerivedListener } from './derived.js';
 import { createLoggerProducer } from './logger.js';
 import { createMqttProducer } from './mqtt/producer.js';
 import { loadPluginFactory } from './plugin.js';
@@ -11,19 +12,26 @@ export const builtinProducers: Record<string, ProducerFactory> = {
   logger: createLoggerProducer,
 };
 
+export interface CreateProducersOptions {
+  /** Called after a plugin's derived publish succeeded. */
+  onDerived?: DerivedListener;
+}
+
 /** Creates every producer that `records` names, once each. */
-export async function createProducers(config: Config, logger: Logger): Promise<Map<string, Producer>> {
+export async function createProducers(config: Config, logger: Logger, opts: CreateProducersOptions = {}): Promise<Map<string, Producer>> {
   const factories = new Map<string, { factory: ProducerFactory; options: Record<string, unknown> }>();
   for (const [name, f] of Object.entries(builtinProducers)) factories.set(name, { factory: f, options: {} });
   for (const [name, spec] of Object.entries(config.producers)) {
     factories.set(name, { factory: await loadPluginFactory(spec.module, config.baseDir), options: spec.options ?? {} });
   }
   const producers = new Map<string, Producer>();
+  // Shared by every producer; it finds the mqtt producer at publish time, once all exist.
+  const derived = derivedPublisher(producers, logger, opts.onDerived);
   for (const name of new Set(Object.values(config.records).flat())) {
     if (!name) continue;
     const entry = factories.get(name);
     if (!entry) throw new Error(`producer ${name} does not exist`);
-    producers.set(name, await entry.factory({ name, config, logger, options: entry.options }));
+    producers.set(name, await entry.factory({ name, config, logger, options: entry.options, derived }));
   }
   return producers;
 }

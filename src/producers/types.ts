@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { VehicleRecord } from '../record/types.js';
+import type { DerivedPublisher } from './derived.js';
 
 /**
  * A sink for decoded records. `produce` resolves once the record is taken (for MQTT: every
@@ -41,6 +42,11 @@ export interface ProducerContext {
   logger: Logger;
   /** `producers.<name>.options` for a plugin; empty for built-in producers. */
   options: Record<string, unknown>;
+  /**
+   * Publishes JSON under `<topic_base>/<VIN>/derived/<name>` through the mqtt producer. The
+   * server always gives it (createProducers); absent only where a test builds a context by hand.
+   */
+  derived?: DerivedPublisher;
 }
 
 export type ProducerFactory = (ctx: ProducerContext) => Producer | Promise<Producer>;

@@ -112,6 +112,18 @@ export class TopicNames {
   connectivity(prefix: string): string {
     return `${prefix}connectivity`;
   }
+
+  /**
+   * `<base>/<VIN>/derived/<name>`: what a plugin derives for a vehicle. The name is one level,
+   * sanitised like every other (so `/`, `+`, `#`, `.` and controls cannot leave the subtree);
+   * an empty or over-long name is refused.
+   */
+  derived(vin: string, name: string): string {
+    // Plugins are JavaScript: the types are checked here, not trusted.
+    if (typeof vin !== 'string' || vin.length === 0) throw new TopicLevelError('derived record VIN must be a non-empty string');
+    if (typeof name !== 'string' || name.length === 0) throw new TopicLevelError('derived record name must be a non-empty string');
+    return `${this.vehiclePrefix(vin)}derived/${topicLevel(name, 'derived record name')}`;
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
-import { planPublishes } from '../../publish/plan.js';
+import { planPublishes, type Publish } from '../../publish/plan.js';
 import { statusTopic as statusTopicOf, TopicNames } from '../../publish/topics.js';
 import { Announcer } from './announce.js';
 import type { Producer, ProducerFactory } from '../types.js';
+import { derivedPublish, type DerivedSink } from '../derived.js';
 import { Batch, MqttLink, type LinkOptions } from './link.js';
 import { brokerTlsFrom, brokerUrl, clientIdFrom, planOptionsFrom, retryMaxMsFrom } from './options.js';
 import { parseBrokerUrl } from './transport.js';
@@ -66,7 +67,11 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
     ...discovery,
   });
 
-  const producer: Producer & { link: MqttLink } = {
+  const send = (pubs: Publish[]) =>
+    new Promise<void>((resolve, reject) => {
+      link.send(new Batch(pubs, (err) => (err ? reject(err) : resolve()), Date.now() + timeoutMs));
+    });
+  const producer: Producer & DerivedSink & { link: MqttLink } = {
     name,
     link,
     // The link fails every batch at its deadline: no guard timer per record is needed.
@@ -81,9 +86,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
       }
       if (announcer === undefined) {
         if (pubs.length === 0) return Promise.resolve();
-        return new Promise<void>((resolve, reject) => {
-          link.send(new Batch(pubs, (err) => (err ? reject(err) : resolve()), Date.now() + timeoutMs));
-        });
+        return send(pubs);
       }
       const a = announcer;
       let planned;
@@ -103,6 +106,17 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
         };
         link.send(new Batch(planned.pubs, done, Date.now() + timeoutMs));
       });
+    },
+    // One publish outside a record, for a plugin (DerivedPublisher): the field values' QoS, the
+    // same deadline and the same errors as a record's publishes.
+    publishDerived(vin, derivedName, value) {
+      let pub;
+      try {
+        pub = derivedPublish((plan.topics ??= new TopicNames(plan.topicBase)), plan.v, vin, derivedName, value);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return send([pub]);
     },
     start: () => link.start(),
     ready: () => link.connected,
