@@ -81,7 +81,7 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
       unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort)),
     );
     undo.push(() => monitor!.close());
-    logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/metrics, /livez, /readyz, /vehicles)`);
+    logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/ fleet page, /metrics, /livez, /readyz, /vehicles, /api)`);
   }
   let status: StatusServer | undefined;
   if (config.status_port !== undefined) {

@@ -58,7 +58,10 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
 
   const broker = worker ? undefined : await startBrokerIfEmbedded(config, logger);
   if (broker) undo.push(() => broker.close());
-  const producers = await createProducers(config, logger).catch(unwind);
+  // Metrics are made after the producers (they count them), so derived records (a plugin's trip
+  // score) reach the fleet view through this late binding.
+  let derivedSink: ((vin: string, name: string, value: unknown) => void) | undefined;
+  const producers = await createProducers(config, logger, { onDerived: (vin, name, value) => derivedSink?.(vin, name, value) }).catch(unwind);
   undo.push(() => Promise.all([...producers.values()].map((p) => p.close())));
   let stopping: Promise<void> | undefined;
   // Without a monitoring port nobody could read the metrics: the server keeps noEvents.
@@ -74,6 +77,7 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
           fleet: new FleetStore(config.monitoring.fleet_view),
         });
   const events: ServerEvents = metrics ?? noEvents;
+  if (metrics) derivedSink = (vin, name, value) => metrics.noteDerived(vin, name, value);
   // Producers keep their own publish deadline; this guard only catches one that never settles.
   const dispatcher = new Dispatcher(config.records, producers, config.mqtt.publish_timeout_ms + 1000, metrics && ((p, err) => metrics.producerRejected(p, err)));
   const gate = new InflightGate({
@@ -88,7 +92,7 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
       unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort!)),
     );
     undo.push(() => monitor!.close());
-    logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/metrics, /livez, /readyz, /vehicles)`);
+    logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/ fleet page, /metrics, /livez, /readyz, /vehicles, /api)`);
   }
   const readiness = () => readinessOf(producers, stopping === undefined);
   const server = await startVehicleServer({ config, tls, dispatcher, logger, events, gate, readiness }).catch(unwind);
