@@ -136,7 +136,9 @@ t.test('/api/fleet and /api/vehicles/<VIN>: every vehicle seen, its key values, 
   const unknown = await http('/api/vehicles/5YJ3E7EB2NF999999');
   t.equal(unknown.status, 404);
   t.same(JSON.parse(unknown.text), { error: 'unknown vehicle' });
-  t.equal((await http('/')).status, 404, '/ is left to the page');
+  const page = await http('/');
+  t.equal(page.status, 200, '/ is the fleet page');
+  t.match(page.text, /<html/i);
 
   await b.close();
   const gone = await waitUntil(async () => (await fleet(http)).vehicles.find((v) => v.vin === B && !v.connected), 10_000, 'B disconnected');

@@ -31,6 +31,8 @@ const bar = num('pressure', 'bar');
 const hours = num('duration', 'h');
 const minutes = num('duration', 'min');
 const count = num(undefined, undefined);
+// Home Assistant has no acceleration device class; the car reports m/s².
+const accel = num(undefined, 'm/s²');
 const e = (enumType: string): FieldRule => ({ c: 'enum', enumType });
 const bin = (dc?: string): FieldRule => ({ c: 'binary_sensor', dc });
 const text: FieldRule = { c: 'text' };
@@ -42,6 +44,8 @@ function many(names: string[], rule: FieldRule): [string, FieldRule][] {
 /** Field name → rule. Read-only after construction. */
 export const FIELD_RULES: ReadonlyMap<string, FieldRule> = new Map<string, FieldRule>([
   ['VehicleSpeed', speed],
+  ['LongitudinalAcceleration', accel],
+  ['LateralAcceleration', accel],
   ['CruiseSetSpeed', speed],
   ['CurrentLimitMph', speed],
   ['Odometer', distTotal],
