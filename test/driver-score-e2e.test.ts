@@ -6,6 +6,7 @@ import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';
 import { runCli, testdir } from './helpers/cli.js';
 import { startServer } from './helpers/server.js';
+import { waitUntil } from './helpers/ports.js';
 import { subscribe, type Received } from './helpers/subscriber.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
@@ -27,9 +28,11 @@ t.test('server + driver-score + emulate --harsh-every: scored trips with events 
     producers: { driver_score: { module: 'fleet-telemetry/plugins/driver-score', options: { silence_end_s: 1.5, live_interval_s: 1 } } },
     tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
     mqtt: { broker: `127.0.0.1:${mosq.port}`, topic_base: 'ds', qos: 1 },
+    monitoring: { prometheus_metrics_port: 0 },
   });
   t.teardown(() => server.stop());
   await server.waitForLog((l) => l.event === 'mqtt_connected');
+  const monitorPort = (await server.waitForLog((l) => l.event === 'monitoring_listening')).port as number;
 
   const run = await runCli(
     ['emulate', '--url', `wss://localhost:${server.port}/`, '--ca', pki.caFile, '--cert-dir', pki.dir, '--vehicles', '2', '--rate', '25', '--frames', '250',
@@ -51,6 +54,19 @@ t.test('server + driver-score + emulate --harsh-every: scored trips with events 
   t.ok(parked.reduce((n, x) => n + x.harsh_braking + x.rapid_acceleration, 0) > 0, 'events are counted');
   t.ok(sub.messages.some((m) => m.topic.endsWith('/derived/trip_live')), 'running trips show on trip_live');
   t.ok(!server.logs.some((l) => l.event === 'derived_publish_failed'), 'no derived publish failed');
+
+  // The fleet view shows each vehicle's last trip score, the one last published on derived/trip.
+  const vin = '5YJ3E1EA7KF000001';
+  const lastScore = () => {
+    const mine = sub.messages.filter((m) => m.topic === `ds/${vin}/derived/trip`);
+    return mine.length ? (JSON.parse(mine[mine.length - 1].payload) as { score: number }).score : undefined;
+  };
+  const row = await waitUntil(async () => {
+    const body = (await (await fetch(`http://127.0.0.1:${monitorPort}/api/fleet`)).json()) as { vehicles: { vin: string; trip_score: number | null }[] };
+    const r = body.vehicles.find((v) => v.vin === vin);
+    return r && r.trip_score !== null && r.trip_score === lastScore() ? r : undefined;
+  }, 10_000, 'the fleet view shows the last trip score');
+  t.equal(row.trip_score, lastScore(), `fleet view trip_score ${row.trip_score}`);
 });
 
 t.test('a trip ends on disconnect and on silence (real server, connectivity records)', async (t) => {
