@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { FleetRow } from '../src/ops/fleet/types.js';
 import type { Test } from 'tap';
 import { makePki, type TestPki } from './helpers/pki.js';
 import { alertsFrame, errorsFrame } from './helpers/isolation.js';
@@ -14,17 +15,7 @@ import { connectVehicle, vFrame, type VehicleClient } from './helpers/vehicle.js
 const A = '5YJ3E7EB2NF000001';
 const B = '5YJ3E7EB2NF000002';
 
-interface Row {
-  vin: string;
-  name: string | null;
-  connected: boolean;
-  since: number;
-  last_frame_at: number | null;
-  frames: number;
-  fields: number;
-  key: { soc: number | null; speed: number | null; gear: string | null; charging: string | null; location: { lat: number; lon: number } | null };
-  trip_score: number | null;
-}
+type Row = FleetRow;
 interface Fleet {
   at: number;
   full?: boolean;

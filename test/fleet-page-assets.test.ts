@@ -3,8 +3,8 @@ import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PAGE_FILES, pageFile } from '../src/ops/page.js';
-import { makePki } from './helpers/pki.js';
-import { repoRoot, startServer, type ServerProcess } from './helpers/server.js';
+import { startMonitored } from './helpers/monitored.js';
+import { repoRoot } from './helpers/server.js';
 
 // The fleet page's files (issue #23) on the monitoring port: types, CSP, and nothing else readable.
 
@@ -27,7 +27,6 @@ function raw(port: number, path: string, method = 'GET'): Promise<Raw> {
   });
 }
 
-const monitoringPort = (s: ServerProcess) => s.waitForLog((l) => l.event === 'monitoring_listening').then((l) => l.port as number);
 
 t.test('pageFile names only the listed files', async (t) => {
   t.equal(pageFile('/'), 'index.html');
@@ -37,16 +36,8 @@ t.test('pageFile names only the listed files', async (t) => {
 });
 
 t.test('the page and its assets are served with their types and a CSP; other paths are refused', async (t) => {
-  const dir = t.testdir();
-  const pki = await makePki(dir);
-  const server = await startServer(dir, {
-    records: { V: ['mqtt'] },
-    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
-    mqtt: { broker: 'embedded', embedded_port: 0, qos: 1 },
-    monitoring: { prometheus_metrics_port: 0 },
-  });
+  const { server, port } = await startMonitored(t.testdir());
   t.teardown(() => server.stop());
-  const port = await monitoringPort(server);
   t.notOk(server.logs.some((l) => l.event === 'fleet_page_missing'), 'web/ found from dist/');
 
   const page = await raw(port, '/');

@@ -1,8 +1,7 @@
 import t from 'tap';
 import type { Page } from 'playwright-core';
 import { horizontalOverflow, launchBrowser, openPage, screenshot, type WatchedPage } from './helpers/browser.js';
-import { makePki } from './helpers/pki.js';
-import { startServer, type ServerProcess } from './helpers/server.js';
+import { startMonitored } from './helpers/monitored.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
 // Issue #23: the fleet page in a real browser (Debian's Chromium) against the real server, with
@@ -31,7 +30,6 @@ const fieldsB = (odometer: number): Datum[] => [
   { key: 'Location', value: { location_value: { latitude: 37.45, longitude: -122.05 } } },
 ];
 
-const monitoringPort = (s: ServerProcess) => s.waitForLog((l) => l.event === 'monitoring_listening').then((l) => l.port as number);
 const cell = (page: Page, vin: string, key: string) => page.locator(`#vehicles tr[data-vin="${vin}"] td[data-key="${key}"]`);
 /** Resolves once the cell's text matches; the page gets its values pushed, never reloads. */
 const cellMatches = (page: Page, vin: string, key: string, re: RegExp, ms = 15_000) =>
@@ -42,17 +40,8 @@ const cellMatches = (page: Page, vin: string, key: string, re: RegExp, ms = 15_0
   );
 
 t.test('the fleet page shows the vehicles live, at desktop and phone sizes', async (t) => {
-  const dir = t.testdir();
-  const pki = await makePki(dir);
-  const server = await startServer(dir, {
-    records: { V: ['mqtt'] },
-    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
-    mqtt: { broker: 'embedded', embedded_port: 0, qos: 1 },
-    monitoring: { prometheus_metrics_port: 0 },
-  });
+  const { pki, server, port } = await startMonitored(t.testdir());
   t.teardown(() => server.stop());
-  const port = await monitoringPort(server);
-  await server.waitForLog((l) => l.event === 'mqtt_connected');
 
   const a = await connectVehicle(server.port, await pki.vehicle(VIN_A), pki.ca.certPem);
   const b = await connectVehicle(server.port, await pki.vehicle(VIN_B), pki.ca.certPem);

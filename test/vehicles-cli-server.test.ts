@@ -1,8 +1,7 @@
 import t from 'tap';
-import { makePki } from './helpers/pki.js';
 import { runCli, testdir } from './helpers/cli.js';
 import { waitUntil } from './helpers/ports.js';
-import { startServer } from './helpers/server.js';
+import { startMonitored } from './helpers/monitored.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
 // `fleet-telemetry vehicles` against the real server's GET /api/fleet (issue #23). It passes only
@@ -13,16 +12,8 @@ const GONE = '5YJ3E1EA7KF000302';
 
 t.test('vehicles CLI against the real server', async (t) => {
   const dir = testdir(t);
-  const pki = await makePki(dir);
-  const server = await startServer(dir, {
-    records: { V: ['mqtt'] },
-    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
-    mqtt: { broker: 'embedded', embedded_port: 0, qos: 1 },
-    monitoring: { prometheus_metrics_port: 0 },
-  });
+  const { pki, server, port } = await startMonitored(dir);
   t.teardown(() => server.stop());
-  const port = (await server.waitForLog((l) => l.event === 'monitoring_listening')).port as number;
-  await server.waitForLog((l) => l.event === 'mqtt_connected');
 
   const car = await connectVehicle(server.port, await pki.vehicle(CAR), pki.ca.certPem);
   car.send(

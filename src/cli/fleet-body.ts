@@ -2,38 +2,12 @@
  * The body of GET /api/fleet on the monitoring port, as the terminal view reads it. The server
  * owns the shape; this side only checks what it draws, so an added key never breaks the view.
  */
-export interface FleetHealth {
-  vehicles_connected: number;
-  vehicles_known: number;
-  frames_per_s: number;
-  fields_per_s: number;
-  frames_acked_total: number;
-  frames_unanswered_total: number;
-  frames_error_total: number;
-  /** null: no MQTT producer. */
-  broker_connected: boolean | null;
-  ready: boolean;
-  records_in_flight: number;
-  workers: number;
-}
+// The server's own type: the view draws what it exports.
+export type { FleetHealth } from '../ops/fleet/types.js';
+import type { FleetHealth, FleetRow, KeyValues } from '../ops/fleet/types.js';
 
-export interface FleetVehicle {
-  vin: string;
-  name: string | null;
-  connected: boolean;
-  since: number;
-  last_frame_at: number | null;
-  frames: number;
-  fields: number;
-  key: {
-    soc: unknown;
-    speed: unknown;
-    gear: unknown;
-    charging: unknown;
-    location: { lat: number; lon: number } | null;
-  };
-  trip_score: number | null;
-}
+/** A row as the server sends it, with the key values unchecked: the view draws whatever came. */
+export type FleetVehicle = Omit<FleetRow, 'key'> & { key: Omit<{ [K in keyof KeyValues]: unknown }, 'location'> & Pick<KeyValues, 'location'> };
 
 export interface FleetBody {
   at: number;
