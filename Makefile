@@ -35,6 +35,11 @@ clean:
 bench-micro: build
 	node build/bench/decode-plan.js
 
+# Bytes of JS heap allocated per frame by each step of the hot path (issue #22, bench/README.md).
+.PHONY: bench-alloc
+bench-alloc: build
+	node --expose-gc --max-semi-space-size=256 --min-semi-space-size=256 build/bench/alloc.js
+
 # Broker restarted every 10 s for 60 s under resending vehicles; prints its counts.
 .PHONY: chaos
 chaos: build
