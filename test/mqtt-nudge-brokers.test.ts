@@ -115,3 +115,18 @@ t.test('nats-server (MQTT on JetStream): QoS 1 acked without a stall, and QoS 2 
   if (major > 2 || (major === 2 && minor >= 10)) assertNoStall(t, await sparse(link, 2, 'nats'), 'nats-server QoS 2');
   else t.comment(`nats-server ${major}.${minor} has no MQTT QoS 2: skipped`);
 });
+
+t.test('stock mosquitto, a busy link (8 records of 20 in flight): the deferred nudge still ends every stall', async (t) => {
+  const dir = t.testdir();
+  const mosq = await startMosquitto(dir);
+  t.teardown(() => mosq.stop());
+  const { link } = makeLink(t, mosq.url);
+  await waitUntil(() => link.connected, 5000, 'connected');
+  // 160 publishes in flight: past the link's busy mark, so its nudge waits a millisecond first.
+  const lanes = 8;
+  const runs = await Promise.all(Array.from({ length: lanes }, (_, i) => sparse(link, 1, `busy${i}`)));
+  const acked = runs.reduce((n, r) => n + r.acked, 0);
+  t.same(runs.map((r) => r.error), runs.map(() => undefined), 'no record failed');
+  t.ok(acked >= lanes * STALL_BOUND * MARGIN, `${acked} records acked in ${WINDOW_MS} ms over ${lanes} lanes (stalls allow at most ${lanes * STALL_BOUND})`);
+  t.ok(link.nudges >= 1, `${link.nudges} nudges went out`);
+});
