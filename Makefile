@@ -35,6 +35,11 @@ clean:
 bench-micro: build
 	node build/bench/decode-plan.js
 
+# Bytes of JS heap allocated per frame by each step of the hot path (issue #22, bench/README.md).
+.PHONY: bench-alloc
+bench-alloc: build
+	node --expose-gc --max-semi-space-size=256 --min-semi-space-size=256 build/bench/alloc.js
+
 # Broker restarted every 10 s for 60 s under resending vehicles; prints its counts.
 .PHONY: chaos
 chaos: build
@@ -44,6 +49,15 @@ chaos: build
 # batched-publisher baselines on the same broker (bench/README.md). Flags: make bench ARGS='--qos 0'
 bench: build
 	node build/bench/e2e.js $(ARGS)
+	$(MAKE) --no-print-directory bench-sparse
+
+# Sparse traffic (issue #22): 1 vehicle sending its next frame on each ack, and 100 vehicles at
+# 2 frames/s each (200/s in all), one frame in flight at a time, on the
+# same stock mosquitto setup; the latency a lone car feels. Flags: make bench-sparse SPARSE_ARGS='--qos 2'
+.PHONY: bench-sparse
+bench-sparse: build
+	node build/bench/e2e.js --vehicles 1 --window 1 --no-half --no-baselines --seconds 5 $(SPARSE_ARGS)
+	node build/bench/e2e.js --vehicles 100 --window 1 --rate 200 --no-baselines --seconds 5 $(SPARSE_ARGS)
 
 # Idle mTLS vehicles up to 10,000; the soft fd limit is raised to the hard one first (bench/README.md).
 .PHONY: bench-scale

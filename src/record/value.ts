@@ -150,9 +150,10 @@ export function readValue(w: Wire, end: number, v: RawValue): void {
     switch (kind.k) {
       case 'string': {
         if (wt !== 2) break;
-        const [s, e] = sw.span();
+        const e = sw.spanEnd();
         v.member = id;
-        v.text = utf8(sw.buf, s, e);
+        v.text = utf8(sw.buf, sw.pos, e);
+        sw.pos = e;
         continue;
       }
       case 'float':
@@ -167,10 +168,11 @@ export function readValue(w: Wire, end: number, v: RawValue): void {
         continue;
       case 'message': {
         if (wt !== 2) break;
-        const [s, e] = sw.span();
+        const e = sw.spanEnd();
         if (v.member !== id || !v.sub) v.sub = new Map();
         v.member = id;
-        readSub(sw.buf, s, e, kind.fields, v.sub);
+        readSub(sw.buf, sw.pos, e, kind.fields, v.sub);
+        sw.pos = e;
         continue;
       }
       default: {

@@ -28,8 +28,7 @@ function readDatum(w: Wire, end: number): Datum {
     const wt = tag & 7;
     if (id === 1 && wt === 0) key = d.varint() | 0;
     else if (id === 2 && wt === 2) {
-      const [s, e] = d.span();
-      d.pos = s;
+      const e = d.spanEnd();
       readValue(d, e, raw);
       d.pos = e;
     } else d.skip(wt);
@@ -52,12 +51,11 @@ export function decodeVPayload(buf: Uint8Array): { data: Datum[]; createdAt?: In
     const id = tag >>> 3;
     const wt = tag & 7;
     if (id === 1 && wt === 2) {
-      const [s, e] = w.span();
-      w.pos = s;
-      data.push(readDatum(w, e));
+      data.push(readDatum(w, w.spanEnd()));
     } else if (id === 2 && wt === 2) {
-      const [s, e] = w.span();
-      createdAt = readTimestamp(buf, s, e);
+      const e = w.spanEnd();
+      createdAt = readTimestamp(buf, w.pos, e);
+      w.pos = e;
     } else w.skip(wt);
   }
   return { data, createdAt };

@@ -36,13 +36,14 @@ export class Wire {
     throw new WireError('varint longer than 10 bytes');
   }
 
-  /** Length-delimited field: returns its [start, end). */
-  span(): [number, number] {
+  /**
+   * Length-delimited field: returns its end and leaves `pos` at its start (no [start, end] pair:
+   * this runs twice per field of every frame).
+   */
+  spanEnd(): number {
     const n = this.varint();
     if (this.hi !== 0 || n > this.end - this.pos) throw new WireError('length past the end');
-    const s = this.pos;
-    this.pos += n;
-    return [s, this.pos];
+    return this.pos + n;
   }
 
   fixed32(): number {
@@ -66,7 +67,7 @@ export class Wire {
         this.fixed64();
         return;
       case 2:
-        this.span();
+        this.pos = this.spanEnd();
         return;
       case 5:
         this.fixed32();

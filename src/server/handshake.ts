@@ -106,6 +106,9 @@ export function watchHandshakes(https: HttpsServer, limited: LimitedLog, events:
       info.cert = socket.getPeerCertificate();
     });
   });
+  // Accepted: nothing left to explain, so the certificate (with its DER bytes and fingerprints,
+  // about 2 kB) is not kept for the whole life of the connection.
+  https.on('secureConnection', (socket: TLSSocket) => seen.delete(socket));
   https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     const info = seen.get(socket);
     const f = classifyHandshakeFailure(err, socket.authorizationError ? String(socket.authorizationError) : undefined, info?.cert);

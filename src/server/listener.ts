@@ -110,17 +110,16 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       return;
     }
     const vin = identity.vin;
+    // Read before the callback: a closure naming `req` would keep the request (headers and all)
+    // alive for as long as the connection's listeners live.
+    const info = {
+      vin,
+      connectionId: connectionIdFrom(req.headers['x-txid']),
+      clientVersion: header(req, 'version'),
+      networkInterface: header(req, 'x-network-interface'),
+    };
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new VehicleSession(
-        {
-          vin,
-          connectionId: connectionIdFrom(req.headers['x-txid']),
-          clientVersion: header(req, 'version'),
-          networkInterface: header(req, 'x-network-interface'),
-        },
-        wsAdapter(ws, socket),
-        sessionOpts,
-      );
+      const session = new VehicleSession(info, wsAdapter(ws, socket), sessionOpts);
       sessions.add(session);
       sockets.set(session, ws);
       logger.info(
