@@ -5,6 +5,7 @@ import type { AdmissionOptions } from './admission.js';
 import { Backoff } from './backoff.js';
 import { Batch } from './batch.js';
 import { LinkError, Outbox } from './outbox.js';
+import { Nudger } from './nudge.js';
 import { connackReason, DISCONNECT, encodeConnect, PacketReader, PacketType, PINGREQ, type ConnectOptions } from './packets.js';
 import { Subscription, type SubscriptionOptions } from './subscription.js';
 import { openSocket, PinMismatch, type BrokerEndpoint } from './transport.js';
@@ -33,9 +34,6 @@ export interface LinkOptions {
 }
 
 
-/** Publishes awaiting acknowledgement from which a link counts as busy (see nudgeCheck). */
-const BUSY_IN_FLIGHT = 64;
-
 interface Outage {
   since: number;
   /** Records failed since the loss. */
@@ -61,18 +59,9 @@ export class MqttLink {
   private pingTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
   private pingSentAt = 0;
-  /** Acknowledgements and PINGRESPs in the current read from the broker (see nudge()). */
-  private acksInRead = 0;
-  private pongsInRead = 0;
-  /** Nudges since acknowledgements last arrived: bounds a PINGREQ/PINGRESP exchange. */
-  private nudgesSinceAck = 0;
-  /** A nudge check is queued for this turn: one per turn, however many reads came. */
-  private nudgeQueued = false;
-  /** The queued check waits a millisecond first (a busy link, see BUSY_IN_FLIGHT). */
-  private nudgeDeferred = false;
-  /** socket.bytesWritten when the last read began: more since means a write carried the ACK. */
-  private writtenAtRead = 0;
-  /** PINGREQs written to end a stall (see nudge()), for tests and benchmarks. */
+  /** Ends the broker's Nagle/delayed-ACK stall for the current connection (nudge.ts). */
+  private nudger?: Nudger;
+  /** PINGREQs written to end a stall, for tests and benchmarks. */
   nudges = 0;
   private closing = false;
   private everConnected = false;
@@ -152,11 +141,11 @@ export class MqttLink {
   private onPacket(type: number, buf: Buffer, start: number, length: number, flags: number): void {
     if (type === PacketType.PINGRESP) {
       this.pingSentAt = 0;
-      this.pongsInRead++;
+      if (this.nudger) this.nudger.pongs++;
     }
     else if (length < 2) return;
     else if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) {
-      this.acksInRead++;
+      if (this.nudger) this.nudger.acks++;
       this.out.acked((buf[start] << 8) | buf[start + 1]);
     }
     else if (type === PacketType.PUBREC) this.out.received((buf[start] << 8) | buf[start + 1]);
@@ -188,22 +177,17 @@ export class MqttLink {
       this.lastReason = `no CONNACK within ${this.o.connectTimeoutMs} ms`;
       socket.destroy();
     }, this.o.connectTimeoutMs);
-    const nudgeCheck = () => {
-      // A busy link writes again within a millisecond anyway (that write carries the ACK): wait
-      // that long before paying for a PINGREQ. A sparse one nudges at once.
-      if (!this.nudgeDeferred && this.out.ids.inUse >= BUSY_IN_FLIGHT) {
-        this.nudgeDeferred = true;
-        setTimeout(nudgeCheck, 1);
-        return;
-      }
-      this.nudgeDeferred = false;
-      this.nudgeQueued = false;
-      this.nudge(socket);
-    };
+    const nudger = (this.nudger = new Nudger(socket, {
+      inFlight: () => this.out.ids.inUse,
+      writePending: () => this.out.writePending(),
+      live: (s) => this.socket === s && this.connected,
+      nudged: () => {
+        this.nudges++;
+        this.out.lastWrite = Date.now();
+      },
+    }));
     socket.on('data', (chunk: Buffer) => {
-      this.acksInRead = 0;
-      this.pongsInRead = 0;
-      this.writtenAtRead = socket.bytesWritten;
+      nudger.readBegins();
       try {
         reader.push(chunk);
       } catch (err) {
@@ -211,11 +195,7 @@ export class MqttLink {
         socket.destroy();
         return;
       }
-      if (this.acksInRead) this.nudgesSinceAck = 0;
-      if (!this.nudgeQueued && (this.acksInRead || (this.pongsInRead && this.nudgesSinceAck < 2))) {
-        this.nudgeQueued = true;
-        setImmediate(nudgeCheck);
-      }
+      nudger.readEnds();
     });
     socket.on('error', (err) => {
       this.lastReason ??= err.message;
@@ -272,30 +252,6 @@ export class MqttLink {
     this.pingTimer.unref();
   }
 
-  /**
-   * A broker with Nagle's algorithm on (mosquitto's default) holds its next PUBACKs until our
-   * kernel acknowledges the segment that carried the last ones, and the kernel delays that ACK
-   * (about 40 ms) while we have nothing to send: measured 44 ms per frame for a lone vehicle. Any
-   * bytes we write carry the ACK at once, so after a read from the broker, when publishes still
-   * await their acknowledgements and no flush is about to write, a 2-byte PINGREQ goes out. Its
-   * PINGRESP may itself hold back the next PUBACKs, so a PINGRESP read nudges too, but at most
-   * twice until acknowledgements arrive: a slow broker cannot draw a ping-pong at loopback speed.
-   * Fewer nudges, same effect: one check per event-loop turn however many reads came (over TLS
-   * each of mosquitto's PUBACKs is its own read: a nudge per read cut a lone vehicle from about
-   * 3,500 to 170 records/s), and none when anything was written since the last read, since that
-   * write carried the ACK (a flush, a PUBREL). A busy link (BUSY_IN_FLIGHT publishes or more
-   * awaiting acknowledgement) waits a millisecond before the check: its next flush nearly always
-   * comes first, which took the PINGREQs of a saturated run from 33,000 to 3,000.
-   */
-  private nudge(socket: Socket): void {
-    if (this.socket !== socket || !this.connected || this.out.ids.inUse === 0 || this.out.writePending()) return;
-    if (socket.bytesWritten !== this.writtenAtRead) return;
-    this.nudges++;
-    this.nudgesSinceAck++;
-    this.out.lastWrite = Date.now();
-    socket.write(PINGREQ);
-  }
-
   /** An attempt that never got to CONNACK: the outage starts (one warn), or goes on (debug). */
   private attemptFailed(): void {
     const reason = this.lastReason ?? 'connection closed';
@@ -315,8 +271,7 @@ export class MqttLink {
     clearInterval(this.pingTimer);
     this.socket = undefined;
     this.pingSentAt = 0;
-    this.nudgeQueued = false;
-    this.nudgeDeferred = false;
+    this.nudger = undefined;
     this.sub?.reset();
     const was = this.connected;
     this.connected = false;
