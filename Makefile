@@ -62,3 +62,17 @@ bench-burst: build
 .PHONY: fuzz
 fuzz: build
 	node build/bench/fuzz-broker.js $(ARGS)
+
+# Failover runs (issue #21): 3-node RabbitMQ and NATS clusters from deploy/, 2 servers behind
+# deploy/haproxy.cfg, resending vehicles, kill -9 of a broker node then of a server. Serial: each
+# file runs a whole cluster. Not part of `make test` (its files are outside build/test/).
+.PHONY: test-cluster
+test-cluster: build
+	@bash scripts/test-deps.sh rabbitmq-server
+	@set -o pipefail; npx tap --disable-coverage --reporter=tap --timeout=300 --jobs=1 'build/test-cluster/*.test.js' | node scripts/tap-summary.mjs
+
+# The whole suite with every server a test starts running `workers: 2` (test/helpers/server.ts).
+.PHONY: test-workers
+test-workers: build
+	@bash scripts/test-deps.sh
+	@set -o pipefail; FT_TEST_WORKERS=2 $(TAP) 'build/test/**/*.test.js' | node scripts/tap-summary.mjs
