@@ -3,12 +3,13 @@ import mqtt from 'mqtt';
 import { makePki } from '../test/helpers/pki.js';
 import { startServer, type ServerProcess } from '../test/helpers/server.js';
 import { startBrokerLb, startVehicleLb } from '../test/helpers/haproxy.js';
-import { deadline, sleep, waitUntil } from '../test/helpers/ports.js';
+import { accepting, deadline, sleep, waitUntil } from '../test/helpers/ports.js';
 import { Car } from './fleet.js';
 
 // The failover run of issue #21, the same for every clustered broker: 2 servers behind
-// deploy/haproxy.cfg, resending vehicles, a persistent QoS 1 subscriber on the node that is
-// killed; kill -9 of that broker node, later kill -9 of the server holding more vehicles.
+// deploy/haproxy.cfg, resending vehicles, a persistent QoS 1 subscriber; kill -9 of broker
+// node 1, which holds the subscriber's and both servers' connections, later kill -9 of the
+// server holding more vehicles.
 
 export interface ClusterUnderTest {
   /** Each node's MQTT port; the subscriber starts on the first, which is the one killed. */
@@ -109,7 +110,8 @@ export async function failoverRun(t: Test, dir: string, cluster: ClusterUnderTes
   await sleep(shape.nodeKillAtMs - (Date.now() - start));
   const nodeKilledAt = Date.now();
   cluster.killNode(0);
-  t.comment(`kill -9 of broker node 1 (the subscriber's) at +${((nodeKilledAt - start) / 1000).toFixed(1)} s`);
+  await waitUntil(async () => !(await accepting(cluster.mqttPorts[0])), 10_000, 'broker node 1 to be gone');
+  t.comment(`kill -9 of broker node 1 (the subscriber's and both servers') at +${((nodeKilledAt - start) / 1000).toFixed(1)} s`);
 
   await sleep(shape.serverKillAtMs - (Date.now() - start));
   const open = servers.map((s) => {
@@ -153,6 +155,7 @@ export async function failoverRun(t: Test, dir: string, cluster: ClusterUnderTes
   t.equal(missingOf(), 0, 'every acked frame has all its fields at the persistent subscriber');
   t.ok(Math.max(...afterNode) <= shape.recoverMs, `acks resumed for every vehicle after the node kill (slowest ${fmt([Math.max(...afterNode)])} s)`);
   t.ok(Math.max(...afterServer) <= shape.recoverMs, `acks resumed for every vehicle after the server kill (slowest ${fmt([Math.max(...afterServer)])} s)`);
+  t.ok(brokerLinks.every((n) => n >= 2), `both servers lost their broker connection to node 1 and reconnected (${brokerLinks.join(', ')} connections)`);
   t.ok(subConnects >= 2, `the subscriber lost its node and resumed its session on another (${subConnects} connections)`);
   t.ok(
     cars.every((c) => c.connections >= 1),

@@ -66,8 +66,9 @@ export function startVehicleLb(servers: { port: number; statusPort: number }[], 
 }
 
 /**
- * One address for the broker cluster (deploy/README.md: "an address that reaches any live node"):
- * TCP to whichever node answers; a connection to a dead node fails and the client reconnects.
+ * One address for the broker cluster (deploy/README.md: "an address that reaches any live node").
+ * `balance first`: every connection goes to the first live node, so killing node 1 takes every
+ * server's broker connection with it; they reconnect here and land on node 2.
  */
 export function startBrokerLb(dir: string, mqttPorts: number[]): Promise<HaproxyProcess> {
   const file = join(dir, `broker-lb-${Date.now()}.cfg`);
@@ -86,7 +87,7 @@ export function startBrokerLb(dir: string, mqttPorts: number[]): Promise<Haproxy
       '    bind "${FT_LB_BIND}"',
       '    default_backend nodes',
       'backend nodes',
-      '    balance roundrobin',
+      '    balance first',
       '    option redispatch',
       '    retries 2',
       '    default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions',

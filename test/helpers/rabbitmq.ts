@@ -25,7 +25,7 @@ export interface RabbitNode {
   mqttPort: number;
   /** The beam process (from the pid file), or undefined while it starts or after a kill. */
   beamPid(): number | undefined;
-  /** kill -9 of the node's Erlang VM. */
+  /** kill -9 of the node's Erlang VM and its start script. */
   kill(): void;
   output(): string;
 }
@@ -138,9 +138,11 @@ export async function startRabbitCluster(dir: string, startMs = 120_000): Promis
       name,
       mqttPort,
       beamPid,
+      // The whole group: the start script and its Erlang VM (whose pid file may not be written yet).
       kill: () => {
         const p = beamPid();
         if (p) killPid(p);
+        groupOf(proc).kill('SIGKILL');
       },
       output: () => outs[i],
     });
