@@ -76,3 +76,10 @@ test-cluster: build
 test-workers: build
 	@bash scripts/test-deps.sh
 	@set -o pipefail; FT_TEST_WORKERS=2 $(TAP) 'build/test/**/*.test.js' | node scripts/tap-summary.mjs
+
+# Reconnect storm (issue #21): N idle mTLS vehicles (default 10,000), kill -9 of the server and a
+# restart on the same port; time until all reconnected and acked, with 1 and 2 workers. The soft
+# fd limit is raised to the hard one first. Flags: make bench-storm ARGS='--vehicles 2000'
+.PHONY: bench-storm
+bench-storm: build
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; node build/bench/storm.js $(ARGS)
