@@ -49,6 +49,16 @@ export function testWorkers(env: NodeJS.ProcessEnv = process.env): { workers?: n
   return { workers: n };
 }
 
+/**
+ * Whether `topic` is the server's status topic `statusTopic`, or, with workers (make
+ * test-workers), one worker's: the client id level suffixed -w<k>.
+ */
+export function isStatusTopic(topic: string, statusTopic: string): boolean {
+  if (topic === statusTopic) return true;
+  const m = /^(.*)\/status$/.exec(statusTopic);
+  return !!m && topic.startsWith(`${m[1]}-w`) && /^-w\d+\/status$/.test(topic.slice(m[1].length));
+}
+
 /** Runs the real CLI (`serve --config FILE`) with JSON logs and waits until it listens. */
 export async function startServer(dir: string, config: Record<string, unknown>, opts: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<ServerProcess> {
   const file = join(dir, `config-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
