@@ -156,6 +156,14 @@ export async function failoverRun(t: Test, dir: string, cluster: ClusterUnderTes
   t.comment(`first ack per vehicle after the node kill (s): ${fmt(afterNode)}`);
   t.comment(`first ack per vehicle after the server kill (s): ${fmt(afterServer)}`);
 
+  if (acked.length < total) {
+    // What the servers' broker links said, to tell a broker that never answered from one that refused.
+    for (const [i, s] of servers.entries()) {
+      const mq = s.logs.filter((l) => typeof l.event === 'string' && l.event.startsWith('mqtt_')).slice(-6);
+      t.comment(`server ${i + 1} broker link: ${mq.map((l) => JSON.stringify({ event: l.event, reason: l.reason, broker: l.broker })).join(' ')}`);
+    }
+    t.comment(`broker haproxy: ${brokerLb.lines.slice(-6).join(' | ')}`);
+  }
   t.same(errors, [], '0 error responses');
   t.equal(acked.length, total, `every frame eventually acked (${acked.length} of ${total})`);
   t.ok(total >= shape.vehicles * 10, `the vehicles sent frames throughout (${total})`);

@@ -18,4 +18,10 @@ t.test('RabbitMQ cluster: kill -9 of a node, then of a server, under resending v
     server: { username: RABBITMQ_USER, password: RABBITMQ_PASSWORD },
     subscriber: { username: RABBITMQ_USER, password: RABBITMQ_PASSWORD },
   });
+  if (!t.passing()) {
+    for (const n of cluster.nodes.slice(1)) {
+      const bad = n.log().split('\n').filter((l) => /\[(warning|error)\]/.test(l)).slice(-12);
+      t.comment(`${n.name} warnings and errors:\n${bad.join('\n')}`);
+    }
+  }
 });
