@@ -81,3 +81,24 @@ fuzz: build
 .PHONY: bench-fleet
 bench-fleet: build
 	node --expose-gc build/bench/fleet-memory.js $(ARGS)
+
+# Failover runs (issue #21): 3-node RabbitMQ and NATS clusters from deploy/, 2 servers behind
+# deploy/haproxy.cfg, resending vehicles, kill -9 of a broker node then of a server. Serial: each
+# file runs a whole cluster. Not part of `make test` (its files are outside build/test/).
+.PHONY: test-cluster
+test-cluster: build
+	@bash scripts/test-deps.sh rabbitmq-server
+	@set -o pipefail; npx tap --disable-coverage --reporter=tap --timeout=300 --jobs=1 'build/test-cluster/*.test.js' | node scripts/tap-summary.mjs
+
+# The whole suite with every server a test starts running `workers: 2` (test/helpers/server.ts).
+.PHONY: test-workers
+test-workers: build
+	@bash scripts/test-deps.sh
+	@set -o pipefail; FT_TEST_WORKERS=2 $(TAP) 'build/test/**/*.test.js' | node scripts/tap-summary.mjs
+
+# Reconnect storm (issue #21): N idle mTLS vehicles (default 10,000), kill -9 of the server and a
+# restart on the same port; time until all reconnected and acked, with 1 and 2 workers. The soft
+# fd limit is raised to the hard one first. Flags: make bench-storm ARGS='--vehicles 2000'
+.PHONY: bench-storm
+bench-storm: build
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; node build/bench/storm.js $(ARGS)

@@ -11,6 +11,10 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=
 python3 -c 'import jinja2' >/dev/null 2>&1 || /usr/bin/python3 -c 'import jinja2' >/dev/null 2>&1 || need+=(python3-jinja2)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# `test-deps.sh rabbitmq-server`: make test-cluster also runs a 3-node RabbitMQ cluster.
+for extra in "$@"; do
+  [ "$extra" = rabbitmq-server ] && { [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server); }
+done
 [ "${#need[@]}" -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
@@ -25,4 +29,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The tests start their own brokers and haproxy; the packages' services are not needed.
-if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop mosquitto nats-server haproxy >/dev/null 2>&1 || true; fi
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop mosquitto nats-server haproxy rabbitmq-server >/dev/null 2>&1 || true; fi

@@ -25,7 +25,8 @@ t.test('no server yet, then a server restart: backoff, reconnect, unanswered fra
   t.ok(failures >= 3 && failures <= 8, `${failures} failed attempts in 1.6 s`);
   t.match(v.stats.lastConnectError, /ECONNREFUSED/);
 
-  const config = { port, records: { V: ['mqtt'] }, tls: tlsOf(pki), mqtt: { broker: 'embedded', embedded_port: 0 } };
+  // One process even under make test-workers: SIGSTOP below must freeze whatever serves the vehicle.
+  const config = { port, workers: 1, records: { V: ['mqtt'] }, tls: tlsOf(pki), mqtt: { broker: 'embedded', embedded_port: 0 } };
   let server = await startServer(dir, config);
   await waitUntil(() => v.stats.total().counts.acked >= 10, 15_000, 'acks from the first server');
   // Frozen, then killed: frames sent to it are certain to be left unanswered.

@@ -170,9 +170,14 @@ t.test('SIGTERM with frames in flight: each is acked or unanswered, exit 0, clos
   await sleep(300);
   const got = new Set(sub.messages.filter((x) => x.topic === `tb/${VIN}/v/VehicleSpeed`).map((x) => JSON.parse(x.payload).value));
   t.same(acked.filter((i) => !got.has(i)), [], 'every acked frame was delivered');
-  const status = sub.messages.filter((m) => m.topic === 'fleet-telemetry/ft_host_example/status').map((m) => m.payload);
-  t.same(status.slice(-1), ['offline'], 'offline status published on shutdown, outside topic_base, the dotted client id a safe level');
-  t.ok(status.includes('online'), 'online status published on connect');
+  // With workers (make test-workers) each worker has its own status topic, its client id suffixed -w<k>.
+  const statusTopics = [...new Set(sub.messages.map((m) => m.topic).filter((x) => /^fleet-telemetry\/ft_host_example(-w\d+)?\/status$/.test(x)))];
+  t.ok(statusTopics.length >= 1, `a status topic (${statusTopics.join(', ')})`);
+  for (const topic of statusTopics) {
+    const status = sub.messages.filter((m) => m.topic === topic).map((m) => m.payload);
+    t.same(status.slice(-1), ['offline'], `offline status published on shutdown, outside topic_base, the dotted client id a safe level (${topic})`);
+    t.ok(status.includes('online'), `online status published on connect (${topic})`);
+  }
   t.same(sub.messages.filter((m) => !m.topic.startsWith(`tb/${VIN}/`) && !m.topic.startsWith('fleet-telemetry/')).map((m) => m.topic), [], 'every other topic is the vehicle\'s');
   await sub.close();
   await mosq.stop();

@@ -144,6 +144,9 @@ t.test('vehicles spread over both workers, metrics summed, a killed worker resta
   t.equal(metric(text, 'fleet_telemetry_vehicles_connected'), VINS.length, '/metrics sums connected vehicles');
   t.equal(metric(text, 'fleet_telemetry_frames_received_total{record_type="V",outcome="acked"}'), VINS.length, 'labelled counters summed');
   t.equal(metric(text, 'fleet_telemetry_ack_duration_seconds_count{record_type="V"}'), VINS.length, 'histograms summed');
+  // A 0/1 state is the lowest over workers, not their sum: 1 means every worker's link is up.
+  t.equal(metric(text, 'fleet_telemetry_broker_connected{producer="mqtt"}'), 1, 'broker_connected is 1, not 2');
+  t.equal(metric(text, 'fleet_telemetry_producer_ready{producer="mqtt"}'), 1, 'producer_ready is 1, not 2');
 
   // kill -9 one worker: the primary restarts it, its vehicles reconnect and are acked again.
   const victim = spread[0].worker;

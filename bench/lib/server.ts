@@ -15,6 +15,8 @@ export interface BenchServer {
   stderrTail(): string;
   alive(): boolean;
   stop(): Promise<number | null>;
+  /** kill -9, resolved once it has exited. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -24,10 +26,11 @@ export interface BenchServer {
 export async function launchServer(
   dir: string,
   config: Record<string, unknown>,
-  opts: { nodeOptions?: string; logFile?: string } = {},
+  opts: { nodeOptions?: string; logFile?: string; port?: number } = {},
 ): Promise<BenchServer> {
-  const port = await freePort();
-  const file = join(dir, `server-${port}.json`);
+  // A given port: a restarted server takes its predecessor's (bench/storm.ts).
+  const port = opts.port ?? (await freePort());
+  const file = join(dir, `server-${port}-${Date.now()}.json`);
   writeFileSync(file, JSON.stringify({ json_log_enable: true, host: '127.0.0.1', port, ...config }, null, 2));
   // Node flags for the server alone (e.g. --cpu-prof, --trace-gc), not for the bench.
   const nodeArgs = opts.nodeOptions ? opts.nodeOptions.split(/\s+/).filter(Boolean) : [];
@@ -73,6 +76,11 @@ export async function launchServer(
     samples,
     stderrTail: () => stderr,
     alive: () => proc.exitCode === null && proc.signalCode === null,
+    async kill() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill('SIGTERM');

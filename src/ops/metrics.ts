@@ -227,14 +227,14 @@ export class ServerMetrics implements ServerEvents {
     const producers = this.producers;
     this.gauge('producer_ready', 'Whether a producer can take records now (1) or not (0).', ['producer'], function* () {
       for (const [producer, p] of producers) yield [{ producer }, p.ready?.() === false ? 0 : 1];
-    });
+    }, 'min');
     const links = function* (value: (l: MqttLink) => number): Generator<Row> {
       for (const [producer, p] of producers) {
         const link = (p as { link?: unknown }).link;
         if (link instanceof MqttLink) yield [{ producer }, value(link)];
       }
     };
-    this.gauge('broker_connected', 'Whether the MQTT producer is connected to its broker (1) or not (0).', ['producer'], () => links((l) => (l.connected ? 1 : 0)));
+    this.gauge('broker_connected', 'Whether the MQTT producer is connected to its broker (1) or not (0).', ['producer'], () => links((l) => (l.connected ? 1 : 0)), 'min');
     this.counter('broker_reconnects_total', 'Connection attempts to the MQTT broker after the first one (after a loss or a failed attempt).', ['producer'], () => links((l) => l.reconnects));
     this.gauge('broker_publishes_in_flight', 'MQTT publishes sent and not yet acknowledged by the broker.', ['producer'], () => links((l) => l.inFlight()));
 
@@ -247,7 +247,7 @@ export class ServerMetrics implements ServerEvents {
       this.counter('tracked_vehicle_frames_received_total', `Frames received from ${which}.`, ['vin'], per((t) => t.frames));
       this.counter('tracked_vehicle_fields_published_total', `Fields acked for ${which}.`, ['vin'], per((t) => t.fields));
       this.gauge('tracked_vehicle_connected', `Connections open now for ${which}.`, ['vin'], per((t) => t.connected));
-      this.gauge('tracked_vehicle_last_frame_timestamp_seconds', `Unix time of the last frame from ${which} (0: none yet).`, ['vin'], per((t) => t.lastFrameAt / 1000));
+      this.gauge('tracked_vehicle_last_frame_timestamp_seconds', `Unix time of the last frame from ${which} (0: none yet).`, ['vin'], per((t) => t.lastFrameAt / 1000), 'max');
     }
   }
 
@@ -265,11 +265,16 @@ export class ServerMetrics implements ServerEvents {
     });
   }
 
-  private gauge(name: string, help: string, labelNames: string[], rows: () => Iterable<Row>): void {
+  /**
+   * `aggregator` says how the primary merges the workers' values (`workers` above 1): a count adds
+   * up; a 0/1 state is 'min' (1 only when every worker's is 1, as /readyz); a timestamp is 'max'.
+   */
+  private gauge(name: string, help: string, labelNames: string[], rows: () => Iterable<Row>, aggregator: 'sum' | 'min' | 'max' = 'sum'): void {
     new Gauge({
       name: `${P}${name}`,
       help,
       labelNames,
+      aggregator,
       registers: [this.registry],
       collect() {
         this.reset();

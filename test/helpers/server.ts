@@ -37,10 +37,32 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
+/**
+ * `make test-workers` runs the suite with FT_TEST_WORKERS=2: every server a test starts gets
+ * `workers: 2` unless the test sets `workers` itself.
+ */
+export function testWorkers(env: NodeJS.ProcessEnv = process.env): { workers?: number } {
+  const v = env.FT_TEST_WORKERS;
+  if (v === undefined || v === '') return {};
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`FT_TEST_WORKERS must be a positive integer, not ${JSON.stringify(v)}`);
+  return { workers: n };
+}
+
+/**
+ * Whether `topic` is the server's status topic `statusTopic`, or, with workers (make
+ * test-workers), one worker's: the client id level suffixed -w<k>.
+ */
+export function isStatusTopic(topic: string, statusTopic: string): boolean {
+  if (topic === statusTopic) return true;
+  const m = /^(.*)\/status$/.exec(statusTopic);
+  return !!m && topic.startsWith(`${m[1]}-w`) && /^-w\d+\/status$/.test(topic.slice(m[1].length));
+}
+
 /** Runs the real CLI (`serve --config FILE`) with JSON logs and waits until it listens. */
 export async function startServer(dir: string, config: Record<string, unknown>, opts: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<ServerProcess> {
   const file = join(dir, `config-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
-  writeFileSync(file, JSON.stringify({ json_log_enable: true, log_level: 'debug', host: '127.0.0.1', port: 0, ...config }, null, 2));
+  writeFileSync(file, JSON.stringify({ json_log_enable: true, log_level: 'debug', host: '127.0.0.1', port: 0, ...testWorkers(), ...config }, null, 2));
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', file, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },

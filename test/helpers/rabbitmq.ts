@@ -1,0 +1,224 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './server.js';
+import { accepting, deadline, freePort, trackChild, waitUntil } from './ports.js';
+
+// A 3-node RabbitMQ cluster on loopback, each node its own process, configured from
+// deploy/rabbitmq.conf (only addresses, node names and what a sandbox lacks are changed).
+
+/** Debian's real start script: /usr/sbin/rabbitmq-server switches to the rabbitmq user first. */
+export const RABBITMQ_SBIN = (() => {
+  const lib = '/usr/lib/rabbitmq/lib';
+  if (!existsSync(lib)) return undefined;
+  const dirs = spawnSync('ls', [lib], { encoding: 'utf8' }).stdout.split('\n').filter((d) => d.startsWith('rabbitmq_server-'));
+  const sbin = dirs.length ? join(lib, dirs.sort().at(-1)!, 'sbin') : undefined;
+  return sbin && existsSync(join(sbin, 'rabbitmq-server')) ? sbin : undefined;
+})();
+const EPMD = ['/usr/bin/epmd', '/usr/lib/erlang/bin/epmd'].find((p) => existsSync(p));
+
+export const RABBITMQ_USER = 'fleet-telemetry';
+export const RABBITMQ_PASSWORD = 'cluster-test-secret';
+
+export interface RabbitNode {
+  name: string;
+  mqttPort: number;
+  /** The beam process (from the pid file), or undefined while it starts or after a kill. */
+  beamPid(): number | undefined;
+  /** kill -9 of the node's Erlang VM and its start script. */
+  kill(): void;
+  output(): string;
+  /** The node's log file (warnings and errors of the broker itself). */
+  log(): string;
+}
+
+export interface RabbitCluster {
+  nodes: RabbitNode[];
+  stop(): Promise<void>;
+}
+
+/** deploy/rabbitmq.conf with this cluster's node names and ports; throws when a line it replaces is gone. */
+export function rabbitConfig(shipped: string, names: string[], mqttPort: number, amqpPort: number): string {
+  let out = shipped;
+  const swap = (re: RegExp, to: string) => {
+    if (!re.test(out)) throw new Error(`deploy/rabbitmq.conf has no line matching ${re}`);
+    out = out.replace(re, to);
+  };
+  swap(/^cluster_formation\.classic_config\.nodes\.1 = .*$/m, `cluster_formation.classic_config.nodes.1 = ${names[0]}`);
+  swap(/^cluster_formation\.classic_config\.nodes\.2 = .*$/m, `cluster_formation.classic_config.nodes.2 = ${names[1]}`);
+  swap(/^cluster_formation\.classic_config\.nodes\.3 = .*$/m, `cluster_formation.classic_config.nodes.3 = ${names[2]}`);
+  swap(/^mqtt\.listeners\.tcp\.default = .*$/m, `mqtt.listeners.tcp.default = 127.0.0.1:${mqttPort}`);
+  // The management plugin is not enabled here (it only adds start-up time); its key would be refused.
+  swap(/^management\.tcp\.port = .*$/m, '');
+  if (!/^mqtt\.durable_queue_type = quorum$/m.test(out)) throw new Error('deploy/rabbitmq.conf does not ask for quorum queues');
+  return (
+    out +
+    [
+      '',
+      '## Test only: loopback listeners, and the user the servers and the subscriber sign in with.',
+      `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
+      `default_user = ${RABBITMQ_USER}`,
+      `default_pass = ${RABBITMQ_PASSWORD}`,
+      '',
+    ].join('\n')
+  );
+}
+
+/** Starts node 1, then nodes 2 and 3 (classic_config peer discovery joins them), and waits for the cluster. */
+export async function startRabbitCluster(dir: string, startMs = 150_000): Promise<RabbitCluster> {
+  if (!RABBITMQ_SBIN || !EPMD) throw new Error('rabbitmq-server (and epmd) are not installed');
+  const home = join(dir, 'home');
+  mkdirSync(home, { recursive: true });
+  // The nodes authenticate each other with this cookie; Erlang refuses one others can read.
+  const cookie = join(home, '.erlang.cookie');
+  writeFileSync(cookie, `FTCLUSTERTEST${Math.random().toString(36).slice(2, 12).toUpperCase()}`);
+  chmodSync(cookie, 0o400);
+  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_mqtt].\n');
+  writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
+  const shipped = readFileSync(join(repoRoot(), 'deploy', 'rabbitmq.conf'), 'utf8');
+
+  // Our own epmd on a free port: the system one (if any) is neither used nor disturbed.
+  const epmdPort = await freePort();
+  const baseEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: home,
+    ERL_EPMD_PORT: String(epmdPort),
+    RABBITMQ_CONF_ENV_FILE: join(dir, 'rabbitmq-env.conf'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'no-advanced.config'),
+  };
+  const procs: ChildProcess[] = [];
+  const epmd = spawn(EPMD, ['-port', String(epmdPort)], { stdio: 'ignore', env: baseEnv });
+  trackChild(epmd);
+  procs.push(epmd);
+  await waitUntil(() => accepting(epmdPort), 10_000, 'epmd');
+
+  const names = ['a', 'b', 'c'].map((n) => `rabbit-${n}@localhost`);
+  const nodes: RabbitNode[] = [];
+  const outs: string[] = [];
+  const pidFiles: string[] = [];
+  for (const [i, name] of names.entries()) {
+    const nd = join(dir, `node-${i}`);
+    mkdirSync(join(nd, 'mnesia'), { recursive: true });
+    mkdirSync(join(nd, 'log'), { recursive: true });
+    const [mqttPort, amqpPort, distPort] = [await freePort(), await freePort(), await freePort()];
+    const conf = join(nd, 'rabbitmq.conf');
+    writeFileSync(conf, rabbitConfig(shipped, names, mqttPort, amqpPort));
+    const pidFile = join(nd, 'beam.pid');
+    pidFiles.push(pidFile);
+    const proc = spawn(join(RABBITMQ_SBIN, 'rabbitmq-server'), [], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...baseEnv,
+        RABBITMQ_NODENAME: name,
+        RABBITMQ_NODE_PORT: String(amqpPort),
+        RABBITMQ_DIST_PORT: String(distPort),
+        RABBITMQ_CONFIG_FILE: conf,
+        RABBITMQ_MNESIA_BASE: join(nd, 'mnesia'),
+        RABBITMQ_LOG_BASE: join(nd, 'log'),
+        RABBITMQ_PID_FILE: pidFile,
+      },
+      // Its own process group: the script starts the Erlang VM as a child, not by exec, so a
+      // kill of the group (by the script's pid) reaches the VM too, even when the test is killed.
+      detached: true,
+    });
+    trackChild(groupOf(proc));
+    procs.push(proc);
+    outs.push('');
+    const keep = (c: string) => (outs[i] = (outs[i] + c).slice(-20_000));
+    proc.stdout!.setEncoding('utf8').on('data', keep);
+    proc.stderr!.setEncoding('utf8').on('data', keep);
+    const beamPid = () => {
+      try {
+        const p = Number(readFileSync(pidFile, 'utf8').trim());
+        return p > 0 ? p : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    nodes.push({
+      name,
+      mqttPort,
+      beamPid,
+      // The whole group: the start script and its Erlang VM (whose pid file may not be written yet).
+      kill: () => {
+        const p = beamPid();
+        if (p) killPid(p);
+        groupOf(proc).kill('SIGKILL');
+      },
+      output: () => outs[i],
+      log: () => readLog(join(nd, 'log', `${name}.log`)),
+    });
+    // The first node alone, then the other two join it: started all at once, they sometimes
+    // waited on each other's tables for over a minute on a busy machine. (Failures surface below.)
+    if (i === 0) await waitUntil(() => /Server startup complete/.test(nodes[0].log()) || proc.exitCode !== null, startMs, 'the first node').catch(() => undefined);
+  }
+
+  const stop = async () => {
+    for (const n of nodes) n.kill();
+    for (const p of procs.slice(1)) if (p.exitCode === null && p.signalCode === null) groupOf(p).kill('SIGKILL');
+    await Promise.race([Promise.all(procs.slice(1).map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once('exit', r))))), deadline(10_000)]);
+    if (epmd.exitCode === null && epmd.signalCode === null) epmd.kill('SIGKILL');
+  };
+  try {
+    await waitUntil(
+      async () => {
+        for (const [i, p] of procs.slice(1).entries()) if (p.exitCode !== null) throw new Error(`${names[i]} exited: ${outs[i].slice(-3000)}`);
+        for (const [i, n] of nodes.entries()) if (!/Server startup complete/.test(readLog(join(dir, `node-${i}`, 'log', `${n.name}.log`))) || !(await accepting(n.mqttPort))) return false;
+        return true;
+      },
+      startMs,
+      'three RabbitMQ nodes to start',
+    );
+    const running = runningNodes(baseEnv, names[0]);
+    if (names.some((n) => !running.includes(n))) throw new Error(`the nodes did not form one cluster: running ${running.join(', ') || 'none'}`);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { nodes, stop };
+}
+
+/** The running nodes of the cluster as `rabbitmqctl cluster_status` sees them from `node`. */
+function runningNodes(env: NodeJS.ProcessEnv, node: string): string[] {
+  const r = spawnSync(join(RABBITMQ_SBIN!, 'rabbitmqctl'), ['-n', node, '--formatter', 'json', 'cluster_status'], { env, encoding: 'utf8', timeout: 30_000 });
+  try {
+    return (JSON.parse(r.stdout) as { running_nodes?: string[] }).running_nodes ?? [];
+  } catch {
+    throw new Error(`rabbitmqctl cluster_status failed: ${r.stdout}${r.stderr}`);
+  }
+}
+
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+/** The process group led by `proc` (spawned detached), killed as one. */
+function groupOf(proc: ChildProcess): { kill(signal?: NodeJS.Signals): boolean; readonly exitCode: number | null; once(ev: 'exit', fn: () => void): unknown } {
+  return {
+    kill: (signal = 'SIGTERM') => {
+      try {
+        process.kill(-proc.pid!, signal);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    get exitCode() {
+      return proc.exitCode ?? (proc.signalCode ? -1 : null);
+    },
+    once: (ev, fn) => proc.once(ev, fn),
+  };
+}
+
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
