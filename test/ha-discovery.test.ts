@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { certSourceFromCa, emulatorVin, FIELD_CATALOGUE, Fleet } from '../src/emulator/index.js';
 import { makePki, type TestPki } from './helpers/pki.js';
 import { startMosquitto } from './helpers/mosquitto.js';
-import { repoRoot, startServer } from './helpers/server.js';
+import { expectedAvailability, repoRoot, startServer } from './helpers/server.js';
 import { subscribe, type Received } from './helpers/subscriber.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
@@ -138,7 +138,8 @@ for (const format of ['value', 'raw'] as const) {
         t.equal(readers.length, want, `${v} ${f}: ${want} entit${want === 1 ? 'y' : 'ies'}`);
         t.ok(firstAt.get(`config ${topic}`)! < firstAt.get(topic)!, `${v} ${f}: config before the first value`);
         for (const e of readers) {
-          t.same(e.config.availability, [{ topic: `fleet-telemetry/ha-${format}/status`, payload_available: 'online', payload_not_available: 'offline' }]);
+          const c = e.config as Record<string, unknown>;
+          t.same({ availability: c.availability, ...(c.availability_mode !== undefined && { availability_mode: c.availability_mode }) }, expectedAvailability(`fleet-telemetry/ha-${format}/status`));
           t.match(e.config.device, { identifiers: [`tesla_${v}`], manufacturer: 'Tesla', via_device: 'fleet_telemetry_telemetry' });
         }
       }

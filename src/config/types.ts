@@ -57,6 +57,11 @@ export interface Config {
   producers: Record<string, { module: string; options?: Record<string, unknown> }>;
   /** Directory of the config file: relative paths in it resolve from here. */
   baseDir: string;
+  /**
+   * Set by the primary for its workers (not a config key): every worker's status topic, so Home
+   * Assistant's entities stay available while any worker is online.
+   */
+  siblingStatusTopics?: string[];
   /** Accepted keys this server does not use (dotted paths), for the start-up warning. */
   ignoredKeys: string[];
   /** Other things worth a warning (duplicate keys, unused plugin producers); one sentence each. */

@@ -56,6 +56,8 @@ export interface DiscoveryOptions {
   names: TopicNames;
   /** The server's status topic (availability of every entity); undefined: always available. */
   statusTopic?: string;
+  /** With workers: every worker's status topic; an entity is available while any is online. */
+  siblingStatusTopics?: string[];
   qos: Qos;
 }
 
@@ -136,7 +138,10 @@ function vehicleDevice(o: DiscoveryOptions, vin: string, info: VehicleInfo): Rec
 }
 
 function availability(o: DiscoveryOptions): Record<string, unknown> {
-  return o.statusTopic === undefined ? {} : { availability: [{ topic: o.statusTopic, payload_available: 'online', payload_not_available: 'offline' }] };
+  if (o.statusTopic === undefined) return {};
+  const topics = o.siblingStatusTopics && o.siblingStatusTopics.length > 1 ? o.siblingStatusTopics : [o.statusTopic];
+  const list = topics.map((topic) => ({ topic, payload_available: 'online', payload_not_available: 'offline' }));
+  return topics.length > 1 ? { availability: list, availability_mode: 'any' } : { availability: list };
 }
 
 const ORIGIN = { name: 'fleet-telemetry' };

@@ -163,7 +163,7 @@ class Fleet implements MonitorSource {
     return new Promise<number>((resolve, reject) => {
       let failure: string | undefined;
       worker.on('message', (msg: FromWorker) => {
-        if (msg.ft === 'hello') worker.send({ ft: 'start', config: workerConfig(this.base, s.k, this.clientId), index: s.k } satisfies ToWorker);
+        if (msg.ft === 'hello') worker.send({ ft: 'start', config: workerConfig(this.base, s.k, this.clientId, this.slots.length), index: s.k } satisfies ToWorker);
         else if (msg.ft === 'ready') {
           s.ready = true;
           this.logger.info({ event: 'worker_started', worker: s.k, pid: worker.process.pid, port: msg.port }, `worker ${s.k} serving (pid ${worker.process.pid})`);

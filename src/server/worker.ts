@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { createLogger } from '../ops/log.js';
+import { statusTopic } from '../publish/topics.js';
 import { readinessOf } from '../ops/readiness.js';
 import { workerChanges } from '../ops/fleet/local.js';
 import { startAll, startFailureMessage, type RunningServer } from './run.js';
@@ -17,11 +18,15 @@ export type FromWorker = { ft: 'hello' } | { ft: 'ready'; port: number } | { ft:
  * so each worker is its own MQTT session with its own online/offline status (its Last Will),
  * and the same k after a restart takes its session back. `clientId` is the id one server would use.
  */
-export function workerConfig(config: Config, k: number, clientId: string): Config {
+export function workerConfig(config: Config, k: number, clientId: string, count: number): Config {
   const c = structuredClone(config);
   c.status_port = undefined;
-  c.mqtt.client_id = `${clientId}-w${k}`;
-  if (c.mqtt.status_topic) c.mqtt.status_topic = `${c.mqtt.status_topic}/w${k}`;
+  const own = (i: number) => ({ clientId: `${clientId}-w${i}`, statusTopic: config.mqtt.status_topic && `${config.mqtt.status_topic}/w${i}` });
+  c.mqtt.client_id = own(k).clientId;
+  if (c.mqtt.status_topic) c.mqtt.status_topic = own(k).statusTopic;
+  // A vehicle may be on any worker, and moves when one dies: its entities are available while
+  // any worker is online, not only the one that announced them last.
+  c.siblingStatusTopics = Array.from({ length: count }, (_, i) => statusTopic(own(i + 1).statusTopic, own(i + 1).clientId)).filter((t): t is string => t !== undefined);
   return c;
 }
 

@@ -50,6 +50,18 @@ export function testWorkers(env: NodeJS.ProcessEnv = process.env): { workers?: n
 }
 
 /**
+ * The Home Assistant availability a server whose status topic is `statusTopic` announces: that
+ * topic, or with workers (make test-workers) every worker's, any of them online.
+ */
+export function expectedAvailability(statusTopic: string, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const n = testWorkers(env).workers ?? 1;
+  const entry = (topic: string) => ({ topic, payload_available: 'online', payload_not_available: 'offline' });
+  if (n === 1) return { availability: [entry(statusTopic)] };
+  const base = statusTopic.replace(/\/status$/, '');
+  return { availability: Array.from({ length: n }, (_, i) => entry(`${base}-w${i + 1}/status`)), availability_mode: 'any' };
+}
+
+/**
  * Whether `topic` is the server's status topic `statusTopic`, or, with workers (make
  * test-workers), one worker's: the client id level suffixed -w<k>.
  */

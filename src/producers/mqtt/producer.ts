@@ -25,7 +25,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
   let discovery: Pick<LinkOptions, 'subscription' | 'onState'> = {};
   if (ha?.enabled) {
     plan.topics ??= new TopicNames(plan.topicBase);
-    const a = (announcer = new Announcer({ prefix: ha.prefix, payloadFormat: plan.payloadFormat, names: plan.topics, statusTopic, qos: m.qos }));
+    const a = (announcer = new Announcer({ prefix: ha.prefix, payloadFormat: plan.payloadFormat, names: plan.topics, statusTopic, siblingStatusTopics: config.siblingStatusTopics, qos: m.qos }));
     // Configs outside a record: no deadline, nothing to answer; lost with the connection.
     const sendAll = (pubs: ReturnType<Announcer['all']>) => {
       for (let i = 0; i < pubs.length; i += 1000) link.send(new Batch(pubs.slice(i, i + 1000), () => {}, Infinity));
