@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { certSourceFromCa, emulatorVin, FIELD_CATALOGUE, Fleet } from '../src/emulator/index.js';
 import { makePki, type TestPki } from './helpers/pki.js';
 import { startMosquitto } from './helpers/mosquitto.js';
-import { expectedAvailability, repoRoot, startServer } from './helpers/server.js';
+import { waitUntil } from './helpers/ports.js';
+import { expectedAvailability, repoRoot, startServer, testWorkers } from './helpers/server.js';
 import { subscribe, type Received } from './helpers/subscriber.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
@@ -228,7 +229,9 @@ t.test('after the broker restarts (retained messages lost): configs again, and t
   await first.close();
 
   await broker.restart();
-  await server.waitForLog((l) => l.event === 'mqtt_reconnected', 15_000);
+  // Every process is its own MQTT client (make test-workers): each must be back.
+  const clients = testWorkers().workers ?? 1;
+  await waitUntil(() => server.logs.filter((l) => l.event === 'mqtt_reconnected').length >= clients, 15_000, `${clients} MQTT client(s) reconnected`);
   const second = await subscribe(broker.url, 'ha/#');
   t.teardown(() => second.close());
   await second.waitFor((m) => configs.every((c) => m.some((x) => x.topic === c && x.retain)), 10_000, 'configs retained again after the restart');
