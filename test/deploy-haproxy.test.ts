@@ -1,83 +1,28 @@
 import t from 'tap';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { makePki, type TestPki } from './helpers/pki.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { repoRoot, startServer, type ServerProcess } from './helpers/server.js';
+import { HAPROXY, startVehicleLb, type HaproxyProcess } from './helpers/haproxy.js';
 import { subscribe } from './helpers/subscriber.js';
 import { connectVehicle, vFrame, type VehicleClient } from './helpers/vehicle.js';
-import { accepting, deadline, freePort, sleep, trackChild, waitUntil } from './helpers/ports.js';
+import { deadline, sleep, waitUntil } from './helpers/ports.js';
 
 // deploy/haproxy.cfg, exactly as shipped (only its ${...} variables set), in front of two real
 // servers on one real mosquitto: TCP passthrough keeps mTLS end to end, vehicles are spread,
 // a killed server's vehicles come back through the other one, and a broker outage marks both
 // servers down without cutting a connected vehicle.
 
-const HAPROXY = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((p) => existsSync(p));
 const CONFIG = join(repoRoot(), 'deploy', 'haproxy.cfg');
 const TOPIC_BASE = 'fleet';
 // Shorter than the shipped 2s so that `fall 3` marks a server down in about 1.5 s.
 const INTER = '500ms';
 
-interface Haproxy {
-  port: number;
-  lines: string[];
-  waitFor(re: RegExp, after: number, ms: number): Promise<string>;
-  stop(): Promise<void>;
-}
-
-async function startHaproxy(servers: ServerProcess[]): Promise<Haproxy> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    FT_LB_BIND: `127.0.0.1:${port}`,
-    FT_CHECK_INTER: INTER,
-    FT_LB_LOG: 'stderr',
-    // Whoever runs the test (haproxy changes nothing then), instead of the haproxy user.
-    FT_LB_USER: userInfo().username,
-    FT_LB_GROUP: execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim(),
-  };
-  servers.forEach((s, i) => {
-    env[`FT_SERVER${i + 1}_ADDR`] = `127.0.0.1:${s.port}`;
-    env[`FT_SERVER${i + 1}_STATUS_PORT`] = String(s.statusPort);
-  });
-  // -db: foreground, no daemon; state changes ("Server …/ft1 is DOWN") go to stderr.
-  const proc = spawn(HAPROXY!, ['-db', '-f', CONFIG], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  trackChild(proc);
-  const lines: string[] = [];
-  let buf = '';
-  const onData = (c: string) => {
-    buf += c;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  };
-  proc.stdout!.setEncoding('utf8').on('data', onData);
-  proc.stderr!.setEncoding('utf8').on('data', onData);
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  await Promise.race([
-    waitUntil(() => accepting(port), 10_000, 'haproxy to listen'),
-    exited.then(() => {
-      throw new Error(`haproxy exited: ${lines.join('\n')}`);
-    }),
-  ]);
-  return {
-    port,
-    lines,
-    // Searches the lines from index `after` on, so an earlier DOWN does not answer for a later one.
-    waitFor: (re, after, ms) => waitUntil(() => lines.slice(after).find((l) => re.test(l)), ms, `haproxy: ${re}`),
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      await Promise.race([exited, deadline(5000)]);
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    },
-  };
+function startHaproxy(servers: ServerProcess[]): Promise<HaproxyProcess> {
+  return startVehicleLb(servers.map((s) => ({ port: s.port, statusPort: s.statusPort! })), INTER);
 }
 
 /** A vehicle that goes through the load balancer and reconnects there when its connection ends. */

@@ -10,6 +10,8 @@ export const HAPROXY = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((p) => exi
 export interface HaproxyProcess {
   port: number;
   lines: string[];
+  /** Searches the lines from index `after` on, so an earlier DOWN does not answer for a later one. */
+  waitFor(re: RegExp, after: number, ms: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ async function runHaproxy(file: string, env: NodeJS.ProcessEnv): Promise<Haproxy
   return {
     port,
     lines,
+    waitFor: (re, after, ms) => waitUntil(() => lines.slice(after).find((l) => re.test(l)), ms, `haproxy: ${re}`),
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
