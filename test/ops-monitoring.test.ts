@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { writeStreamFrame } from '../src/envelope/index.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';
+import { monitoringPort, startMonitored } from './helpers/monitored.js';
 import { freePort, sleep, waitUntil } from './helpers/ports.js';
 import { CLI, startServer, type ServerProcess } from './helpers/server.js';
 import { connectVehicle, vFrame, vPayload } from './helpers/vehicle.js';
@@ -51,21 +52,10 @@ async function scrape(port: number): Promise<{ text: string; samples: Sample[] }
   return { text: r.body, samples: parseMetrics(r.body) };
 }
 
-const monitoringPort = (s: ServerProcess) => s.waitForLog((l) => l.event === 'monitoring_listening').then((l) => l.port as number);
 
 t.test('after known frames, /metrics and /vehicles match what was sent', async (t) => {
-  const dir = t.testdir();
-  const pki = await makePki(dir);
-  const server = await startServer(dir, {
-    records: { V: ['mqtt'] },
-    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
-    mqtt: { broker: 'embedded', embedded_port: 0, qos: 1 },
-    monitoring: { prometheus_metrics_port: 0 },
-    vins_signal_tracking_enabled: [VIN_B],
-  });
-  const port = await monitoringPort(server);
+  const { pki, server, port } = await startMonitored(t.testdir(), { vins_signal_tracking_enabled: [VIN_B] });
   t.ok(port > 0 && port !== server.port, 'port 0: a real port, logged, apart from the vehicle port');
-  await server.waitForLog((l) => l.event === 'mqtt_connected');
 
   const a = await connectVehicle(server.port, await pki.vehicle(VIN_A), pki.ca.certPem, { headers: { version: '2024.44.25', 'x-network-interface': 'wifi' } });
   const b = await connectVehicle(server.port, await pki.vehicle(VIN_B), pki.ca.certPem, { headers: { version: '2024.38.7', 'x-network-interface': 'cellular' } });
@@ -160,17 +150,7 @@ t.test('after known frames, /metrics and /vehicles match what was sent', async (
 });
 
 t.test('ack latency includes the wait for the rate limit; publish latency does not', async (t) => {
-  const dir = t.testdir();
-  const pki = await makePki(dir);
-  const server = await startServer(dir, {
-    records: { V: ['mqtt'] },
-    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
-    mqtt: { broker: 'embedded', embedded_port: 0, qos: 1 },
-    monitoring: { prometheus_metrics_port: 0 },
-    rate_limit: { enabled: true, message_limit: 3, message_interval_time: 1 },
-  });
-  const port = await monitoringPort(server);
-  await server.waitForLog((l) => l.event === 'mqtt_connected');
+  const { pki, server, port } = await startMonitored(t.testdir(), { rate_limit: { enabled: true, message_limit: 3, message_interval_time: 1 } });
   const v = await connectVehicle(server.port, await pki.vehicle(VIN_A), pki.ca.certPem);
   await sleep(200); // past the CONNECTED record, so only the rate limit holds frames
   for (let i = 0; i < 6; i++) v.send(vFrame(`r-${i}`, VIN_A, speed(i)));
