@@ -1,62 +1,21 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { startEmbeddedBroker } from '../src/broker/embedded.js';
-import { Batch, MqttLink } from '../src/producers/mqtt/link.js';
-import { parseBrokerUrl, type BrokerTls } from '../src/producers/mqtt/transport.js';
-import type { Publish } from '../src/publish/plan.js';
+
 import { issueCert } from '../src/tls/devcerts.js';
 import { NATS_BINARY, startNats } from './helpers/isolation.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';
 import { freePort, sleep, waitUntil } from './helpers/ports.js';
+import { assertNoStall, makeLink, MARGIN, sparse, STALL_BOUND, WINDOW_MS } from './helpers/nudge.js';
 
-// The PINGREQ nudge (src/producers/mqtt/link.ts) against every broker here but RabbitMQ, for a
-// lone vehicle: one 20-publish record in flight at a time. A stalled record waits for the
+// The PINGREQ nudge (src/producers/mqtt/nudge.ts) against every broker here but RabbitMQ (make
+// test-cluster runs it there), for a lone vehicle: one 20-publish record in flight at a time. A stalled record waits for the
 // delayed ACK (≥ 40 ms on Linux), so a stall allows at most WINDOW_MS / 40 records; the link must
 // ack several times that. Where the broker writes a log of packets (mosquitto, nats-server), it
 // must also show the PINGREQs that ended the wait. The latency itself is in bench/README.md.
-
-const WINDOW_MS = 2000;
-const STALL_BOUND = WINDOW_MS / 40;
-const MARGIN = 4;
-
-function makeLink(t: Test, url: string, tls: BrokerTls = {}) {
-  const clientId = `nudge-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const link = new MqttLink({
-    endpoint: parseBrokerUrl(url, tls),
-    // A minute of keep-alive: no PINGREQ of its own during the test.
-    connect: { clientId, keepAliveSeconds: 60, cleanSession: true },
-    connectTimeoutMs: 5000,
-    retryMaxMs: 1000,
-    publishTimeoutMs: 5000,
-    qos2Window: 20,
-    logger: pino({ level: 'silent' }),
-  });
-  link.start();
-  t.teardown(() => link.close(100));
-  return { link, clientId };
-}
-
-/** One 20-publish record after another for WINDOW_MS: how many were acked, and the first error. */
-async function sparse(link: MqttLink, qos: 1 | 2, tag: string): Promise<{ acked: number; error?: Error }> {
-  const end = Date.now() + WINDOW_MS;
-  let acked = 0;
-  while (Date.now() < end) {
-    const pubs: Publish[] = Array.from({ length: 20 }, (_, k) => ({ topic: `nudge/${tag}/${qos}/${k}`, payload: String(acked), qos, retain: false }));
-    const error = await new Promise<Error | undefined>((resolve) => link.send(new Batch(pubs, resolve, Date.now() + 5000)));
-    if (error) return { acked, error };
-    acked++;
-  }
-  return { acked };
-}
-
-function assertNoStall(t: Test, r: { acked: number; error?: Error }, what: string) {
-  t.equal(r.error, undefined, `${what}: no record failed`);
-  t.ok(r.acked >= STALL_BOUND * MARGIN, `${what}: ${r.acked} records acked in ${WINDOW_MS} ms (a stall allows at most ${STALL_BOUND})`);
-}
 
 t.test('embedded aedes (in the server process, as `broker: embedded` runs it): QoS 1 and 2 acked without a stall', async (t) => {
   const broker = await startEmbeddedBroker('127.0.0.1', 0);
