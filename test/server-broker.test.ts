@@ -7,7 +7,7 @@ import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';
 import { freePort, sleep } from './helpers/ports.js';
 import { sendUntilAcked } from './helpers/resender.js';
-import { startServer } from './helpers/server.js';
+import { brokerConnected, startServer } from './helpers/server.js';
 import { subscribe } from './helpers/subscriber.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
@@ -39,7 +39,7 @@ t.test('broker absent at start: frames unanswered, then acked once it comes up',
 
   const mosq = await startMosquitto(dir, { port });
   const sub = await subscribe(mosq.url, 'tb/#');
-  await server.waitForLog((l) => l.event === 'mqtt_connected', 10_000);
+  await brokerConnected(server);
   v.send(frame); // the vehicle's resend
   const r = await v.response('early-1');
   t.equal(r.kind, 'ack', 'the resent frame is acked with no restart');
@@ -63,7 +63,7 @@ t.test('broker paused past publish_timeout_ms: no response; acked on resend afte
   const pki = await makePki(dir);
   const mosq = await startMosquitto(dir);
   const server = await startServer(dir, serverConfig(pki, mosq.url));
-  await server.waitForLog((l) => l.event === 'mqtt_connected');
+  await brokerConnected(server);
   const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
   v.send(vFrame('warm-1', VIN, speed(1)));
   t.equal((await v.response('warm-1')).kind, 'ack');
@@ -91,7 +91,7 @@ t.test('broker restarted mid-stream: every acked field reaches a persistent QoS 
   const mosq = await startMosquitto(dir, { persistent: true });
   const sub = await subscribe(mosq.url, 'tb/+/v/#', { clientId: 'persistent-sub', clean: false, qos: 1 });
   const server = await startServer(dir, serverConfig(pki, mosq.url));
-  await server.waitForLog((l) => l.event === 'mqtt_connected');
+  await brokerConnected(server);
   const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
   const frames = new Map<string, Uint8Array>();
   for (let i = 0; i < 60; i++) frames.set(`r-${i}`, vFrame(`r-${i}`, VIN, speed(i)));
@@ -156,7 +156,7 @@ t.test('SIGTERM with frames in flight: each is acked or unanswered, exit 0, clos
   const mosq = await startMosquitto(dir);
   const sub = await subscribe(mosq.url, '#');
   const server = await startServer(dir, serverConfig(pki, mosq.url, { publish_timeout_ms: 2000, client_id: 'ft.host.example' }));
-  await server.waitForLog((l) => l.event === 'mqtt_connected');
+  await brokerConnected(server);
   const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
   for (let i = 0; i < 200; i++) v.send(vFrame(`term-${i}`, VIN, speed(i)));
   await v.response('term-0');
@@ -191,7 +191,7 @@ t.test('QoS 0 and QoS 2: acked once written / once PUBCOMP arrives, fields deliv
   const sub = await subscribe(mosq.url, 'tb/#', { qos: 1 });
   for (const qos of [0, 2]) {
     const server = await startServer(dir, serverConfig(pki, mosq.url, { qos }));
-    await server.waitForLog((l) => l.event === 'mqtt_connected');
+    await brokerConnected(server);
     const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
     for (let i = 0; i < 20; i++) v.send(vFrame(`q${qos}-${i}`, VIN, speed(1000 * qos + i)));
     await Promise.all(Array.from({ length: 20 }, (_, i) => v.response(`q${qos}-${i}`)));

@@ -127,3 +127,12 @@ export async function startServer(dir: string, config: Record<string, unknown>, 
     },
   };
 }
+
+/**
+ * Resolves once every MQTT client of the server is connected: one, or one per worker (make
+ * test-workers), each logging its own mqtt_connected.
+ */
+export async function brokerConnected(server: ServerProcess, ms = 10_000): Promise<void> {
+  const clients = testWorkers().workers ?? 1;
+  await waitUntil(() => server.logs.filter((l) => l.event === 'mqtt_connected').length >= clients, ms, `${clients} MQTT client(s) connected`);
+}
