@@ -1,6 +1,8 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
 TAP := npx tap --disable-coverage --reporter=tap --timeout=240 --jobs=2
+# The failover runs: serial, since each file runs a whole broker cluster.
+CLUSTER_TAP := npx tap --disable-coverage --reporter=tap --timeout=300 --jobs=1 'build/test-cluster/*.test.js'
 
 .PHONY: all build test run bench clean certs
 
@@ -14,9 +16,11 @@ build: $(NODE_MODULES)
 	npx tsc -p tsconfig.json
 	npx tsc -p tsconfig.test.json
 
+# Every test, then the failover runs on RabbitMQ and NATS clusters (about 2.5 minutes more).
 test: build
-	@bash scripts/test-deps.sh
+	@bash scripts/test-deps.sh rabbitmq-server
 	@set -o pipefail; $(TAP) 'build/test/**/*.test.js' | node scripts/tap-summary.mjs
+	@set -o pipefail; $(CLUSTER_TAP) | node scripts/tap-summary.mjs
 
 dev-certs/ca.pem: | build
 	node dist/cli.js certs --out dev-certs
@@ -84,11 +88,11 @@ bench-fleet: build
 
 # Failover runs (issue #21): 3-node RabbitMQ and NATS clusters from deploy/, 2 servers behind
 # deploy/haproxy.cfg, resending vehicles, kill -9 of a broker node then of a server. Serial: each
-# file runs a whole cluster. Not part of `make test` (its files are outside build/test/).
+# file runs a whole cluster. `make test` ends with them; this runs them alone.
 .PHONY: test-cluster
 test-cluster: build
 	@bash scripts/test-deps.sh rabbitmq-server
-	@set -o pipefail; npx tap --disable-coverage --reporter=tap --timeout=300 --jobs=1 'build/test-cluster/*.test.js' | node scripts/tap-summary.mjs
+	@set -o pipefail; $(CLUSTER_TAP) | node scripts/tap-summary.mjs
 
 # The whole suite with every server a test starts running `workers: 2` (test/helpers/server.ts).
 .PHONY: test-workers
