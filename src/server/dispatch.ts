@@ -87,6 +87,9 @@ export class Dispatcher {
               );
             }),
           );
+    // Every producer keeps its own deadline (mqtt beside a plugin that settles at once, as
+    // config.example.json routes V): no guard timer per record.
+    if (producers.every((p) => p.selfTimed)) return (all as Promise<unknown>).then(() => undefined);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         timedOut = true;
