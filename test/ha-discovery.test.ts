@@ -5,7 +5,7 @@ import { certSourceFromCa, emulatorVin, FIELD_CATALOGUE, Fleet } from '../src/em
 import { makePki, type TestPki } from './helpers/pki.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { waitUntil } from './helpers/ports.js';
-import { expectedAvailability, repoRoot, startServer, testWorkers } from './helpers/server.js';
+import { expectedAvailability, repoRoot, serverStatusConfigs, startServer, testWorkers } from './helpers/server.js';
 import { subscribe, type Received } from './helpers/subscriber.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
@@ -150,7 +150,7 @@ for (const format of ['value', 'raw'] as const) {
     }
     const named = entities.find((e) => e.objectId === 'VehicleName' && (e.config.device as { identifiers: string[] }).identifiers[0] === `tesla_${vins[1]}`);
     t.match(named?.config.device, { name: `Emulated ${vins[1].slice(-4)}`, model: 'Model 3', sw_version: '2024.26.7 emulator' }, 'the device is named from VehicleName');
-    t.ok(entities.some((e) => e.topic === 'homeassistant/binary_sensor/fleet_telemetry_telemetry/status/config'), 'the server has its entity');
+    for (const topic of serverStatusConfigs('homeassistant', 'fleet_telemetry_telemetry')) t.ok(entities.some((e) => e.topic === topic), `the server has its entity (${topic})`);
 
     // Render every template on every payload published on the topic it reads.
     const jobs: { template: string; payload: string; e: Entity; field: string }[] = [];
@@ -223,7 +223,7 @@ t.test('after the broker restarts (retained messages lost): configs again, and t
   t.teardown(() => car.close());
   car.send(vFrame('one', vin, [{ key: 'Soc', value: { double_value: 50 } }, { key: 'Gear', value: { shift_state_value: 2 } }]));
   t.equal((await car.response('one')).kind, 'ack');
-  const configs = [`ha/sensor/${vin}/Soc/config`, `ha/sensor/${vin}/Gear/config`, `ha/binary_sensor/${vin}/connectivity/config`, 'ha/binary_sensor/fleet_telemetry_telemetry/status/config'];
+  const configs = [`ha/sensor/${vin}/Soc/config`, `ha/sensor/${vin}/Gear/config`, `ha/binary_sensor/${vin}/connectivity/config`, ...serverStatusConfigs('ha', 'fleet_telemetry_telemetry')];
   const first = await subscribe(broker.url, 'ha/#');
   await first.waitFor((m) => configs.every((c) => m.some((x) => x.topic === c && x.retain)), 10_000, 'retained configs');
   await first.close();

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { FIELD_CATALOGUE } from '../src/emulator/index.js';
-import { enumOptions, fieldConfigs, shapeOf, type DiscoveryOptions } from '../src/publish/discovery.js';
+import { enumOptions, fieldConfigs, serverConfig, shapeOf, type DiscoveryOptions } from '../src/publish/discovery.js';
 import { FIELD_RULES } from '../src/publish/ha-fields.js';
 import type { VRecord } from '../src/record/types.js';
 import { TopicNames } from '../src/publish/topics.js';
@@ -127,4 +127,19 @@ t.test('incoming PUBLISH is read with its QoS and packet id', async (t) => {
   t.match(got[1], { topic: 'ha/status', qos: 0, packetId: 0 });
   t.equal(got[1].payload.toString(), 'offline');
   t.throws(() => readPublish(Buffer.from([0, 9, 0x61]), 0, 3, 0), /topic longer than the packet/);
+});
+
+t.test('with workers: entities available while any worker is online; one server status sensor per worker', async (t) => {
+  const siblings = ['fleet-telemetry/x-w1/status', 'fleet-telemetry/x-w2/status'];
+  const o: DiscoveryOptions = { ...opts(), statusTopic: siblings[1], siblingStatusTopics: siblings };
+  const [field] = fieldConfigs(o, VIN, 'VehicleSpeed', shapeOf('3'), {});
+  const c = JSON.parse(field.payload) as Record<string, unknown>;
+  t.same(c.availability, siblings.map((topic) => ({ topic, payload_available: 'online', payload_not_available: 'offline' })));
+  t.equal(c.availability_mode, 'any');
+  const s = serverConfig(o)!;
+  t.equal(s.topic, 'homeassistant/binary_sensor/fleet_telemetry_telemetry/status_w2/config');
+  t.match(JSON.parse(s.payload), { name: 'Status worker 2', state_topic: siblings[1] });
+  const single = serverConfig(opts())!;
+  t.equal(single.topic, 'homeassistant/binary_sensor/fleet_telemetry_telemetry/status/config', 'one process: one status sensor, as before');
+  t.notOk('availability_mode' in (JSON.parse(fieldConfigs(opts(), VIN, 'VehicleSpeed', shapeOf('3'), {})[0].payload) as object), 'one process: no mode');
 });

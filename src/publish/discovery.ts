@@ -230,12 +230,17 @@ export function connectivityConfig(o: DiscoveryOptions, vin: string, info: Vehic
   return publish(o, 'binary_sensor', vin, 'connectivity', c);
 }
 
-/** The server itself: its status topic as a connectivity binary_sensor (none without one). */
+/**
+ * The server itself: its status topic as a connectivity binary_sensor (none without one). With
+ * workers each is its own sensor (`status_w<k>`), or they would overwrite one config with their
+ * own state topics.
+ */
 export function serverConfig(o: DiscoveryOptions): Publish | undefined {
   if (o.statusTopic === undefined) return undefined;
   const id = serverDeviceId(o);
+  const k = o.siblingStatusTopics && o.siblingStatusTopics.length > 1 ? o.siblingStatusTopics.indexOf(o.statusTopic) + 1 : 0;
   const c = {
-    name: 'Status',
+    name: k ? `Status worker ${k}` : 'Status',
     unique_id: `${id}_${discoveryLevel(o.statusTopic.slice(-200), 'status topic')}`,
     device: { identifiers: [id], name: `fleet-telemetry ${o.names.base}`, manufacturer: 'fleet-telemetry' },
     origin: ORIGIN,
@@ -244,5 +249,5 @@ export function serverConfig(o: DiscoveryOptions): Publish | undefined {
     payload_off: 'offline',
     device_class: 'connectivity',
   };
-  return { topic: `${o.prefix}/binary_sensor/${id}/status/config`, payload: JSON.stringify(c), qos: o.qos, retain: true };
+  return { topic: `${o.prefix}/binary_sensor/${id}/${k ? `status_w${k}` : 'status'}/config`, payload: JSON.stringify(c), qos: o.qos, retain: true };
 }

@@ -61,6 +61,13 @@ export function expectedAvailability(statusTopic: string, env: NodeJS.ProcessEnv
   return { availability: Array.from({ length: n }, (_, i) => entry(`${base}-w${i + 1}/status`)), availability_mode: 'any' };
 }
 
+/** The config topics of the server's own status entity: one, or one per worker (make test-workers). */
+export function serverStatusConfigs(prefix: string, deviceId: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const n = testWorkers(env).workers ?? 1;
+  if (n === 1) return [`${prefix}/binary_sensor/${deviceId}/status/config`];
+  return Array.from({ length: n }, (_, i) => `${prefix}/binary_sensor/${deviceId}/status_w${i + 1}/config`);
+}
+
 /**
  * Whether `topic` is the server's status topic `statusTopic`, or, with workers (make
  * test-workers), one worker's: the client id level suffixed -w<k>.
