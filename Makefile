@@ -68,6 +68,12 @@ bench-sparse: build
 bench-scale: build
 	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; node build/bench/scale.js $(ARGS)
 
+# What an idle WebSocket connection costs in a bare Node https + ws server, no code of ours: the
+# floor under bench-scale's RSS per vehicle (bench/README.md).
+.PHONY: bench-tls-floor
+bench-tls-floor: build
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; node build/bench/tls-floor.js $(ARGS)
+
 # One vehicle pipelining N frames beside paced vehicles: their ack latency, the burst's acked/s and
 # the server's peak RSS; ARGS='--hung-broker-seconds 15' stops mosquitto mid-run (bench/README.md).
 .PHONY: bench-burst
