@@ -2,6 +2,7 @@ import t from 'tap';
 import { DecodeError, decodeRecord } from '../src/record/decode.js';
 import { lookupType } from '../src/record/schema.js';
 import type { VRecord } from '../src/record/types.js';
+import { utf8 } from '../src/record/wire.js';
 
 // Wire-level cases a protobuf library would not produce on purpose: several oneof members in one
 // Value, unknown fields, wrong wire types, truncation. Built with a tiny writer of our own.
@@ -236,4 +237,28 @@ t.test('record payload bytes are kept and the VIN is the caller’s', async (t) 
   t.equal(r.vin, VIN, 'Payload.vin plays no part');
   t.equal(r.payload, buf);
   t.equal(r.txid, 'tx');
+});
+
+t.test('utf8: every length class and byte mix decodes as TextDecoder does, from views at any offset', (t) => {
+  const reference = new TextDecoder('utf-8');
+  const ascii = (n: number) => Array.from({ length: n }, (_, i) => 0x20 + ((i * 7) % 95));
+  for (const n of [0, 1, 2, 11, 12, 13, 36, 63, 64, 65, 200]) {
+    const cases: [string, number[]][] = [['ascii', ascii(n)]];
+    if (n > 0) {
+      cases.push(['é first', [0xc3, 0xa9, ...ascii(n - 1)]]);
+      cases.push(['é last', [...ascii(n - 1), 0xc3, 0xa9]]);
+      cases.push(['lone 0x80', [...ascii(n - 1), 0x80]]);
+      cases.push(['0x7f and NUL', ascii(n).map((c, i) => (i % 2 ? 0x7f : 0))]);
+      cases.push(['byte 0xff', [0xff, ...ascii(n - 1)]]);
+    }
+    for (const [what, bytes] of cases) {
+      // A view into a larger buffer, at an odd offset, with bytes around it that must not leak in.
+      const backing = new Uint8Array(bytes.length + 7).fill(0x41);
+      backing.set(bytes, 3);
+      const view = new Uint8Array(backing.buffer, 1, bytes.length + 5);
+      const want = reference.decode(new Uint8Array(bytes));
+      t.equal(utf8(view, 2, 2 + bytes.length), want, `${n} bytes, ${what}`);
+    }
+  }
+  t.end();
 });

@@ -69,16 +69,30 @@ class Table {
     return p ? this.bb.readUint64(p) : 0n;
   }
 
-  bytes(slot: number): Uint8Array {
+  /** Where a vector field's bytes start (their count in `vectorLength`), or -1 when absent. */
+  private vector(slot: number): number {
     const p = this.field(slot, 4);
-    if (!p) return EMPTY;
+    if (!p) return -1;
     const len = this.bb.capacity();
     const vec = p + this.bb.readUint32(p);
     if (vec + 4 > len) throw new Bad('bad_offset', `vector of field ${slot} outside the frame`);
     const n = this.bb.readUint32(vec);
     if (vec + 4 + n > len) throw new Bad('truncated', `vector of field ${slot} runs past the end`);
-    const b = this.bb.bytes();
-    return b.subarray(vec + 4, vec + 4 + n);
+    this.vectorLength = n;
+    return vec + 4;
+  }
+
+  private vectorLength = 0;
+
+  bytes(slot: number): Uint8Array {
+    const at = this.vector(slot);
+    return at < 0 ? EMPTY : this.bb.bytes().subarray(at, at + this.vectorLength);
+  }
+
+  /** A string field, decoded in place: no view of its bytes is made (a frame has four). */
+  text(slot: number): string {
+    const at = this.vector(slot);
+    return at < 0 || this.vectorLength === 0 ? '' : utf8(this.bb.bytes(), at, at + this.vectorLength);
   }
 
   table(slot: number, what: string, code?: ReadErrorCode): Table | undefined {
@@ -88,17 +102,13 @@ class Table {
   }
 }
 
-function text(b: Uint8Array): string {
-  return b.length === 0 ? '' : utf8(b, 0, b.length);
-}
-
 function readStream(t: Table): StreamMessage {
   return {
     createdAt: t.u32(0),
-    senderId: text(t.bytes(1)),
+    senderId: t.text(1),
     payload: t.bytes(2),
-    deviceType: text(t.bytes(3)),
-    deviceId: text(t.bytes(4)),
+    deviceType: t.text(3),
+    deviceId: t.text(4),
     deliveredAtEpochMs: t.u64(5),
   };
 }
@@ -111,13 +121,13 @@ export function readFrame(buf: Uint8Array): ReadResult {
     const bb = new ByteBuffer(buf);
     const root = new Table(bb, bb.readUint32(0), 'envelope');
     const txidBytes = root.bytes(0);
-    const recordType = text(root.bytes(1));
+    const recordType = root.text(1);
     const messageType = root.u8(2);
     // A Stream whose own table is unreadable is a broken stream, like one with a bad vector.
     const message = root.table(3, 'message', messageType === MESSAGE_STREAM ? 'bad_stream' : 'bad_offset');
     const messageId = root.bytes(4);
     if (!message) return { ok: false, code: 'no_message', reason: 'envelope has no message' };
-    const frame: Frame = { txid: text(txidBytes), txidBytes, recordType, messageType, messageId };
+    const frame: Frame = { txid: txidBytes.length === 0 ? '' : utf8(txidBytes, 0, txidBytes.length), txidBytes, recordType, messageType, messageId };
     if (messageType === MESSAGE_STREAM) {
       try {
         frame.stream = readStream(message);

@@ -79,16 +79,23 @@ export class Wire {
 }
 
 const textDecoder = new TextDecoder('utf-8');
+/** Node's native one-byte copy; it takes any Uint8Array. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
 
+/**
+ * Short ASCII strings dominate telemetry (txids, VINs, names, values). Below 12 characters a
+ * character-at-a-time build is cheapest (single characters come from V8's cache); from 12 on one
+ * native copy is: it allocates the string once where the loop made a cons string per character.
+ * Measured (string used as a Map key, as txids are): 17 characters 360 → 260 ns, 36 characters
+ * 560 → 295 ns; the envelope's strings were the largest allocation site of a loaded server.
+ */
 export function utf8(buf: Uint8Array, start: number, end: number): string {
-  if (end - start < 64) {
-    // Short ASCII strings dominate telemetry; avoid the decoder call for them.
+  const n = end - start;
+  if (n < 64) {
+    for (let i = start; i < end; i++) if (buf[i] >= 0x80) return textDecoder.decode(buf.subarray(start, end));
+    if (n >= 12) return latin1Slice.call(buf, start, end);
     let s = '';
-    for (let i = start; i < end; i++) {
-      const c = buf[i];
-      if (c >= 0x80) return textDecoder.decode(buf.subarray(start, end));
-      s += String.fromCharCode(c);
-    }
+    for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]);
     return s;
   }
   return textDecoder.decode(buf.subarray(start, end));
