@@ -16,7 +16,8 @@ type Kind =
   | { k: 'double' }
   | { k: 'bool' }
   | { k: 'invalid' }
-  | { k: 'enum'; names: Map<number, string> }
+  /** JSON text of each named value, made once: a record names enum values over and over. */
+  | { k: 'enum'; json: Map<number, string> }
   | { k: 'message'; fields: Map<number, SubField>; render: (v: Map<number, unknown>) => string };
 
 interface SubField {
@@ -62,7 +63,7 @@ function buildKinds(): Map<number, Kind> {
     if (field.name === 'invalid') kind = { k: 'invalid' };
     else if (field.resolvedType && 'values' in field.resolvedType) {
       const e = field.resolvedType as protobuf.Enum;
-      kind = { k: 'enum', names: new Map(Object.entries(e.valuesById).map(([n, name]) => [Number(n), name])) };
+      kind = { k: 'enum', json: new Map(Object.entries(e.valuesById).map(([n, name]) => [Number(n), JSON.stringify(name)])) };
     } else if (field.resolvedType) {
       const t = field.resolvedType as protobuf.Type;
       const fields = new Map<number, SubField>();
@@ -137,7 +138,8 @@ function readSub(buf: Uint8Array, start: number, end: number, fields: Map<number
  */
 export function readValue(w: Wire, end: number, v: RawValue): void {
   const k = valueKinds();
-  const sw = new Wire(w.buf, w.pos, end);
+  const outer = w.narrow(end);
+  const sw = w;
   while (sw.pos < end) {
     const tag = sw.varint();
     const id = tag >>> 3;
@@ -187,6 +189,7 @@ export function readValue(w: Wire, end: number, v: RawValue): void {
     // A known member with the wrong wire type is skipped, as protobuf treats unknown fields.
     sw.skip(wt);
   }
+  w.end = outer;
   w.pos = end;
 }
 
@@ -209,7 +212,7 @@ export function renderValue(v: RawValue): string {
       return 'null';
     case 'enum': {
       const n = v.lo! | 0;
-      return JSON.stringify(kind.names.get(n) ?? String(n));
+      return kind.json.get(n) ?? `"${n}"`;
     }
     case 'message':
       return kind.render(v.sub ?? new Map());

@@ -19,20 +19,21 @@ export function fieldName(key: number): string {
 }
 
 function readDatum(w: Wire, end: number): Datum {
-  const d = new Wire(w.buf, w.pos, end);
+  const outer = w.narrow(end);
   let key = 0;
   const raw: RawValue = { member: 0 };
-  while (d.pos < end) {
-    const tag = d.varint();
+  while (w.pos < end) {
+    const tag = w.varint();
     const id = tag >>> 3;
     const wt = tag & 7;
-    if (id === 1 && wt === 0) key = d.varint() | 0;
+    if (id === 1 && wt === 0) key = w.varint() | 0;
     else if (id === 2 && wt === 2) {
-      const e = d.spanEnd();
-      readValue(d, e, raw);
-      d.pos = e;
-    } else d.skip(wt);
+      const e = w.spanEnd();
+      readValue(w, e, raw);
+      w.pos = e;
+    } else w.skip(wt);
   }
+  w.end = outer;
   w.pos = end;
   const json = raw.member === 1 ? vStringJson(key, raw.text ?? '') : renderValue(raw);
   return { key, name: fieldName(key), json };
