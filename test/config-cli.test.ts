@@ -147,3 +147,32 @@ t.test('serve starts with a good setup and logs the warnings', async (t) => {
   t.match(r.stdout, /WARN .*the server certificate "localhost" expires on/);
   t.equal(r.code, 0, 'stops cleanly on SIGTERM');
 });
+
+t.test('check-config imports each plugin as serve would: a wrong path or a module without a factory fails, exit 1', async (t) => {
+  const dir = testdir(t, {
+    'server.pem': leaf.certPem,
+    'server.key': leaf.keyPem,
+    'ca.pem': root.certPem,
+    'empty.mjs': 'export const nothing = 1;\n',
+    'broken.mjs': 'export default (\n',
+    'config.json': goodConfig((c) => {
+      c.records.V = ['mqtt', 'score', 'missing', 'empty', 'broken'];
+      c.producers = {
+        score: { module: 'fleet-telemetry/plugins/driver-score' },
+        missing: { module: './nope.mjs' },
+        empty: { module: './empty.mjs' },
+        broken: { module: './broken.mjs' },
+      };
+    }),
+  });
+  const r = await runCli(['check-config', 'config.json'], dir);
+  t.equal(r.code, 1, r.stdout + r.stderr);
+  const plugin = r.stdout.split('\n').filter((l) => / plugin: /.test(l));
+  t.equal(plugin.length, 4, r.stdout);
+  t.match(plugin[0], /^ok    plugin: producers\.score: fleet-telemetry\/plugins\/driver-score loads and exports a factory$/);
+  t.match(plugin[1], /^fail  plugin: producers\.missing: cannot load producer module \.\/nope\.mjs: /);
+  t.match(plugin[2], /^fail  plugin: producers\.empty: producer module \.\/empty\.mjs exports no factory/);
+  t.match(plugin[3], /^fail  plugin: producers\.broken: cannot load producer module \.\/broken\.mjs: .*(Unexpected|SyntaxError)/);
+  t.match(r.stdout, /3 checks failed\n$/);
+  t.notMatch(r.stdout + r.stderr, STACK);
+});

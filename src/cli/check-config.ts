@@ -1,10 +1,10 @@
 import { loadConfigForCommand } from './config-file.js';
 import { parseArgs, UsageError, type Command } from './command.js';
 import { checkTls, configChecks, formatLine } from '../tls/check.js';
-import { brokerTlsFileChecks, onlineChecks } from '../ops/doctor.js';
+import { brokerTlsFileChecks, onlineChecks, pluginChecks } from '../ops/doctor.js';
 
 const checkConfig: Command = {
-  summary: 'validate a config file and check its TLS material (what serve checks at start)',
+  summary: 'validate a config file, check its TLS material and load its plugins (what serve checks at start)',
   usage: [
     'usage: fleet-telemetry check-config [--config] FILE [--hostname NAME ...] [--online]',
     '',
@@ -14,6 +14,7 @@ const checkConfig: Command = {
     '                   (port, status_port, monitoring.prometheus_metrics_port, mqtt.embedded_port), resolves',
     '                   host, and connects to the broker with the configured credentials (client id + "-check")',
     '',
+    'Each plugin under producers is imported as serve imports it (its factory is not called).',
     'Prints one line per check (ok, warn or fail). Without --online nothing touches the network.',
     'Exit status: 0 when nothing fails, 1 when a check fails, 2 when the config itself is invalid',
     '(its problems go to stderr).',
@@ -33,6 +34,7 @@ const checkConfig: Command = {
       ...configChecks(config, file),
       ...checkTls(config, { hostnames: (flags.hostname as string[] | undefined) ?? [] }),
       ...brokerTlsFileChecks(config),
+      ...(await pluginChecks(config)),
     ];
     process.stdout.write(lines.map(formatLine).join('\n') + '\n');
     if (flags.online === true) {

@@ -11,6 +11,7 @@ import { brokerTlsFrom, brokerUrl, clientIdFrom } from '../producers/mqtt/option
 import { parseBrokerUrl, type BrokerEndpoint } from '../producers/mqtt/transport.js';
 import { shownPath, unreadableNote, type CheckLine } from '../tls/check.js';
 import { probeBroker } from './doctor-broker.js';
+import { loadPluginFactory } from '../producers/plugin.js';
 
 /** The broker check waits no longer than this, whatever mqtt.connect_timeout_ms says. */
 export const BROKER_CHECK_CAP_MS = 10_000;
@@ -153,5 +154,32 @@ export async function onlineChecks(config: Config): Promise<CheckLine[]> {
   // One at a time: two listeners sharing a port were refused by the config already.
   for (const l of listenersOf(config)) lines.push(await portCheck(l));
   lines.push(await brokerCheck(config));
+  return lines;
+}
+
+/** How long one plugin module may take to import before check-config gives up on it. */
+export const PLUGIN_LOAD_CAP_MS = 10_000;
+
+/**
+ * Each plugin the config declares, imported as serve imports it at start; its factory is not
+ * called, so nothing starts. A wrong path, a package that is not installed or a module without a
+ * factory fails here rather than when the server starts.
+ */
+export async function pluginChecks(config: Config): Promise<CheckLine[]> {
+  const lines: CheckLine[] = [];
+  for (const [name, spec] of Object.entries(config.producers)) {
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${spec.module} did not finish loading within ${PLUGIN_LOAD_CAP_MS / 1000} s`)), PLUGIN_LOAD_CAP_MS);
+    });
+    try {
+      await Promise.race([loadPluginFactory(spec.module, config.baseDir), slow]);
+      lines.push({ status: 'ok', check: 'plugin', message: `producers.${name}: ${spec.module} loads and exports a factory` });
+    } catch (err) {
+      lines.push({ status: 'fail', check: 'plugin', message: `producers.${name}: ${(err as Error).message}` });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
   return lines;
 }
