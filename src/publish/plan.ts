@@ -29,6 +29,8 @@ export interface PlanOptions {
   connectivity: PublishKindSettings;
   /** Topic builder and its caches for topicBase; made on first use when absent. */
   topics?: TopicNames;
+  /** Scratch for planV's duplicate check; made on first use when absent. */
+  marks?: FieldMarks;
 }
 
 export function defaultPlanOptions(topicBase = 'telemetry'): PlanOptions {
@@ -36,29 +38,34 @@ export function defaultPlanOptions(topicBase = 'telemetry'): PlanOptions {
   return { topicBase, payloadFormat: 'value', v: s, alertsCurrent: s, alertsHistory: s, errors: s, connectivity: s, topics: new TopicNames(topicBase) };
 }
 
-// Marks fields seen in the current record; a generation counter avoids clearing it per record.
-let seenGen = 0;
-const seen = new Uint32Array(1024);
+/**
+ * Marks the fields seen in one record, to spot a field that appears twice without a map per
+ * record; a generation counter saves clearing the marks each time. One per PlanOptions.
+ */
+export class FieldMarks {
+  private gen = 0;
+  private readonly seen = new Uint32Array(1024);
 
-function hasDuplicates(r: VRecord): boolean {
-  if (++seenGen === 0xffffffff) {
-    seen.fill(0);
-    seenGen = 1;
+  hasDuplicates(r: VRecord): boolean {
+    if (++this.gen === 0xffffffff) {
+      this.seen.fill(0);
+      this.gen = 1;
+    }
+    for (const d of r.data) {
+      const k = d.key;
+      if (k < 0 || k >= this.seen.length) return true; // rare: let the general path sort it out
+      if (this.seen[k] === this.gen) return true;
+      this.seen[k] = this.gen;
+    }
+    return false;
   }
-  for (const d of r.data) {
-    const k = d.key;
-    if (k < 0 || k >= seen.length) return true; // rare: let the general path sort it out
-    if (seen[k] === seenGen) return true;
-    seen[k] = seenGen;
-  }
-  return false;
 }
 
 function planV(r: VRecord, o: PlanOptions, names: TopicNames, prefix: string): Publish[] {
   const { qos, retain } = o.v;
   const wrap = o.payloadFormat === 'value';
   const out: Publish[] = new Array(r.data.length);
-  if (!hasDuplicates(r)) {
+  if (!(o.marks ??= new FieldMarks()).hasDuplicates(r)) {
     // The common case: every field once, so no map is needed.
     for (let i = 0; i < r.data.length; i++) {
       const d = r.data[i];
