@@ -80,8 +80,8 @@ export type LimitedLog = (level: 'warn' | 'info' | 'debug', key: string, fields:
  * socket errors): a client can cause them as fast as it can connect, so each kind (event and
  * reason) gets 5 lines a minute, then a count of what was left out.
  */
-export function limitedLog(logger: Logger, events: ServerEvents): LimitedLog {
-  const limiter = new LogLimiter({ burst: 5, intervalMs: 60_000, renew: true, maxKeys: 64 });
+export function limitedLog(logger: Logger, events: ServerEvents, opts: { burst?: number; maxKeys?: number } = {}): LimitedLog {
+  const limiter = new LogLimiter({ burst: opts.burst ?? 5, intervalMs: 60_000, renew: true, maxKeys: opts.maxKeys ?? 64 });
   return (level, key, fields, msg) => {
     if (!logger.isLevelEnabled(level)) return;
     const d = limiter.take(key, Date.now());

@@ -87,6 +87,9 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     minVersion: 'TLSv1.2',
   });
   const limited = limitedLog(logger, deps.events);
+  // Per VIN: a vehicle that reconnects in a loop writes 5 connect and 5 disconnect lines a
+  // minute, then a count, however fast it flaps. 4,096 VINs tracked covers any flapping subset.
+  const connectionLines = limitedLog(logger, deps.events, { burst: 5, maxKeys: 4096 });
   watchHandshakes(https, limited, deps.events);
   https.on('request', (req, res) => {
     if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/status') {
@@ -122,7 +125,9 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       const session = new VehicleSession(info, wsAdapter(ws, socket), sessionOpts);
       sessions.add(session);
       sockets.set(session, ws);
-      logger.info(
+      connectionLines(
+        'info',
+        `vehicle_connected:${vin}`,
         { event: 'vehicle_connected', vin, connection_id: session.info.connectionId, client_version: session.info.clientVersion, network_interface: session.info.networkInterface },
         'vehicle connected',
       );
@@ -139,7 +144,9 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
         sockets.delete(session);
         void session.onClose().finally(() => {
           sessions.delete(session);
-          logger.info(
+          connectionLines(
+            'info',
+            `vehicle_disconnected:${vin}`,
             { event: 'vehicle_disconnected', vin, connection_id: session.info.connectionId, code, duration_s: (Date.now() - session.connectedAt) / 1000, frames: session.frames, fields: session.fields },
             'vehicle disconnected',
           );
