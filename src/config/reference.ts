@@ -158,6 +158,10 @@ const CHECKS: [string, string][] = [
   ['usage', 'warns when the server certificate is a CA or not meant for TLS server authentication.'],
   ['ca_file', 'parses and holds only CA certificates, none expired (fail) or expiring soon (warning).'],
   ['tesla_ca', "Tesla's bundle in use, for information: an expired CA certificate in it stays in the client-CA pool and is never a failure."],
+  [
+    'plugin',
+    'check-config only: each module under `producers` is imported as `serve` imports it (its factory is not called, so nothing starts); a path or package that does not load, or a module that exports no factory, fails. `serve` stops at start on the same problem.',
+  ],
 ];
 
 // `node dist/config/reference.js [FILE]`: print, or write FILE.
