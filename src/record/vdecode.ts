@@ -18,10 +18,12 @@ export function fieldName(key: number): string {
   return (key >= 0 ? fieldNames[key] : undefined) ?? String(key);
 }
 
-function readDatum(w: Wire, end: number): Datum {
+/** `raw` is the payload's scratch value, cleared here for each datum. */
+function readDatum(w: Wire, end: number, raw: RawValue): Datum {
   const outer = w.narrow(end);
   let key = 0;
-  const raw: RawValue = { member: 0 };
+  raw.member = 0;
+  raw.text = raw.num = raw.lo = raw.hi = raw.sub = undefined;
   while (w.pos < end) {
     const tag = w.varint();
     const id = tag >>> 3;
@@ -46,13 +48,14 @@ function readDatum(w: Wire, end: number): Datum {
 export function decodeVPayload(buf: Uint8Array): { data: Datum[]; createdAt?: Instant } {
   const w = new Wire(buf);
   const data: Datum[] = [];
+  const raw: RawValue = { member: 0 };
   let createdAt: Instant | undefined;
   while (w.pos < w.end) {
     const tag = w.varint();
     const id = tag >>> 3;
     const wt = tag & 7;
     if (id === 1 && wt === 2) {
-      data.push(readDatum(w, w.spanEnd()));
+      data.push(readDatum(w, w.spanEnd(), raw));
     } else if (id === 2 && wt === 2) {
       const e = w.spanEnd();
       createdAt = readTimestamp(buf, w.pos, e);
