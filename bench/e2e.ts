@@ -38,7 +38,7 @@ const SPEC = {
   batch: { type: 'number', default: 2000, min: 1, max: 30000, int: true, help: 'batched publisher: PUBLISH packets per socket write' },
   'batched-window': { type: 'number', default: 20000, min: 1, max: 65535, int: true, help: 'batched publisher: unacked publishes' },
   'broker-nodelay': { type: 'bool', default: false, help: 'diagnostic: set_tcp_nodelay true on mosquitto (the default run keeps it stock)' },
-  workers: { type: 'number', default: 1, min: 1, max: 256, int: true, help: "the server's workers (processes serving vehicles; RSS is the primary's only)" },
+  workers: { type: 'number', default: 1, min: 1, max: 256, int: true, help: "the server's workers (processes serving vehicles; server CPU counts them, RSS is the primary's only)" },
   'server-node-options': { type: 'string', help: "node flags for the server process only, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'" },
   'server-log': { type: 'string', help: "append the server's stdout and stderr to this file" },
   'log-level': { type: 'string', default: 'warn', choices: ['warn', 'info'], help: "server's log level" },
@@ -157,6 +157,7 @@ async function serverPhase(fleet: Fleet, server: BenchServer, broker: Broker, la
     seconds: SECONDS,
     runs: RUNS,
     pids: { server: server.pid, broker: broker.pid, driver: process.pid },
+    trees: ['server'],
     rssPid: server.pid,
     onRun: progress(label, 'frames', 'server', F),
   });

@@ -34,6 +34,8 @@ export interface MeasureOptions {
   seconds: number;
   runs: number;
   pids: Record<string, number>;
+  /** Roles whose CPU includes their children's (a server with workers). */
+  trees?: string[];
   /** Whose RSS to follow (sampled every 100 ms). */
   rssPid?: number;
   onRun?: (i: number, r: RunFigures) => void;
@@ -42,7 +44,7 @@ export interface MeasureOptions {
 /** A warm-up, then `runs` back-to-back intervals of `seconds` on a load that keeps running. */
 export async function measure(load: Load, o: MeasureOptions): Promise<RunFigures[]> {
   const roles = Object.keys(o.pids);
-  const meter = new CpuMeter(roles.map((r) => o.pids[r]));
+  const meter = new CpuMeter(roles.map((r) => o.pids[r]), new Set((o.trees ?? []).map((r) => o.pids[r])));
   await sleep(o.warmupS * 1000);
   await load.mark();
   meter.reset();

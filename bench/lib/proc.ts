@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat times (almost always 100). */
 export const CLK_TCK = (() => {
@@ -22,6 +22,29 @@ export function cpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** Processes whose parent is `pid` (a scan of /proc). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU of a process and its children alive now (a server's workers): a worker that exited during
+ * the interval takes its CPU with it, so this is for steady runs.
+ */
+export function treeCpuSeconds(pid: number): number {
+  return childPids(pid).reduce((sum, c) => sum + (cpuSeconds(c) || 0), cpuSeconds(pid));
 }
 
 function statusKb(pid: number, key: string): number {
@@ -64,19 +87,26 @@ export const machineBusySeconds = (): number => machineCpu().busy;
 export class CpuMeter {
   private last = new Map<number, number>();
   private at = 0;
-  constructor(private readonly pids: number[]) {
+  constructor(
+    private readonly pids: number[],
+    /** Pids counted with their children (the server with its workers). */
+    private readonly trees: Set<number> = new Set(),
+  ) {
     this.reset();
+  }
+  private read(p: number): number {
+    return this.trees.has(p) ? treeCpuSeconds(p) : cpuSeconds(p);
   }
   reset(): void {
     this.at = performance.now();
-    for (const p of this.pids) this.last.set(p, cpuSeconds(p));
+    for (const p of this.pids) this.last.set(p, this.read(p));
   }
   /** Seconds of CPU per pid since the last call, and the wall seconds it spans. */
   take(): { wall: number; cpu: Map<number, number> } {
     const now = performance.now();
     const cpu = new Map<number, number>();
     for (const p of this.pids) {
-      const c = cpuSeconds(p);
+      const c = this.read(p);
       cpu.set(p, c - (this.last.get(p) ?? c));
       this.last.set(p, c);
     }
