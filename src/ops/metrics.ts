@@ -8,56 +8,19 @@ import type { FrameOutcome, VehicleSession } from '../server/session.js';
 import type { VehicleRecord } from '../record/types.js';
 import type { FleetStore } from './fleet/store.js';
 import type { FleetTotals } from './fleet/types.js';
+import {
+  FRAME_OUTCOMES,
+  KNOWN_REASONS,
+  LATENCY_BUCKETS,
+  MAX_REASONS,
+  METRIC_PREFIX,
+  OUTCOME_COUNT as NO,
+  OUTCOME_INDEX,
+  RECORD_TYPE_LABELS,
+  typeIndex,
+} from './metric-labels.js';
 
-export const METRIC_PREFIX = 'fleet_telemetry_';
 const P = METRIC_PREFIX;
-
-/**
- * Label values of record_type. A vehicle names its frame's record type, so anything unknown is
- * "other" and a vehicle cannot grow the label set; "none" is a frame whose type was never read.
- */
-export const RECORD_TYPE_LABELS = ['V', 'alerts', 'errors', 'connectivity', 'other', 'none'] as const;
-const OTHER = 4;
-const NONE = 5;
-
-function typeIndex(t: string): number {
-  switch (t) {
-    case 'V':
-      return 0;
-    case 'alerts':
-      return 1;
-    case 'errors':
-      return 2;
-    case 'connectivity':
-      return 3;
-    case '':
-      return NONE;
-    default:
-      return OTHER;
-  }
-}
-
-// A Record, so the compiler insists on a slot for every outcome the session can report.
-const OUTCOME_INDEX: Record<FrameOutcome, number> = {
-  acked: 0,
-  unacked: 1,
-  error_too_big: 2,
-  error_unreadable: 3,
-  error_undecodable: 4,
-  acked_not_stream: 5,
-  acked_unrouted: 6,
-  error_invalid: 7,
-};
-export const FRAME_OUTCOMES = Object.keys(OUTCOME_INDEX) as FrameOutcome[];
-const NO = FRAME_OUTCOMES.length;
-
-/** Seconds; the MQTT publish deadline defaults to 2.5 s and the dispatch guard sits 1 s above it. */
-export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-/** Failure reasons named by the built-in producers and the Dispatcher. */
-const KNOWN_REASONS = new Set(['broker_unavailable', 'connection_lost', 'publish_timeout', 'shutting_down', 'dispatch_timeout']);
-/** Plugins may name their own reasons (err.code); past this many distinct ones they become "other". */
-const MAX_REASONS = 32;
 
 type Row = [Record<string, string>, number];
 

@@ -1,16 +1,14 @@
-import type { Logger } from 'pino';
-import { clip, type LogLimiter } from '../ops/loglimit.js';
+import { clip } from '../ops/loglimit.js';
 import { isPermanent } from '../producers/types.js';
 import { MESSAGE_STREAM, peekTxid, readFrame, writeAck, writeError, type Frame } from '../envelope/index.js';
 import { DecodeError, decodeRecord } from '../record/decode.js';
 import type { VehicleRecord } from '../record/types.js';
 import { makeConnectivityRecord, UntilTaken } from './connectivity.js';
-import type { Dispatcher } from './dispatch.js';
 import { SlidingWindow } from './ratelimit.js';
-import type { ServerEvents } from './events.js';
-import type { InflightGate } from './gate.js';
 import { SessionLog } from './vehiclelog.js';
 import { PendingRecords } from './pending.js';
+import type { FrameOutcome, SessionInfo, SessionOptions, VehicleSocket } from './session-types.js';
+import { FrameQueue } from './frame-queue.js';
 
 /** §3.2: frames above this many bytes are refused with an error. */
 export const MAX_FRAME_BYTES = 1_000_000;
@@ -21,44 +19,7 @@ export const MAX_FRAME_BYTES = 1_000_000;
  */
 export const MAX_QUEUED_BYTES = 2 * MAX_FRAME_BYTES;
 
-/** What the session needs of a vehicle's connection; tests drive it without TLS. */
-export interface VehicleSocket {
-  send(data: Uint8Array): void;
-  close(code: number, reason: string): void;
-  /** Stop reading from the vehicle (rate limit, backpressure). */
-  pause(): void;
-  resume(): void;
-}
-
-export interface SessionInfo {
-  vin: string;
-  connectionId: string;
-  clientVersion: string;
-  networkInterface: string;
-}
-
-export interface SessionOptions {
-  dispatcher: Dispatcher;
-  logger: Logger;
-  events: ServerEvents;
-  rateLimit?: { messageLimit: number; intervalMs: number };
-  /** Admission: server-wide and per-vehicle bounds on records in flight, producers' room. */
-  gate?: InflightGate;
-  /** The process-wide log limit, shared by every session (see vehiclelog.ts). */
-  logs?: LogLimiter;
-  /** Records in flight server-wide, so a resend joins its original (see pending.ts). */
-  pending?: PendingRecords;
-}
-
-export type FrameOutcome =
-  | 'acked'
-  | 'unacked'
-  | 'error_too_big'
-  | 'error_unreadable'
-  | 'error_undecodable'
-  | 'error_invalid'
-  | 'acked_not_stream'
-  | 'acked_unrouted';
+export type { FrameOutcome, SessionInfo, SessionOptions, VehicleSocket } from './session-types.js';
 
 /**
  * One vehicle's connection: frames in, at most one response per frame out (§3). Frames are
@@ -70,10 +31,7 @@ export class VehicleSession {
   fields = 0;
   lastFrameAt = 0;
   private sessionLog?: SessionLog;
-  private readonly queue: Buffer[] = [];
-  private queuedBytes = 0;
-  /** Arrival time of each queued frame (performance.now()), for the ack latency. */
-  private readonly arrived: number[] = [];
+  private readonly queue = new FrameQueue();
   private started = false;
   private closed = false;
   private paused = false;
@@ -120,11 +78,9 @@ export class VehicleSession {
   /** A WebSocket message from the vehicle. */
   onMessage(data: Buffer): void {
     if (this.closed || this.draining) return;
-    this.queue.push(data);
-    this.arrived.push(performance.now());
-    this.queuedBytes += data.length;
+    this.queue.push(data, performance.now());
     this.pump();
-    if (this.queuedBytes > MAX_QUEUED_BYTES) this.hold();
+    if (this.queue.bytes > MAX_QUEUED_BYTES) this.hold();
   }
 
   /** The connection is gone: publish DISCONNECTED once in-flight frames settled. */
@@ -134,9 +90,7 @@ export class VehicleSession {
     clearTimeout(this.windowTimer);
     this.connectedNotice?.cancel();
     this.opts.gate?.forget(this);
-    this.queue.length = 0;
-    this.arrived.length = 0;
-    this.queuedBytes = 0;
+    this.queue.clear();
     await this.whenIdle();
     await this.sendConnectivity('DISCONNECTED');
     this.sessionLog?.close();
@@ -146,9 +100,7 @@ export class VehicleSession {
   /** Stop taking frames and wait for those in flight (graceful shutdown). */
   async drain(): Promise<void> {
     this.draining = true;
-    this.queue.length = 0;
-    this.arrived.length = 0;
-    this.queuedBytes = 0;
+    this.queue.clear();
     this.opts.gate?.forget(this);
     this.socket.pause();
     await this.whenIdle();
@@ -213,9 +165,8 @@ export class VehicleSession {
         }
         this.window.record(now);
       }
-      const data = this.queue.shift()!;
-      this.queuedBytes -= data.length;
-      this.handle(data, this.arrived.shift()!);
+      const data = this.queue.shift();
+      this.handle(data, this.queue.arrivedAt);
     }
     if (this.paused) {
       this.paused = false;
