@@ -109,15 +109,21 @@ export class Announcer {
     return s ? [s] : [];
   }
 
-  /** Every config announced so far, the server's first (Home Assistant's birth message). */
-  all(): Publish[] {
-    const out = this.server();
+  /**
+   * Every config announced so far, the server's first (Home Assistant's birth message), made as
+   * they are read: vehicles seen meanwhile are included, forgotten ones left out.
+   */
+  *configs(): Generator<Publish> {
+    yield* this.server();
     for (const [vin, st] of this.vins) {
       for (const [name, shape] of st.fields) {
-        if (name === CONNECTIVITY) out.push(connectivityConfig(this.o, vin, st.info));
-        else out.push(...fieldConfigs(this.o, vin, name, shape, st.info));
+        if (name === CONNECTIVITY) yield connectivityConfig(this.o, vin, st.info);
+        else yield* fieldConfigs(this.o, vin, name, shape, st.info);
       }
     }
-    return out;
+  }
+
+  all(): Publish[] {
+    return [...this.configs()];
   }
 }

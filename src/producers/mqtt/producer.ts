@@ -6,6 +6,10 @@ import { derivedPublish, type DerivedSink } from '../derived.js';
 import { Batch, MqttLink, type LinkOptions } from './link.js';
 import { brokerTlsFrom, brokerUrl, clientIdFrom, planOptionsFrom, retryMaxMsFrom } from './options.js';
 import { parseBrokerUrl } from './transport.js';
+import { Republisher } from './republish.js';
+
+/** Longest random wait before republishing on Home Assistant's birth message. */
+const BIRTH_JITTER_MS = 2000;
 
 /**
  * The mqtt producer: every field of a record to the broker, resolved only when the broker
@@ -22,28 +26,32 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
   const timeoutMs = m.publish_timeout_ms;
   const ha = m.ha_discovery;
   let announcer: Announcer | undefined;
+  let republisher: Republisher | undefined;
   let discovery: Pick<LinkOptions, 'subscription' | 'onState'> = {};
   if (ha?.enabled) {
     plan.topics ??= new TopicNames(plan.topicBase);
     const a = (announcer = new Announcer({ prefix: ha.prefix, payloadFormat: plan.payloadFormat, names: plan.topics, statusTopic, siblingStatusTopics: config.siblingStatusTopics, qos: m.qos }));
     // Configs outside a record: no deadline, nothing to answer; lost with the connection.
-    const sendAll = (pubs: ReturnType<Announcer['all']>) => {
-      for (let i = 0; i < pubs.length; i += 1000) link.send(new Batch(pubs.slice(i, i + 1000), () => {}, Infinity));
-    };
+    republisher = new Republisher((pubs, done) => link.send(new Batch(pubs, done, Infinity)));
+    const again = republisher;
     const birthTopic = `${ha.prefix}/status`;
     let connects = 0;
     discovery = {
       // After an outage the broker may have lost its retained messages (a restart without
       // persistence): every config goes out again, as the announcer would otherwise never resend it.
       onState: (up) => {
-        if (up) sendAll(connects++ === 0 ? a.server() : a.all());
+        if (!up) return;
+        const first = connects++ === 0;
+        again.start(() => (first ? a.server() : a.configs()));
       },
       subscription: {
         filters: [{ topic: birthTopic, qos: 1 }],
         onMessage(topic, payload) {
           if (topic !== birthTopic || payload.toString('utf8') !== 'online') return;
-          log.info({ event: 'ha_birth', topic }, 'Home Assistant is online: publishing every discovery config again');
-          sendAll(a.all());
+          // Every server and worker hears the same birth message: a random wait spreads them out.
+          const delayMs = Math.floor(Math.random() * BIRTH_JITTER_MS);
+          log.info({ event: 'ha_birth', topic, delay_ms: delayMs }, 'Home Assistant is online: publishing every discovery config again');
+          again.start(() => a.configs(), delayMs);
         },
       },
     };
@@ -123,6 +131,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
     hasRoom: () => link.hasRoom(),
     onRoom: (listener) => link.onRoom(listener),
     async close() {
+      republisher?.stop();
       await link.close(Math.max(m.disconnect_timeout_ms, 100), statusTopic === undefined ? undefined : { topic: statusTopic, payload: 'offline', qos: 1, retain: true });
     },
   };
