@@ -6,12 +6,15 @@ import {
   encodePublish,
   MAX_REMAINING_LENGTH,
   measurePublish,
+  measureValuePublish,
   PacketError,
   publishSize,
   topicBytes,
   writePublish,
+  writeValuePublish,
   type ConnectOptions,
 } from '../src/producers/mqtt/packets.js';
+import { ValuePublish } from '../src/publish/plan.js';
 
 // The strict encoder: every edge of every length and string it writes, decoded back by an
 // independent parser (mqtt-packet, the one mqtt.js uses) and compared.
@@ -200,4 +203,39 @@ t.test('CONNECT: refusals', async (t) => {
   refuses(t, () => encodeConnect({ ...base, keepAliveSeconds: -1 }), /keep-alive -1/, 'keep-alive negative');
   refuses(t, () => encodeConnect({ ...base, clientId: 'a\ud800' }), /client id has a lone surrogate/, 'client id surrogate');
   refuses(t, () => encodeConnect({ ...base, password: 'p' }), /password given without a user name/, 'password alone');
+});
+
+t.test('a V value publish written in three parts is byte for byte the publish of {"value":<json>}', (t) => {
+  const jsons = ['1', '12.5', 'null', 'true', '"ShiftStateD"', '"Grüße 🚗"', '{"latitude":37.7749,"longitude":-122.4194}', `"${'x'.repeat(70_000)}"`];
+  for (const json of jsons) {
+    for (const [qos, retain, id] of [[0, false, 0], [1, true, 7], [2, false, 65_535]] as const) {
+      const topic = 'telemetry/5YJ3E1EA7KF000001/v/Gear';
+      const plain = encodePublish(topic, `{"value":${json}}`, qos, retain, id);
+      const lens = new Uint32Array(2);
+      const size = measureValuePublish(topic, json, qos, lens, 0);
+      t.equal(size, plain.length, `${json.slice(0, 20)} qos ${qos}: same size`);
+      const buf = Buffer.alloc(size);
+      const end = writeValuePublish(buf, 0, topic, lens[0], json, lens[1], qos, retain, id);
+      t.equal(end, size, 'written to the end');
+      t.ok(buf.equals(plain), `${json.slice(0, 20)} qos ${qos}: same bytes`);
+    }
+  }
+  const p = new ValuePublish('t/v/Soc', '80', 1, false);
+  t.equal(p.payload, '{"value":80}', 'the payload, for whoever reads it');
+  t.end();
+});
+
+t.test('a V value publish is checked as strictly as any other', (t) => {
+  const lens = new Uint32Array(2);
+  t.throws(() => measureValuePublish('t/v/X', '', 1, lens, 0), PacketError, 'an empty value');
+  t.throws(() => measureValuePublish('t/v/X', 5 as unknown as string, 1, lens, 0), PacketError, 'a value that is not a string');
+  t.throws(() => measureValuePublish('t/v/+', '1', 1, lens, 0), PacketError, 'a wildcard in the topic');
+  t.throws(() => measureValuePublish('t/v/X', 'x'.repeat(MAX_REMAINING_LENGTH), 1, lens, 0), PacketError, 'past the largest packet');
+  const size = measureValuePublish('t/v/X', '123', 1, lens, 0);
+  for (const [changed, why] of [['1234', 'longer'], ['12', 'shorter'], ['12é', 'a multi-byte character, one byte more']] as const) {
+    t.throws(() => writeValuePublish(Buffer.alloc(size + 8), 0, 't/v/X', lens[0], changed, lens[1], 1, false, 1), PacketError, `a value changed after it was measured (${why})`);
+  }
+  t.throws(() => writeValuePublish(Buffer.alloc(64), 0, 't/v/X', lens[0], '1', 10, 1, false, 1), PacketError, 'a payload length that cannot hold a value');
+  t.throws(() => writeValuePublish(Buffer.alloc(64), 0, 't/v/X', lens[0], '123', lens[1], 1, false, 0), PacketError, 'packet id 0 at QoS 1');
+  t.end();
 });

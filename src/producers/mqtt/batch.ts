@@ -1,5 +1,5 @@
-import type { Publish } from '../../publish/plan.js';
-import { measurePublish } from './packets.js';
+import { ValuePublish, type Publish } from '../../publish/plan.js';
+import { measurePublish, measureValuePublish } from './packets.js';
 
 const NO_PUBS: readonly Publish[] = [];
 const NO_LENS = new Uint32Array(0);
@@ -54,7 +54,8 @@ export class Batch {
     for (let i = 0; i < pubs.length; i++) {
       const p = pubs[i];
       try {
-        measurePublish(p.topic, p.payload, p.qos, lens, i * 2);
+        if (p instanceof ValuePublish) measureValuePublish(p.topic, p.json, p.qos, lens, i * 2);
+        else measurePublish(p.topic, p.payload, p.qos, lens, i * 2);
       } catch (err) {
         const topic = typeof p.topic === 'string' ? JSON.stringify(p.topic.length > 60 ? `${p.topic.slice(0, 60)}…` : p.topic) : String(p.topic);
         (err as Error).message = `publish ${i + 1} of ${pubs.length} (topic ${topic}): ${(err as Error).message}`;

@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
-import type { Publish } from '../../publish/plan.js';
 import { InvalidRecord } from '../types.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { Batch, DeadlineList, SendQueue, type BatchOwner } from './batch.js';
 import { IdWindow } from './ids.js';
-import { encodePubrel, publishSize, writePublish } from './packets.js';
+import { encodePubrel, publishSize, writePublish, writeValuePublish } from './packets.js';
+import { ValuePublish, type Publish } from '../../publish/plan.js';
 
 export class LinkError extends Error {
   constructor(
@@ -191,7 +191,10 @@ export class Outbox implements BatchOwner {
     try {
       for (let i = 0; i < n; i++) {
         const p = fP[i];
-        at = writePublish(buf, at, p.topic, fT[i], p.payload, fL[i], p.qos, p.retain, fI[i]);
+        at =
+          p instanceof ValuePublish
+            ? writeValuePublish(buf, at, p.topic, fT[i], p.json, fL[i], p.qos, p.retain, fI[i])
+            : writePublish(buf, at, p.topic, fT[i], p.payload, fL[i], p.qos, p.retain, fI[i]);
         if (p.qos === 0) (qos0 ??= []).push(fB[i]);
       }
     } catch (err) {

@@ -164,13 +164,27 @@ export function publishSize(topicBytes: number, payloadBytes: number, qos: numbe
  * per call): out[at] = topic bytes, out[at + 1] = payload bytes.
  */
 export function measurePublish(topic: string, payload: string, qos: number, out: Uint32Array, at: number): number {
+  if (typeof payload !== 'string') throw new PacketError('payload is not a string');
+  return measureWithPayload(topic, Buffer.byteLength(payload, 'utf8'), qos, out, at);
+}
+
+/** The payload `{"value":<json>}` of a V field, written in three parts by writeValuePublish. */
+const VALUE_OPEN = Buffer.from('{"value":');
+const VALUE_CLOSE = 0x7d; // }
+const VALUE_WRAP_BYTES = VALUE_OPEN.length + 1;
+
+/** measurePublish for the payload `{"value":<json>}`, without making that string. */
+export function measureValuePublish(topic: string, json: string, qos: number, out: Uint32Array, at: number): number {
+  if (typeof json !== 'string' || json.length === 0) throw new PacketError('value is not a JSON text');
+  return measureWithPayload(topic, VALUE_WRAP_BYTES + Buffer.byteLength(json, 'utf8'), qos, out, at);
+}
+
+function measureWithPayload(topic: string, payloadBytes: number, qos: number, out: Uint32Array, at: number): number {
   checkQos(qos, 'PUBLISH');
   const tb = topicBytes(topic);
-  if (typeof payload !== 'string') throw new PacketError('payload is not a string');
-  const pb = Buffer.byteLength(payload, 'utf8');
-  const size = publishSize(tb, pb, qos);
+  const size = publishSize(tb, payloadBytes, qos);
   out[at] = tb;
-  out[at + 1] = pb;
+  out[at + 1] = payloadBytes;
   return size;
 }
 
@@ -191,6 +205,37 @@ export function writePublish(
   retain: boolean,
   packetId: number,
 ): number {
+  at = writePublishHead(buf, at, topic, topicBytes, payloadBytes, qos, retain, packetId);
+  const pw = buf.write(payload, at, payloadBytes, 'utf8');
+  if (pw !== payloadBytes || payload.length > payloadBytes) throw new PacketError(`payload is not ${payloadBytes} bytes long`);
+  return at + pw;
+}
+
+/** writePublish for the payload `{"value":<json>}`, lengths from measureValuePublish. */
+export function writeValuePublish(
+  buf: Buffer,
+  at: number,
+  topic: string,
+  topicBytes: number,
+  json: string,
+  payloadBytes: number,
+  qos: number,
+  retain: boolean,
+  packetId: number,
+): number {
+  const jsonBytes = payloadBytes - VALUE_WRAP_BYTES;
+  if (!(jsonBytes >= 1)) throw new PacketError(`payload of ${payloadBytes} bytes cannot hold a value`);
+  at = writePublishHead(buf, at, topic, topicBytes, payloadBytes, qos, retain, packetId);
+  at += VALUE_OPEN.copy(buf, at);
+  const jw = buf.write(json, at, jsonBytes, 'utf8');
+  if (jw !== jsonBytes || json.length > jsonBytes) throw new PacketError(`value is not ${jsonBytes} bytes long`);
+  at += jw;
+  buf[at++] = VALUE_CLOSE;
+  return at;
+}
+
+/** Fixed header, topic and packet id of a PUBLISH; returns where its payload goes. */
+function writePublishHead(buf: Buffer, at: number, topic: string, topicBytes: number, payloadBytes: number, qos: number, retain: boolean, packetId: number): number {
   // One cheap test for the common case; the checks that name the problem only when it fails.
   if (!(topicBytes >= 1 && topicBytes <= MAX_STRING_BYTES && (qos === 0 || ((qos === 1 || qos === 2) && packetId >= 1 && packetId <= MAX_PACKET_ID && (packetId | 0) === packetId)))) {
     if (!(topicBytes >= 1 && topicBytes <= MAX_STRING_BYTES)) throw new PacketError(`topic length ${topicBytes} is not in 1..${MAX_STRING_BYTES}`);
@@ -211,9 +256,7 @@ export function writePublish(
     buf[at++] = packetId >>> 8;
     buf[at++] = packetId & 0xff;
   }
-  const pw = buf.write(payload, at, payloadBytes, 'utf8');
-  if (pw !== payloadBytes) throw new PacketError(`payload is not ${payloadBytes} bytes long`);
-  return at + pw;
+  return at;
 }
 
 /** One PUBLISH in its own buffer, every field checked (status messages, tests). */
