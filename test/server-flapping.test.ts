@@ -36,4 +36,5 @@ t.test('connect and disconnect lines: 5 a minute per VIN, then counted; every co
   t.equal(await suppressed(port, 'vehicle_connected'), 4, 'the 4 others counted in /metrics');
   t.equal(lines('vehicle_connected', STEADY), 1, 'another vehicle still gets its connect line');
   t.equal(lines('vehicle_disconnected', STEADY), 1, 'and its disconnect line');
+  t.equal(server.logs.find((l) => l.event === 'vehicle_connected' && l.vin === STEADY)?.remote, '127.0.0.1', 'the connect line names the address');
 });

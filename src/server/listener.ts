@@ -121,6 +121,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       clientVersion: header(req, 'version'),
       networkInterface: header(req, 'x-network-interface'),
     };
+    const remote = tlsSocket.remoteAddress;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new VehicleSession(info, wsAdapter(ws, socket), sessionOpts);
       sessions.add(session);
@@ -128,7 +129,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       connectionLines(
         'info',
         `vehicle_connected:${vin}`,
-        { event: 'vehicle_connected', vin, connection_id: session.info.connectionId, client_version: session.info.clientVersion, network_interface: session.info.networkInterface },
+        { event: 'vehicle_connected', vin, connection_id: session.info.connectionId, client_version: session.info.clientVersion, network_interface: session.info.networkInterface, remote },
         'vehicle connected',
       );
       ws.on('message', (data, isBinary) => {
