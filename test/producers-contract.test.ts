@@ -121,6 +121,30 @@ contract('plugin module (the README example)', async (t) => {
   };
 });
 
+for (const [what, module, file] of [
+  ['a class instance (prototype methods, a getter, private fields)', './plugins/class-producer.js', 'class.jsonl'],
+  ['a frozen object with no name and no close()', './plugins/frozen-producer.js', 'frozen.jsonl'],
+] as const) {
+  contract(`plugin module returning ${what}`, async (t) => {
+    const dir = t.testdir();
+    const factory = await loadPluginFactory(module, fixturesDir());
+    const producer = await factory({ name: 'plugin', config: config(), logger: pino({ level: 'silent' }), options: { dir } });
+    t.equal(producer.name, 'plugin', 'named by the config');
+    if (module.includes('class')) {
+      t.equal(producer.selfTimed, true, "the class's getter is read");
+      t.equal(producer.ready?.(), true, "a prototype method that reads a private field works");
+    }
+    return {
+      producer,
+      observed: async (txid) => {
+        const rows = readFileSync(join(dir, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+        return rows.some((r) => r.txid === txid && r.type === 'V');
+      },
+      teardown: async () => {},
+    };
+  });
+}
+
 contract('driver-score plugin (loaded by name; seen through its derived/trip_live)', async () => {
   const broker = await startEmbeddedBroker('127.0.0.1', 0);
   const cfg = config({

@@ -40,10 +40,36 @@ export async function loadPluginFactory(moduleSpec: string, baseDir: string): Pr
     throw new Error(`producer module ${moduleSpec} exports no factory (default or createProducer)`);
   }
   return async (ctx: ProducerContext): Promise<Producer> => {
-    const p = (await (factory as ProducerFactory)(ctx)) as Partial<Producer> | undefined;
+    const p = (await (factory as ProducerFactory)(ctx)) as PluginObject | undefined;
     if (!p || typeof p.produce !== 'function') {
       throw new Error(`producer module ${moduleSpec} returned no object with produce(record)`);
     }
-    return { name: ctx.name, close: async () => {}, ...p } as Producer;
+    return asProducer(ctx.name, p);
+  };
+}
+
+/** What a plugin's factory returns: a plain object, a class instance, a frozen object. */
+type PluginObject = Partial<Omit<Producer, 'name'>> & Pick<Producer, 'produce'>;
+
+/**
+ * The server's view of a plugin. Every call goes to the object the plugin returned, as a method
+ * of it: a copy (a spread) would drop what lives on a class's prototype, its getters and its
+ * private fields, and a frozen object could not take a name or a default close().
+ */
+function asProducer(name: string, p: PluginObject): Producer {
+  const has = (k: keyof PluginObject) => typeof p[k] === 'function';
+  return {
+    name,
+    produce: (record) => p.produce(record),
+    get selfTimed() {
+      return p.selfTimed === true;
+    },
+    ready: has('ready') ? () => p.ready!() : undefined,
+    hasRoom: has('hasRoom') ? () => p.hasRoom!() : undefined,
+    onRoom: has('onRoom') ? (listener) => p.onRoom!(listener) : undefined,
+    start: has('start') ? () => p.start!() : undefined,
+    close: async () => {
+      if (has('close')) await p.close!();
+    },
   };
 }
