@@ -323,8 +323,20 @@ export const configSchema = {
           type: 'integer',
           minimum: 1,
           default: 2500,
-          description: 'Deadline of one record\'s publishes; a record not published in time is not acked (the vehicle resends it).',
+          description:
+            "Deadline of one record's publishes while the broker is quick; a record not published in time is not acked (the vehicle resends it), " +
+            'but its publishes stay in flight: a late acknowledgement completes them and the resend is answered by them, never published twice.',
           'x-origin': 'tesla',
+        },
+        publish_timeout_max_ms: {
+          type: 'integer',
+          minimum: 1,
+          default: 15000,
+          description:
+            "Longest deadline of one record's publishes. Between publish_timeout_ms and this, the deadline follows the broker's measured " +
+            'acknowledgement time (smoothed time plus four times its deviation, as TCP sets its retransmission timer), so a slow broker is waited for ' +
+            'instead of every record timing out; the publishes taken on at once shrink meanwhile. Set it to publish_timeout_ms for a fixed deadline.',
+          'x-origin': 'project',
         },
         disconnect_timeout_ms: { type: 'integer', minimum: 0, default: 250, description: 'Time given to in-flight publishes at shutdown.', 'x-origin': 'tesla' },
         connect_retry_interval_ms: {

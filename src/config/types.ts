@@ -39,6 +39,7 @@ export interface Config {
     ha_discovery: { enabled: boolean; prefix: string };
     connect_timeout_ms: number;
     publish_timeout_ms: number;
+    publish_timeout_max_ms: number;
     disconnect_timeout_ms: number;
     connect_retry_interval_ms: number;
     keep_alive_seconds: number;

@@ -145,6 +145,15 @@ export class ServerMetrics implements ServerEvents {
     this.gauge('broker_connected', 'Whether the MQTT producer is connected to its broker (1) or not (0).', ['producer'], () => links((l) => (l.connected ? 1 : 0)), 'min');
     this.counter('broker_reconnects_total', 'Connection attempts to the MQTT broker after the first one (after a loss or a failed attempt).', ['producer'], () => links((l) => l.reconnects));
     this.gauge('broker_publishes_in_flight', 'MQTT publishes sent and not yet acknowledged by the broker.', ['producer'], () => links((l) => l.inFlight()));
+    this.gauge('broker_admission_window', 'Publishes the MQTT producer takes on at once: grows while the broker keeps up, halves when its acknowledgements slow down.', ['producer'], () =>
+      links((l) => l.admissionLimit().limit),
+    );
+    this.gauge('broker_publish_deadline_seconds', "A record's deadline now: publish_timeout_ms, longer while the broker is slower (up to publish_timeout_max_ms).", ['producer'], () =>
+      links((l) => l.admissionLimit().deadlineMs / 1000),
+    );
+    this.counter('broker_records_overdue_total', 'Records answered "not yet" at their deadline while their publishes stayed in flight (a late acknowledgement completes them; a resend is answered by them).', ['producer'], () =>
+      links((l) => l.overdue()),
+    );
 
     if (this.tracked.size) {
       const per = (pick: (t: VinTotals & { connected: number }) => number) =>

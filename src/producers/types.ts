@@ -64,3 +64,18 @@ export class InvalidRecord extends Error {
 export function isPermanent(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true;
 }
+
+/**
+ * A transient rejection whose work goes on: the record was not taken in time, but its publishes
+ * are still in flight and `completion` resolves once they are all acknowledged (rejects if they
+ * are lost). The vehicle got no answer; the server remembers the frame as acked once this
+ * resolves, so a later resend is acked without publishing anything twice.
+ */
+export interface StillInFlight {
+  readonly completion: Promise<void>;
+}
+
+export function completionOf(err: unknown): Promise<void> | undefined {
+  const c = typeof err === 'object' && err !== null ? (err as Partial<StillInFlight>).completion : undefined;
+  return c instanceof Promise ? c : undefined;
+}

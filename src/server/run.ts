@@ -79,7 +79,7 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   const events: ServerEvents = metrics ?? noEvents;
   if (metrics) derivedSink = (vin, name, value) => metrics.noteDerived(vin, name, value);
   // Producers keep their own publish deadline; this guard only catches one that never settles.
-  const dispatcher = new Dispatcher(config.records, producers, config.mqtt.publish_timeout_ms + 1000, metrics && ((p, err) => metrics.producerRejected(p, err)));
+  const dispatcher = new Dispatcher(config.records, producers, Math.max(config.mqtt.publish_timeout_ms, config.mqtt.publish_timeout_max_ms) + 1000, metrics && ((p, err) => metrics.producerRejected(p, err)));
   const gate = new InflightGate({
     max: config.max_records_in_flight,
     perVehicle: config.max_records_in_flight_per_vehicle,

@@ -7,13 +7,18 @@ const NOOP = (): void => {};
 
 /** Told when a batch settles, so it leaves every list at once (the link). */
 export interface BatchOwner {
-  released(b: Batch): void;
+  released(b: Batch, err?: Error): void;
 }
 
 /**
  * The publishes of one record, settled together: all acknowledged, or failed. Once settled it
  * lets go of its publishes and its callback, so a batch still referenced (by a packet id whose
  * PUBACK never came) costs a few fields, not a record's worth of strings.
+ *
+ * Its answer and its work are two things. The answer (`done`) is due by the deadline; when the
+ * deadline passes first, the answer is "not yet" (overdue()) but the publishes stay in flight at
+ * the broker, so a PUBACK that comes late still completes them, and a resend of the same record
+ * waits on them (answerAgain()) instead of publishing every field again.
  */
 export class Batch {
   pubs: readonly Publish[];
@@ -25,6 +30,10 @@ export class Batch {
   left: number;
   settled = false;
   owner: BatchOwner | null = null;
+  /** When the link took it (ms): its acknowledgement time is measured from here. */
+  takenAt = 0;
+  /** Overdue batches whose work finished, answered or not, are told here (the producer forgets them). */
+  onSettled?: (err?: Error) => void;
   // Intrusive links: the send queue and the deadline list remove a batch in O(1) when it settles.
   qPrev: Batch | null = null;
   qNext: Batch | null = null;
@@ -37,7 +46,7 @@ export class Batch {
   constructor(
     pubs: readonly Publish[],
     done: (err?: Error) => void,
-    readonly deadline: number,
+    public deadline: number,
   ) {
     this.pubs = pubs;
     this.done = done;
@@ -67,11 +76,38 @@ export class Batch {
 
   /** Publishes not yet handed to the socket. */
   unsent(): number {
-    return this.pubs.length - this.next;
+    return this.next < this.pubs.length ? this.pubs.length - this.next : 0;
+  }
+
+  /** Whether someone waits for the answer (false once it went out as overdue). */
+  answering(): boolean {
+    return this.done !== NOOP;
   }
 
   fail(err: Error): void {
     if (!this.settled) this.settle(err);
+  }
+
+  /**
+   * The deadline passed with some publishes written: answered with `err` now, while those go on.
+   * A batch written whole lets go of its strings (only its count of acknowledgements matters
+   * now); one written in part keeps them for the rest, which a resend sends.
+   */
+  overdue(err: Error): void {
+    const done = this.done;
+    this.done = NOOP;
+    this.deadline = Infinity;
+    if (this.next >= this.pubs.length) {
+      this.pubs = NO_PUBS;
+      this.lens = NO_LENS;
+    }
+    done(err);
+  }
+
+  /** A resend of the same record: answered when the publishes still in flight settle, or at `deadline`. */
+  answerAgain(done: (err?: Error) => void, deadline: number): void {
+    this.done = done;
+    this.deadline = deadline;
   }
 
   /** One publish acknowledged; the last one settles the batch (an empty batch settles at once). */
@@ -82,12 +118,13 @@ export class Batch {
   private settle(err?: Error): void {
     this.settled = true;
     const done = this.done;
-    this.owner?.released(this);
+    this.owner?.released(this, err);
     this.owner = null;
     this.done = NOOP;
     this.pubs = NO_PUBS;
     this.lens = NO_LENS;
     done(err);
+    this.onSettled?.(err);
   }
 }
 
@@ -131,8 +168,9 @@ export class SendQueue {
 }
 
 /**
- * Unsettled batches by deadline. Every record of a producer gets the same timeout, so deadlines
- * come in arrival order and the sweep only ever looks at the head.
+ * Unsettled batches by deadline, earliest first, so the sweep only ever looks at the head. The
+ * deadline follows the broker's acknowledgement time, so a new one may come before the last:
+ * it is placed from the tail, which is where nearly every deadline goes.
  */
 export class DeadlineList {
   head: Batch | null = null;
@@ -141,11 +179,14 @@ export class DeadlineList {
 
   push(b: Batch): void {
     b.timed = true;
-    b.dPrev = this.tail;
-    b.dNext = null;
-    if (this.tail) this.tail.dNext = b;
+    let after = this.tail;
+    while (after && after.deadline > b.deadline) after = after.dPrev;
+    b.dPrev = after;
+    b.dNext = after ? after.dNext : this.head;
+    if (after) after.dNext = b;
     else this.head = b;
-    this.tail = b;
+    if (b.dNext) b.dNext.dPrev = b;
+    else this.tail = b;
     this.size++;
   }
 

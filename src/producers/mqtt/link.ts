@@ -19,12 +19,17 @@ export interface LinkOptions {
   connectTimeoutMs: number;
   /** Longest wait between connection attempts; the first retry after a loss comes within a second. */
   retryMaxMs: number;
-  /** Deadline of a record's publishes (publish_timeout_ms): a batch not acked by then fails. */
+  /**
+   * Least deadline of a record's publishes (publish_timeout_ms): a record not acknowledged by
+   * its deadline is answered "not yet" while its publishes go on. The deadline follows the
+   * broker's acknowledgement time up to publishTimeoutMaxMs (default: publishTimeoutMs).
+   */
   publishTimeoutMs: number;
+  publishTimeoutMaxMs?: number;
   /** QoS 2 publishes awaiting PUBCOMP at once (see qos2_window in the schema). */
   qos2Window: number;
   /** Admission bounds beyond the deadline (floor, ceiling, …); see Admission. */
-  admission?: Omit<AdmissionOptions, 'timeoutMs'>;
+  admission?: Omit<AdmissionOptions, 'queueMs'>;
   logger: Logger;
   /** Sent retained at QoS 1 on every connect (the server's `online` status). */
   onlineMessage?: { topic: string; payload: string };
@@ -75,6 +80,7 @@ export class MqttLink {
   constructor(private readonly o: LinkOptions) {
     this.out = new Outbox({
       publishTimeoutMs: o.publishTimeoutMs,
+      publishTimeoutMaxMs: o.publishTimeoutMaxMs ?? o.publishTimeoutMs,
       qos2Window: o.qos2Window,
       admission: o.admission,
       onRecordFailed: () => {
@@ -101,6 +107,26 @@ export class MqttLink {
     if (this.closing) return b.fail(new LinkError('shutting_down', 'server shutting down'));
     if (!this.connected) return this.out.fail(b, this.unavailable);
     this.out.take(b);
+  }
+
+  /** The deadline a record sent now gets (ms): the broker's acknowledgement time, within bounds. */
+  deadlineMs(): number {
+    return this.out.deadlineMs();
+  }
+
+  /**
+   * Answers a resend by the publishes of its original, still in flight after their deadline
+   * (`b` settled nothing yet). False when they are gone (settled or failed): publish anew.
+   */
+  answerAgain(b: Batch, done: (err?: Error) => void, deadline: number): boolean {
+    if (b.settled || this.closing || !this.connected) return false;
+    this.out.answerAgain(b, done, deadline);
+    return true;
+  }
+
+  /** Records answered at their deadline while their publishes went on (a counter). */
+  overdue(): number {
+    return this.out.overdue;
   }
 
   /** Publishes written and not yet acknowledged. */
@@ -133,9 +159,10 @@ export class MqttLink {
     this.out.admission.onRoom(listener);
   }
 
-  /** The admission limit (publishes) and the measured acknowledgement rate it comes from. */
-  admissionLimit(): { limit: number; ratePerSecond: number } {
-    return { limit: this.out.admission.limit, ratePerSecond: this.out.admission.rate };
+  /** The admission window (publishes), the measured acknowledgement rate, and the record deadline it goes with. */
+  admissionLimit(): { limit: number; ratePerSecond: number; deadlineMs: number; ackTimeMs: number } {
+    const a = this.out.admission;
+    return { limit: a.limit, ratePerSecond: a.rate, deadlineMs: this.out.ackTime.deadlineMs, ackTimeMs: this.out.ackTime.srtt };
   }
 
   private onPacket(type: number, buf: Buffer, start: number, length: number, flags: number): void {

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { InvalidRecord } from '../types.js';
+import { AckTime } from './ack-time.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { Batch, DeadlineList, SendQueue, type BatchOwner } from './batch.js';
 import { IdWindow } from './ids.js';
@@ -10,35 +11,49 @@ export class LinkError extends Error {
   constructor(
     readonly code: 'broker_unavailable' | 'connection_lost' | 'publish_timeout' | 'shutting_down',
     message: string,
+    /** A publish_timeout whose publishes are still in flight: settles with them (StillInFlight). */
+    readonly completion?: Promise<void>,
   ) {
     super(message);
   }
 }
 
 export interface OutboxOptions {
+  /** Bounds of a record's deadline, which follows the broker's acknowledgement time in between. */
   publishTimeoutMs: number;
+  publishTimeoutMaxMs: number;
   qos2Window: number;
-  admission?: Omit<AdmissionOptions, 'timeoutMs'>;
+  admission?: Omit<AdmissionOptions, 'queueMs'>;
   /** A record (not an internal message) failed here: the link counts them per outage. */
   onRecordFailed: () => void;
 }
 
+// Share of publish_timeout_ms that queueing may add to the broker's acknowledgement time before
+// admission shrinks: records admitted then finish well within their deadline.
+const QUEUE_SHARE = 0.5;
+
 /**
  * The publish path of one connection: batches taken (validated and measured), written out in
- * one buffer per event-loop turn, settled by PUBACK/PUBCOMP or by their deadline. It holds only
- * unsettled work: a batch leaves the queue and the deadline list the moment it settles.
+ * one buffer per event-loop turn, settled by PUBACK/PUBCOMP, or by the loss of the connection.
+ * A deadline that passes answers the record (not yet: the vehicle resends) but leaves its
+ * publishes in flight, so a late PUBACK still completes them. It holds only unsettled work: a
+ * batch leaves the queue and the deadline list the moment it settles.
  */
 export class Outbox implements BatchOwner {
   readonly ids = new IdWindow<Batch>();
   readonly queue = new SendQueue();
   readonly deadlines = new DeadlineList();
   readonly admission: Admission;
+  readonly ackTime: AckTime;
+  /** Records whose answer went out at their deadline while their publishes went on. */
+  overdue = 0;
   private flushScheduled = false;
   private waitingDrain = false;
   private socket?: Socket;
 
   constructor(private readonly o: OutboxOptions) {
-    this.admission = new Admission({ ...o.admission, timeoutMs: o.publishTimeoutMs });
+    this.admission = new Admission({ ...o.admission, queueMs: o.publishTimeoutMs * QUEUE_SHARE });
+    this.ackTime = new AckTime({ minMs: o.publishTimeoutMs, maxMs: Math.max(o.publishTimeoutMs, o.publishTimeoutMaxMs) });
   }
 
   /** Publishes held: queued, or written and awaiting their acknowledgement. */
@@ -64,32 +79,75 @@ export class Outbox implements BatchOwner {
 
   take(b: Batch): void {
     b.owner = this;
+    b.takenAt = Date.now();
     this.queue.push(b);
     if (b.deadline !== Infinity) this.deadlines.push(b);
     this.admission.update(this.held());
     this.scheduleFlush();
   }
 
-  /** BatchOwner: a settled batch (acked, failed, timed out) leaves every list now. */
-  released(b: Batch): void {
+  /** BatchOwner: a settled batch (acked or failed) leaves every list now. */
+  released(b: Batch, err?: Error): void {
     this.queue.remove(b);
     this.deadlines.remove(b);
+    if (!err && b.takenAt !== 0) {
+      // Every record's acknowledgement time, late ones included: one clock read per record.
+      const now = Date.now();
+      const ms = now - b.takenAt;
+      const t = this.ackTime;
+      t.sample(ms, now);
+      this.admission.sampled(ms, b.takenAt, t.base(), this.held(), now);
+    }
     this.admission.update(this.held());
   }
 
   fail(b: Batch, err: Error): void {
-    if (!b.settled && b.deadline !== Infinity) this.o.onRecordFailed();
+    if (!b.settled && b.answering() && b.deadline !== Infinity) this.o.onRecordFailed();
     b.fail(err);
   }
 
-  /** Fails what is past its deadline, then updates the measured rate (every sweep tick). */
+  /** The deadline a record taken now gets (ms). */
+  deadlineMs(): number {
+    return this.ackTime.deadlineMs;
+  }
+
+  /**
+   * A resend of a record whose publishes are still in flight (`b` answered overdue): answered
+   * once they are all acknowledged, or "not yet" again at `deadline`.
+   */
+  answerAgain(b: Batch, done: (err?: Error) => void, deadline: number): void {
+    b.answerAgain(done, deadline);
+    if (!b.timed) this.deadlines.push(b);
+    if (b.unsent() > 0 && !b.queued) {
+      this.queue.push(b);
+      this.scheduleFlush();
+    }
+    this.admission.update(this.held());
+  }
+
+  /** Answers what is past its deadline ("not yet"), then updates admission (every sweep tick). */
   sweep(now: number): void {
     let b = this.deadlines.head;
     if (b && b.deadline <= now) {
-      const err = new LinkError('publish_timeout', `broker did not acknowledge within ${this.o.publishTimeoutMs} ms`);
-      for (; b && b.deadline <= now; b = this.deadlines.head) this.fail(b, err); // takes it off the list
+      const err = new LinkError('publish_timeout', `broker did not acknowledge within ${this.ackTime.deadlineMs} ms`);
+      this.ackTime.timedOut(now);
+      for (; b && b.deadline <= now; b = this.deadlines.head) {
+        this.admission.congested(b.takenAt, this.held(), now);
+        if (b.next === 0) {
+          // Nothing of it reached the broker: let it go (the resend publishes it, once).
+          this.fail(b, err);
+          continue;
+        }
+        // What was written stays in flight: the broker gets each publish once, however often
+        // the vehicle resends. The rest leaves the queue until a resend asks for it.
+        this.deadlines.remove(b);
+        this.queue.remove(b);
+        this.o.onRecordFailed();
+        this.overdue++;
+        b.overdue(err);
+      }
     }
-    this.admission.tick(now, this.held());
+    this.admission.tick(now, this.held(), this.ackTime.srtt);
   }
 
   /** The connection is up: write to this socket from now on. */

@@ -3,7 +3,9 @@ import { statusTopic as statusTopicOf, TopicNames } from '../../publish/topics.j
 import { Announcer } from './announce.js';
 import type { Producer, ProducerFactory } from '../types.js';
 import { derivedPublish, type DerivedSink } from '../derived.js';
-import { Batch, MqttLink, type LinkOptions } from './link.js';
+import { Batch, LinkError, MqttLink, type LinkOptions } from './link.js';
+import { OverdueRecords } from './overdue.js';
+import type { VehicleRecord } from '../../record/types.js';
 import { brokerTlsFrom, brokerUrl, clientIdFrom, planOptionsFrom, retryMaxMsFrom } from './options.js';
 import { parseBrokerUrl } from './transport.js';
 import { Republisher } from './republish.js';
@@ -13,9 +15,11 @@ const BIRTH_JITTER_MS = 2000;
 
 /**
  * The mqtt producer: every field of a record to the broker, resolved only when the broker
- * acknowledged each publish (QoS 0: written; 1: PUBACK; 2: PUBCOMP) within publish_timeout_ms.
- * Rejects with InvalidRecord when a publish could never be sent (the vehicle gets an error), and
- * with LinkError otherwise (no response: the vehicle resends).
+ * acknowledged each publish (QoS 0: written; 1: PUBACK; 2: PUBCOMP) within its deadline
+ * (publish_timeout_ms, longer while the broker is slower). Rejects with InvalidRecord when a
+ * publish could never be sent (the vehicle gets an error), and with LinkError otherwise (no
+ * response: the vehicle resends). A record answered at its deadline keeps its publishes in
+ * flight: its resend is answered by them, so a slow broker never gets the same fields twice.
  */
 export const createMqttProducer: ProducerFactory = ({ name, config, logger }) => {
   const log = logger.child({ producer: name });
@@ -23,7 +27,6 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
   const plan = planOptionsFrom(config);
   const clientId = clientIdFrom(config);
   const statusTopic = statusTopicOf(m.status_topic, clientId);
-  const timeoutMs = m.publish_timeout_ms;
   const ha = m.ha_discovery;
   let announcer: Announcer | undefined;
   let republisher: Republisher | undefined;
@@ -68,7 +71,8 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
     },
     connectTimeoutMs: m.connect_timeout_ms,
     retryMaxMs: retryMaxMsFrom(config),
-    publishTimeoutMs: timeoutMs,
+    publishTimeoutMs: m.publish_timeout_ms,
+    publishTimeoutMaxMs: m.publish_timeout_max_ms,
     qos2Window: m.qos2_window,
     logger: log,
     onlineMessage: statusTopic === undefined ? undefined : { topic: statusTopic, payload: 'online' },
@@ -77,14 +81,44 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
 
   const send = (pubs: Publish[]) =>
     new Promise<void>((resolve, reject) => {
-      link.send(new Batch(pubs, (err) => (err ? reject(err) : resolve()), Date.now() + timeoutMs));
+      link.send(new Batch(pubs, (err) => (err ? reject(err) : resolve()), Date.now() + link.deadlineMs()));
     });
+  const overdue = new OverdueRecords();
+  /** The record's batch; once its answer goes out overdue, a resend of the record finds it. */
+  const sendRecord = (record: VehicleRecord, pubs: readonly Publish[], failed?: () => void) =>
+    new Promise<void>((resolve, reject) => {
+      const b: Batch = new Batch(
+        pubs,
+        (err) => {
+          if (!err) return resolve();
+          if (b.settled) {
+            failed?.();
+            return reject(err);
+          }
+          // Answered at the deadline, still in flight: the rejection says when the work ends.
+          reject(new LinkError('publish_timeout', err.message, overdue.add(record, b, failed)));
+        },
+        Date.now() + link.deadlineMs(),
+      );
+      link.send(b);
+    });
+  /** A resend whose original's publishes are still in flight: answered by them. */
+  const rejoin = (record: VehicleRecord): Promise<void> | undefined => {
+    const b = overdue.find(record);
+    if (!b) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      const joined = link.answerAgain(b, (err) => (err ? reject(err) : resolve()), Date.now() + link.deadlineMs());
+      if (!joined) reject(new LinkError('connection_lost', 'the original publishes were lost with the broker connection'));
+    });
+  };
   const producer: Producer & DerivedSink & { link: MqttLink } = {
     name,
     link,
-    // The link fails every batch at its deadline: no guard timer per record is needed.
+    // The link answers every batch by its deadline: no guard timer per record is needed.
     selfTimed: true,
     produce(record) {
+      const again = overdue.size() === 0 ? undefined : rejoin(record);
+      if (again) return again;
       let pubs;
       try {
         pubs = planPublishes(record, plan);
@@ -94,7 +128,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
       }
       if (announcer === undefined) {
         if (pubs.length === 0) return Promise.resolve();
-        return send(pubs);
+        return sendRecord(record, pubs);
       }
       const a = announcer;
       let planned;
@@ -105,15 +139,8 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
       }
       const { added } = planned;
       if (planned.pubs.length === 0) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const done = (err?: Error) => {
-          if (!err) return resolve();
-          // Not published: announced again with the field's next value.
-          if (added) a.undo(record.vin, added);
-          reject(err);
-        };
-        link.send(new Batch(planned.pubs, done, Date.now() + timeoutMs));
-      });
+      // Not published: announced again with the field's next value.
+      return sendRecord(record, planned.pubs, added && (() => a.undo(record.vin, added)));
     },
     // One publish outside a record, for a plugin (DerivedPublisher): the field values' QoS, the
     // same deadline and the same errors as a record's publishes.
