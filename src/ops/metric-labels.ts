@@ -38,6 +38,7 @@ export const OUTCOME_INDEX: Record<FrameOutcome, number> = {
   acked_not_stream: 5,
   acked_unrouted: 6,
   error_invalid: 7,
+  acked_resend: 8,
 };
 export const FRAME_OUTCOMES = Object.keys(OUTCOME_INDEX) as FrameOutcome[];
 /** Outcomes per record type: the stride of the frames table. */

@@ -1,4 +1,4 @@
-import type { Producer } from '../producers/types.js';
+import { completionOf, type Producer, type StillInFlight } from '../producers/types.js';
 import type { VehicleRecord } from '../record/types.js';
 
 /** A producer (a plugin above all) that throws instead of rejecting must not take the server down. */
@@ -12,6 +12,28 @@ function produceSafely(p: Producer, record: VehicleRecord): Promise<void> {
 
 export class DispatchTimeout extends Error {
   readonly code = 'dispatch_timeout';
+}
+
+/**
+ * A record several producers share, not taken in time by one of them whose work goes on: it is
+ * complete once every producer's work is (each resolved, or its own completion did).
+ */
+class SharedStillInFlight extends Error implements StillInFlight {
+  readonly code: unknown;
+  constructor(
+    err: Error,
+    readonly completion: Promise<void>,
+  ) {
+    super(err.message, { cause: err });
+    this.code = (err as { code?: unknown }).code;
+  }
+}
+
+function sharedCompletion(err: unknown, each: Promise<void>[]): unknown {
+  if (!completionOf(err)) return err;
+  const all = Promise.all(each.map((r) => r.catch((e: unknown) => completionOf(e) ?? Promise.reject(e)))).then(() => undefined);
+  all.catch(() => {});
+  return new SharedStillInFlight(err as Error, all);
 }
 
 /**
@@ -70,26 +92,30 @@ export class Dispatcher {
     // producer (the usual case) needs none.
     let pending: Set<Producer> | undefined;
     let timedOut = false;
-    const all =
-      producers.length === 1
-        ? produceSafely(producers[0], record)
-        : Promise.all(
-            producers.map((p) => {
-              const r = produceSafely(p, record);
-              if (!report) return r;
-              (pending ??= new Set(producers));
-              return r.then(
-                () => void pending!.delete(p),
-                (err: unknown) => {
-                  if (pending!.delete(p) && !timedOut) report(p.name, err);
-                  throw err;
-                },
-              );
-            }),
+    let all: Promise<unknown>;
+    if (producers.length === 1) all = produceSafely(producers[0], record);
+    else {
+      const each = producers.map((p) => produceSafely(p, record));
+      all = Promise.all(
+        each.map((r, i) => {
+          if (!report) return r;
+          const p = producers[i];
+          (pending ??= new Set(producers));
+          return r.then(
+            () => void pending!.delete(p),
+            (err: unknown) => {
+              if (pending!.delete(p) && !timedOut) report(p.name, err);
+              throw err;
+            },
           );
+        }),
+      ).catch((err: unknown) => {
+        throw sharedCompletion(err, each);
+      });
+    }
     // Every producer keeps its own deadline (mqtt beside a plugin that settles at once, as
     // config.example.json routes V): no guard timer per record.
-    if (producers.every((p) => p.selfTimed)) return (all as Promise<unknown>).then(() => undefined);
+    if (producers.every((p) => p.selfTimed)) return all.then(() => undefined);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         timedOut = true;
@@ -97,7 +123,7 @@ export class Dispatcher {
         if (report) for (const p of pending ?? producers) report(p.name, err);
         reject(err);
       }, this.deadlineMs);
-      (all as Promise<unknown>).then(
+      all.then(
         () => {
           clearTimeout(timer);
           resolve();

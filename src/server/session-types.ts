@@ -42,4 +42,5 @@ export type FrameOutcome =
   | 'error_undecodable'
   | 'error_invalid'
   | 'acked_not_stream'
-  | 'acked_unrouted';
+  | 'acked_unrouted'
+  | 'acked_resend';

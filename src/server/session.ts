@@ -220,6 +220,11 @@ export class VehicleSession {
       ev.resendJoined();
       return this.answerWhen(joined, f, arrivedAt, undefined);
     }
+    if (key !== undefined && this.opts.pending!.ackedBefore(key, payload)) {
+      // A resend of a frame already acked (the ack crossed it, or it waited unread): ack again.
+      this.respond(writeAck(f.txidBytes, f.recordType));
+      return ev.frameDone(f.recordType, 'acked_resend');
+    }
     let record: VehicleRecord;
     try {
       record = decodeRecord(f.recordType, payload, this.info.vin, f.txid);
