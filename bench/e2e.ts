@@ -13,9 +13,11 @@ import { makePki } from '../test/helpers/pki.js';
 import { repoRoot } from '../test/helpers/server.js';
 import { flagsOrExit, type FlagSpec } from './lib/args.js';
 import { startBroker, type Broker } from './lib/broker.js';
+import { BrokerPings, SYS_EVERY_SECOND, type PingSnapshot } from './lib/broker-pings.js';
 import { deadlineExit, track, trackDir } from './lib/cleanup.js';
 import type { DriverData, DriverVehicle } from './lib/driver.js';
 import { measure, summarize, type Load, type PhaseSummary, type RunFigures } from './lib/measure.js';
+import { freePort } from '../test/helpers/ports.js';
 import { peakRssKb, rssKb } from './lib/proc.js';
 import { serverPublishes, writePublishes } from './lib/publishes.js';
 import { fix, int, ms, saveJson, table, type Column } from './lib/report.js';
@@ -38,6 +40,7 @@ const SPEC = {
   batch: { type: 'number', default: 2000, min: 1, max: 30000, int: true, help: 'batched publisher: PUBLISH packets per socket write' },
   'batched-window': { type: 'number', default: 20000, min: 1, max: 65535, int: true, help: 'batched publisher: unacked publishes' },
   'broker-nodelay': { type: 'bool', default: false, help: 'diagnostic: set_tcp_nodelay true on mosquitto (the default run keeps it stock)' },
+  tls: { type: 'bool', default: false, help: 'the server reaches mosquitto over TLS (a second listener; the baselines stay on plain TCP)' },
   workers: { type: 'number', default: 1, min: 1, max: 256, int: true, help: "the server's workers (processes serving vehicles; server CPU counts them, RSS is the primary's only)" },
   'server-node-options': { type: 'string', help: "node flags for the server process only, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'" },
   'server-log': { type: 'string', help: "append the server's stdout and stderr to this file" },
@@ -67,17 +70,19 @@ deadlineExit((phases * (WARMUP + RUNS * SECONDS) + phases * (DRAIN_MS / 1000 + 1
 interface PhaseResult {
   summary: PhaseSummary;
   runs: RunFigures[];
+  /** The server's PINGREQs per frame in each run, from mosquitto's $SYS counters (the first run's include the warm-up). */
+  pingreqsPerFrame?: number[];
   /** After the measured runs: what was still open at the drain, and what the drain answered. */
   drain?: { stillOutstanding: number; ackedDuringDrain: number; errors: number };
 }
 
 function progress(label: string, unit: string, subject: string, mult = 1) {
-  return (i: number, r: RunFigures) => {
+  return (i: number, r: RunFigures, extra = '') => {
     const lat = r.latency ? `, ack p50 ${ms(r.latency.p50)} ms p99 ${ms(r.latency.p99)} ms max ${ms(r.latency.max)} ms` : '';
     const bad = r.errors || r.unanswered ? `, ${r.errors} errors, ${r.unanswered} unanswered` : '';
     log(
       `  ${label} run ${i + 1}/${RUNS}: ${int(r.done / r.seconds)} ${unit}/s${lat}${bad}, ${subject} CPU ${fix((100 * r.cpu[subject]) / r.seconds, 0)}% ` +
-        `(${fix((r.cpu[subject] * 1e6) / (r.done * mult), 2)} µs per ${mult > 1 ? 'field' : 'publish'}), mosquitto ${fix((100 * r.cpu.broker) / r.seconds, 0)}%, machine busy ${fix((100 * r.machineCpu) / r.seconds, 0)}%`,
+        `(${fix((r.cpu[subject] * 1e6) / (r.done * mult), 2)} µs per ${mult > 1 ? 'field' : 'publish'}), mosquitto ${fix((100 * r.cpu.broker) / r.seconds, 0)}%, machine busy ${fix((100 * r.machineCpu) / r.seconds, 0)}%${extra}`,
     );
   };
 }
@@ -149,8 +154,11 @@ function merge(rs: MarkReply[]): MarkReply {
   return { type: 'mark', loop, done: sum('done'), errors: sum('errors'), unanswered: sum('unanswered'), late: sum('late'), windowFull: sum('windowFull'), sent: sum('sent'), latencies: all };
 }
 
-async function serverPhase(fleet: Fleet, server: BenchServer, broker: Broker, label: string, rate?: number): Promise<PhaseResult> {
+async function serverPhase(fleet: Fleet, server: BenchServer, broker: Broker, pings: BrokerPings, label: string, rate?: number): Promise<PhaseResult> {
   log(`${label}: ${rate === undefined ? `saturating, window ${W} per vehicle` : `fixed ${int(rate)} frames/s in total`}; warm-up ${WARMUP} s, ${RUNS} × ${SECONDS} s`);
+  const say = progress(label, 'frames', 'server', F);
+  const pingreqsPerFrame: number[] = [];
+  let at: PingSnapshot = pings.snapshot();
   await fleet.start(rate);
   const runs = await measure(fleet, {
     warmupS: WARMUP,
@@ -159,7 +167,14 @@ async function serverPhase(fleet: Fleet, server: BenchServer, broker: Broker, la
     pids: { server: server.pid, broker: broker.pid, driver: process.pid },
     trees: ['server'],
     rssPid: server.pid,
-    onRun: progress(label, 'frames', 'server', F),
+    onRun: (i, r) => {
+      // $SYS is a second old at most: a ratio of two counts from the same report.
+      const now = pings.snapshot();
+      const ppf = BrokerPings.perFrame(at, now, QOS, F);
+      at = now;
+      pingreqsPerFrame.push(ppf);
+      say(i, r, `, PINGREQs per frame ${fix(ppf, 2)}`);
+    },
   });
   const stop = await fleet.stop();
   if (stop.stillOutstanding || stop.unanswered) log(`  ${label}: ${stop.stillOutstanding} frames still unanswered ${DRAIN_MS} ms after the last send`);
@@ -167,7 +182,7 @@ async function serverPhase(fleet: Fleet, server: BenchServer, broker: Broker, la
   // Frames given up on after the measured runs (drain included) count as unanswered too.
   summary.unanswered += stop.unanswered;
   summary.errors += stop.errors;
-  return { summary, runs, drain: { stillOutstanding: stop.stillOutstanding, ackedDuringDrain: stop.done, errors: stop.errors } };
+  return { summary, runs, pingreqsPerFrame, drain: { stillOutstanding: stop.stillOutstanding, ackedDuringDrain: stop.done, errors: stop.errors } };
 }
 
 async function publisherPhase(label: string, script: string, args: string[], broker: Broker): Promise<PhaseResult> {
@@ -207,15 +222,20 @@ async function main(): Promise<void> {
   const pki = await makePki(join(dir, 'pki'));
   const vins = Array.from({ length: K }, (_, i) => `5YJ3BENCH${String(i).padStart(8, '0')}`);
   const certs = await Promise.all(vins.map((v) => pki.vehicle(v)));
-  const broker = await startBroker(dir, flags['broker-nodelay'] ? ['set_tcp_nodelay true'] : []);
+  // With --tls, a second listener (the server's certificate serves the broker too).
+  const tlsPort = flags.tls ? await freePort() : undefined;
+  const tlsListener = tlsPort ? [`listener ${tlsPort} 127.0.0.1`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`] : [];
+  const broker = await startBroker(dir, [SYS_EVERY_SECOND, ...(flags['broker-nodelay'] ? ['set_tcp_nodelay true'] : []), ...tlsListener]);
+  const brokerUrl = tlsPort ? `mqtts://localhost:${tlsPort}` : broker.url;
+  const pings = await BrokerPings.open(broker.url);
   const server = await launchServer(dir, {
     log_level: flags['log-level'],
     workers: flags.workers,
     records: { V: ['mqtt'] },
     tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
-    mqtt: { broker: broker.url, topic_base: TOPIC_BASE, qos: QOS },
+    mqtt: { broker: brokerUrl, topic_base: TOPIC_BASE, qos: QOS, ...(tlsPort ? { tls: { ca_file: pki.caFile } } : {}) },
   }, { nodeOptions: flags['server-node-options'], logFile: flags['server-log'] });
-  log(`mosquitto pid ${broker.pid} on 127.0.0.1:${broker.port}; server pid ${server.pid} on 127.0.0.1:${server.port}`);
+  log(`mosquitto pid ${broker.pid} on 127.0.0.1:${broker.port}${tlsPort ? ` (the server's link: TLS on ${tlsPort})` : ''}; server pid ${server.pid} on 127.0.0.1:${server.port}`);
   const rssIdleKb = rssKb(server.pid);
 
   const fleet = new Fleet(
@@ -228,10 +248,10 @@ async function main(): Promise<void> {
   let halfRate: number | undefined;
   try {
     await fleet.connect();
-    results.server = await serverPhase(fleet, server, broker, flags.rate === undefined ? 'server (saturated)' : 'server (fixed rate)', flags.rate);
+    results.server = await serverPhase(fleet, server, broker, pings, flags.rate === undefined ? 'server (saturated)' : 'server (fixed rate)', flags.rate);
     if (flags.half && flags.rate === undefined) {
       halfRate = Math.max(1, Math.round(results.server.summary.perSecond / 2));
-      results.half = await serverPhase(fleet, server, broker, 'server (half load)', halfRate);
+      results.half = await serverPhase(fleet, server, broker, pings, 'server (half load)', halfRate);
     }
   } finally {
     await fleet.close();
@@ -259,6 +279,7 @@ async function main(): Promise<void> {
       broker,
     );
   }
+  await pings.close();
   await broker.stop();
 
   // ---- report ----
@@ -276,6 +297,7 @@ async function main(): Promise<void> {
     fieldsPerSecondOverMqttjsPublishesPerSecond: results.mqttjs ? (s.perSecond * F) / results.mqttjs.summary.perSecond : undefined,
   };
   const halfP99 = results.half?.summary.p99Ms;
+  const ppf = (r?: PhaseResult) => (r?.pingreqsPerFrame ?? []).map((n) => fix(n, 2)).join(', ');
   const lines = [
     '',
     `e2e bench — ${K} vehicles × ${F} fields, QoS ${QOS}, window ${W}; medians of ${RUNS} runs × ${SECONDS} s after ${WARMUP} s warm-up`,
@@ -288,6 +310,7 @@ async function main(): Promise<void> {
   if (ratios.fieldsPerSecondOverBatchedPublishesPerSecond !== undefined) lines.push(`server fields/s ÷ batched publisher publishes/s:       ${fix(ratios.fieldsPerSecondOverBatchedPublishesPerSecond, 3)}`);
   if (ratios.fieldsPerSecondOverMqttjsPublishesPerSecond !== undefined) lines.push(`server fields/s ÷ mqtt.js publishes/s:                 ${fix(ratios.fieldsPerSecondOverMqttjsPublishesPerSecond, 3)}`);
   if (halfP99 !== undefined) lines.push(`ack p99 at half load (${int(halfRate)} frames/s, achieved ${int(results.half!.summary.perSecond)}): ${ms(halfP99)} ms — target ≤ 5 ms: ${halfP99 <= 5 ? 'met' : 'NOT met'}`);
+  lines.push(`server PINGREQs per frame, by run (mosquitto's $SYS counts): ${ppf(results.server)}${results.half ? `; half load ${ppf(results.half)}` : ''}`);
   if (flags.rate !== undefined) lines.push(`fixed rate asked ${int(flags.rate)} frames/s, achieved ${int(s.perSecond)} frames/s`);
   lines.push(`server RSS: ${fix(rssIdleKb / 1024, 0)} MB idle, peak (VmHWM) ${fix(serverPeakKb / 1024, 0)} MB`);
   const noted = Object.entries(serverEvents).filter(([e]) => e !== 'unparsed');
@@ -304,7 +327,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     elapsedS: Math.round((Date.now() - started) / 1000),
     machine: { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, loadavgStart: load0, loadavgEnd: loadavg() },
-    settings: { vehicles: K, fields: F, workers: flags.workers, qos: QOS, window: W, rate: flags.rate ?? null, seconds: SECONDS, runs: RUNS, warmup: WARMUP, driverThreads: flags['driver-threads'], mqttjsWindow: flags['mqttjs-window'] ?? K * W * F, batch: flags.batch, batchedWindow: flags['batched-window'], logLevel: flags['log-level'], unansweredMs: flags['unanswered-ms'] },
+    settings: { tls: flags.tls, vehicles: K, fields: F, workers: flags.workers, qos: QOS, window: W, rate: flags.rate ?? null, seconds: SECONDS, runs: RUNS, warmup: WARMUP, driverThreads: flags['driver-threads'], mqttjsWindow: flags['mqttjs-window'] ?? K * W * F, batch: flags.batch, batchedWindow: flags['batched-window'], logLevel: flags['log-level'], unansweredMs: flags['unanswered-ms'] },
     server: { rssIdleMb: rssIdleKb / 1024, rssPeakMb: serverPeakKb / 1024, events: serverEvents, eventSamples: serverSamples, exitCode },
     halfRate: halfRate ?? null,
     halfLoadP99TargetMet: halfP99 === undefined ? null : halfP99 <= 5,

@@ -36,6 +36,7 @@ t.test('sparse records: PINGREQs while acknowledgements are outstanding, none wh
 
   for (const qos of [1, 2] as const) {
     const before = pingreqs();
+    const nudgesBefore = link.nudges;
     for (let i = 0; i < 10; i++) {
       const pubs: Publish[] = Array.from({ length: 20 }, (_, k) => ({ topic: `n/${qos}/${i}/${k}`, payload: String(k), qos, retain: false }));
       const err = await new Promise<Error | undefined>((resolve) => link.send(new Batch(pubs, resolve, Date.now() + 2500)));
@@ -45,6 +46,7 @@ t.test('sparse records: PINGREQs while acknowledgements are outstanding, none wh
     const nudged = pingreqs() - before;
     t.ok(nudged >= 1, `QoS ${qos}: ${nudged} PINGREQs sent while acknowledgements were outstanding`);
     t.ok(nudged <= 10 * 20, 'bounded by the reads that brought acknowledgements');
+    t.equal(link.nudges - nudgesBefore, nudged, 'every PINGREQ mosquitto read was a nudge the link counted');
   }
   const idle = pingreqs();
   await sleep(1000);

@@ -1,4 +1,6 @@
 import type { Test } from 'tap';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { pino } from 'pino';
 import { Batch, MqttLink } from '../../src/producers/mqtt/link.js';
 import type { ConnectOptions } from '../../src/producers/mqtt/packets.js';
@@ -47,3 +49,102 @@ export function assertNoStall(t: Test, r: { acked: number; error?: Error }, what
   t.equal(r.error, undefined, `${what}: no record failed`);
   t.ok(r.acked >= STALL_BOUND * MARGIN, `${what}: ${r.acked} records acked in ${WINDOW_MS} ms (a stall allows at most ${STALL_BOUND})`);
 }
+
+/**
+ * A broker played by the test, one step at a time: it answers CONNECT by itself and otherwise
+ * writes only what the test tells it to, so the reads the link sees are the test's to choose
+ * (each write a segment of its own: Nagle off here; over TLS each write a record). Since a
+ * stalled broker is one whose next segment waits for our ACK, what matters is whether the link
+ * writes anything after a read: `wrote()` waits for its next bytes.
+ */
+export class ScriptedBroker {
+  /** PUBLISH packet ids and PINGREQs received, in order. */
+  readonly publishes: number[] = [];
+  pingreqs = 0;
+  private socket?: Socket;
+  private buf = Buffer.alloc(0);
+  private bytesIn = 0;
+  private waiters: (() => void)[] = [];
+
+  private constructor(
+    private readonly server: NetServer,
+    readonly url: string,
+  ) {}
+
+  static async start(tls?: { certPem: string; keyPem: string }): Promise<ScriptedBroker> {
+    let broker!: ScriptedBroker;
+    const onSocket = (s: Socket) => broker.attach(s);
+    const server = tls ? createTlsServer({ cert: tls.certPem, key: tls.keyPem }, onSocket) : createNetServer(onSocket);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    broker = new ScriptedBroker(server, `${tls ? 'mqtts' : 'mqtt'}://${tls ? 'localhost' : '127.0.0.1'}:${port}`);
+    return broker;
+  }
+
+  private attach(s: Socket): void {
+    this.socket = s;
+    s.setNoDelay(true);
+    s.on('data', (chunk: Buffer) => {
+      this.bytesIn += chunk.length;
+      this.buf = Buffer.concat([this.buf, chunk]);
+      this.parse();
+      for (const w of this.waiters.splice(0)) w();
+    });
+    s.on('error', () => undefined);
+  }
+
+  private parse(): void {
+    for (;;) {
+      let len = 0;
+      let i = 1;
+      for (let mul = 1; ; mul *= 128, i++) {
+        if (i >= this.buf.length) return;
+        len += (this.buf[i] & 127) * mul;
+        if (!(this.buf[i] & 128)) break;
+      }
+      const start = i + 1;
+      if (this.buf.length < start + len) return;
+      const type = this.buf[0] >> 4;
+      const body = this.buf.subarray(start, start + len);
+      this.buf = this.buf.subarray(start + len);
+      if (type === 1) this.socket!.write(Buffer.from([0x20, 2, 0, 0]));
+      else if (type === 3) {
+        const at = 2 + body.readUInt16BE(0);
+        this.publishes.push(body.readUInt16BE(at));
+      } else if (type === 12) this.pingreqs++;
+    }
+  }
+
+  /** Resolves once `n` publishes have arrived in all. */
+  async publishesReach(n: number): Promise<void> {
+    while (this.publishes.length < n) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  /** Writes one segment; `wrote` then tells whether the link wrote anything after it. */
+  send(...packets: Buffer[]): { wrote: (ms: number) => Promise<boolean> } {
+    const before = this.bytesIn;
+    this.socket!.write(Buffer.concat(packets));
+    return {
+      wrote: async (ms) => {
+        const end = Date.now() + ms;
+        while (this.bytesIn === before) {
+          const left = end - Date.now();
+          if (left <= 0) return false;
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, left);
+            this.waiters.push(() => (clearTimeout(t), r()));
+          });
+        }
+        return true;
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    this.socket?.destroy();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}
+
+export const puback = (id: number) => Buffer.from([0x40, 2, id >> 8, id & 255]);
+export const PINGRESP = Buffer.from([0xd0, 0]);

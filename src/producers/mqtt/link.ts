@@ -6,7 +6,7 @@ import { Backoff } from './backoff.js';
 import { Batch } from './batch.js';
 import { LinkError, Outbox } from './outbox.js';
 import { Nudger } from './nudge.js';
-import { connackReason, DISCONNECT, encodeConnect, PacketReader, PacketType, PINGREQ, type ConnectOptions } from './packets.js';
+import { connackReason, DISCONNECT, encodeConnect, PacketReader, PacketType, type ConnectOptions } from './packets.js';
 import { Subscription, type SubscriptionOptions } from './subscription.js';
 import { openSocket, PinMismatch, type BrokerEndpoint } from './transport.js';
 
@@ -167,8 +167,8 @@ export class MqttLink {
 
   private onPacket(type: number, buf: Buffer, start: number, length: number, flags: number): void {
     if (type === PacketType.PINGRESP) {
-      this.pingSentAt = 0;
-      if (this.nudger) this.nudger.pongs++;
+      // A nudge's PINGRESP does not answer the keep-alive's PINGREQ written after it.
+      if (this.nudger?.pong() ?? true) this.pingSentAt = 0;
     }
     else if (length < 2) return;
     else if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) {
@@ -273,7 +273,7 @@ export class MqttLink {
       if (!this.pingSentAt && now - this.out.lastWrite >= ka / 2) {
         this.pingSentAt = now;
         this.out.lastWrite = now;
-        this.socket?.write(PINGREQ);
+        this.nudger?.ping(true);
       }
     }, Math.max(250, Math.min(ka / 4, 5000)));
     this.pingTimer.unref();
