@@ -1,9 +1,10 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 // A broker that is slow the way a loaded or distant one is: a TCP proxy in front of a real
-// mosquitto that delays every packet from the broker by `latencyMs` and lets PUBACKs, PUBRECs
-// and PUBCOMPs through at most `acksPerSecond`, in order (what follows a held acknowledgement
-// waits behind it, as on one TCP stream). What goes to the broker passes untouched.
+// mosquitto that delays every packet from the broker by `latencyMs` (acknowledgements by
+// `ackDelayMs` more) and lets PUBACKs, PUBRECs and PUBCOMPs through at most `acksPerSecond`, in
+// order (what follows a held acknowledgement waits behind it, as on one TCP stream). What goes
+// to the broker passes untouched.
 
 export interface SlowBroker {
   port: number;
@@ -39,7 +40,7 @@ class Packets {
   }
 }
 
-export async function startSlowBroker(brokerPort: number, opts: { acksPerSecond: number; latencyMs: number }): Promise<SlowBroker> {
+export async function startSlowBroker(brokerPort: number, opts: { acksPerSecond: number; latencyMs: number; ackDelayMs?: number }): Promise<SlowBroker> {
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let acks = 0;
@@ -92,7 +93,7 @@ export async function startSlowBroker(brokerPort: number, opts: { acksPerSecond:
     };
     broker.on('data', (chunk: Buffer) => {
       const at = Date.now() + opts.latencyMs;
-      for (const pkt of packets.push(chunk)) queue.push({ at, pkt: Buffer.from(pkt) });
+      for (const pkt of packets.push(chunk)) queue.push({ at: ACK_TYPES.has(pkt[0] >> 4) ? at + (opts.ackDelayMs ?? 0) : at, pkt: Buffer.from(pkt) });
       if (queue.length) schedule();
     });
   });

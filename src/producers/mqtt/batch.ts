@@ -106,8 +106,16 @@ export class Batch {
 
   /** A resend of the same record: answered when the publishes still in flight settle, or at `deadline`. */
   answerAgain(done: (err?: Error) => void, deadline: number): void {
-    this.done = done;
-    this.deadline = deadline;
+    const before = this.done;
+    this.done =
+      before === NOOP
+        ? done
+        : (err?: Error) => {
+            before(err);
+            done(err);
+          };
+    // Already answering: its deadline stands (the deadline list is ordered by it).
+    if (before === NOOP) this.deadline = deadline;
   }
 
   /** One publish acknowledged; the last one settles the batch (an empty batch settles at once). */
