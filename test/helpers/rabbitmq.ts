@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './server.js';
-import { accepting, deadline, freePort, trackChild, waitUntil } from './ports.js';
+import { accepting, alive, deadline, freePort, killWithTest, trackChild, waitUntil } from './ports.js';
 
 // A 3-node RabbitMQ cluster on loopback, each node its own process, configured from
 // deploy/rabbitmq.conf (only addresses, node names and what a sandbox lacks are changed).
@@ -90,6 +90,10 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
   const procs: ChildProcess[] = [];
   const epmd = spawn(EPMD, ['-port', String(epmdPort)], { stdio: 'ignore', env: baseEnv });
   trackChild(epmd);
+  // Its nodes, epmd included, outlived a test process ended by kill -9 (no exit hook runs) and
+  // went on running beside later runs; these watchdogs end them then.
+  const disarmEpmd = killWithTest(epmd.pid!);
+  epmd.once('exit', disarmEpmd);
   procs.push(epmd);
   await waitUntil(() => accepting(epmdPort), 10_000, 'epmd');
 
@@ -123,6 +127,8 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
       detached: true,
     });
     trackChild(groupOf(proc));
+    const disarm = killWithTest(-proc.pid!);
+    proc.once('exit', disarm);
     procs.push(proc);
     outs.push('');
     const keep = (c: string) => (outs[i] = (outs[i] + c).slice(-20_000));
@@ -155,9 +161,12 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
   }
 
   const stop = async () => {
+    const beams = nodes.map((n) => n.beamPid()).filter((p): p is number => p !== undefined);
     for (const n of nodes) n.kill();
     for (const p of procs.slice(1)) if (p.exitCode === null && p.signalCode === null) groupOf(p).kill('SIGKILL');
     await Promise.race([Promise.all(procs.slice(1).map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once('exit', r))))), deadline(10_000)]);
+    // The VMs too (not children of ours, so no exit event): tap removes their directory next.
+    await waitUntil(() => !beams.some(alive), 10_000, 'the RabbitMQ VMs to exit').catch(() => undefined);
     if (epmd.exitCode === null && epmd.signalCode === null) epmd.kill('SIGKILL');
   };
   try {
@@ -171,7 +180,10 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
       'three RabbitMQ nodes to start',
     );
     const running = runningNodes(baseEnv, names[0]);
-    if (names.some((n) => !running.includes(n))) throw new Error(`the nodes did not form one cluster: running ${running.join(', ') || 'none'}`);
+    if (names.some((n) => !running.includes(n))) {
+      const why = nodes.filter((n) => !running.includes(n.name)).map((n) => `${n.name}:\n${n.output().slice(-2000)}`);
+      throw new Error(`the nodes did not form one cluster: running ${running.join(', ') || 'none'}\n${why.join('\n')}`);
+    }
   } catch (e) {
     await stop();
     throw e;
