@@ -179,7 +179,7 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
       startMs,
       'three RabbitMQ nodes to start',
     );
-    const running = runningNodes(baseEnv, names[0]);
+    const running = await runningNodes(baseEnv, names[0]);
     if (names.some((n) => !running.includes(n))) {
       const why = nodes.filter((n) => !running.includes(n.name)).map((n) => `${n.name}:\n${n.output().slice(-2000)}`);
       throw new Error(`the nodes did not form one cluster: running ${running.join(', ') || 'none'}\n${why.join('\n')}`);
@@ -191,13 +191,23 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
   return { nodes, stop };
 }
 
-/** The running nodes of the cluster as `rabbitmqctl cluster_status` sees them from `node`. */
-function runningNodes(env: NodeJS.ProcessEnv, node: string): string[] {
-  const r = spawnSync(join(RABBITMQ_SBIN!, 'rabbitmqctl'), ['-n', node, '--formatter', 'json', 'cluster_status'], { env, encoding: 'utf8', timeout: 30_000 });
+/**
+ * The running nodes of the cluster as `rabbitmqctl cluster_status` sees them from `node`. No
+ * timer: the CLI is an Erlang VM of its own, and under load it took over the 30 s it once had
+ * (killed, it printed nothing); tap's timeout still ends a hang.
+ */
+async function runningNodes(env: NodeJS.ProcessEnv, node: string): Promise<string[]> {
+  const p = spawn(join(RABBITMQ_SBIN!, 'rabbitmqctl'), ['-n', node, '--formatter', 'json', 'cluster_status'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  trackChild(p);
+  let out = '';
+  let err = '';
+  p.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  p.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const code = await new Promise<number | null>((r) => p.once('close', r));
   try {
-    return (JSON.parse(r.stdout) as { running_nodes?: string[] }).running_nodes ?? [];
+    return (JSON.parse(out) as { running_nodes?: string[] }).running_nodes ?? [];
   } catch {
-    throw new Error(`rabbitmqctl cluster_status failed: ${r.stdout}${r.stderr}`);
+    throw new Error(`rabbitmqctl cluster_status failed (exit ${code}): ${out}${err}`);
   }
 }
 
