@@ -47,6 +47,9 @@ export const DEFAULT_SHAPE: RunShape = {
 
 const TOPIC_BASE = 'fleet';
 
+/** The broker connections a server made: its first and each reconnection. */
+const brokerLinks = (s: ServerProcess) => s.logs.filter((l) => l.event === 'mqtt_connected' || l.event === 'mqtt_reconnected').length;
+
 export async function failoverRun(t: Test, dir: string, cluster: ClusterUnderTest, shape: RunShape = DEFAULT_SHAPE): Promise<void> {
   const pki = await makePki(dir);
   const brokerLb = await startBrokerLb(dir, cluster.mqttPorts);
@@ -115,11 +118,24 @@ export async function failoverRun(t: Test, dir: string, cluster: ClusterUnderTes
   const runs = cars.map((c) => c.run(start + shape.produceMs));
 
   await sleep(shape.nodeKillAtMs - (Date.now() - start));
+  // The broker LB logs the node each connection reached: every server link must be on node 1,
+  // which the kill is meant to take from both.
+  const reached = (n: number) => brokerLb.lines.filter((l) => l.includes(` mqtt nodes/node${n} `)).length;
+  const elsewhere = reached(2) + reached(3);
+  const linksAtKill = servers.map(brokerLinks);
   const nodeKilledAt = Date.now();
   cluster.killNode(0);
   await waitUntil(async () => !(await accepting(cluster.mqttPorts[0])), 10_000, 'broker node 1 to be gone');
   t.comment(`kill -9 of broker node 1 (the subscriber's and both servers') at +${((nodeKilledAt - start) / 1000).toFixed(1)} s`);
+  // Vehicles keep producing while the run waits for the servers below (moved again after the server kill).
+  cars.forEach((c) => (c.produceUntil = nodeKilledAt + shape.recoverMs + (shape.produceMs - shape.serverKillAtMs)));
 
+  // The server kill waits until both servers are back on the broker: NATS moves its JetStream
+  // leaders first, and a server killed while still reconnecting could not show that it reconnects.
+  const relinked = await waitUntil(() => servers.every((s, i) => brokerLinks(s) > linksAtKill[i]), shape.recoverMs, 'both servers back on the broker').then(
+    () => Date.now(),
+    () => undefined,
+  );
   await sleep(shape.serverKillAtMs - (Date.now() - start));
   const open = servers.map((s) => {
     const c = s.logs.filter((l) => l.event === 'vehicle_connected').length;
@@ -130,9 +146,11 @@ export async function failoverRun(t: Test, dir: string, cluster: ClusterUnderTes
   const serverKilledAt = Date.now();
   servers[victim].proc.kill('SIGKILL');
   t.comment(`kill -9 of server ${victim + 1} (${open[victim]} of ${shape.vehicles} vehicles) at +${((serverKilledAt - start) / 1000).toFixed(1)} s`);
+  const produceEnd = serverKilledAt + (shape.produceMs - shape.serverKillAtMs);
+  cars.forEach((c) => (c.produceUntil = produceEnd));
 
   // Production ends; then every car resends until all is acked, within drainMs.
-  await Promise.race([Promise.all(runs), deadline(shape.produceMs - (Date.now() - start) + shape.drainMs)]);
+  await Promise.race([Promise.all(runs), deadline(produceEnd - Date.now() + shape.drainMs)]);
   cars.forEach((c) => c.stop());
   const acked = cars.flatMap((c) => [...c.frames.values()].filter((f) => f.ackedAt !== undefined));
   const total = cars.reduce((n, c) => n + c.frames.size, 0);
@@ -151,8 +169,8 @@ export async function failoverRun(t: Test, dir: string, cluster: ClusterUnderTes
       `connections ${cars.reduce((n, c) => n + c.connections, 0)}, subscriber messages ${messages} for ${fieldsAcked} acked fields ` +
       `(${messages - fieldsAcked} duplicates), run ${((Date.now() - start) / 1000).toFixed(1)} s`,
   );
-  const brokerLinks = servers.map((s) => s.logs.filter((l) => l.event === 'mqtt_connected' || l.event === 'mqtt_reconnected').length);
-  t.comment(`subscriber connections ${subConnects}; broker connections per server ${brokerLinks.join(', ')}`);
+  const links = servers.map(brokerLinks);
+  t.comment(`subscriber connections ${subConnects}; broker connections per server ${links.join(', ')}`);
   t.comment(`first ack per vehicle after the node kill (s): ${fmt(afterNode)}`);
   t.comment(`first ack per vehicle after the server kill (s): ${fmt(afterServer)}`);
 
@@ -170,7 +188,12 @@ export async function failoverRun(t: Test, dir: string, cluster: ClusterUnderTes
   t.equal(missingOf(), 0, 'every acked frame has all its fields at the persistent subscriber');
   t.ok(Math.max(...afterNode) <= shape.recoverMs, `acks resumed for every vehicle after the node kill (slowest ${fmt([Math.max(...afterNode)])} s)`);
   t.ok(Math.max(...afterServer) <= shape.recoverMs, `acks resumed for every vehicle after the server kill (slowest ${fmt([Math.max(...afterServer)])} s)`);
-  t.ok(brokerLinks.every((n) => n >= 2), `both servers lost their broker connection to node 1 and reconnected (${brokerLinks.join(', ')} connections)`);
+  t.equal(elsewhere, 0, `every server's broker connection was on node 1 when it was killed (${reached(1)} connections to node 1, ${elsewhere} elsewhere)`);
+  t.ok(
+    relinked !== undefined,
+    `both servers lost their broker connection to node 1 and reconnected before the server kill (${links.join(', ')} connections` +
+      (relinked !== undefined ? `, both back ${((relinked - nodeKilledAt) / 1000).toFixed(1)} s after the node kill)` : ')'),
+  );
   t.ok(subConnects >= 2, `the subscriber lost its node and resumed its session on another (${subConnects} connections)`);
   t.ok(
     cars.every((c) => c.connections >= 1),

@@ -42,8 +42,12 @@ export class Car {
     return this.client?.ws.readyState === WebSocket.OPEN;
   }
 
+  /** When new frames stop; the failover run moves it when a fault comes later than planned. */
+  produceUntil = 0;
+
   /** Runs until `produceUntil` (new frames), then only resends until everything is acked or stop(). */
   async run(produceUntil: number): Promise<void> {
+    this.produceUntil = produceUntil;
     const cert = await this.pki.vehicle(this.vin);
     let nextFrame = Date.now();
     while (!this.stopped) {
@@ -61,12 +65,12 @@ export class Car {
       }
       this.collect();
       const now = Date.now();
-      if (now < produceUntil && now >= nextFrame) {
+      if (now < this.produceUntil && now >= nextFrame) {
         this.send(this.newFrame(), false);
         nextFrame += this.opts.periodMs;
       }
       for (const f of this.frames.values()) if (f.ackedAt === undefined && now - f.lastSent >= this.opts.resendMs) this.send(f, true);
-      if (now >= produceUntil && this.unacked() === 0) return;
+      if (now >= this.produceUntil && this.unacked() === 0) return;
       await sleep(50);
     }
   }

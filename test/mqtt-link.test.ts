@@ -186,6 +186,10 @@ t.test('admission under load: what is admitted is acknowledged before its deadli
   let offered = 0;
   let maxHeld = 0;
   let waits = 0;
+  // Held publishes against the limit in force at each send: the limit follows the measured ack
+  // rate, so the one at the end (lower when a busy machine slowed the broker) says nothing of earlier sends.
+  const near = (limit: number) => Math.max(limit, 4096) / 0.8 + 50;
+  let worst = { held: 0, limit: 0, over: -Infinity };
   const end = Date.now() + 4000;
   while (Date.now() < end) {
     if (!link.hasRoom()) {
@@ -195,7 +199,10 @@ t.test('admission under load: what is admitted is acknowledged before its deadli
     }
     const i = offered++;
     link.send(new Batch(Array.from({ length: 50 }, (_, k) => pub(`load/${i % 100}/${k}`, '{"value":1}')), (err) => (err ? failed++ : acked++), Date.now() + 1500));
-    maxHeld = Math.max(maxHeld, link.held());
+    const held = link.held();
+    const limitNow = link.admissionLimit().limit;
+    maxHeld = Math.max(maxHeld, held);
+    if (held - near(limitNow) > worst.over) worst = { held, limit: limitNow, over: held - near(limitNow) };
     if (offered % 20 === 0) await new Promise((r) => setImmediate(r));
   }
   await waitUntil(() => acked + failed === offered, 5000, 'every record settled');
@@ -203,7 +210,7 @@ t.test('admission under load: what is admitted is acknowledged before its deadli
   t.comment(`offered ${offered} records (${offered * 50} publishes), acked ${acked}, failed ${failed}, waited for room ${waits}x, max held ${maxHeld}, limit ${limit}, rate ${Math.round(ratePerSecond)}/s`);
   t.equal(failed, 0, 'no admitted record timed out');
   t.ok(waits > 0, 'the producer said no room at times');
-  t.ok(maxHeld <= Math.max(limit, 4096) / 0.8 + 50, 'held publishes stayed near the limit');
+  t.ok(worst.over <= 0, `held publishes stayed near the limit in force (closest: ${worst.held} held at a limit of ${worst.limit})`);
   t.ok(ratePerSecond > 0, 'the ack rate was measured');
 });
 

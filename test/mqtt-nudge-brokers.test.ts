@@ -9,12 +9,12 @@ import { NATS_BINARY, startNats } from './helpers/isolation.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';
 import { freePort, sleep, waitUntil } from './helpers/ports.js';
-import { assertNoStall, makeLink, MARGIN, sparse, STALL_BOUND, WINDOW_MS } from './helpers/nudge.js';
+import { assertNoStall, makeLink, sparse } from './helpers/nudge.js';
 
 // The PINGREQ nudge (src/producers/mqtt/nudge.ts) against every broker here but RabbitMQ (make
 // test-cluster runs it there), for a lone vehicle: one 20-publish record in flight at a time. A stalled record waits for the
-// delayed ACK (≥ 40 ms on Linux), so a stall allows at most WINDOW_MS / 40 records; the link must
-// ack several times that. Where the broker writes a log of packets (mosquitto, nats-server), it
+// delayed ACK (≥ 40 ms on Linux), so a stall allows at most WINDOW_MS / 40 records and makes each
+// take 40 ms; the link must ack more, few of them that slowly (test/helpers/nudge.ts). Where the broker writes a log of packets (mosquitto, nats-server), it
 // must also show the PINGREQs that ended the wait. The latency itself is in bench/README.md.
 
 t.test('embedded aedes (in the server process, as `broker: embedded` runs it): QoS 1 and 2 acked without a stall', async (t) => {
@@ -84,8 +84,6 @@ t.test('stock mosquitto, a busy link (8 records of 20 in flight): the deferred n
   // 160 publishes in flight: past the link's busy mark, so its nudge waits a millisecond first.
   const lanes = 8;
   const runs = await Promise.all(Array.from({ length: lanes }, (_, i) => sparse(link, 1, `busy${i}`)));
-  const acked = runs.reduce((n, r) => n + r.acked, 0);
-  t.same(runs.map((r) => r.error), runs.map(() => undefined), 'no record failed');
-  t.ok(acked >= lanes * STALL_BOUND * MARGIN, `${acked} records acked in ${WINDOW_MS} ms over ${lanes} lanes (stalls allow at most ${lanes * STALL_BOUND})`);
+  assertNoStall(t, runs, `${lanes} lanes`);
   t.ok(link.nudges >= 1, `${link.nudges} nudges went out`);
 });

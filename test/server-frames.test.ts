@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { request as httpsRequest } from 'node:https';
 import { get as httpGet } from 'node:http';
@@ -92,8 +93,11 @@ t.test('a text frame closes the connection with 1003', async (t) => {
 });
 
 t.test('sender_id never decides the VIN, nor refuses a frame', async (t) => {
+  // This connection's lines by its id: an earlier test's connection of the same VIN may log its
+  // vehicle_disconnected late, after logsFrom, on a busy machine.
+  const id = randomUUID();
   const logsFrom = server.logs.length;
-  const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
+  const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem, { headers: { 'x-txid': id } });
   const before = sub.messages.length;
   for (const txid of ['spoof-1', 'spoof-2']) {
     v.send(writeStreamFrame({ txid, recordType: 'V', payload: vPayload(speed(7), 'OTHERVIN'), senderId: 'vehicle_device.OTHERVIN' }));
@@ -106,8 +110,8 @@ t.test('sender_id never decides the VIN, nor refuses a frame', async (t) => {
   t.notOk(topics.some((x) => x.includes('OTHERVIN')), 'never under the frame VIN');
   await v.close();
   // Log lines arrive asynchronously; the connection's last line means every earlier one is in.
-  await waitUntil(() => server.logs.slice(logsFrom).some((l) => l.event === 'vehicle_disconnected' && l.vin === VIN), 10_000, 'vehicle_disconnected');
-  const warns = server.logs.slice(logsFrom).filter((l) => l.event === 'sender_id_mismatch');
+  await waitUntil(() => server.logs.slice(logsFrom).some((l) => l.event === 'vehicle_disconnected' && l.connection_id === id), 10_000, 'vehicle_disconnected');
+  const warns = server.logs.slice(logsFrom).filter((l) => l.event === 'sender_id_mismatch' && l.connection_id === id);
   t.equal(warns.length, 1, 'logged once per connection');
   t.equal(warns[0].vin, VIN);
 });

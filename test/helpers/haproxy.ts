@@ -83,6 +83,10 @@ export function startBrokerLb(dir: string, mqttPorts: number[]): Promise<Haproxy
       'defaults',
       '    mode tcp',
       '    log global',
+      // A line per connection as it reaches a node ("mqtt nodes/node1"): the failover run checks
+      // which node held the servers' links before it kills one.
+      '    option tcplog',
+      '    option logasap',
       '    timeout connect 2s',
       '    timeout client 1h',
       '    timeout server 1h',

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NATS_BINARY } from './isolation.js';
 import { repoRoot } from './server.js';
-import { accepting, deadline, freePort, trackChild, waitUntil } from './ports.js';
+import { accepting, deadline, freePort, killWithTest, trackChild, waitUntil } from './ports.js';
 
 // A 3-node NATS cluster with JetStream and MQTT on loopback, configured from deploy/nats.conf
 // (only names, addresses and the store directory are changed).
@@ -63,6 +63,8 @@ export async function startNatsCluster(dir: string, startMs = 60_000): Promise<N
       env: { ...process.env, FLEET_TELEMETRY_MQTT_PASSWORD: NATS_PASSWORD, SUBSCRIBER_MQTT_PASSWORD: NATS_PASSWORD },
     });
     trackChild(proc);
+    // Also when this test process is ended by kill -9 (tap's timeout), which no exit hook sees.
+    proc.once('exit', killWithTest(proc.pid!));
     procs.push(proc);
     outs.push('');
     const keep = (c: string) => (outs[i] = (outs[i] + c).slice(-20_000));

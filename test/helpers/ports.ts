@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 
 /** A loopback port that was free a moment ago. */
@@ -66,4 +68,28 @@ export function accepting(port: number): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/**
+ * kill -9 of `target` (a pid, or a process group as -pgid) once this test process is gone, even
+ * by SIGKILL (tap's timeout and interrupt), when no exit hook runs: a watchdog reads a pipe from
+ * us and acts on its end. Returns the disarm, to call once the target is gone (its pid may be reused).
+ */
+export function killWithTest(target: number): () => void {
+  const dog = spawn('sh', ['-c', 'read _ || kill -KILL -- "$1"', 'sh', String(target)], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  dog.on('error', () => {});
+  dog.unref();
+  (dog.stdin as unknown as { unref(): void }).unref();
+  return () => {
+    if (dog.exitCode === null && dog.signalCode === null) dog.kill('SIGKILL');
+  };
+}
+
+/** Whether `pid` is a live process (a zombie, killed but not reaped by init here, is not). */
+export function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }

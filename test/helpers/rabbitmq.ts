@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './server.js';
-import { accepting, deadline, freePort, trackChild, waitUntil } from './ports.js';
+import { accepting, alive, deadline, freePort, killWithTest, trackChild, waitUntil } from './ports.js';
 
 // A 3-node RabbitMQ cluster on loopback, each node its own process, configured from
 // deploy/rabbitmq.conf (only addresses, node names and what a sandbox lacks are changed).
@@ -90,6 +90,10 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
   const procs: ChildProcess[] = [];
   const epmd = spawn(EPMD, ['-port', String(epmdPort)], { stdio: 'ignore', env: baseEnv });
   trackChild(epmd);
+  // Its nodes, epmd included, outlived a test process ended by kill -9 (no exit hook runs) and
+  // went on running beside later runs; these watchdogs end them then.
+  const disarmEpmd = killWithTest(epmd.pid!);
+  epmd.once('exit', disarmEpmd);
   procs.push(epmd);
   await waitUntil(() => accepting(epmdPort), 10_000, 'epmd');
 
@@ -123,6 +127,8 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
       detached: true,
     });
     trackChild(groupOf(proc));
+    const disarm = killWithTest(-proc.pid!);
+    proc.once('exit', disarm);
     procs.push(proc);
     outs.push('');
     const keep = (c: string) => (outs[i] = (outs[i] + c).slice(-20_000));
@@ -155,9 +161,12 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
   }
 
   const stop = async () => {
+    const beams = nodes.map((n) => n.beamPid()).filter((p): p is number => p !== undefined);
     for (const n of nodes) n.kill();
     for (const p of procs.slice(1)) if (p.exitCode === null && p.signalCode === null) groupOf(p).kill('SIGKILL');
     await Promise.race([Promise.all(procs.slice(1).map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once('exit', r))))), deadline(10_000)]);
+    // The VMs too (not children of ours, so no exit event): tap removes their directory next.
+    await waitUntil(() => !beams.some(alive), 10_000, 'the RabbitMQ VMs to exit').catch(() => undefined);
     if (epmd.exitCode === null && epmd.signalCode === null) epmd.kill('SIGKILL');
   };
   try {
@@ -170,8 +179,11 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
       startMs,
       'three RabbitMQ nodes to start',
     );
-    const running = runningNodes(baseEnv, names[0]);
-    if (names.some((n) => !running.includes(n))) throw new Error(`the nodes did not form one cluster: running ${running.join(', ') || 'none'}`);
+    const running = await runningNodes(baseEnv, names[0]);
+    if (names.some((n) => !running.includes(n))) {
+      const why = nodes.filter((n) => !running.includes(n.name)).map((n) => `${n.name}:\n${n.output().slice(-2000)}`);
+      throw new Error(`the nodes did not form one cluster: running ${running.join(', ') || 'none'}\n${why.join('\n')}`);
+    }
   } catch (e) {
     await stop();
     throw e;
@@ -179,13 +191,23 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
   return { nodes, stop };
 }
 
-/** The running nodes of the cluster as `rabbitmqctl cluster_status` sees them from `node`. */
-function runningNodes(env: NodeJS.ProcessEnv, node: string): string[] {
-  const r = spawnSync(join(RABBITMQ_SBIN!, 'rabbitmqctl'), ['-n', node, '--formatter', 'json', 'cluster_status'], { env, encoding: 'utf8', timeout: 30_000 });
+/**
+ * The running nodes of the cluster as `rabbitmqctl cluster_status` sees them from `node`. No
+ * timer: the CLI is an Erlang VM of its own, and under load it took over the 30 s it once had
+ * (killed, it printed nothing); tap's timeout still ends a hang.
+ */
+async function runningNodes(env: NodeJS.ProcessEnv, node: string): Promise<string[]> {
+  const p = spawn(join(RABBITMQ_SBIN!, 'rabbitmqctl'), ['-n', node, '--formatter', 'json', 'cluster_status'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  trackChild(p);
+  let out = '';
+  let err = '';
+  p.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  p.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const code = await new Promise<number | null>((r) => p.once('close', r));
   try {
-    return (JSON.parse(r.stdout) as { running_nodes?: string[] }).running_nodes ?? [];
+    return (JSON.parse(out) as { running_nodes?: string[] }).running_nodes ?? [];
   } catch {
-    throw new Error(`rabbitmqctl cluster_status failed: ${r.stdout}${r.stderr}`);
+    throw new Error(`rabbitmqctl cluster_status failed (exit ${code}): ${out}${err}`);
   }
 }
 

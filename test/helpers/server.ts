@@ -106,12 +106,14 @@ export async function startServer(dir: string, config: Record<string, unknown>, 
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const waitForLog = (pred: (l: LogLine) => boolean, ms = 10_000) => waitUntil(() => logs.find(pred), ms, 'log line');
-  const listening = await Promise.race([
-    waitForLog((l) => l.event === 'listening', 15_000),
-    exited.then((code) => {
-      throw new Error(`server exited with ${code}: ${stderr.join('')} ${JSON.stringify(logs)}`);
-    }),
-  ]);
+  // Until it listens or exits, not a fixed time: on a busy machine a server with workers took
+  // over 15 s to start (tap's timeout still ends a hang).
+  const gone = () => proc.exitCode !== null || proc.signalCode !== null;
+  const listening = await waitUntil(() => logs.find((l) => l.event === 'listening') ?? (gone() ? ('exited' as const) : undefined), Infinity, 'the server to listen');
+  if (listening === 'exited') {
+    const code = await exited;
+    throw new Error(`server exited with ${code}: ${stderr.join('')} ${JSON.stringify(logs)}`);
+  }
   const broker = logs.find((l) => l.event === 'embedded_broker_listening');
   return {
     proc,
