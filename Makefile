@@ -2,7 +2,7 @@ SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
 TAP := npx tap --disable-coverage --reporter=tap --timeout=240 --jobs=2
 # The failover runs: serial, since each file runs a whole broker cluster.
-CLUSTER_TAP := npx tap --disable-coverage --reporter=tap --timeout=300 --jobs=1 'build/test-cluster/*.test.js'
+CLUSTER_TAP := npx tap --disable-coverage --reporter=tap --timeout=420 --jobs=1 'build/test-cluster/*.test.js'
 
 .PHONY: all build test run bench clean certs
 
@@ -16,7 +16,7 @@ build: $(NODE_MODULES)
 	npx tsc -p tsconfig.json
 	npx tsc -p tsconfig.test.json
 
-# Every test, then the failover runs on RabbitMQ and NATS clusters (about 2.5 minutes more).
+# Every test, then the failover runs on RabbitMQ and NATS clusters (about 4 minutes more).
 test: build
 	@bash scripts/test-deps.sh rabbitmq-server
 	@set -o pipefail; $(TAP) 'build/test/**/*.test.js' | node scripts/tap-summary.mjs

@@ -7,6 +7,8 @@ import { sleep } from '../test/helpers/ports.js';
 // balancer, resends what is unacked after resendMs (same txid) and reconnects when its connection ends.
 
 export const FIELDS = ['VehicleSpeed', 'Odometer', 'BatteryLevel', 'OutsideTemp'] as const;
+/** Fields of a frame when a run asks for more than FIELDS. */
+export const MORE_FIELDS = [...FIELDS, 'InsideTemp', 'EstBatteryRange', 'PackVoltage', 'PackCurrent'] as const;
 
 export interface SentFrame {
   txid: string;
@@ -35,7 +37,7 @@ export class Car {
     private readonly lbPort: number,
     private readonly pki: TestPki,
     private readonly topicBase: string,
-    private readonly opts: { periodMs: number; resendMs: number },
+    private readonly opts: { periodMs: number; resendMs: number; fields?: number },
   ) {}
 
   private get open(): boolean {
@@ -95,13 +97,14 @@ export class Car {
     const n = ++this.seq;
     const txid = `${this.vin}-${n}`;
     // Values unique per frame, so the subscriber's copy proves which frame it came from.
-    const values = FIELDS.map((_, k) => this.index * 100_000 + n * 10 + k);
+    const names = MORE_FIELDS.slice(0, this.opts.fields ?? FIELDS.length);
+    const values = names.map((_, k) => this.index * 100_000 + n * 10 + k);
     const bytes = vFrame(
       txid,
       this.vin,
-      FIELDS.map((key, k) => ({ key, value: { float_value: values[k] } })),
+      names.map((key, k) => ({ key, value: { float_value: values[k] } })),
     );
-    const fields = new Map(FIELDS.map((key, k) => [`${this.topicBase}/${this.vin}/v/${key}`, values[k]]));
+    const fields = new Map(names.map((key, k) => [`${this.topicBase}/${this.vin}/v/${key}`, values[k]]));
     const f: SentFrame = { txid, bytes, fields, firstSent: Date.now(), lastSent: 0 };
     this.frames.set(txid, f);
     return f;
