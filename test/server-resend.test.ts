@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';
 import { sleep, waitUntil } from './helpers/ports.js';
@@ -12,17 +12,18 @@ import { connectVehicle, vFrame } from './helpers/vehicle.js';
 const VIN = '5YJ3E1EA7KF000051';
 const fields = (v: number) => [{ key: 'VehicleSpeed', value: { float_value: v } }, { key: 'Odometer', value: { double_value: v * 10 } }];
 
-t.test('resends while the broker is slow: one publish per field, every copy acked', async (t) => {
+/** mosquitto, a subscriber on `base/#`, the server with `mqtt` settings, one connected vehicle. */
+async function setUp(t: Test, base: string, mqtt: Record<string, unknown>) {
   const dir = t.testdir();
   const pki = await makePki(dir);
   const mosq = await startMosquitto(dir);
   t.teardown(() => mosq.stop());
-  const sub = await subscribe(mosq.url, 'rs/#');
+  const sub = await subscribe(mosq.url, `${base}/#`);
   t.teardown(() => sub.close());
   const server = await startServer(dir, {
     records: { V: ['mqtt'] },
     tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
-    mqtt: { broker: mosq.url, topic_base: 'rs', qos: 1, publish_timeout_ms: 5000 },
+    mqtt: { broker: mosq.url, topic_base: base, qos: 1, ...mqtt },
     monitoring: { prometheus_metrics_port: 0 },
   });
   t.teardown(() => server.stop());
@@ -30,7 +31,12 @@ t.test('resends while the broker is slow: one publish per field, every copy acke
   const monitorPort = (await server.waitForLog((l) => l.event === 'monitoring_listening')).port as number;
   const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
   t.teardown(() => v.close());
-  await sub.waitFor((m) => m.some((x) => x.topic === `rs/${VIN}/connectivity`));
+  await sub.waitFor((m) => m.some((x) => x.topic === `${base}/${VIN}/connectivity`));
+  return { mosq, sub, v, monitorPort };
+}
+
+t.test('resends while the broker is slow: one publish per field, every copy acked', async (t) => {
+  const { mosq, sub, v, monitorPort } = await setUp(t, 'rs', { publish_timeout_ms: 5000 });
 
   mosq.pause();
   const frame = vFrame('slow-1', VIN, fields(7));
@@ -57,25 +63,8 @@ t.test('resends while the broker is slow: one publish per field, every copy acke
 });
 
 t.test('resends after the deadline: the publishes still in flight answer them, a late PUBACK completes them', async (t) => {
-  const dir = t.testdir();
-  const pki = await makePki(dir);
-  const mosq = await startMosquitto(dir);
-  t.teardown(() => mosq.stop());
-  const sub = await subscribe(mosq.url, 'od/#');
-  t.teardown(() => sub.close());
-  const server = await startServer(dir, {
-    records: { V: ['mqtt'] },
-    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
-    // A fixed 400 ms deadline, so the pause below outlasts it several times over.
-    mqtt: { broker: mosq.url, topic_base: 'od', qos: 1, publish_timeout_ms: 400, publish_timeout_max_ms: 400, keep_alive_seconds: 60 },
-    monitoring: { prometheus_metrics_port: 0 },
-  });
-  t.teardown(() => server.stop());
-  await server.waitForLog((l) => l.event === 'mqtt_connected');
-  const monitorPort = (await server.waitForLog((l) => l.event === 'monitoring_listening')).port as number;
-  const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
-  t.teardown(() => v.close());
-  await sub.waitFor((m) => m.some((x) => x.topic === `od/${VIN}/connectivity`));
+  // A fixed 400 ms deadline, so the pause below outlasts it several times over.
+  const { mosq, sub, v, monitorPort } = await setUp(t, 'od', { publish_timeout_ms: 400, publish_timeout_max_ms: 400, keep_alive_seconds: 60 });
 
   mosq.pause();
   const frame = vFrame('late-1', VIN, fields(9));
