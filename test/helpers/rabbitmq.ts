@@ -155,9 +155,13 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
       output: () => outs[i],
       log: () => readLog(join(nd, 'log', `${name}.log`)),
     });
-    // The first node alone, then the other two join it: started all at once, they sometimes
-    // waited on each other's tables for over a minute on a busy machine. (Failures surface below.)
-    if (i === 0) await waitUntil(() => /Server startup complete/.test(nodes[0].log()) || proc.exitCode !== null, startMs, 'the first node').catch(() => undefined);
+    // One node at a time. Started together, nodes waited on each other's tables for minutes on a
+    // busy machine, and the MQTT plugins of two joining nodes asked RabbitMQ's client-ID tracking
+    // (the Raft cluster `mqtt_node`) to add them at once: Raft takes one change at a time and the
+    // plugin ignores the refusal, so a node was left out. The cluster then looked whole, but losing
+    // node 1 lost the tracking's quorum: every MQTT CONNECT failed ("client ID registration timed
+    // out") and the failover run acked nothing more. (Failures to start surface below.)
+    await waitUntil(() => /Server startup complete/.test(nodes[i].log()) || proc.exitCode !== null, startMs, `node ${name}`).catch(() => undefined);
   }
 
   const stop = async () => {
@@ -184,6 +188,18 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
       const why = nodes.filter((n) => !running.includes(n.name)).map((n) => `${n.name}:\n${n.output().slice(-2000)}`);
       throw new Error(`the nodes did not form one cluster: running ${running.join(', ') || 'none'}\n${why.join('\n')}`);
     }
+    // The failover needs MQTT CONNECTs to work on two nodes: the client-ID tracking must span all three.
+    let members: string[] = [];
+    await waitUntil(
+      async () => {
+        members = await clientIdTrackers(baseEnv, names[0]);
+        return names.every((n) => members.includes(n));
+      },
+      30_000,
+      'MQTT client-ID tracking on all three nodes',
+    ).catch(() => {
+      throw new Error(`RabbitMQ's MQTT client-ID tracking (Raft cluster mqtt_node) spans ${members.join(', ') || 'no node'}, not all three nodes`);
+    });
   } catch (e) {
     await stop();
     throw e;
@@ -209,6 +225,18 @@ async function runningNodes(env: NodeJS.ProcessEnv, node: string): Promise<strin
   } catch {
     throw new Error(`rabbitmqctl cluster_status failed (exit ${code}): ${out}${err}`);
   }
+}
+
+/** The nodes whose MQTT plugin is a member of the Raft cluster tracking client IDs, as `node` sees it. */
+async function clientIdTrackers(env: NodeJS.ProcessEnv, node: string): Promise<string[]> {
+  const p = spawn(join(RABBITMQ_SBIN!, 'rabbitmqctl'), ['-n', node, 'eval', 'ra:members({mqtt_node, node()}).'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+  trackChild(p);
+  let out = '';
+  p.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  await new Promise((r) => p.once('close', r));
+  // {ok, [{mqtt_node,'rabbit-a@localhost'}, …], Leader}: the members are the list, before the leader.
+  const list = /^\{ok,\s*\[([^\]]*)\]/.exec(out.trim())?.[1] ?? '';
+  return [...list.matchAll(/\{mqtt_node,\s*'([^']+)'\}/g)].map((m) => m[1]);
 }
 
 function killPid(pid: number): void {
