@@ -2,14 +2,46 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 
-/** A loopback port that was free a moment ago. */
-export function freePort(): Promise<number> {
+/**
+ * A loopback port that was free a moment ago, for a process that binds it later. Taken below the
+ * kernel's ephemeral range: a port from that range (listen on 0) can be given to any outgoing
+ * connection of any process before the child binds it, and RabbitMQ, which binds 15 to 40 s
+ * after it starts, failed with eaddrinuse that way.
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = outsideEphemeral();
+  for (let tries = 0; high - low > 1000 && tries < 50; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await canListen(port)) return port;
+  }
+  return listenOn(0);
+}
+
+/** The ports from 10000 up to the kernel's ephemeral range, which outgoing connections never take. */
+function outsideEphemeral(): [number, number] {
+  let first = 32768;
+  try {
+    first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || first;
+  } catch {
+    // Not Linux: its usual start.
+  }
+  return [10_000, first];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return listenOn(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+function listenOn(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
+    s.listen(port, '127.0.0.1', () => {
+      const bound = (s.address() as AddressInfo).port;
+      s.close(() => resolve(bound));
     });
   });
 }
