@@ -1,6 +1,6 @@
 import t from 'tap';
 import { AckTime } from '../src/producers/mqtt/ack-time.js';
-import { Admission } from '../src/producers/mqtt/admission.js';
+import { Admission, VEHICLE_BUDGET_FLOOR, vehicleBudget } from '../src/producers/mqtt/admission.js';
 import { Batch, DeadlineList } from '../src/producers/mqtt/batch.js';
 
 // The admission arithmetic on its own: a congestion window (additive increase, multiplicative
@@ -114,4 +114,13 @@ t.test('hysteresis: no room at the limit, room again at 80%, each listener once 
   a.update(0);
   await Promise.resolve();
   t.equal(calls, 2, 'and once more for the next return');
+});
+
+t.test('vehicle budget: the publishes a broker acknowledges in the target time, never below the floor', async (t) => {
+  t.equal(vehicleBudget(0, 250), VEHICLE_BUDGET_FLOOR, 'no rate measured yet: the floor');
+  t.equal(vehicleBudget(300, 250), VEHICLE_BUDGET_FLOOR, 'a slow broker: the floor');
+  t.equal(vehicleBudget(10_000, 250), 2500, '10,000 acks/s × 250 ms');
+  t.equal(vehicleBudget(40_000, 250), 10_000, 'four times the rate, four times the budget');
+  t.equal(vehicleBudget(10_000, 250, 64), 2500);
+  t.equal(vehicleBudget(100, 250, 64), 64);
 });

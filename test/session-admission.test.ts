@@ -17,7 +17,7 @@ function heldProducer(room = Infinity) {
   const pending: { txid: string; resolve: () => void }[] = [];
   const listeners: (() => void)[] = [];
   const order: string[] = [];
-  const p: Producer & { pending: typeof pending; order: string[]; settle(n?: number): Promise<void>; room: number; holdConnectivity: boolean } = {
+  const p: Producer & { pending: typeof pending; order: string[]; settle(n?: number): Promise<void>; room: number; holdConnectivity: boolean; budget?: number } = {
     name: 'held',
     selfTimed: true,
     room,
@@ -31,6 +31,7 @@ function heldProducer(room = Infinity) {
     },
     hasRoom: () => pending.length < p.room,
     onRoom: (l) => void listeners.push(l),
+    vehicleBudget: () => p.budget ?? Infinity,
     async settle(n = 1) {
       for (let i = 0; i < n && pending.length; i++) pending.shift()!.resolve();
       if (pending.length < p.room) for (const l of listeners) l();
@@ -58,8 +59,9 @@ function fakeSocket() {
   return { s, socket };
 }
 
-async function setup(opts: { perVehicle?: number; room?: number; max?: number; holdConnectivity?: boolean }) {
+async function setup(opts: { perVehicle?: number; room?: number; max?: number; holdConnectivity?: boolean; budget?: number }) {
   const producer = heldProducer(opts.room);
+  producer.budget = opts.budget;
   producer.holdConnectivity = opts.holdConnectivity ?? false;
   const dispatcher = new Dispatcher({ V: ['held'] }, new Map([['held', producer as Producer]]), 60_000);
   const gate = new InflightGate({ max: opts.max ?? 20_000, perVehicle: opts.perVehicle, producers: dispatcher.allProducers() });
@@ -69,7 +71,12 @@ async function setup(opts: { perVehicle?: number; room?: number; max?: number; h
     const sess = new VehicleSession({ vin, connectionId: vin, clientVersion: '', networkInterface: '' }, socket, { dispatcher, logger, events: noEvents, gate });
     const started = sess.start();
     if (!opts.holdConnectivity) await started;
-    return { s, sess, send: (txid: string) => sess.onMessage(Buffer.from(vFrame(txid, vin, [{ key: 'VehicleSpeed', value: { float_value: 1 } }]))) };
+    const fields = (n: number) => Array.from({ length: n }, (_, i) => ({ key: i % 2 ? 'VehicleSpeed' : 'Odometer', value: { float_value: i } }));
+    return {
+      s,
+      sess,
+      send: (txid: string, n = 1) => sess.onMessage(Buffer.from(vFrame(txid, vin, fields(n)))),
+    };
   };
   return { producer, gate, session };
 }
@@ -85,6 +92,28 @@ t.test('per-vehicle bound: at most N records in flight, reading paused, nothing 
   for (let i = 0; i < 5; i++) await producer.settle();
   t.same(producer.order, ['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
   t.same(a.s.sent.map((x) => x.txid), ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'], 'every frame acked, in order');
+  t.notOk(a.s.paused, 'reading resumed');
+});
+
+t.test('per-vehicle field budget: a vehicle holds no more fields in flight than the producer allows; a big record still goes alone', async (t) => {
+  const { producer, session } = await setup({ budget: 100 });
+  const a = await session('A');
+  const b = await session('B');
+  for (let i = 0; i < 4; i++) a.send(`a${i}`, 60);
+  t.same(producer.order, ['a0', 'a1'], 'two 60-field records: 120 fields, the budget reached');
+  t.ok(a.s.paused, 'A is not read from at its budget');
+  b.send('b0', 1);
+  t.same(producer.order, ['a0', 'a1', 'b0'], 'B is not held by A\'s budget');
+  await producer.settle();
+  t.same(producer.order, ['a0', 'a1', 'b0', 'a2'], 'A settles one, the next starts');
+  producer.budget = 10;
+  a.send('a4', 500);
+  for (let i = 0; i < 3; i++) await producer.settle();
+  t.same(producer.order.slice(-1), ['a3'], 'a1, b0 and a2 settled: a3 alone, over the smaller budget');
+  await producer.settle();
+  t.same(producer.order.slice(-1), ['a4'], 'a record larger than the budget goes once nothing of A is in flight');
+  await producer.settle();
+  t.same(a.s.sent.map((x) => x.txid), ['a0', 'a1', 'a2', 'a3', 'a4'], 'every frame of A acked, in order');
   t.notOk(a.s.paused, 'reading resumed');
 });
 

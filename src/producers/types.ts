@@ -26,6 +26,12 @@ export interface Producer {
   hasRoom?(): boolean;
   onRoom?(listener: () => void): void;
   /**
+   * Fairness: the fields one vehicle may have in flight here at once, so that others sharing
+   * the producer's connection do not wait long behind it. Asked before each of that vehicle's
+   * records; a vehicle with nothing in flight is always admitted. Absent means no bound.
+   */
+  vehicleBudget?(): number;
+  /**
    * Begin talking to the outside (connect to a broker). Called once every listener is bound and
    * every check passed, so a start that fails has no effect outside the process; absent means the
    * producer needs no start.

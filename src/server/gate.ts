@@ -33,6 +33,7 @@ export class InflightGate {
   readonly perVehicle: number;
   private readonly waiting = new Set<Parkable>();
   private readonly gated: Producer[];
+  private readonly budgeted: Producer[];
   /** The session being woken: it may pass the queue it was at the head of. */
   private waking?: Parkable;
   private wakeScheduled = false;
@@ -43,6 +44,7 @@ export class InflightGate {
     this.max = o.max;
     this.perVehicle = o.perVehicle ?? Infinity;
     this.gated = (o.producers ?? []).filter((p) => typeof p.hasRoom === 'function');
+    this.budgeted = (o.producers ?? []).filter((p) => typeof p.vehicleBudget === 'function');
     for (const p of o.producers ?? []) p.onRoom?.(() => this.wakeSome());
   }
 
@@ -51,6 +53,13 @@ export class InflightGate {
     if (this.count >= this.max) return false;
     for (const p of this.gated) if (!p.hasRoom!()) return false;
     return true;
+  }
+
+  /** Fields one vehicle may have in flight: the smallest of the producers' budgets. */
+  vehicleBudget(): number {
+    let b = Infinity;
+    for (const p of this.budgeted) b = Math.min(b, p.vehicleBudget!());
+    return b;
   }
 
   /** Whether `s` may start a record now; when false, it must park. */

@@ -37,6 +37,10 @@ export class VehicleSession {
   private paused = false;
   private draining = false;
   private inFlight = 0;
+  /** Fields of the records in flight, against the producers' per-vehicle budget. */
+  private fieldsInFlight = 0;
+  /** Held at this connection's own bounds (records or fields): each settle looks again. */
+  private heldByOwnBound = false;
   private idle: (() => void)[] = [];
   private readonly window?: SlidingWindow;
   private windowTimer?: NodeJS.Timeout;
@@ -139,9 +143,11 @@ export class VehicleSession {
   private pump(): void {
     if (!this.started || this.closed || this.draining) return;
     while (this.queue.length) {
-      // This connection's own bound: it resumes as its records settle (see settle()).
-      if (this.inFlight >= this.perVehicle) {
+      // This connection's own bounds: it resumes as its records settle (see settle()). A record
+      // of any size goes out when nothing of this vehicle is in flight.
+      if (this.inFlight >= this.perVehicle || (this.inFlight > 0 && this.fieldsInFlight >= (this.opts.gate?.vehicleBudget() ?? Infinity))) {
         if (!this.paused) this.opts.events.admissionWaited('vehicle');
+        this.heldByOwnBound = true;
         return this.hold();
       }
       if (this.opts.gate && !this.opts.gate.canAdmit(this)) {
@@ -246,7 +252,9 @@ export class VehicleSession {
    */
   private answerWhen(settled: Promise<void>, f: Frame, arrivedAt: number, fields: number | undefined, record?: VehicleRecord): void {
     const ev = this.opts.events;
+    const weight = fields ?? 0;
     this.inFlight++;
+    this.fieldsInFlight += weight;
     this.opts.gate?.started();
     ev.recordStarted();
     const started = performance.now();
@@ -258,7 +266,7 @@ export class VehicleSession {
         const now = performance.now();
         ev.recordPublished(f.recordType, n, (now - started) / 1000, (now - arrivedAt) / 1000);
         if (record) ev.recordAcked(record, this);
-        this.settle(f.recordType, 'acked');
+        this.settle(f.recordType, 'acked', weight);
       },
       (err: unknown) => {
         if (fields !== undefined) ev.producerFailed(err);
@@ -267,17 +275,18 @@ export class VehicleSession {
           // The record can never be produced: an error response, so the vehicle stops resending.
           this.respond(writeError(f.txidBytes, reason));
           this.log.line('warn', { event: 'record_invalid', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(reason) }, 'record can never be produced; error response');
-          return this.settle(f.recordType, 'error_invalid');
+          return this.settle(f.recordType, 'error_invalid', weight);
         }
         // §3.7: no response at all; the vehicle resends after its own timeout. A broker failure,
         // not the vehicle's: the MQTT producer logs the outage once; here only debug, limited.
         this.log.line('debug', { event: 'record_unacked', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(reason) }, 'record not taken; no response');
-        this.settle(f.recordType, 'unacked');
+        this.settle(f.recordType, 'unacked', weight);
       },
     );
   }
 
-  private settle(recordType: string, outcome: FrameOutcome): void {
+  private settle(recordType: string, outcome: FrameOutcome, weight: number): void {
+    this.fieldsInFlight -= weight;
     this.opts.events.frameDone(recordType, outcome);
     this.opts.gate?.finished();
     this.opts.events.recordFinished();
@@ -286,9 +295,11 @@ export class VehicleSession {
       this.idle = [];
       for (const w of waiters) w();
     }
-    // Held at this connection's own bound: one record settled, so read on.
-    if (this.queue.length && this.inFlight === this.perVehicle - 1) this.pump();
-    else if (this.paused && !this.queue.length) this.pump();
+    // Held at this connection's own bounds: one record settled, so look again.
+    if (this.heldByOwnBound) {
+      this.heldByOwnBound = false;
+      this.pump();
+    } else if (this.paused && !this.queue.length) this.pump();
   }
 
   private checkSender(f: Frame): void {

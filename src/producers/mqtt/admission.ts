@@ -17,10 +17,23 @@ export interface AdmissionOptions {
   resumeAt?: number;
 }
 
-// Time constant of the smoothed acknowledgement rate (a metric; admission does not use it).
+// Time constant of the smoothed acknowledgement rate (the per-vehicle budget follows it).
 const RATE_TAU_MS = 1000;
 // Below this many held publishes the acks measure demand, not the broker: no rate sample then.
 const BUSY = 256;
+
+/** A vehicle's budget never falls below this many publishes: a fresh link has measured no rate yet. */
+export const VEHICLE_BUDGET_FLOOR = 512;
+
+/**
+ * Publishes one vehicle may hold in flight: what the broker acknowledges in `targetMs`, so a
+ * vehicle queued behind a pipelining one on the shared broker connection waits about that long,
+ * whether the broker takes 300 or 30,000 publishes a second (a fixed count was 1.1 s of waiting
+ * behind a 50-field burst when a loaded machine slowed mosquitto).
+ */
+export function vehicleBudget(ratePerSecond: number, targetMs: number, floor = VEHICLE_BUDGET_FLOOR): number {
+  return Math.max(floor, Math.round((ratePerSecond * targetMs) / 1000));
+}
 
 /**
  * Admission: "no room" while the link holds (queued + awaiting PUBACK) `limit` publishes or

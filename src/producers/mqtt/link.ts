@@ -154,6 +154,11 @@ export class MqttLink {
     return this.out.admission.hasRoom();
   }
 
+  /** Publishes one vehicle may hold in flight (see vehicleBudget). */
+  vehicleBudget(): number {
+    return this.out.vehicleBudget();
+  }
+
   /** `listener` is called each time room comes back after hasRoom() was false. */
   onRoom(listener: () => void): void {
     this.out.admission.onRoom(listener);

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { InvalidRecord } from '../types.js';
 import { AckTime } from './ack-time.js';
-import { Admission, type AdmissionOptions } from './admission.js';
+import { Admission, vehicleBudget, type AdmissionOptions } from './admission.js';
 import { Batch, DeadlineList, SendQueue, type BatchOwner } from './batch.js';
 import { IdWindow } from './ids.js';
 import { encodePubrel, publishSize, writePublish, writeValuePublish } from './packets.js';
@@ -31,6 +31,8 @@ export interface OutboxOptions {
 // Share of publish_timeout_ms that queueing may add to the broker's acknowledgement time before
 // admission shrinks: records admitted then finish well within their deadline.
 const QUEUE_SHARE = 0.5;
+// Share of publish_timeout_ms one vehicle's publishes in flight may take the broker (see vehicleBudget).
+const VEHICLE_SHARE = 0.1;
 
 /**
  * The publish path of one connection: batches taken (validated and measured), written out in
@@ -54,6 +56,11 @@ export class Outbox implements BatchOwner {
   constructor(private readonly o: OutboxOptions) {
     this.admission = new Admission({ ...o.admission, queueMs: o.publishTimeoutMs * QUEUE_SHARE });
     this.ackTime = new AckTime({ minMs: o.publishTimeoutMs, maxMs: Math.max(o.publishTimeoutMs, o.publishTimeoutMaxMs) });
+  }
+
+  /** Publishes one vehicle may hold in flight now. */
+  vehicleBudget(): number {
+    return vehicleBudget(this.admission.rate, this.o.publishTimeoutMs * VEHICLE_SHARE);
   }
 
   /** Publishes held: queued, or written and awaiting their acknowledgement. */

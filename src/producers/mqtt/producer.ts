@@ -157,6 +157,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
     ready: () => link.connected,
     hasRoom: () => link.hasRoom(),
     onRoom: (listener) => link.onRoom(listener),
+    vehicleBudget: () => link.vehicleBudget(),
     async close() {
       republisher?.stop();
       await link.close(Math.max(m.disconnect_timeout_ms, 100), statusTopic === undefined ? undefined : { topic: statusTopic, payload: 'offline', qos: 1, retain: true });
