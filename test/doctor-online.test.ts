@@ -1,13 +1,14 @@
 import t, { type Test } from 'tap';
 import { CLI, runCli, STACK, testdir } from './helpers/cli.js';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCa, issueCert, type KeyPairPem } from '../src/tls/devcerts.js';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
 import { freePort } from './helpers/ports.js';
+import { startServer } from './helpers/server.js';
 
 // `check-config --online`: what serve would fail on at start (a port in use, a host that does not
 // resolve, a broker that is down or refuses the credentials) is a fail line naming the config key,
@@ -68,7 +69,8 @@ t.test('a config serve can start with: every line ok, exit 0', async (t) => {
 });
 
 t.test('a port held by another process: a fail line naming the key, exit 1; without --online no network', async (t) => {
-  const holder: Server = createServer();
+  // check-config probes a held port for this server: the holder takes its probes and drops them.
+  const holder: Server = createServer((sock) => sock.on('error', () => {}).resume().end());
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => holder.close(() => resolve())));
   const held = (holder.address() as AddressInfo).port;
@@ -90,6 +92,35 @@ t.test('a port held by another process: a fail line naming the key, exit 1; with
   const r2 = await runCli(['check-config', '--online', 'config.json'], dir2);
   t.equal(r2.code, 1);
   t.match(r2.stdout, new RegExp(`^fail  port: 127\\.0\\.0\\.1:${held} \\(mqtt\\.embedded_port\\) is in use by another process, often another MQTT broker.*"broker": "127\\.0\\.0\\.1:${held}"`, 'm'));
+});
+
+t.test('beside the server of this config, running: its ports are ok as in use by it, exit 0', async (t) => {
+  const dir = await setup(t);
+  const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, any>;
+  const server = await startServer(dir, c);
+  t.teardown(() => server.stop());
+  const r = await runCli(['check-config', '--online', 'config.json'], dir);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  const inUse = (key: string, port: number, how: string) =>
+    new RegExp(`^ok    port: 127\\.0\\.0\\.1:${port} \\(${key.replace(/\./g, '\\.')}\\) is in use by this server, already running \\(${how}\\)$`, 'm');
+  t.match(r.stdout, inUse('port', c.port, 'it presents tls\\.server_cert'));
+  t.match(r.stdout, inUse('status_port', c.status_port, 'it answers /status and /readyz'));
+  t.match(r.stdout, inUse('monitoring.prometheus_metrics_port', c.monitoring.prometheus_metrics_port, 'its /metrics are fleet_telemetry_\\*'));
+  t.match(r.stdout, inUse('mqtt.embedded_port', c.mqtt.embedded_port, 'it accepts MQTT and the vehicle port is this server'));
+  t.match(r.stdout, /all checks passed\n$/);
+
+  // Another config on the same ports, with a certificate of its own: that server is not its own.
+  const other = await setup(t, (o) => {
+    o.port = c.port;
+    o.mqtt.embedded_port = c.mqtt.embedded_port;
+  });
+  const otherLeaf = await issueCert(root, { commonName: 'localhost', kind: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  writeFileSync(join(other, 'server.pem'), otherLeaf.certPem);
+  writeFileSync(join(other, 'server.key'), otherLeaf.keyPem);
+  const r2 = await runCli(['check-config', '--online', 'config.json'], other);
+  t.equal(r2.code, 1, r2.stdout + r2.stderr);
+  t.match(r2.stdout, new RegExp(`^fail  port: 127\\.0\\.0\\.1:${c.port} \\(port\\) is in use by another process`, 'm'));
+  t.match(r2.stdout, new RegExp(`^fail  port: 127\\.0\\.0\\.1:${c.mqtt.embedded_port} \\(mqtt\\.embedded_port\\) is in use by another process`, 'm'), 'an MQTT broker counts as ours only beside our vehicle port');
 });
 
 t.test('a host that does not resolve: fail, exit 1', async (t) => {

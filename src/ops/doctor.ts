@@ -11,6 +11,7 @@ import { brokerTlsFrom, brokerUrl, clientIdFrom } from '../producers/mqtt/option
 import { parseBrokerUrl, type BrokerEndpoint } from '../producers/mqtt/transport.js';
 import { shownPath, unreadableNote, type CheckLine } from '../tls/check.js';
 import { probeBroker } from './doctor-broker.js';
+import { answersAsThisServer } from './doctor-running.js';
 import { loadPluginFactory } from '../producers/plugin.js';
 
 /** The broker check waits no longer than this, whatever mqtt.connect_timeout_ms says. */
@@ -48,12 +49,18 @@ function tryBind(l: Listener): Promise<NodeJS.ErrnoException | undefined> {
   });
 }
 
-export async function portCheck(l: Listener): Promise<CheckLine> {
+/**
+ * The port can be bound, or is held by this config's server already running (`running` says how
+ * it answered): README step 3 runs this check beside the server.
+ */
+export async function portCheck(l: Listener, running?: (l: Listener) => Promise<string | undefined>): Promise<CheckLine> {
   const where = `${hostPort(l.host, l.port)} (${l.key})`;
   const err = await tryBind(l);
   if (!err) {
     return { status: 'ok', check: 'port', message: l.port === 0 ? `${where} takes any free port; ${l.host} can be bound` : `${where} is free` };
   }
+  const evidence = err.code === 'EADDRINUSE' && running ? await running(l) : undefined;
+  if (evidence) return { status: 'ok', check: 'port', message: `${where} is in use by this server, already running (${evidence})` };
   let why: string;
   switch (err.code) {
     case 'EADDRINUSE':
@@ -151,8 +158,15 @@ export async function brokerCheck(config: Config): Promise<CheckLine> {
 /** Every online check, in the order they print: host, ports, broker. */
 export async function onlineChecks(config: Config): Promise<CheckLine[]> {
   const lines: CheckLine[] = [await hostCheck(config)];
-  // One at a time: two listeners sharing a port were refused by the config already.
-  for (const l of listenersOf(config)) lines.push(await portCheck(l));
+  // One at a time: two listeners sharing a port were refused by the config already. The vehicle
+  // port comes first; whether it is this server's decides about the embedded broker's.
+  let vehiclePortIsOurs = false;
+  const running = async (held: Listener) => {
+    const evidence = await answersAsThisServer(held, config, vehiclePortIsOurs);
+    if (held.key === 'port' && evidence) vehiclePortIsOurs = true;
+    return evidence;
+  };
+  for (const l of listenersOf(config)) lines.push(await portCheck(l, running));
   lines.push(await brokerCheck(config));
   return lines;
 }
