@@ -82,6 +82,25 @@ t.test('a config that routes nothing to mqtt starts no embedded broker', async (
   t.notOk(server.logs.some((l) => String(l.event).startsWith('mqtt_')), 'no MQTT connection');
 });
 
+t.test('with text logs a start failure is said once, on stderr; with JSON logs also as a start_failed line', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const holder = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => holder.once('listening', r));
+  t.teardown(() => holder.close());
+  const busy = (holder.address() as { port: number }).port;
+  const config = { port: busy, records: { V: ['logger'] }, tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile } };
+  const text = await run(dir, { ...config, json_log_enable: false });
+  t.equal(text.code, 2);
+  t.equal(text.stderr.match(/cannot start/g)?.length, 1, 'stderr says it once');
+  t.match(text.stderr, /^fleet-telemetry: cannot start: 127\.0\.0\.1:\d+ \(port\) is already in use/m);
+  t.notMatch(text.stdout, /ERROR|event=start_failed/, 'no log line repeats it');
+  const json = await run(dir, config);
+  t.equal(json.code, 2);
+  t.match(json.stdout, /"event":"start_failed"/, 'JSON logs carry the event for machines');
+  t.equal(json.stderr.match(/cannot start/g)?.length, 1);
+});
+
 t.test('the embedded broker on a busy port: the key and the remedy', async (t) => {
   const dir = t.testdir();
   const pki = await makePki(dir);

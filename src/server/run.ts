@@ -159,8 +159,11 @@ export async function runServer(config: Config, start: Starter = startAll): Prom
     running = await start(config, logger);
   } catch (err) {
     const msg = startFailureMessage(err);
-    logger.error({ event: 'start_failed', reason: msg }, 'cannot start');
-    logger.flush?.();
+    // Text logs share the terminal with stderr: the reason is said once there, with its line breaks.
+    if (config.json_log_enable) {
+      logger.error({ event: 'start_failed', reason: msg }, 'cannot start');
+      logger.flush?.();
+    }
     process.stderr.write(`fleet-telemetry: cannot start: ${msg}\n`);
     return 2;
   }
