@@ -154,6 +154,18 @@ t.test('on a terminal: colours, fitted to its width; NO_COLOR and --no-color tur
   }
 });
 
+t.test('a terminal that reports 0 columns: the table as without a width, not blank lines', async (t) => {
+  const dir = testdir(t);
+  const api = await contractStandIn(t, () => fleetFixture());
+  const r = await runInTerminal(['vehicles', '--url', api.url, '--no-color'], dir, { cols: 0 });
+  t.equal(r.code, 0, r.out);
+  const lines = r.out.split(/\r?\n/);
+  t.match(r.out, /\n5YJ3E7EB2NF000001 /, 'the first vehicle on its own line');
+  t.match(r.out, /\n5YJ3E7EB2NF000002 /, 'the second too');
+  t.match(r.out, /\nVIN +NAME +STATE/, 'the header row');
+  t.equal(lines.slice(0, -1).filter((l) => l.trim() === '').length, 1, 'one blank line: between the health line and the table');
+});
+
 t.test('--watch on a terminal redraws in place until ^C, exit 0', async (t) => {
   const dir = testdir(t);
   const api = await contractStandIn(t, () => fleetFixture());

@@ -58,9 +58,10 @@ const vehicles: Command = {
     const tty = out.isTTY === true;
     const color = tty && flags['no-color'] !== true && !process.env.NO_COLOR;
     const json = flags.json === true;
-    // Not a terminal: COLUMNS, when set, still limits the width (as for ls).
+    // A terminal that reports no width (0 columns: some CI and serial consoles), or not a terminal:
+    // COLUMNS, when set, still limits the width (as for ls); else no limit.
     const columns = Number(process.env.COLUMNS);
-    const width = tty ? out.columns : Number.isInteger(columns) && columns > 0 ? columns : undefined;
+    const width = tty && out.columns > 0 ? out.columns : Number.isInteger(columns) && columns > 0 ? columns : undefined;
     const cannotReach = (r: { why: string }) => `vehicles: cannot reach the monitoring port at ${url}: ${r.why}`;
 
     let stopped = false;
@@ -82,7 +83,7 @@ const vehicles: Command = {
       if (!tty) return out.write(`${first ? '' : '\n'}at ${new Date(r.body.at).toISOString()}\n${renderFleet(r.body, { width, color: false })}`);
       // In place: home, each line cleared to its end, then everything below the view cleared.
       const head = `${url} · every ${interval} s · ${new Date().toLocaleTimeString()}`;
-      const view = renderFleet(r.body, { width: out.columns, maxRows: Math.max(1, (out.rows ?? 24) - 6), color });
+      const view = renderFleet(r.body, { width, maxRows: Math.max(1, (out.rows || 24) - 6), color });
       const title = color ? `\x1b[2m${head}\x1b[0m` : head;
       out.write(`${first ? '\x1b[2J' : ''}\x1b[H${[title, ...view.trimEnd().split('\n')].map((l) => `${l}\x1b[K`).join('\n')}\n\x1b[J`);
     };
