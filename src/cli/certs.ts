@@ -48,7 +48,14 @@ const certs: Command = {
       for (const f of files) process.stdout.write(`${f.action === 'written' ? 'wrote' : 'kept '} ${display(f.path)}\n`);
     };
     // Vehicle certificates first: with --force they make the new CA the server certificate then reuses.
-    if (vins.length > 0 || !named) print((await writeDevCerts(out, vins, { force })).files);
+    if (vins.length > 0 || !named) {
+      const dev = await writeDevCerts(out, vins, { force });
+      print(dev.files);
+      // Asked for vehicles, the owner also gets a server certificate: say what it is good for.
+      if (!named && dev.files.some((f) => f.path === dev.serverCert && f.action === 'written')) {
+        process.stdout.write(`\n${display(dev.serverCert)} is a development server certificate for localhost, 127.0.0.1 and ::1 (what make run uses); for a host vehicles reach, add --hostname NAME.\n`);
+      }
+    }
     if (!named) return 0;
     const res = await writeNamedServerCert(out, { dnsNames: hostnames, ipAddresses: ips }, { force: force && vins.length === 0 });
     print(res.files.filter((f) => vins.length === 0 || !f.path.startsWith(path.join(res.dir, 'ca.'))));
