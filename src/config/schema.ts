@@ -415,7 +415,7 @@ export const configSchema = {
         'share of what the broker can acknowledge within mqtt.publish_timeout_ms: a V record of 50 fields is 50 publishes, so 64 records are ' +
         'about 3,200 publishes, a few percent of the tens of thousands a second a stock broker acknowledges; a vehicle that pipelines as fast ' +
         'as it can then cannot fill the window and make other vehicles\' publishes time out. Raise it for few vehicles on a high-latency link to the broker. ' +
-        'The MQTT producer bounds each vehicle\'s fields in flight too, by what the broker acknowledges in a tenth of mqtt.publish_timeout_ms.',
+        'The MQTT producer bounds each vehicle\'s fields in flight too, by what the broker acknowledges in its base time plus 4 % of mqtt.publish_timeout_ms.',
       'x-origin': 'project',
     },
     producers: {

@@ -26,10 +26,11 @@ const BUSY = 256;
 export const VEHICLE_BUDGET_FLOOR = 512;
 
 /**
- * Publishes one vehicle may hold in flight: what the broker acknowledges in `targetMs`, so a
- * vehicle queued behind a pipelining one on the shared broker connection waits about that long,
- * whether the broker takes 300 or 30,000 publishes a second (a fixed count was 1.1 s of waiting
- * behind a 50-field burst when a loaded machine slowed mosquitto).
+ * Publishes one vehicle may hold in flight: what the broker acknowledges in `targetMs` (its base
+ * acknowledgement time, so a distant broker's pipe stays full, plus the queueing one vehicle may
+ * cause). A vehicle behind a pipelining one on the shared broker connection then waits about
+ * that long, whether the broker takes 300 or 30,000 publishes a second (a fixed count was 1.1 s
+ * of waiting behind a 50-field burst when a loaded machine slowed mosquitto).
  */
 export function vehicleBudget(ratePerSecond: number, targetMs: number, floor = VEHICLE_BUDGET_FLOOR): number {
   return Math.max(floor, Math.round((ratePerSecond * targetMs) / 1000));
