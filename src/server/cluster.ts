@@ -16,7 +16,7 @@ import { serverTlsMaterial } from './tls.js';
 import { workerConfig, type FromWorker, type PresenceNote, type Question, type ToWorker } from './worker.js';
 import { PresenceTracker } from './presence/tracker.js';
 import { oneRowPerVehicle } from '../ops/vehicle-rows.js';
-import type { CloseOutcome } from './presence/port.js';
+import { PresenceNotPublished, type CloseOutcome } from './presence/port.js';
 import type { Presence } from '../publish/presence.js';
 import { vehiclesConnectedGauge, VEHICLES_CONNECTED } from '../ops/presence-metrics.js';
 
@@ -169,12 +169,12 @@ class Fleet implements MonitorSource {
   /** Through one serving worker's producers, a different one after each failure. */
   private async publishPresence(vin: string, p: Presence): Promise<void> {
     const ready = this.slots.filter((s) => s.ready && s.worker?.isConnected());
-    if (ready.length === 0) throw new Error('no worker is serving');
+    if (ready.length === 0) throw new PresenceNotPublished('no worker is serving');
     const s = ready[this.presenceTurn % ready.length];
     const got = await this.askOne<{ ok: boolean; error?: string; permanent?: boolean }>(s, 'presence', { vin, presence: p }, this.base.mqtt.publish_timeout_ms + ASK_TIMEOUT_MS);
     if (got?.ok) return;
     this.presenceTurn++;
-    throw Object.assign(new Error(got?.error ?? `worker ${s.k} did not answer`), { permanent: got?.permanent === true });
+    throw new PresenceNotPublished(got?.error ?? `worker ${s.k} did not answer`, got?.permanent === true);
   }
 
   /** Key `<k>/<pid>/<n>`: asks worker k, if the same process still serves it. */

@@ -21,3 +21,15 @@ export type CloseOutcome = 'closed' | 'active' | 'gone';
 
 /** The WebSocket close code and reason an older connection of a vehicle gets (4000–4999: the application's). */
 export const SUPERSEDED_CLOSE = { code: 4000, reason: 'superseded by a newer connection of this vehicle' } as const;
+
+/** A presence a worker could not publish (the primary tries again later, maybe through another). */
+export class PresenceNotPublished extends Error {
+  override readonly name = 'PresenceNotPublished';
+  readonly code = 'presence_not_published';
+  constructor(
+    message: string,
+    readonly permanent = false,
+  ) {
+    super(message);
+  }
+}
