@@ -173,6 +173,10 @@ t.test('one process: the older connection is closed after the grace period, logg
   await waitUntil(async () => metric(await http('/metrics'), 'fleet_telemetry_older_connections_closed_total') === 1, WAIT, 'the metric');
   t.pass('older_connections_closed_total is 1');
   t.notOk(presences(sub).some((x) => !x.online), 'never offline while B was open');
+
+  // A clean stop closes B: the vehicle is published offline before the broker connection goes.
+  t.equal(await server.stop(), 0, 'exit 0 on SIGTERM');
+  t.match((await lateRead(mosq.url)).p, { online: false, connections: 0 }, 'offline after a clean stop');
 });
 
 t.test('two workers: one vehicle on both, online until the last connection closes', async (t) => {
@@ -226,6 +230,14 @@ t.test('two workers: one vehicle on both, online until the last connection close
   t.match((await lateRead(mosq.url)).p, { online: false, connections: 0 }, 'offline once the last connection closed');
   const seq = presences(sub);
   t.ok(seq.slice(0, -1).every((p) => p.online), 'offline only at the end');
+
+  // A clean stop of every worker: the primary publishes the vehicle offline through a worker
+  // whose producers still run.
+  const c = await connect(server, pki);
+  t.teardown(() => c.close());
+  await until(sub, 'online again', (p) => p.online);
+  t.equal(await server.stop(), 0, 'exit 0 on SIGTERM');
+  t.match((await lateRead(mosq.url)).p, { online: false, connections: 0 }, 'offline after a clean stop');
 });
 
 t.test('a server killed with a vehicle online: another server corrects it when the Last Will fires', async (t) => {
