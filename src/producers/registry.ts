@@ -5,7 +5,7 @@ import { createLoggerProducer } from './logger.js';
 import { createMqttProducer } from './mqtt/producer.js';
 import { loadPluginFactory } from './plugin.js';
 import type { Producer, ProducerFactory } from './types.js';
-import type { PresenceCorrections } from './mqtt/presence-watch.js';
+import type { PresenceCorrections } from './presence.js';
 
 /** Built-in producers by name; plugins join them from `producers` in the config. */
 export const builtinProducers: Record<string, ProducerFactory> = {

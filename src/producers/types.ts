@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { VehicleRecord } from '../record/types.js';
 import type { DerivedPublisher } from './derived.js';
-import type { PresenceCorrections } from './mqtt/presence-watch.js';
+import type { PresenceCorrections } from './presence.js';
 
 /**
  * A sink for decoded records. `produce` resolves once the record is taken (for MQTT: every

@@ -17,7 +17,7 @@ import { readinessOf } from '../ops/readiness.js';
 import { FleetStore } from '../ops/fleet/store.js';
 import { LocalFleet } from '../ops/fleet/local.js';
 import { presencePublisher } from '../producers/presence.js';
-import type { PresenceCorrections } from '../producers/mqtt/presence-watch.js';
+import type { PresenceCorrections } from '../producers/presence.js';
 import type { Presence } from '../publish/presence.js';
 import type { PresencePort } from './presence/port.js';
 import { PresenceTracker } from './presence/tracker.js';

@@ -6,7 +6,7 @@ import { readinessOf } from '../ops/readiness.js';
 import { workerChanges } from '../ops/fleet/local.js';
 import { startAll, startFailureMessage, type RunningServer } from './run.js';
 import type { Presence } from '../publish/presence.js';
-import type { PresenceCorrections } from '../producers/mqtt/presence-watch.js';
+import type { PresenceCorrections } from '../producers/presence.js';
 import type { PresencePort } from './presence/port.js';
 
 /** What the primary asks a worker, answered over IPC. */

@@ -1,14 +1,9 @@
 import { presenceVin, readPresence } from '../../publish/presence.js';
 import type { TopicNames } from '../../publish/topics.js';
 
-/** What the watch asks of presence (the tracker, which knows the connections). */
-export interface PresenceCorrections {
-  /**
-   * `vin` is marked online by a server that is not (or no longer) serving it: published offline
-   * after `afterMs` unless the vehicle is connected then.
-   */
-  suspect(vin: string, afterMs: number): void;
-}
+import type { PresenceCorrections } from '../presence.js';
+
+export type { PresenceCorrections };
 
 export interface PresenceWatchOptions {
   names: TopicNames;
