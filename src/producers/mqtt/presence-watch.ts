@@ -1,6 +1,5 @@
 import { presenceVin, readPresence } from '../../publish/presence.js';
 import type { TopicNames } from '../../publish/topics.js';
-
 import type { PresenceCorrections } from '../presence.js';
 
 export type { PresenceCorrections };
