@@ -1,12 +1,11 @@
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { certSourceFromCa, emulatorVin, FIELD_CATALOGUE, Fleet } from '../src/emulator/index.js';
 import { makePki, type TestPki } from './helpers/pki.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { waitUntil } from './helpers/ports.js';
-import { expectedAvailability, repoRoot, serverStatusConfigs, startServer, testWorkers } from './helpers/server.js';
+import { expectedAvailability, serverStatusConfigs, startServer, testWorkers } from './helpers/server.js';
 import { subscribe, type Received } from './helpers/subscriber.js';
+import { renderTemplates } from './helpers/jinja.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
 // Home Assistant discovery end to end: the real server, mosquitto, two emulated vehicles sending
@@ -14,10 +13,6 @@ import { connectVehicle, vFrame } from './helpers/vehicle.js';
 // plain string numbers, invalid values, unknown enum numbers). Every template the server emitted is
 // rendered with real Jinja2 on every payload the server published, in both payload formats.
 
-const RENDER = join(repoRoot(), 'test', 'helpers', 'jinja-render.py');
-// Debian's python3-jinja2 (what `make test` installs) is for /usr/bin/python3, which another
-// python3 first on PATH (pyenv, a venv) may not see.
-const PYTHON = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import jinja2']).status === 0) ?? 'python3';
 
 type Config = Record<string, unknown> & { state_topic?: string; json_attributes_topic?: string };
 
@@ -38,8 +33,9 @@ function expected(e: Entity, field: string, v: unknown): unknown {
   if (e.component === 'device_tracker') return v;
   if (e.component === 'binary_sensor') {
     if (c.device_class === 'connectivity') {
-      const s = (v as { Status?: string }).Status;
-      return s === 'CONNECTED' ? 'ON' : s === 'DISCONNECTED' ? 'OFF' : 'None';
+      // The vehicle's presence, not one connection's record.
+      const online = (v as { online?: unknown }).online;
+      return online === true ? 'ON' : online === false ? 'OFF' : 'None';
     }
     if (e.objectId !== field) {
       const member = e.objectId.slice(field.length + 1);
@@ -64,11 +60,7 @@ function expected(e: Entity, field: string, v: unknown): unknown {
   return v === null ? 'None' : v;
 }
 
-function render(jobs: { template: string; payload: string }[]): { ok?: string; error?: string }[] {
-  const r = spawnSync(PYTHON, [RENDER], { input: jobs.map((j) => JSON.stringify(j)).join('\n') + '\n', encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`jinja-render.py: ${r.stderr}`);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { ok?: string; error?: string });
-}
+const render = renderTemplates;
 
 const ODD_VALUES = [
   { key: 'Soc', value: { string_value: '60.50000' } },
@@ -144,7 +136,7 @@ for (const format of ['value', 'raw'] as const) {
           t.match(e.config.device, { identifiers: [`tesla_${v}`], manufacturer: 'Tesla', via_device: 'fleet_telemetry_telemetry' });
         }
       }
-      const conn = entities.filter((e) => e.config.state_topic === `telemetry/${v}/connectivity`);
+      const conn = entities.filter((e) => e.config.state_topic === `telemetry/${v}/presence`);
       t.equal(conn.length, 1, `${v}: one connectivity entity`);
       t.equal(conn[0]?.config.device_class, 'connectivity');
     }
@@ -168,7 +160,7 @@ for (const format of ['value', 'raw'] as const) {
     jobs.forEach((j, i) => {
       const r = out[i];
       const parsed = JSON.parse(j.payload) as unknown;
-      const v = j.e.config.state_topic?.endsWith('/connectivity') ? parsed : format === 'value' ? (parsed as { value: unknown }).value : parsed;
+      const v = j.e.config.state_topic?.endsWith('/presence') ? parsed : format === 'value' ? (parsed as { value: unknown }).value : parsed;
       const want = expected(j.e, j.field, v);
       if (r.error !== undefined) return t.fail(`${j.e.topic} on ${j.payload}: ${r.error}`);
       const got = typeof want === 'number' ? Number(r.ok) : typeof want === 'object' && want !== null ? JSON.parse(r.ok!) : want === 'None' || typeof want === 'string' ? r.ok : JSON.parse(r.ok!);

@@ -57,7 +57,7 @@ function badTopics(messages: Received[], vins: string[], statusTopic = STATUS_TO
       continue;
     }
     const levels = m.topic.split('/');
-    const want = { v: 4, alerts: 5, errors: 4, connectivity: 3 }[levels[2]] ?? -1;
+    const want = { v: 4, alerts: 5, errors: 4, connectivity: 3, presence: 3 }[levels[2]] ?? -1;
     if (levels.length !== want) bad.push(`${levels.length} levels: ${JSON.stringify(m.topic)}`);
     if (/[\u0000-\u001f\u007f-\u009f.+# ]/.test(m.topic)) bad.push(`unsafe character: ${JSON.stringify(m.topic)}`);
     if (levels.some((l) => utf8Bytes(l) > 256)) bad.push(`level over 256 bytes: ${m.topic.slice(0, 80)}…`);

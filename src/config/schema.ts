@@ -390,6 +390,34 @@ export const configSchema = {
         connectivity: kindSettings('connectivity publishes'),
       },
     },
+    presence: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        'A vehicle\'s presence: online while any connection of it is open, published retained on <topic_base>/<VIN>/presence (`{"online", "connections", "since", "server"}`) on every change, beside the connectivity records of each connection; Home Assistant\'s connectivity entity reads it.',
+      'x-origin': 'project',
+      properties: {
+        close_older_after_ms: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 3600000,
+          default: 5000,
+          description:
+            'Once a newer connection of a vehicle has handled its first frame, its older connections (on a cellular network most likely dead, lingering until TCP gives up) are closed after this long, with WebSocket close code 4000 and an info log line (older_connection_closed). An older connection that handled a frame meanwhile is alive and kept. 0 keeps every connection.',
+          'x-origin': 'project',
+        },
+        stale_after_ms: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 86400000,
+          default: 60000,
+          description:
+            'After a start or a broker reconnect, a vehicle left online (retained) by this server\'s earlier run that has not connected within this long is published offline. An online of another server whose status turned offline (its Last Will) is corrected at once.',
+          'x-origin': 'project',
+        },
+      },
+    },
     max_records_in_flight: {
       type: 'integer',
       minimum: 1,

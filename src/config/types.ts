@@ -52,6 +52,7 @@ export interface Config {
     errors?: KindSettings;
     connectivity?: KindSettings;
   };
+  presence: { close_older_after_ms: number; stale_after_ms: number };
   max_records_in_flight: number;
   workers: number | 'auto';
   max_records_in_flight_per_vehicle: number;

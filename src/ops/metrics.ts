@@ -8,6 +8,8 @@ import type { FrameOutcome, VehicleSession } from '../server/session.js';
 import type { VehicleRecord } from '../record/types.js';
 import type { FleetStore } from './fleet/store.js';
 import type { FleetTotals } from './fleet/types.js';
+import { distinctVins, vehiclesConnectedGauge } from './presence-metrics.js';
+import { oneRowPerVehicle } from './vehicle-rows.js';
 import {
   FRAME_OUTCOMES,
   KNOWN_REASONS,
@@ -53,6 +55,8 @@ export interface VehicleView {
   frames: number;
   fields: number;
   last_frame_at: string | null;
+  /** Connections of the vehicle open now (an old one may linger after a reconnect). */
+  connections?: number;
 }
 
 /**
@@ -69,6 +73,7 @@ export class ServerMetrics implements ServerEvents {
   private inFlight = 0;
   private connections = 0;
   private rateLimitWaits = 0;
+  private olderClosed = 0;
   private senderMismatches = 0;
   private readonly handshakeFailures = new Map<string, number>();
   private resendsJoined = 0;
@@ -122,7 +127,14 @@ export class ServerMetrics implements ServerEvents {
       for (const [event, n] of suppressed) yield [{ event }, n];
     });
     this.counter('vehicle_connections_total', 'Vehicle connections accepted (after mTLS and the WebSocket upgrade).', [], one(() => this.connections));
-    this.gauge('vehicles_connected', 'Vehicles connected now.', [], one(() => this.sessions.size));
+    vehiclesConnectedGauge(this.registry, () => distinctVins(this.sessions));
+    this.gauge('vehicle_connections_open', 'Vehicle connections open now (a vehicle whose old connection lingers has two).', [], one(() => this.sessions.size));
+    this.counter(
+      'older_connections_closed_total',
+      'Older connections of a vehicle closed after presence.close_older_after_ms, once a newer connection of it handled a frame (a reconnect whose old connection lingered).',
+      [],
+      one(() => this.olderClosed),
+    );
     this.gauge('records_in_flight', 'Records handed to producers and not yet settled.', [], one(() => this.inFlight));
 
     this.publish = this.histogram('publish_duration_seconds', 'Time from handing a record to its producers until every one took it (MQTT: every publish acknowledged by the broker).');
@@ -244,7 +256,12 @@ export class ServerMetrics implements ServerEvents {
     return readinessOf(this.producers, this.accepting());
   }
 
+  /** One row per vehicle (oneRowPerVehicle merges them; the primary does so over its workers). */
   vehicles(now = Date.now()): VehicleView[] {
+    return oneRowPerVehicle(this.connectionRows(now));
+  }
+
+  connectionRows(now = Date.now()): VehicleView[] {
     return [...this.sessions]
       .sort((a, b) => a.connectedAt - b.connectedAt)
       .map((s) => ({
@@ -340,6 +357,10 @@ export class ServerMetrics implements ServerEvents {
 
   admissionWaited(bound: 'vehicle' | 'server'): void {
     this.admissionWaits[bound]++;
+  }
+
+  olderConnectionClosed(): void {
+    this.olderClosed++;
   }
 
   logSuppressed(event: string): void {

@@ -5,6 +5,7 @@ import { createLoggerProducer } from './logger.js';
 import { createMqttProducer } from './mqtt/producer.js';
 import { loadPluginFactory } from './plugin.js';
 import type { Producer, ProducerFactory } from './types.js';
+import type { PresenceCorrections } from './presence.js';
 
 /** Built-in producers by name; plugins join them from `producers` in the config. */
 export const builtinProducers: Record<string, ProducerFactory> = {
@@ -15,6 +16,8 @@ export const builtinProducers: Record<string, ProducerFactory> = {
 export interface CreateProducersOptions {
   /** Called after a plugin's derived publish succeeded. */
   onDerived?: DerivedListener;
+  /** See ProducerContext.presenceCorrections. */
+  presenceCorrections?: () => PresenceCorrections | undefined;
 }
 
 /** Creates every producer that `records` names, once each. */
@@ -31,7 +34,7 @@ export async function createProducers(config: Config, logger: Logger, opts: Crea
     if (!name) continue;
     const entry = factories.get(name);
     if (!entry) throw new Error(`producer ${name} does not exist`);
-    producers.set(name, await entry.factory({ name, config, logger, options: entry.options, derived }));
+    producers.set(name, await entry.factory({ name, config, logger, options: entry.options, derived, presenceCorrections: opts.presenceCorrections }));
   }
   return producers;
 }

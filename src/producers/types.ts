@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { VehicleRecord } from '../record/types.js';
 import type { DerivedPublisher } from './derived.js';
+import type { PresenceCorrections } from './presence.js';
 
 /**
  * A sink for decoded records. `produce` resolves once the record is taken (for MQTT: every
@@ -53,6 +54,8 @@ export interface ProducerContext {
    * server always gives it (createProducers); absent only where a test builds a context by hand.
    */
   derived?: DerivedPublisher;
+  /** The server's presence tracker, once it exists: told of `online` presences nobody stands behind. */
+  presenceCorrections?: () => PresenceCorrections | undefined;
 }
 
 export type ProducerFactory = (ctx: ProducerContext) => Producer | Promise<Producer>;

@@ -118,8 +118,8 @@ export const templates = {
   member: (f: 'value' | 'raw', member: string) =>
     `${head(f)}{{ (${q('ON')} if v[${q(member)}] is sameas true else ${q('OFF')}) if v is mapping else None }}`,
   attributes: (f: 'value' | 'raw') => `${head(f)}{{ v | tojson }}`,
-  connectivity: () =>
-    `{{ ${q('ON')} if value_json.Status == ${q('CONNECTED')} else (${q('OFF')} if value_json.Status == ${q('DISCONNECTED')} else None) }}`,
+  /** The vehicle's presence (`{"online": …}`): ON while any connection of it is open. */
+  presence: () => `{{ ${q('ON')} if value_json.online is sameas true else (${q('OFF')} if value_json.online is sameas false else None) }}`,
 };
 
 /** Identifier of the server's device, which every vehicle device is linked to. */
@@ -214,7 +214,11 @@ export function fieldConfigs(o: DiscoveryOptions, vin: string, field: string, sh
   }
 }
 
-/** The vehicle's connectivity (§5 `<T>/<VIN>/connectivity`, always JSON) as a binary_sensor. */
+/**
+ * The vehicle's connectivity as a binary_sensor. It reads the retained presence topic
+ * (`<T>/<VIN>/presence`, always JSON), not the connectivity records: those are per connection, and
+ * a car that reconnected before its old connection closed would show offline while it streams.
+ */
 export function connectivityConfig(o: DiscoveryOptions, vin: string, info: VehicleInfo): Publish {
   const prefix = o.names.vehiclePrefix(vin);
   const c = {
@@ -223,8 +227,8 @@ export function connectivityConfig(o: DiscoveryOptions, vin: string, info: Vehic
     ...availability(o),
     device: vehicleDevice(o, vin, info),
     origin: ORIGIN,
-    state_topic: o.names.connectivity(prefix),
-    value_template: templates.connectivity(),
+    state_topic: o.names.presence(prefix),
+    value_template: templates.presence(),
     device_class: 'connectivity',
   };
   return publish(o, 'binary_sensor', vin, 'connectivity', c);

@@ -113,6 +113,16 @@ export class TopicNames {
     return `${prefix}connectivity`;
   }
 
+  /** `<base>/<VIN>/presence`: the vehicle online while any connection of it is open (retained). */
+  presence(prefix: string): string {
+    return `${prefix}presence`;
+  }
+
+  /** The filter every vehicle's presence topic matches (the server reads them back, see presence-watch). */
+  presenceFilter(): string {
+    return `${this.base}/+/presence`;
+  }
+
   /**
    * `<base>/<VIN>/derived/<name>`: what a plugin derives for a vehicle. The name is one level,
    * sanitised like every other (so `/`, `+`, `#`, `.` and controls cannot leave the subtree);

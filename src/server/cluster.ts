@@ -13,7 +13,12 @@ import { bindError, StartError } from './start-error.js';
 import { checkConfigAndTls, startBrokerIfEmbedded } from './run.js';
 import { startStatusServer, type StatusServer } from './status.js';
 import { serverTlsMaterial } from './tls.js';
-import { workerConfig, type FromWorker, type Question, type ToWorker } from './worker.js';
+import { workerConfig, type FromWorker, type PresenceNote, type Question, type ToWorker } from './worker.js';
+import { PresenceTracker } from './presence/tracker.js';
+import { oneRowPerVehicle } from '../ops/vehicle-rows.js';
+import { PresenceNotPublished, type CloseOutcome } from './presence/port.js';
+import type { Presence } from '../publish/presence.js';
+import { vehiclesConnectedGauge, VEHICLES_CONNECTED } from '../ops/presence-metrics.js';
 
 /** `workers` as configured: a number, or "auto" for the cores this process may use. */
 export function workerCount(workers: number | 'auto'): number {
@@ -115,6 +120,11 @@ class Fleet implements MonitorSource {
   private readonly answers = new Map<number, (v: unknown) => void>();
   private nextId = 1;
   readonly registry = { contentType: Registry.PROMETHEUS_CONTENT_TYPE as string, metrics: () => this.metricsText() };
+  /** Presence over every worker: two connections of one vehicle may be on two workers. */
+  private readonly presence: PresenceTracker;
+  /** The primary's own series: vehicles counted once across workers. */
+  private readonly own = new Registry();
+  private presenceTurn = 0;
 
   constructor(
     config: Config,
@@ -126,6 +136,53 @@ class Fleet implements MonitorSource {
     // One server's id, fixed now: with port 0 it names this (primary) process, not a worker.
     this.clientId = clientIdFrom(config);
     this.slots = Array.from({ length: n }, (_, i) => ({ k: i + 1, ready: false, startedAt: 0, backoffMs: 0 }));
+    this.presence = new PresenceTracker(
+      { publish: (vin, p) => this.publishPresence(vin, p), closeIfIdle: (key, since) => this.closeIfIdle(key, since) },
+      {
+        graceMs: config.presence.close_older_after_ms,
+        onPublishFailed: (vin, err) => logger.debug({ event: 'presence_not_published', vin, err: (err as Error).message }, 'presence not published; tried again'),
+      },
+    );
+    vehiclesConnectedGauge(this.own, () => this.presence.vehicles);
+  }
+
+  private notePresence(n: PresenceNote, s: Slot): void {
+    switch (n.ev) {
+      case 'opened':
+        return void this.presence.opened(n.key, n.vin).then(() => this.tell(s, n.id));
+      case 'active':
+        return this.presence.active(n.key);
+      case 'closed':
+        return this.presence.closed(n.key);
+      case 'suspect':
+        return this.presence.suspect(n.vin, n.afterMs);
+      case 'flush':
+        return void this.presence.flush(n.ms).then(() => this.tell(s, n.id));
+    }
+  }
+
+  private tell(s: Slot, id: number): void {
+    const w = s.worker;
+    if (w?.isConnected()) w.send({ ft: 'done', id } satisfies ToWorker);
+  }
+
+  /** Through one serving worker's producers, a different one after each failure. */
+  private async publishPresence(vin: string, p: Presence): Promise<void> {
+    const ready = this.slots.filter((s) => s.ready && s.worker?.isConnected());
+    if (ready.length === 0) throw new PresenceNotPublished('no worker is serving');
+    const s = ready[this.presenceTurn % ready.length];
+    const got = await this.askOne<{ ok: boolean; error?: string; permanent?: boolean }>(s, 'presence', { vin, presence: p }, this.base.mqtt.publish_timeout_ms + ASK_TIMEOUT_MS);
+    if (got?.ok) return;
+    this.presenceTurn++;
+    throw new PresenceNotPublished(got?.error ?? `worker ${s.k} did not answer`, got?.permanent === true);
+  }
+
+  /** Key `<k>/<pid>/<n>`: asks worker k, if the same process still serves it. */
+  private async closeIfIdle(key: string, since: number): Promise<CloseOutcome> {
+    const [k, pid] = key.split('/').map(Number);
+    const s = this.slots[k - 1];
+    if (!s || s.worker?.process.pid !== pid) return 'gone';
+    return (await this.askOne<CloseOutcome>(s, 'close_older', { key, since }, ASK_TIMEOUT_MS)) ?? 'gone';
   }
 
   /** Forks every worker; resolves with the shared vehicle port once all serve. */
@@ -170,8 +227,11 @@ class Fleet implements MonitorSource {
           resolve(msg.port);
         } else if (msg.ft === 'failed') failure = msg.reason;
         else if (msg.ft === 'answer') this.answers.get(msg.id)?.(msg.value);
+        else if (msg.ft === 'presence') this.notePresence(msg, s);
       });
       worker.on('exit', (code, signal) => {
+        // Its vehicles are gone with it (they reconnect, maybe to another worker).
+        this.presence.ownerGone(`${s.k}/${worker.process.pid}`);
         const wasReady = s.ready;
         s.ready = false;
         if (s.worker === worker) s.worker = undefined;
@@ -203,36 +263,36 @@ class Fleet implements MonitorSource {
 
   /** Asks every serving worker (worker k with `arg(k)`); a worker that does not answer in time (or is down) gives undefined. */
   async ask<T>(what: Question, arg?: (k: number) => unknown): Promise<{ k: number; value: T | undefined }[]> {
-    return Promise.all(
-      this.slots.map(async (s) => {
-        const w = s.worker;
-        if (!w || !s.ready || !w.isConnected()) return { k: s.k, value: undefined };
-        const id = this.nextId++;
-        const value = await new Promise<T | undefined>((resolve) => {
-          const timer = setTimeout(() => resolve(undefined), ASK_TIMEOUT_MS);
-          this.answers.set(id, (v) => {
-            clearTimeout(timer);
-            resolve(v as T | undefined);
-          });
-          w.send({ ft: 'ask', id, what, arg: arg?.(s.k) } satisfies ToWorker, (err: Error | null) => err && resolve(undefined));
-        });
-        this.answers.delete(id);
-        return { k: s.k, value };
-      }),
-    );
+    return Promise.all(this.slots.map(async (s) => ({ k: s.k, value: await this.askOne<T>(s, what, arg?.(s.k), ASK_TIMEOUT_MS) })));
+  }
+
+  private async askOne<T>(s: Slot, what: Question, arg: unknown, timeoutMs: number): Promise<T | undefined> {
+    const w = s.worker;
+    if (!w || !s.ready || !w.isConnected()) return undefined;
+    const id = this.nextId++;
+    const value = await new Promise<T | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      this.answers.set(id, (v) => {
+        clearTimeout(timer);
+        resolve(v as T | undefined);
+      });
+      w.send({ ft: 'ask', id, what, arg } satisfies ToWorker, (err: Error | null) => err && resolve(undefined));
+    });
+    this.answers.delete(id);
+    return value;
   }
 
   /** prom-client's cluster aggregation over the workers' registries: counters and gauges summed. */
   private async metricsText(): Promise<string> {
     const got = await this.ask<MetricObjectWithValues<MetricValue<string>>[]>('metrics');
-    return AggregatorRegistry.aggregate(got.flatMap((g) => (g.value ? [g.value] : []))).metrics();
+    // Each worker counts the vehicles it serves; one on two workers is one vehicle: the primary's count.
+    const workers = got.flatMap((g) => (g.value ? [g.value.filter((m) => m.name !== VEHICLES_CONNECTED)] : []));
+    return Registry.merge([AggregatorRegistry.aggregate(workers), this.own]).metrics();
   }
 
   async vehicles(): Promise<VehicleView[]> {
     const got = await this.ask<VehicleView[]>('vehicles');
-    return got
-      .flatMap((g) => (g.value ?? []).map((v) => ({ ...v, worker: g.k })))
-      .sort((a, b) => a.connected_since.localeCompare(b.connected_since));
+    return oneRowPerVehicle(got.flatMap((g) => (g.value ?? []).map((v) => ({ ...v, worker: g.k }))));
   }
 
   /** Ready only when every worker is serving and says it is ready. */
@@ -268,5 +328,6 @@ class Fleet implements MonitorSource {
         clearTimeout(timer);
       }),
     );
+    this.presence.stop();
   }
 }

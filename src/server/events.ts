@@ -29,6 +29,8 @@ export interface ServerEvents {
   admissionWaited(bound: 'vehicle' | 'server'): void;
   /** A log line about a vehicle was left out by the log limits (the line's event). */
   logSuppressed(event: string): void;
+  /** An older connection of a vehicle was closed: a newer one took over (presence.close_older_after_ms). */
+  olderConnectionClosed(): void;
 }
 
 export const noEvents: ServerEvents = {
@@ -48,4 +50,5 @@ export const noEvents: ServerEvents = {
   handshakeFailed() {},
   admissionWaited() {},
   logSuppressed() {},
+  olderConnectionClosed() {},
 };

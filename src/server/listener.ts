@@ -19,6 +19,7 @@ import { clip } from '../ops/loglimit.js';
 import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
 import type { ServerTlsMaterial } from './tls.js';
 import type { InflightGate } from './gate.js';
+import { SUPERSEDED_CLOSE, type CloseOutcome, type PresencePort } from './presence/port.js';
 
 /**
  * §1's floor: well above §3.2's 1,000,000 bytes, so an oversize frame gets an error response,
@@ -31,6 +32,8 @@ export interface VehicleServer {
   port: number;
   statusPort?: number;
   sessions: Set<VehicleSession>;
+  /** Closes connection `key` (presence: a newer one took over) unless it handled a frame at or after `since`. */
+  closeIfIdle(key: string, since: number): CloseOutcome;
   /** Stop accepting, finish in-flight frames, close every vehicle with a close frame. */
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -44,6 +47,9 @@ export interface VehicleServerDeps {
   gate?: InflightGate;
   /** Whether records can be acked now (producers ready, not shutting down): the status port's /readyz. */
   readiness?: () => Readiness;
+  presence?: PresencePort;
+  /** First part of every connection key: this worker's number (0 for a single process) and pid. */
+  keyOwner?: string;
 }
 
 /** A request header the vehicle chose, cut to what a log line or /vehicles should carry. */
@@ -66,6 +72,9 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
   const { config, logger } = deps;
   const sessions = new Set<VehicleSession>();
   const sockets = new Map<VehicleSession, WebSocket>();
+  const byKey = new Map<string, VehicleSession>();
+  const keyOwner = deps.keyOwner ?? `0/${process.pid}`;
+  let keys = 0;
   const sessionOpts: SessionOptions = {
     dispatcher: deps.dispatcher,
     logger,
@@ -73,6 +82,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     gate: deps.gate,
     logs: serverLogLimiter(),
     pending: new PendingRecords(),
+    presence: deps.presence,
     rateLimit: config.rate_limit.enabled
       ? { messageLimit: config.rate_limit.message_limit, intervalMs: config.rate_limit.message_interval_time * 1000 }
       : undefined,
@@ -123,9 +133,10 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     };
     const remote = tlsSocket.remoteAddress;
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new VehicleSession(info, wsAdapter(ws, socket), sessionOpts);
+      const session = new VehicleSession(info, wsAdapter(ws, socket), sessionOpts, `${keyOwner}/${++keys}`);
       sessions.add(session);
       sockets.set(session, ws);
+      byKey.set(session.key, session);
       connectionLines(
         'info',
         `vehicle_connected:${vin}`,
@@ -145,6 +156,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
         sockets.delete(session);
         void session.onClose().finally(() => {
           sessions.delete(session);
+          byKey.delete(session.key);
           connectionLines(
             'info',
             `vehicle_disconnected:${vin}`,
@@ -174,6 +186,25 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     port,
     statusPort,
     sessions,
+    closeIfIdle(key, since) {
+      const session = byKey.get(key);
+      const ws = session && sockets.get(session);
+      if (!session || !ws) return 'gone';
+      if (session.lastFrameAt >= since) return 'active';
+      const vin = session.info.vin;
+      // Limited per VIN like connect lines: a vehicle must not control the log volume.
+      connectionLines(
+        'info',
+        `older_connection_closed:${vin}`,
+        { event: 'older_connection_closed', vin, connection_id: session.info.connectionId, code: SUPERSEDED_CLOSE.code, idle_s: (Date.now() - Math.max(session.lastFrameAt, session.connectedAt)) / 1000 },
+        'older connection of the vehicle closed: a newer one took over',
+      );
+      deps.events.olderConnectionClosed();
+      ws.close(SUPERSEDED_CLOSE.code, SUPERSEDED_CLOSE.reason);
+      // A dead peer never answers the close handshake: cut it, or presence would wait for TCP.
+      setTimeout(() => ws.terminate(), 2000).unref();
+      return 'closed';
+    },
     async shutdown(timeoutMs) {
       stopping = true;
       https.close();

@@ -16,6 +16,11 @@ import { bindError, StartError } from './start-error.js';
 import { readinessOf } from '../ops/readiness.js';
 import { FleetStore } from '../ops/fleet/store.js';
 import { LocalFleet } from '../ops/fleet/local.js';
+import { presencePublisher } from '../producers/presence.js';
+import type { PresenceCorrections } from '../producers/presence.js';
+import type { Presence } from '../publish/presence.js';
+import type { PresencePort } from './presence/port.js';
+import { PresenceTracker } from './presence/tracker.js';
 
 export interface RunningServer {
   server: VehicleServer;
@@ -24,6 +29,8 @@ export interface RunningServer {
   logger: Logger;
   metrics?: ServerMetrics;
   monitor?: MonitorServer;
+  /** Publishes a vehicle's presence through the producers (the primary asks a worker to). */
+  publishPresence(vin: string, p: Presence): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -34,6 +41,8 @@ export interface StartOptions {
    * only its producers and the vehicle server, and keeps its metrics for the primary to ask.
    */
   worker?: number;
+  /** With workers: presence is the primary's, which sees every worker's connections (see worker.ts). */
+  presence?: PresencePort & PresenceCorrections;
 }
 
 /** Everything `serve` starts, in order; each step's failure is reported before any socket opens. */
@@ -61,7 +70,12 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   // Metrics are made after the producers (they count them), so derived records (a plugin's trip
   // score) reach the fleet view through this late binding.
   let derivedSink: ((vin: string, name: string, value: unknown) => void) | undefined;
-  const producers = await createProducers(config, logger, { onDerived: (vin, name, value) => derivedSink?.(vin, name, value) }).catch(unwind);
+  let tracker: PresenceTracker | undefined;
+  const presence = opts.presence;
+  const producers = await createProducers(config, logger, {
+    onDerived: (vin, name, value) => derivedSink?.(vin, name, value),
+    presenceCorrections: () => presence ?? tracker,
+  }).catch(unwind);
   undo.push(() => Promise.all([...producers.values()].map((p) => p.close())));
   let stopping: Promise<void> | undefined;
   // Without a monitoring port nobody could read the metrics: the server keeps noEvents.
@@ -85,6 +99,18 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
     perVehicle: config.max_records_in_flight_per_vehicle,
     producers: dispatcher.allProducers(),
   });
+  const publishPresence = presencePublisher(dispatcher.producersFor('connectivity')) ?? (() => Promise.resolve());
+  let server: VehicleServer | undefined;
+  if (!presence) {
+    tracker = new PresenceTracker(
+      { publish: publishPresence, closeIfIdle: (key, since) => Promise.resolve(server ? server.closeIfIdle(key, since) : 'gone') },
+      {
+        graceMs: config.presence.close_older_after_ms,
+        onPublishFailed: (vin, err) => logger.debug({ event: 'presence_not_published', vin, err: (err as Error).message }, 'presence not published; tried again'),
+      },
+    );
+    undo.push(async () => tracker!.stop());
+  }
   let monitor: MonitorServer | undefined;
   if (metrics && serveMonitor) {
     const fleet = new LocalFleet(metrics.fleet!, metrics);
@@ -95,20 +121,34 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
     logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/ fleet page, /metrics, /livez, /readyz, /vehicles, /api)`);
   }
   const readiness = () => readinessOf(producers, stopping === undefined);
-  const server = await startVehicleServer({ config, tls, dispatcher, logger, events, gate, readiness }).catch(unwind);
+  server = await startVehicleServer({
+    config,
+    tls,
+    dispatcher,
+    logger,
+    events,
+    gate,
+    readiness,
+    presence: presence ?? tracker,
+    keyOwner: `${opts.worker ?? 0}/${process.pid}`,
+  }).catch(unwind);
+  const vehicles = server;
   for (const p of producers.values()) p.start?.();
-  if (worker) logger.info({ event: 'worker_listening', pid: process.pid, port: server.port }, `worker ${opts.worker} serving vehicles on ${config.host}:${server.port}`);
-  else logger.info({ event: 'listening', host: config.host, port: server.port, status_port: server.statusPort }, `vehicle server listening on ${config.host}:${server.port}`);
+  if (worker) logger.info({ event: 'worker_listening', pid: process.pid, port: vehicles.port }, `worker ${opts.worker} serving vehicles on ${config.host}:${vehicles.port}`);
+  else logger.info({ event: 'listening', host: config.host, port: vehicles.port, status_port: vehicles.statusPort }, `vehicle server listening on ${config.host}:${vehicles.port}`);
 
   const stop = () =>
     (stopping ??= (async () => {
       // /readyz turns 503 as soon as stopping is set; the monitor stays up until the end.
-      await server.shutdown(config.mqtt.publish_timeout_ms + 1000);
+      await vehicles.shutdown(config.mqtt.publish_timeout_ms + 1000);
+      // The vehicles' offline presence, before the producers let go of the broker.
+      await (presence ?? tracker)?.flush(config.mqtt.publish_timeout_ms + 1000);
+      tracker?.stop();
       await Promise.all([...producers.values()].map((p) => p.close().catch(() => {})));
       await broker?.close();
       await monitor?.close();
     })());
-  return { server, broker, producers, logger, metrics, monitor, stop };
+  return { server: vehicles, broker, producers, logger, metrics, monitor, publishPresence, stop };
 }
 
 export { StartError };

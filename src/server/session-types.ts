@@ -4,6 +4,7 @@ import type { Dispatcher } from './dispatch.js';
 import type { ServerEvents } from './events.js';
 import type { InflightGate } from './gate.js';
 import type { PendingRecords } from './pending.js';
+import type { PresencePort } from './presence/port.js';
 
 /** What the session needs of a vehicle's connection; tests drive it without TLS. */
 export interface VehicleSocket {
@@ -32,6 +33,8 @@ export interface SessionOptions {
   logs?: LogLimiter;
   /** Records in flight server-wide, so a resend joins its original (see pending.ts). */
   pending?: PendingRecords;
+  /** Told of each connection's open, first frame and close: presence per vehicle. */
+  presence?: PresencePort;
 }
 
 export type FrameOutcome =

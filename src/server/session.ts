@@ -46,11 +46,15 @@ export class VehicleSession {
   private windowTimer?: NodeJS.Timeout;
   private senderWarned = false;
   private connectedNotice?: UntilTaken;
+  /** The vehicle's presence going out (online before CONNECTED); never rejects. */
+  private opening?: Promise<void>;
 
   constructor(
     readonly info: SessionInfo,
     private readonly socket: VehicleSocket,
     private readonly opts: SessionOptions,
+    /** This connection among every connection of the server's workers (presence). */
+    readonly key = '',
   ) {
     if (opts.rateLimit) this.window = new SlidingWindow(opts.rateLimit.messageLimit, opts.rateLimit.intervalMs);
   }
@@ -74,6 +78,8 @@ export class VehicleSession {
   /** Publishes the CONNECTED record; frames that arrive meanwhile wait for it (§4). */
   async start(): Promise<void> {
     this.opts.events.vehicleConnected(this);
+    this.opening = this.opts.presence?.opened(this.key, this.info.vin);
+    await this.opening;
     await this.sendConnectivity('CONNECTED');
     this.started = true;
     this.pump();
@@ -92,13 +98,16 @@ export class VehicleSession {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.windowTimer);
-    this.connectedNotice?.cancel();
     this.opts.gate?.forget(this);
     this.queue.clear();
+    // CONNECTED goes out first, as before presence: it follows the presence publish.
+    await this.opening;
+    this.connectedNotice?.cancel();
     await this.whenIdle();
     await this.sendConnectivity('DISCONNECTED');
     this.sessionLog?.close();
     this.opts.events.vehicleDisconnected(this);
+    this.opts.presence?.closed(this.key);
   }
 
   /** Stop taking frames and wait for those in flight (graceful shutdown). */
@@ -192,7 +201,8 @@ export class VehicleSession {
   }
 
   private handle(data: Buffer, arrivedAt: number): void {
-    this.frames++;
+    // The first frame: this connection works, so the vehicle's older ones are most likely dead.
+    if (this.frames++ === 0) this.opts.presence?.active(this.key);
     this.lastFrameAt = Date.now();
     const ev = this.opts.events;
     ev.frameReceived(data.length);

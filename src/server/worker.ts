@@ -5,12 +5,27 @@ import { statusTopic } from '../publish/topics.js';
 import { readinessOf } from '../ops/readiness.js';
 import { workerChanges } from '../ops/fleet/local.js';
 import { startAll, startFailureMessage, type RunningServer } from './run.js';
+import type { Presence } from '../publish/presence.js';
+import type { PresenceCorrections } from '../producers/presence.js';
+import type { PresencePort } from './presence/port.js';
 
 /** What the primary asks a worker, answered over IPC. */
-export type Question = 'metrics' | 'vehicles' | 'readiness' | 'fleet' | 'vehicle';
+export type Question = 'metrics' | 'vehicles' | 'readiness' | 'fleet' | 'vehicle' | 'presence' | 'close_older';
 
-export type ToWorker = { ft: 'start'; config: Config; index: number } | { ft: 'ask'; id: number; what: Question; arg?: unknown } | { ft: 'stop' };
-export type FromWorker = { ft: 'hello' } | { ft: 'ready'; port: number } | { ft: 'failed'; reason: string } | { ft: 'answer'; id: number; value: unknown };
+/** What a worker tells the primary's presence tracker (see presence/port.ts). */
+export type PresenceNote =
+  | { ev: 'opened'; key: string; vin: string; id: number }
+  | { ev: 'active' | 'closed'; key: string }
+  | { ev: 'suspect'; vin: string; afterMs: number }
+  | { ev: 'flush'; id: number; ms: number };
+
+export type ToWorker = { ft: 'start'; config: Config; index: number } | { ft: 'ask'; id: number; what: Question; arg?: unknown } | { ft: 'stop' } | { ft: 'done'; id: number };
+export type FromWorker =
+  | { ft: 'hello' }
+  | { ft: 'ready'; port: number }
+  | { ft: 'failed'; reason: string }
+  | { ft: 'answer'; id: number; value: unknown }
+  | ({ ft: 'presence' } & PresenceNote);
 
 /**
  * Worker k's config: the primary serves status_port and monitoring, so the worker does not; its
@@ -70,7 +85,8 @@ export function runWorker(): void {
       case 'metrics':
         return (await running?.metrics?.registry.getMetricsAsJSON()) ?? [];
       case 'vehicles':
-        return running?.metrics?.vehicles() ?? [];
+        // Per connection: the primary merges them per vehicle over every worker.
+        return running?.metrics?.connectionRows() ?? [];
       case 'readiness':
         return running ? readinessOf(running.producers, !stopping) : { ready: false, producers: {}, reason: 'starting' };
       case 'fleet':
@@ -78,13 +94,53 @@ export function runWorker(): void {
         return fleet && workerChanges(fleet, running!.metrics!, typeof arg === 'number' ? arg : 0);
       case 'vehicle':
         return typeof arg === 'string' ? fleet?.detail(arg) : undefined;
+      case 'presence': {
+        // The primary decides; this worker's producers publish. An error is answered, not thrown.
+        const { vin, presence } = arg as { vin: string; presence: Presence };
+        if (!running) return { ok: false, error: 'worker not serving' };
+        return running.publishPresence(vin, presence).then(
+          () => ({ ok: true }),
+          (err: unknown) => ({ ok: false, error: (err as Error).message, permanent: (err as { permanent?: boolean }).permanent === true }),
+        );
+      }
+      case 'close_older': {
+        const { key, since } = arg as { key: string; since: number };
+        return running ? running.server.closeIfIdle(key, since) : 'gone';
+      }
     }
+  };
+
+  let waits = 0;
+  const flushWaits = new Map<number, () => void>();
+  /** Sends what `ask` makes with a fresh id; resolves when the primary answers `done` to it, or after `ms`. */
+  const waitFor = (ask: (id: number) => void, ms: number) =>
+    new Promise<void>((resolve) => {
+      const id = ++waits;
+      const done = () => {
+        clearTimeout(timer);
+        flushWaits.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      flushWaits.set(id, done);
+      ask(id);
+    });
+  // Presence is the primary's: it sees every worker's connections of a vehicle.
+  const note = (n: PresenceNote) => void send({ ft: 'presence', ...n });
+  const presence: PresencePort & PresenceCorrections = {
+    opened: (key, vin) => waitFor((id) => note({ ev: 'opened', key, vin, id }), config!.mqtt.publish_timeout_ms + 3000),
+    active: (key) => note({ ev: 'active', key }),
+    closed: (key) => note({ ev: 'closed', key }),
+    suspect: (vin, afterMs) => note({ ev: 'suspect', vin, afterMs }),
+    // Shutdown: the primary publishes this worker's vehicles offline while its producers still run.
+    flush: (ms) => waitFor((id) => note({ ev: 'flush', id, ms }), ms + 1000),
   };
 
   const serve = async (k: number) => {
     logger = createLogger({ level: config!.log_level, json: config!.json_log_enable, shared: true }).child({ worker: k });
     try {
-      running = await startAll(config!, logger, { worker: k });
+      running = await startAll(config!, logger, { worker: k, presence });
     } catch (err) {
       const reason = startFailureMessage(err);
       logger.error({ event: 'worker_start_failed', reason }, 'worker cannot start');
@@ -101,6 +157,7 @@ export function runWorker(): void {
       config = msg.config;
       void serve(msg.index);
     } else if (msg.ft === 'stop') void stop('asked by the primary');
+    else if (msg.ft === 'done') flushWaits.get(msg.id)?.();
     else if (msg.ft === 'ask') void answer(msg.what, msg.arg).then((value) => send({ ft: 'answer', id: msg.id, value }), () => send({ ft: 'answer', id: msg.id, value: undefined }));
   });
   // A terminal's Ctrl-C reaches every process of the group; a lost primary leaves nobody to ask.

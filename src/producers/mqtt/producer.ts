@@ -9,6 +9,9 @@ import type { VehicleRecord } from '../../record/types.js';
 import { brokerTlsFrom, brokerUrl, clientIdFrom, planOptionsFrom, retryMaxMsFrom } from './options.js';
 import { parseBrokerUrl } from './transport.js';
 import { Republisher } from './republish.js';
+import { presencePublish } from '../../publish/presence.js';
+import { PresenceWatch } from './presence-watch.js';
+import type { PresenceSink } from '../presence.js';
 
 /** Longest random wait before republishing on Home Assistant's birth message. */
 const BIRTH_JITTER_MS = 2000;
@@ -21,7 +24,7 @@ const BIRTH_JITTER_MS = 2000;
  * response: the vehicle resends). A record answered at its deadline keeps its publishes in
  * flight: its resend is answered by them, so a slow broker never gets the same fields twice.
  */
-export const createMqttProducer: ProducerFactory = ({ name, config, logger }) => {
+export const createMqttProducer: ProducerFactory = ({ name, config, logger, presenceCorrections }) => {
   const log = logger.child({ producer: name });
   const m = config.mqtt;
   const plan = planOptionsFrom(config);
@@ -30,7 +33,9 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
   const ha = m.ha_discovery;
   let announcer: Announcer | undefined;
   let republisher: Republisher | undefined;
-  let discovery: Pick<LinkOptions, 'subscription' | 'onState'> = {};
+  let onState: LinkOptions['onState'];
+  let birth: ((topic: string, payload: Buffer) => boolean) | undefined;
+  const filters: { topic: string; qos: 0 | 1 }[] = [];
   if (ha?.enabled) {
     plan.topics ??= new TopicNames(plan.topicBase);
     const a = (announcer = new Announcer({ prefix: ha.prefix, payloadFormat: plan.payloadFormat, names: plan.topics, statusTopic, siblingStatusTopics: config.siblingStatusTopics, qos: m.qos }));
@@ -39,26 +44,48 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
     const again = republisher;
     const birthTopic = `${ha.prefix}/status`;
     let connects = 0;
-    discovery = {
-      // After an outage the broker may have lost its retained messages (a restart without
-      // persistence): every config goes out again, as the announcer would otherwise never resend it.
-      onState: (up) => {
-        if (!up) return;
-        const first = connects++ === 0;
-        again.start(() => (first ? a.server() : a.configs()));
-      },
-      subscription: {
-        filters: [{ topic: birthTopic, qos: 1 }],
-        onMessage(topic, payload) {
-          if (topic !== birthTopic || payload.toString('utf8') !== 'online') return;
-          // Every server and worker hears the same birth message: a random wait spreads them out.
-          const delayMs = Math.floor(Math.random() * BIRTH_JITTER_MS);
-          log.info({ event: 'ha_birth', topic, delay_ms: delayMs }, 'Home Assistant is online: publishing every discovery config again');
-          again.start(() => a.configs(), delayMs);
-        },
-      },
+    // After an outage the broker may have lost its retained messages (a restart without
+    // persistence): every config goes out again, as the announcer would otherwise never resend it.
+    onState = (up) => {
+      if (!up) return;
+      const first = connects++ === 0;
+      again.start(() => (first ? a.server() : a.configs()));
+    };
+    filters.push({ topic: birthTopic, qos: 1 });
+    birth = (topic, payload) => {
+      if (topic !== birthTopic) return false;
+      if (payload.toString('utf8') !== 'online') return true;
+      // Every server and worker hears the same birth message: a random wait spreads them out.
+      const delayMs = Math.floor(Math.random() * BIRTH_JITTER_MS);
+      log.info({ event: 'ha_birth', topic, delay_ms: delayMs }, 'Home Assistant is online: publishing every discovery config again');
+      again.start(() => a.configs(), delayMs);
+      return true;
     };
   }
+  // Presence names its publisher: the status topic, or the client id without one.
+  const serverId = statusTopic ?? clientId;
+  const presenceNames = (plan.topics ??= new TopicNames(plan.topicBase));
+  const watch = presenceCorrections
+    ? new PresenceWatch({
+        names: presenceNames,
+        own: new Set([serverId, ...(config.siblingStatusTopics ?? [])]),
+        staleAfterMs: config.presence.stale_after_ms,
+        corrections: presenceCorrections,
+      })
+    : undefined;
+  if (watch) filters.push(...watch.filters());
+  const discovery: Pick<LinkOptions, 'subscription' | 'onState'> = {
+    onState,
+    subscription: filters.length
+      ? {
+          filters,
+          onMessage(topic, payload, retain) {
+            if (birth?.(topic, payload)) return;
+            watch?.onMessage(topic, payload, retain);
+          },
+        }
+      : undefined,
+  };
   const link = new MqttLink({
     endpoint: parseBrokerUrl(brokerUrl(config), brokerTlsFrom(config)),
     connect: {
@@ -111,7 +138,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
       if (!joined) reject(new LinkError('connection_lost', 'the original publishes were lost with the broker connection'));
     });
   };
-  const producer: Producer & DerivedSink & { link: MqttLink } = {
+  const producer: Producer & DerivedSink & PresenceSink & { link: MqttLink } = {
     name,
     link,
     // The link answers every batch by its deadline: no guard timer per record is needed.
@@ -148,6 +175,16 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger }) =>
       let pub;
       try {
         pub = derivedPublish((plan.topics ??= new TopicNames(plan.topicBase)), plan.v, vin, derivedName, value);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return send([pub]);
+    },
+    // Outside any record: its own deadline and errors, as a derived publish.
+    publishPresence(vin, p) {
+      let pub;
+      try {
+        pub = presencePublish(presenceNames, vin, { ...p, server: serverId }, m.connectivity?.qos ?? m.qos);
       } catch (err) {
         return Promise.reject(err);
       }

@@ -67,6 +67,8 @@ export interface IncomingPublish {
   qos: number;
   /** 0 for QoS 0. */
   packetId: number;
+  /** Set on a retained message sent because of a SUBSCRIBE (not on one forwarded live). */
+  retain: boolean;
 }
 
 /** Reads an incoming PUBLISH; throws on one that does not fit its own lengths. */
@@ -85,5 +87,5 @@ export function readPublish(buf: Buffer, start: number, length: number, flags: n
     packetId = buf.readUInt16BE(at);
     at += 2;
   }
-  return { topic, payload: buf.subarray(at, end), qos, packetId };
+  return { topic, payload: buf.subarray(at, end), qos, packetId, retain: (flags & 1) === 1 };
 }

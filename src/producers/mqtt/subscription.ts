@@ -7,8 +7,8 @@ import { encodePuback, encodeSubscribe, readPublish } from './subscribe-packets.
 export interface SubscriptionOptions {
   /** Topic filters, each at QoS 0 or 1 (QoS 1 messages are acknowledged with PUBACK). */
   filters: readonly { topic: string; qos: 0 | 1 }[];
-  /** A message on one of the filters (retained ones included). */
-  onMessage(topic: string, payload: Buffer): void;
+  /** A message on one of the filters (retained ones included, `retain` set). */
+  onMessage(topic: string, payload: Buffer, retain: boolean): void;
 }
 
 /**
@@ -49,7 +49,7 @@ export class Subscription {
     const p = readPublish(buf, start, length, flags);
     if (p.qos === 1) socket.write(encodePuback(p.packetId));
     // QoS 2 is never granted: the filters ask for at most 1.
-    this.o.onMessage(p.topic, Buffer.from(p.payload));
+    this.o.onMessage(p.topic, Buffer.from(p.payload), p.retain);
     return true;
   }
 

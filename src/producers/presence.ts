@@ -1,0 +1,31 @@
+import type { Presence } from '../publish/presence.js';
+import type { Producer } from './types.js';
+
+/** What a producer that reads presence back asks of the server's tracker, which knows the connections. */
+export interface PresenceCorrections {
+  /**
+   * `vin` is marked online by a server that is not (or no longer) serving it: published offline
+   * after `afterMs` unless the vehicle is connected then.
+   */
+  suspect(vin: string, afterMs: number): void;
+}
+
+/** A producer that publishes a vehicle's presence (the mqtt producer). */
+export interface PresenceSink {
+  publishPresence(vin: string, p: Presence): Promise<void>;
+}
+
+export function isPresenceSink(p: Producer): p is Producer & PresenceSink {
+  return typeof (p as Partial<PresenceSink>).publishPresence === 'function';
+}
+
+/**
+ * Publishes presence through every producer connectivity records go to that knows how; resolves
+ * once each has it. Presence follows connectivity: a server that publishes no connectivity
+ * publishes no presence.
+ */
+export function presencePublisher(producers: readonly Producer[] | undefined): ((vin: string, p: Presence) => Promise<void>) | undefined {
+  const sinks = (producers ?? []).filter(isPresenceSink);
+  if (sinks.length === 0) return undefined;
+  return (vin, p) => Promise.all(sinks.map((s) => s.publishPresence(vin, p))).then(() => undefined);
+}
