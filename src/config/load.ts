@@ -6,6 +6,7 @@ import { closest, ConfigError, dottedPath, pointerPart, type ConfigProblem } fro
 import { describeError, schemaAt, type SchemaNode } from './describe.js';
 import { scanJson } from './json.js';
 import type { Config } from './types.js';
+import { parseTrustedProxies } from '../server/proxy/trusted.js';
 
 /** Producers every build of this server has; plugins add their own names. */
 export const BUILTIN_PRODUCERS = ['mqtt', 'logger'];
@@ -140,6 +141,10 @@ function checkMeaning(cfg: Config, problems: ConfigProblem[], warnings: string[]
     if (n && first < i) {
       problems.push({ code: 'port_conflict', path, message: `${n} is already ${dottedPath(ports[first][0])}; each listener needs its own port` });
     }
+  }
+  if (cfg.tls.proxy) {
+    const trusted = parseTrustedProxies(cfg.tls.proxy.trusted_proxies);
+    if (!trusted.ok) problems.push({ code: 'invalid_proxy_address', path: `/tls/proxy/trusted_proxies/${trusted.index}`, message: trusted.reason });
   }
   if (!cfg.tls.trust_tesla_ca && !cfg.tls.ca_file) {
     problems.push({

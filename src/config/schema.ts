@@ -139,6 +139,35 @@ export const configSchema = {
           description: "Trust Tesla's vehicle CA bundle (shipped with the server); false leaves it out, for fleets of other devices (then ca_file is required).",
           'x-origin': 'project',
         },
+        proxy: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['trusted_proxies', 'client_cert_header'],
+          description:
+            'mTLS ended at a proxy in front (nginx, haproxy, a load balancer); absent: this server ends mTLS itself. When set, the vehicle port speaks plain HTTP/WebSocket, ' +
+            'serves only trusted_proxies (others are closed unread) and refuses a TLS handshake; each request must carry the vehicle\'s certificate in client_cert_header, ' +
+            'which is verified again against the client-CA pool (expiry included) and gives the VIN as in direct mTLS. The proxy\'s own client-CA list must be Tesla\'s bundle and ca_file, nothing more.',
+          'x-origin': 'project',
+          properties: {
+            trusted_proxies: {
+              type: 'array',
+              minItems: 1,
+              items: { type: 'string', minLength: 1 },
+              description: 'Addresses or CIDRs of the proxies allowed to connect ("127.0.0.1", "10.0.0.0/8", "fd00::/8"); host names are not resolved.',
+              'x-allowed': 'a non-empty list of IP addresses or CIDRs',
+              'x-origin': 'project',
+            },
+            client_cert_header: {
+              type: 'string',
+              pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+              description:
+                'Request header holding the client certificate the proxy verified: URL-encoded PEM (nginx $ssl_client_escaped_cert) or base64 DER (haproxy ssl_c_der,base64). ' +
+                'The proxy must set it on every request, replacing any a client sent.',
+              'x-allowed': 'an HTTP header name',
+              'x-origin': 'project',
+            },
+          },
+        },
       },
     },
     use_default_eng_ca: {

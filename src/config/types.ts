@@ -14,7 +14,13 @@ export interface Config {
   json_log_enable: boolean;
   namespace: string;
   records: Partial<Record<'V' | 'alerts' | 'errors' | 'connectivity', string[]>>;
-  tls: { server_cert: string; server_key: string; ca_file?: string; trust_tesla_ca: boolean };
+  tls: {
+    server_cert: string;
+    server_key: string;
+    ca_file?: string;
+    trust_tesla_ca: boolean;
+    proxy?: { trusted_proxies: string[]; client_cert_header: string };
+  };
   use_default_eng_ca: boolean;
   rate_limit: { enabled: boolean; message_limit: number; message_interval_time: number };
   monitoring: {
