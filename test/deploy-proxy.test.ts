@@ -11,6 +11,7 @@ import { connectVehicle, vFrame } from './helpers/vehicle.js';
 import { escapedPem, rawExchange } from './helpers/proxied.js';
 import { teslaCaDir } from '../src/server/tls.js';
 import { sleep, waitUntil } from './helpers/ports.js';
+import { runCli } from './helpers/cli.js';
 
 // deploy/nginx.conf and deploy/haproxy-tls.cfg, exactly as shipped (only their ${...} variables
 // set), ending mTLS in front of two real servers in tls.proxy mode on one real mosquitto.
@@ -38,6 +39,23 @@ async function proxiedServers(t: Test, dir: string, pki: TestPki, brokerUrl: str
 async function proxyCases(t: Test, name: string, port: number, pki: TestPki, servers: ServerProcess[], sub: Subscriber, vinBase: number) {
   const vin = (n: number) => `5YJ3E1EA7KF${String(vinBase + n).padStart(6, '0')}`;
   const seen = (v: string) => servers.some((s) => s.logs.some((l) => l.event === 'vehicle_connected' && l.vin === v));
+
+  await t.test(`${name}: check-endpoint says the proxy decrypts, and the server behind it verified the certificate`, async (t) => {
+    const cert = await pki.vehicle(vin(9));
+    writeFileSync(join(pki.dir, `v${vinBase}.pem`), cert.certPem);
+    writeFileSync(join(pki.dir, `v${vinBase}.key`), cert.keyPem);
+    const r = await waitUntil(async () => {
+      const run = await runCli(['check-endpoint', `localhost:${port}`, '--ca', pki.caFile, '--cert', `v${vinBase}.pem`, '--key', `v${vinBase}.key`], pki.dir);
+      return /frame: WebSocket upgrade/.test(run.stdout) ? run : sleep(200).then(() => undefined);
+    }, 20_000, `check-endpoint through ${name}`);
+    t.equal(r.code, 0, r.stdout + r.stderr);
+    t.match(r.stdout, /ok +tls_end: a proxy in front decrypts.*tls\.proxy mode and verified the certificate it passed again/);
+    // The CertificateRequest names Tesla's bundle only: tls.ca_file is trusted, not named.
+    t.match(r.stdout, /ok +client_cert: the server asks for a client certificate, naming 14 acceptable CAs/);
+    t.match(r.stdout, /ok +tesla_ca: all 14 CAs of Tesla's production vehicle bundle/);
+    t.notMatch(r.stdout, /ca_list/);
+    t.match(r.stdout, new RegExp(`ok +frame: WebSocket upgrade as ${vin(9)}; one V frame acked`));
+  });
 
   await t.test(`${name}: a vehicle is acked, under the VIN of its certificate`, async (t) => {
     const cert = await pki.vehicle(vin(1));
