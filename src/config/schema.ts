@@ -220,7 +220,10 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          description: 'Bounds of the fleet view (/api/fleet, /api/vehicles/<VIN>, /api/events): the latest values it keeps in memory.',
+          description:
+            'The fleet view (the page at /, /api/fleet, /api/vehicles/<VIN>, /api/events, and /vehicles): who may read it, and the latest values it keeps in memory. ' +
+            'On loopback it is open unless token_file is set; on any other address it answers only with the token, or to anyone with public: true, and is refused (403) otherwise. ' +
+            '/metrics, /livez and /readyz are never behind the token.',
           'x-origin': 'project',
           properties: {
             max_vehicles: {
@@ -236,6 +239,21 @@ export const configSchema = {
               maximum: 1000,
               default: 256,
               description: 'Latest field values kept per vehicle; fields first seen past it are not shown (the default covers every field of the schema).',
+              'x-origin': 'project',
+            },
+            token_file: {
+              type: 'string',
+              minLength: 1,
+              description:
+                'File holding the token (at least 16 characters, e.g. `openssl rand -hex 32`) that the fleet view asks for: `Authorization: Bearer <token>` for the API, ' +
+                'a login form for the page (the token then kept in an HttpOnly, SameSite=Strict cookie). Read once at start; compared in constant time; never logged. ' +
+                'Wrong tokens are limited to 10 a minute per address.',
+              'x-origin': 'project',
+            },
+            public: {
+              type: 'boolean',
+              default: false,
+              description: 'Serve the fleet view without a credential on an address other than loopback (a warning at start names what is open, and where).',
               'x-origin': 'project',
             },
           },

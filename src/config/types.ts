@@ -27,7 +27,7 @@ export interface Config {
     prometheus_metrics_port?: number;
     host: string;
     prometheus_metrics_host?: string;
-    fleet_view: { max_vehicles: number; max_fields_per_vehicle: number };
+    fleet_view: { max_vehicles: number; max_fields_per_vehicle: number; token_file?: string; public: boolean };
   };
   vins_signal_tracking_enabled: string[];
   mqtt: {

@@ -3,6 +3,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js'
 import type { Config } from '../config/types.js';
 import { createLogger } from '../ops/log.js';
 import { ServerMetrics } from '../ops/metrics.js';
+import { fleetAccessFromConfig } from '../ops/access/from-config.js';
 import { startMonitor, type MonitorServer } from '../ops/monitor.js';
 import { createProducers } from '../producers/registry.js';
 import type { Producer } from '../producers/types.js';
@@ -88,7 +89,10 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   let monitor: MonitorServer | undefined;
   if (metrics && serveMonitor) {
     const fleet = new LocalFleet(metrics.fleet!, metrics);
-    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, metrics, logger, fleet }).catch((err) =>
+    const allowed = fleetAccessFromConfig(config);
+    if (!allowed.ok) await unwind(new StartError(allowed.message, { code: allowed.code, cause: allowed.cause }));
+    const access = allowed.ok ? allowed.access : undefined;
+    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, access, metrics, logger, fleet }).catch((err) =>
       unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort!)),
     );
     undo.push(() => monitor!.close());
