@@ -49,3 +49,9 @@ t.test('trusted_proxies matching', async (t) => {
   t.notOk(r.trusted.has('fe80::1'));
   t.notOk(r.trusted.has(undefined), 'a socket with no address');
 });
+
+t.test('a trusted_proxies range wider than a site network is a warning', async (t) => {
+  t.same(load({ proxy: { trusted_proxies: ['10.0.0.5', '10.1.0.0/16', 'fd00:1::/48'], client_cert_header: 'X-Client-Cert' } }).warnings, []);
+  const w = load({ proxy: { trusted_proxies: ['0.0.0.0/0', '10.0.0.0/8', '::/0'], client_cert_header: 'X-Client-Cert' } }).warnings ?? [];
+  t.match(w, [/trusted_proxies holds 0\.0\.0\.0\/0, 10\.0\.0\.0\/8, ::\/0: every host there can present any vehicle's certificate/]);
+});

@@ -102,7 +102,10 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   const server = await startVehicleServer({ config, tls, dispatcher, logger, events, gate, readiness }).catch(unwind);
   for (const p of producers.values()) p.start?.();
   if (worker) logger.info({ event: 'worker_listening', pid: process.pid, port: server.port }, `worker ${opts.worker} serving vehicles on ${config.host}:${server.port}`);
-  else logger.info({ event: 'listening', host: config.host, port: server.port, status_port: server.statusPort }, `vehicle server listening on ${config.host}:${server.port}`);
+  else {
+    const mode = config.tls.proxy ? ` (plain HTTP behind a TLS-terminating proxy: ${config.tls.proxy.trusted_proxies.join(', ')})` : '';
+    logger.info({ event: 'listening', host: config.host, port: server.port, status_port: server.statusPort, tls: config.tls.proxy ? 'proxy' : 'direct' }, `vehicle server listening on ${config.host}:${server.port}${mode}`);
+  }
 
   const stop = () =>
     (stopping ??= (async () => {

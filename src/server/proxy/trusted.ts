@@ -46,3 +46,15 @@ export function parseTrustedProxies(entries: readonly string[]): TrustedProxiesR
     },
   };
 }
+
+/**
+ * Entries wider than a site's own network: a vehicle's certificate is public (it crosses every
+ * handshake), so any host allowed to speak to the plain listener can present one as its own.
+ */
+export function broadEntries(entries: readonly string[]): string[] {
+  return entries.filter((raw) => {
+    const [addr, bits] = raw.trim().split('/');
+    if (bits === undefined) return false;
+    return isIP(plainAddress(addr)) === 4 ? Number(bits) < 16 : Number(bits) < 48;
+  });
+}
