@@ -86,6 +86,8 @@ async function proxyCases(t: Test, name: string, port: number, pki: TestPki, ser
     t.equal(r.kind, 'ack', 'acked as the vehicle the proxy verified');
     await sub.waitFor((m) => m.some((x) => x.topic === `${BASE}/${vin(2)}/v/VehicleSpeed`), 10_000, 'the field');
     t.ok(seen(vin(2)), 'the session is the verified VIN');
+    const line = servers.flatMap((s) => s.logs).find((l) => l.event === 'vehicle_connected' && l.vin === vin(2));
+    t.equal(line?.forwarded_for, '127.0.0.1', "the connection line names the vehicle's address as the proxy gave it");
     t.notOk(seen(vin(3)), 'no session under the VIN of the header the client sent');
     t.notOk(sub.messages.some((x) => x.topic.startsWith(`${BASE}/${vin(3)}/`)), 'nothing published under it');
   });

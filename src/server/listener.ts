@@ -87,18 +87,19 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
   // minute, then a count, however fast it flaps. 4,096 VINs tracked covers any flapping subset.
   const connectionLines = limitedLog(logger, deps.events, { burst: 5, maxKeys: 4096 });
   const proxy = config.tls.proxy;
-  let https: HttpServer | HttpsServer;
+  // HTTPS with mTLS, or plain HTTP behind a proxy that ended it.
+  let listener: HttpServer | HttpsServer;
   /** The client certificate of a request: from the TLS session, or verified again from the proxy's header. */
   let clientCert: (req: IncomingMessage) => { ok: true; cert: PeerCertificate } | { ok: false; reason: string };
   if (proxy) {
     const trusted = parseTrustedProxies(proxy.trusted_proxies);
     // The config loader refuses a bad entry; this only keeps the type honest.
     if (!trusted.ok) throw new Error(`tls.proxy.trusted_proxies[${trusted.index}]: ${trusted.reason}`);
-    https = createPlainListener(trusted.trusted, limited, deps.events);
+    listener = createPlainListener(trusted.trusted, limited, deps.events);
     const pool = deps.tls.pool.certs.map((p) => new X509Certificate(p));
     clientCert = (req) => proxiedCertificate(req, proxy.client_cert_header, pool);
   } else {
-    https = createHttpsServer({
+    const https = createHttpsServer({
       cert: deps.tls.cert,
       key: deps.tls.key,
       ca: deps.tls.ca,
@@ -106,7 +107,8 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
     });
-    watchHandshakes(https as HttpsServer, limited, deps.events);
+    watchHandshakes(https, limited, deps.events);
+    listener = https;
     clientCert = (req) => ({ ok: true, cert: (req.socket as TLSSocket).getPeerCertificate() });
   }
   const mode = proxy ? 'proxy' : 'direct';
@@ -115,7 +117,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     limited('warn', `proxy_cert_refused:${reason.slice(0, 40)}`, { event: 'vehicle_refused', remote: req.socket.remoteAddress, forwarded_for: header(req, 'x-forwarded-for'), reason }, `vehicle refused: ${reason}`);
     return `client certificate refused: ${reason}\n`;
   };
-  https.on('request', (req, res) => {
+  listener.on('request', (req, res) => {
     if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/status') {
       const c = clientCert(req);
       if (!c.ok) return void res.writeHead(403, { 'content-type': 'text/plain', 'fleet-telemetry-tls': mode }).end(refuseProxied(req, c.reason));
@@ -127,7 +129,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
 
   // Pings are answered by answerPings, not ws's auto-pong (see there).
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false, autoPong: false });
-  https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  listener.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const tlsSocket = req.socket;
     const peer = clientCert(req);
     if (!peer.ok) {
@@ -153,6 +155,8 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       networkInterface: header(req, 'x-network-interface'),
     };
     const remote = tlsSocket.remoteAddress;
+    // Behind a proxy the peer is the proxy; the vehicle's address is what the proxy says.
+    const forwardedFor = proxy ? header(req, 'x-forwarded-for') : undefined;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new VehicleSession(info, wsAdapter(ws, socket), sessionOpts);
       sessions.add(session);
@@ -160,7 +164,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       connectionLines(
         'info',
         `vehicle_connected:${vin}`,
-        { event: 'vehicle_connected', vin, connection_id: session.info.connectionId, client_version: session.info.clientVersion, network_interface: session.info.networkInterface, remote },
+        { event: 'vehicle_connected', vin, connection_id: session.info.connectionId, client_version: session.info.clientVersion, network_interface: session.info.networkInterface, remote, forwarded_for: forwardedFor },
         'vehicle connected',
       );
       ws.on('message', (data, isBinary) => {
@@ -188,14 +192,14 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     });
   });
 
-  const port = await listen(https, config.port, config.host).catch((err) => {
+  const port = await listen(listener, config.port, config.host).catch((err) => {
     throw bindError(err, 'port', config.host, config.port);
   });
   let stopping = false;
   let status: StatusServer | undefined;
   if (config.status_port !== undefined) {
     status = await startStatusServer({ host: config.host, port: config.status_port, readiness: deps.readiness, stopping: () => stopping }).catch((err) => {
-      https.close();
+      listener.close();
       throw err;
     });
   }
@@ -207,7 +211,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     sessions,
     async shutdown(timeoutMs) {
       stopping = true;
-      https.close();
+      listener.close();
       status?.close();
       const drained = Promise.all([...sessions].map((s) => s.drain()));
       await Promise.race([drained, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
@@ -218,7 +222,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
         new Promise((r) => setTimeout(r, 1000).unref()),
       ]);
       for (const ws of sockets.values()) ws.terminate();
-      https.closeAllConnections();
+      listener.closeAllConnections();
       // Give DISCONNECTED connectivity records their chance to go out.
       await Promise.race([
         new Promise<void>((r) => {
