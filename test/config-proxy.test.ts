@@ -2,6 +2,7 @@ import t from 'tap';
 import { parseConfig } from '../src/config/load.js';
 import { ConfigError } from '../src/config/errors.js';
 import { parseTrustedProxies } from '../src/server/proxy/trusted.js';
+import { configChecks } from '../src/tls/check.js';
 
 // tls.proxy: absent by default; its addresses and header name checked at load, with stable codes.
 
@@ -54,4 +55,10 @@ t.test('a trusted_proxies range wider than a site network is a warning', async (
   t.same(load({ proxy: { trusted_proxies: ['10.0.0.5', '10.1.0.0/16', 'fd00:1::/48'], client_cert_header: 'X-Client-Cert' } }).warnings, []);
   const w = load({ proxy: { trusted_proxies: ['0.0.0.0/0', '10.0.0.0/8', '::/0'], client_cert_header: 'X-Client-Cert' } }).warnings ?? [];
   t.match(w, [/trusted_proxies holds 0\.0\.0\.0\/0, 10\.0\.0\.0\/8, ::\/0: every host there can present any vehicle's certificate/]);
+});
+
+t.test('check-config says the mode', async (t) => {
+  const lines = configChecks(load({ proxy: { trusted_proxies: ['10.0.0.5'], client_cert_header: 'X-Client-Cert' } }), 'c.json');
+  t.match(lines.find((l) => l.check === 'tls_proxy'), { status: 'ok', message: /plain HTTP to 10\.0\.0\.5 only, and verifies the certificate in X-Client-Cert again/ });
+  t.equal(configChecks(load({}), 'c.json').find((l) => l.check === 'tls_proxy'), undefined, 'nothing in direct mode');
 });
