@@ -146,7 +146,8 @@ export const configSchema = {
           description:
             'mTLS ended at a proxy in front (nginx, haproxy, a load balancer); absent: this server ends mTLS itself. When set, the vehicle port speaks plain HTTP/WebSocket, ' +
             'serves only trusted_proxies (others are closed unread) and refuses a TLS handshake; each request must carry the vehicle\'s certificate in client_cert_header, ' +
-            'which is verified again against the client-CA pool (expiry included) and gives the VIN as in direct mTLS. The proxy\'s own client-CA list must be Tesla\'s bundle and ca_file, nothing more.',
+            'which is verified again against the client-CA pool (expiry included) and gives the VIN as in direct mTLS. The proxy\'s own client-CA list must be Tesla\'s bundle and ca_file, nothing more. ' +
+            'server_cert and server_key then name the certificate the proxy presents (vehicle-config and check-config judge it); the server does not serve it.',
           'x-origin': 'project',
           properties: {
             trusted_proxies: {
