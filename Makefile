@@ -106,6 +106,13 @@ test-workers: build
 	@bash scripts/test-deps.sh
 	@set -o pipefail; FT_TEST_WORKERS=2 $(TAP) 'build/test/**/*.test.js' | node scripts/tap-summary.mjs
 
+# Idle memory per vehicle with mTLS ended at the server and at nginx / haproxy in front (tls.proxy
+# mode), the server and the proxy each (issue #31, bench/README.md). Flags: ARGS='--vehicles 2000'
+.PHONY: bench-proxy-memory
+bench-proxy-memory: build
+	@bash scripts/test-deps.sh
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; node build/bench/proxy-memory.js $(ARGS)
+
 # Reconnect storm (issue #21): N idle mTLS vehicles (default 10,000), kill -9 of the server and a
 # restart on the same port; time until all reconnected and acked, with 1 and 2 workers. The soft
 # fd limit is raised to the hard one first. Flags: make bench-storm ARGS='--vehicles 2000'

@@ -2,7 +2,8 @@
 # Installs the real parts the tests start (each on a free loopback port), when missing:
 # mosquitto, nats-server (MQTT on NATS refuses characters mosquitto accepts), Python's Jinja2
 # (the Home Assistant discovery tests render every template with it, as Home Assistant does),
-# haproxy (the deployment test runs deploy/haproxy.cfg in front of two servers) and Chromium (the
+# haproxy (the deployment test runs deploy/haproxy.cfg in front of two servers), nginx (the proxy
+# mode tests run deploy/nginx.conf, which ends mTLS in front of the servers) and Chromium (the
 # fleet page tests drive Debian's browser through playwright-core, which downloads none).
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 python3 -c 'import jinja2' >/dev/null 2>&1 || /usr/bin/python3 -c 'import jinja2' >/dev/null 2>&1 || need+=(python3-jinja2)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # `test-deps.sh rabbitmq-server`: make test-cluster also runs a 3-node RabbitMQ cluster.
 for extra in "$@"; do
@@ -29,4 +31,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The tests start their own brokers and haproxy; the packages' services are not needed.
-if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop mosquitto nats-server haproxy rabbitmq-server >/dev/null 2>&1 || true; fi
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop mosquitto nats-server haproxy nginx rabbitmq-server >/dev/null 2>&1 || true; fi

@@ -63,6 +63,8 @@ t.test('against the running server: passes, and fails for a wrong ca or a name t
   t.match(l.client_cert, ['ok', /asks for a client certificate, naming 15 acceptable CAs/]);
   t.match(l.tesla_ca, ['ok', /all 14 CAs of Tesla's production vehicle bundle are among them/]);
   t.match(l.frame, ['ok', new RegExp(`WebSocket upgrade as ${VIN}; one V frame acked`)]);
+  t.match(l.tls_end, ['ok', /mTLS ends at the fleet-telemetry server itself \(direct mode\)/], 'it says mTLS ends at the server');
+  t.notOk(l.ca_list, 'Tesla\'s bundle and one CA: no long-list warning');
   t.match(l.dns, ['warn', /private or loopback, not reachable by a vehicle/], 'a loopback name is a warning, not a failure');
 
   // Tesla's validate_server.json, and the body vehicle-config prints.

@@ -18,6 +18,8 @@ const checkEndpointCommand: Command = {
     '',
     'A JSON file instead of HOST:PORT: {"hostname", "port", "ca"} (the validate_server.json of',
     "Tesla's check_server_cert.sh) or the body vehicle-config prints ({\"config\": {...}}).",
+    'tls_end says where TLS ends: at the server (direct mTLS) or at a proxy in front, and then whether',
+    'the server behind it is in tls.proxy mode and verified the certificate the proxy passed.',
     'One ok/warn/fail line per check; exit 1 when any fails.',
   ].join('\n'),
 

@@ -6,6 +6,7 @@ import { closest, ConfigError, dottedPath, pointerPart, type ConfigProblem } fro
 import { describeError, schemaAt, type SchemaNode } from './describe.js';
 import { scanJson } from './json.js';
 import type { Config } from './types.js';
+import { broadEntries, parseTrustedProxies } from '../server/proxy/trusted.js';
 
 /** Producers every build of this server has; plugins add their own names. */
 export const BUILTIN_PRODUCERS = ['mqtt', 'logger'];
@@ -139,6 +140,16 @@ function checkMeaning(cfg: Config, problems: ConfigProblem[], warnings: string[]
     const first = ports.findIndex(([, m]) => m === n);
     if (n && first < i) {
       problems.push({ code: 'port_conflict', path, message: `${n} is already ${dottedPath(ports[first][0])}; each listener needs its own port` });
+    }
+  }
+  if (cfg.tls.proxy) {
+    const trusted = parseTrustedProxies(cfg.tls.proxy.trusted_proxies);
+    if (!trusted.ok) problems.push({ code: 'invalid_proxy_address', path: `/tls/proxy/trusted_proxies/${trusted.index}`, message: trusted.reason });
+    const broad = broadEntries(cfg.tls.proxy.trusted_proxies);
+    if (broad.length) {
+      warnings.push(
+        `tls.proxy.trusted_proxies holds ${broad.join(', ')}: every host there can present any vehicle's certificate (certificates are not secret) and be taken for that vehicle; list only the proxies' own addresses`,
+      );
     }
   }
   if (!cfg.tls.trust_tesla_ca && !cfg.tls.ca_file) {

@@ -139,6 +139,36 @@ export const configSchema = {
           description: "Trust Tesla's vehicle CA bundle (shipped with the server); false leaves it out, for fleets of other devices (then ca_file is required).",
           'x-origin': 'project',
         },
+        proxy: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['trusted_proxies', 'client_cert_header'],
+          description:
+            'mTLS ended at a proxy in front (nginx, haproxy, a load balancer); absent: this server ends mTLS itself. When set, the vehicle port speaks plain HTTP/WebSocket, ' +
+            'serves only trusted_proxies (others are closed unread) and refuses a TLS handshake; each request must carry the vehicle\'s certificate in client_cert_header, ' +
+            'which is verified again against the client-CA pool (expiry included) and gives the VIN as in direct mTLS. The proxy\'s own client-CA list must be Tesla\'s bundle and ca_file, nothing more. ' +
+            'server_cert and server_key then name the certificate the proxy presents (vehicle-config and check-config judge it); the server does not serve it.',
+          'x-origin': 'project',
+          properties: {
+            trusted_proxies: {
+              type: 'array',
+              minItems: 1,
+              items: { type: 'string', minLength: 1 },
+              description: 'Addresses or CIDRs of the proxies allowed to connect ("127.0.0.1", "10.0.0.0/8", "fd00::/8"); host names are not resolved.',
+              'x-allowed': 'a non-empty list of IP addresses or CIDRs',
+              'x-origin': 'project',
+            },
+            client_cert_header: {
+              type: 'string',
+              pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+              description:
+                'Request header holding the client certificate the proxy verified: URL-encoded PEM (nginx $ssl_client_escaped_cert) or base64 DER (haproxy ssl_c_der,base64). ' +
+                'The proxy must set it on every request, replacing any a client sent.',
+              'x-allowed': 'an HTTP header name',
+              'x-origin': 'project',
+            },
+          },
+        },
       },
     },
     use_default_eng_ca: {
@@ -191,7 +221,10 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          description: 'Bounds of the fleet view (/api/fleet, /api/vehicles/<VIN>, /api/events): the latest values it keeps in memory.',
+          description:
+            'The fleet view (the page at /, /api/fleet, /api/vehicles/<VIN>, /api/events, and /vehicles): who may read it, and the latest values it keeps in memory. ' +
+            'On loopback it is open unless token_file is set; on any other address it answers only with the token, or to anyone with public: true, and is refused (403) otherwise. ' +
+            '/metrics, /livez and /readyz are never behind the token.',
           'x-origin': 'project',
           properties: {
             max_vehicles: {
@@ -207,6 +240,21 @@ export const configSchema = {
               maximum: 1000,
               default: 256,
               description: 'Latest field values kept per vehicle; fields first seen past it are not shown (the default covers every field of the schema).',
+              'x-origin': 'project',
+            },
+            token_file: {
+              type: 'string',
+              minLength: 1,
+              description:
+                'File holding the token (at least 16 characters, e.g. `openssl rand -hex 32`) that the fleet view asks for: `Authorization: Bearer <token>` for the API, ' +
+                'a login form for the page (the token then kept in an HttpOnly, SameSite=Strict cookie). Read once at start; compared in constant time; never logged. ' +
+                'Wrong tokens are limited to 10 a minute per address.',
+              'x-origin': 'project',
+            },
+            public: {
+              type: 'boolean',
+              default: false,
+              description: 'Serve the fleet view without a credential on an address other than loopback (a warning at start names what is open, and where).',
               'x-origin': 'project',
             },
           },

@@ -14,14 +14,20 @@ export interface Config {
   json_log_enable: boolean;
   namespace: string;
   records: Partial<Record<'V' | 'alerts' | 'errors' | 'connectivity', string[]>>;
-  tls: { server_cert: string; server_key: string; ca_file?: string; trust_tesla_ca: boolean };
+  tls: {
+    server_cert: string;
+    server_key: string;
+    ca_file?: string;
+    trust_tesla_ca: boolean;
+    proxy?: { trusted_proxies: string[]; client_cert_header: string };
+  };
   use_default_eng_ca: boolean;
   rate_limit: { enabled: boolean; message_limit: number; message_interval_time: number };
   monitoring: {
     prometheus_metrics_port?: number;
     host: string;
     prometheus_metrics_host?: string;
-    fleet_view: { max_vehicles: number; max_fields_per_vehicle: number };
+    fleet_view: { max_vehicles: number; max_fields_per_vehicle: number; token_file?: string; public: boolean };
   };
   vins_signal_tracking_enabled: string[];
   mqtt: {

@@ -17,6 +17,7 @@ import { readFrame, writeStreamFrame } from '../envelope/index.js';
 import { splitPem, teslaCaDir } from '../server/tls.js';
 import type { CheckLine } from '../tls/check.js';
 import { explainVerifyError, probeTls, type TlsProbe } from '../tls/probe.js';
+import { fetchStatus, tlsEndLine } from './tls-end.js';
 
 export interface EndpointOptions {
   host: string;
@@ -168,7 +169,9 @@ function clientCaLines(s: SClientResult, dir: string): CheckLine[] {
       {
         status: 'fail',
         check: 'client_cert',
-        message: 'the server does not ask for a client certificate: vehicles authenticate with theirs, so mTLS must end at this server (a TLS-terminating proxy or load balancer in front?)',
+        message:
+          'the server does not ask for a client certificate: vehicles authenticate with theirs, so mTLS must end at the fleet-telemetry server, ' +
+          'or at a proxy that asks for it and passes it to a server in tls.proxy mode (a TLS-terminating proxy or load balancer in front that does not?)',
       },
     ];
   }
@@ -176,6 +179,8 @@ function clientCaLines(s: SClientResult, dir: string): CheckLine[] {
   const offered = new Set(s.caNames.map((n) => dnKey(n, 'openssl')));
   const prod = bundle(dir, 'production.pem');
   const eng = bundle(dir, 'engineering.pem');
+  const long = longCaList(s.caNames.length, [...offered].filter((k) => !prod.some((c) => c.key === k) && !eng.some((c) => c.key === k)).length);
+  if (long) lines.push(long);
   const prodIn = prod.filter((c) => offered.has(c.key));
   const engIn = eng.filter((c) => offered.has(c.key));
   if (prodIn.length === prod.length) {
@@ -189,6 +194,24 @@ function clientCaLines(s: SClientResult, dir: string): CheckLine[] {
     lines.push({ status: 'fail', check: 'tesla_ca', message: "none of Tesla's vehicle CAs is among them: real cars will not find an issuer of theirs and cannot connect (is tls.trust_tesla_ca false?)" });
   }
   return lines;
+}
+
+/** Names beyond Tesla's bundles past which the acceptable-CA list is a system store, not a pool. */
+export const EXTRA_CA_NAMES_WARN = 16;
+
+/**
+ * Vehicles choose the certificate they send from the acceptable-CA list: a proxy that named the
+ * whole system store made cars send none (teslamotors/fleet-telemetry#395). Pure.
+ */
+export function longCaList(total: number, notTesla: number): CheckLine | undefined {
+  if (notTesla <= EXTRA_CA_NAMES_WARN) return undefined;
+  return {
+    status: 'warn',
+    check: 'ca_list',
+    message:
+      `${total} acceptable CAs are named, ${notTesla} of them not Tesla's vehicle CAs: a long list (a system CA store) made cars stop sending their certificate ` +
+      "(teslamotors/fleet-telemetry#395); the server or proxy should name Tesla's vehicle bundle and tls.ca_file only",
+  };
 }
 
 export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
@@ -285,6 +308,8 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
   );
   if (s.error) lines.push({ status: 'warn', check: 'client_cert', message: `cannot read the CertificateRequest: ${s.error}` });
   else lines.push(...clientCaLines(s, o.teslaCaDir ?? teslaCaDir()));
+  const end = tlsEndLine(await fetchStatus({ host: address, port: o.port, servername, ca: o.ca, cert: o.cert, key: o.key, timeoutMs: ms }), !!o.cert);
+  if (end) lines.push(end);
 
   if (o.cert && o.key && !lines.some((l) => l.status === 'fail')) lines.push(await frameCheck(o));
   return lines;

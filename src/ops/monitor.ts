@@ -6,6 +6,8 @@ import { serveFleetApi } from './fleet/api.js';
 import { FleetEventStreams } from './fleet/sse.js';
 import type { FleetSource } from './fleet/types.js';
 import { findWebDir, pageResponse } from './page.js';
+import { fleetGuard } from './access/guard.js';
+import { exposureWarning, fleetAccess, type FleetAccess } from './access/policy.js';
 
 /** What the endpoints show: one server's ServerMetrics, or the primary's view over its workers. */
 export interface MonitorSource {
@@ -34,13 +36,17 @@ const json = (res: ServerResponse, head: boolean, status: number, v: unknown) =>
  * Plain HTTP apart from the vehicle port: /metrics for Prometheus, /livez and /readyz for the
  * load balancer or orchestrator, /vehicles for people. Bind it to a private address.
  */
-export async function startMonitor(opts: { host: string; port: number; metrics: MonitorSource; logger: Logger; fleet?: FleetSource }): Promise<MonitorServer> {
+export async function startMonitor(opts: { host: string; port: number; metrics: MonitorSource; logger: Logger; fleet?: FleetSource; access?: FleetAccess }): Promise<MonitorServer> {
   const { metrics, logger, fleet } = opts;
+  // Without a rule given, the safe one: open on loopback only.
+  const access = opts.access ?? fleetAccess(opts.host, { public: false });
+  const guard = fleetGuard(access, logger);
   const streams = fleet && new FleetEventStreams(fleet, logger);
   const webDir = findWebDir();
   if (!webDir) logger.warn({ event: 'fleet_page_missing' }, 'web/ not found in the package: the fleet page at / answers 404');
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const head = req.method === 'HEAD';
+    if (await guard.handle(req, res, (req.url ?? '').split('?')[0], head)) return;
     if (req.method !== 'GET' && !head) {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
@@ -88,6 +94,8 @@ export async function startMonitor(opts: { host: string; port: number; metrics: 
       resolve((server.address() as AddressInfo).port);
     });
   });
+  const warning = exposureWarning(opts.host, port, access);
+  if (warning) logger.warn({ event: 'monitoring_exposed', host: opts.host, port, fleet_view: access.kind === 'open' ? 'public' : access.kind }, warning);
   return {
     host: opts.host,
     port,

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Config } from '../config/types.js';
 import type { Readiness, VehicleView } from '../ops/metrics.js';
+import { fleetAccessFromConfig } from '../ops/access/from-config.js';
 import { startMonitor, type MonitorServer, type MonitorSource } from '../ops/monitor.js';
 import { MergedFleet } from '../ops/fleet/merged.js';
 import { clientIdFrom } from '../producers/mqtt/options.js';
@@ -82,7 +83,10 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
   if (monitoringPort !== undefined) {
     // The fleet view over every worker: each answers the rows changed since its cursor.
     const view = new MergedFleet((what, arg) => fleet.ask(what, arg), () => fleet.readiness(), n, config.monitoring.fleet_view.max_vehicles);
-    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort, metrics: fleet, logger, fleet: view }).catch((err) =>
+    const allowed = fleetAccessFromConfig(config);
+    if (!allowed.ok) await unwind(new StartError(allowed.message, { code: allowed.code, cause: allowed.cause }));
+    const access = allowed.ok ? allowed.access : undefined;
+    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort, access, metrics: fleet, logger, fleet: view }).catch((err) =>
       unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort)),
     );
     undo.push(() => monitor!.close());

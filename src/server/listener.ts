@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { X509Certificate } from 'node:crypto';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -20,6 +21,9 @@ import { VehicleSession, type SessionOptions, type VehicleSocket } from './sessi
 import type { ServerTlsMaterial } from './tls.js';
 import type { InflightGate } from './gate.js';
 import { SUPERSEDED_CLOSE, type CloseOutcome, type PresencePort } from './presence/port.js';
+import { createPlainListener } from './proxy/plain-listener.js';
+import { proxiedCertificate } from './proxy/identify.js';
+import { parseTrustedProxies } from './proxy/trusted.js';
 
 /**
  * §1's floor: well above §3.2's 1,000,000 bytes, so an oversize frame gets an error response,
@@ -88,22 +92,46 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       : undefined,
   };
 
-  const https = createHttpsServer({
-    cert: deps.tls.cert,
-    key: deps.tls.key,
-    ca: deps.tls.ca,
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: 'TLSv1.2',
-  });
   const limited = limitedLog(logger, deps.events);
   // Per VIN: a vehicle that reconnects in a loop writes 5 connect and 5 disconnect lines a
   // minute, then a count, however fast it flaps. 4,096 VINs tracked covers any flapping subset.
   const connectionLines = limitedLog(logger, deps.events, { burst: 5, maxKeys: 4096 });
-  watchHandshakes(https, limited, deps.events);
-  https.on('request', (req, res) => {
+  const proxy = config.tls.proxy;
+  // HTTPS with mTLS, or plain HTTP behind a proxy that ended it.
+  let listener: HttpServer | HttpsServer;
+  /** The client certificate of a request: from the TLS session, or verified again from the proxy's header. */
+  let clientCert: (req: IncomingMessage) => { ok: true; cert: PeerCertificate } | { ok: false; reason: string };
+  if (proxy) {
+    const trusted = parseTrustedProxies(proxy.trusted_proxies);
+    // The config loader refuses a bad entry; this only keeps the type honest.
+    if (!trusted.ok) throw new Error(`tls.proxy.trusted_proxies[${trusted.index}]: ${trusted.reason}`);
+    listener = createPlainListener(trusted.trusted, limited, deps.events);
+    const pool = deps.tls.pool.certs.map((p) => new X509Certificate(p));
+    clientCert = (req) => proxiedCertificate(req, proxy.client_cert_header, pool);
+  } else {
+    const https = createHttpsServer({
+      cert: deps.tls.cert,
+      key: deps.tls.key,
+      ca: deps.tls.ca,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    });
+    watchHandshakes(https, limited, deps.events);
+    listener = https;
+    clientCert = (req) => ({ ok: true, cert: (req.socket as TLSSocket).getPeerCertificate() });
+  }
+  const mode = proxy ? 'proxy' : 'direct';
+  /** Refuses an upgrade or /status whose proxied certificate is missing or does not verify. */
+  const refuseProxied = (req: IncomingMessage, reason: string): string => {
+    limited('warn', `proxy_cert_refused:${reason.slice(0, 40)}`, { event: 'vehicle_refused', remote: req.socket.remoteAddress, forwarded_for: header(req, 'x-forwarded-for'), reason }, `vehicle refused: ${reason}`);
+    return `client certificate refused: ${reason}\n`;
+  };
+  listener.on('request', (req, res) => {
     if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/status') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('mtls ok');
+      const c = clientCert(req);
+      if (!c.ok) return void res.writeHead(403, { 'content-type': 'text/plain', 'fleet-telemetry-tls': mode }).end(refuseProxied(req, c.reason));
+      res.writeHead(200, { 'content-type': 'text/plain', 'fleet-telemetry-tls': mode }).end('mtls ok');
       return;
     }
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('WebSocket upgrade required');
@@ -111,9 +139,14 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
 
   // Pings are answered by answerPings, not ws's auto-pong (see there).
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false, autoPong: false });
-  https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const tlsSocket = req.socket as TLSSocket;
-    const cert = tlsSocket.getPeerCertificate();
+  listener.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const tlsSocket = req.socket;
+    const peer = clientCert(req);
+    if (!peer.ok) {
+      socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${refuseProxied(req, peer.reason)}`);
+      return;
+    }
+    const cert = peer.cert;
     const identity = vinFromCertificate(cert);
     if (!identity.ok) {
       // §1: a name that would need sanitising could collide with another certificate's VIN.
@@ -132,6 +165,8 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       networkInterface: header(req, 'x-network-interface'),
     };
     const remote = tlsSocket.remoteAddress;
+    // Behind a proxy the peer is the proxy; the vehicle's address is what the proxy says.
+    const forwardedFor = proxy ? header(req, 'x-forwarded-for') : undefined;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new VehicleSession(info, wsAdapter(ws, socket), sessionOpts, `${keyOwner}/${++keys}`);
       sessions.add(session);
@@ -140,7 +175,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       connectionLines(
         'info',
         `vehicle_connected:${vin}`,
-        { event: 'vehicle_connected', vin, connection_id: session.info.connectionId, client_version: session.info.clientVersion, network_interface: session.info.networkInterface, remote },
+        { event: 'vehicle_connected', vin, connection_id: session.info.connectionId, client_version: session.info.clientVersion, network_interface: session.info.networkInterface, remote, forwarded_for: forwardedFor },
         'vehicle connected',
       );
       ws.on('message', (data, isBinary) => {
@@ -169,14 +204,14 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     });
   });
 
-  const port = await listen(https, config.port, config.host).catch((err) => {
+  const port = await listen(listener, config.port, config.host).catch((err) => {
     throw bindError(err, 'port', config.host, config.port);
   });
   let stopping = false;
   let status: StatusServer | undefined;
   if (config.status_port !== undefined) {
     status = await startStatusServer({ host: config.host, port: config.status_port, readiness: deps.readiness, stopping: () => stopping }).catch((err) => {
-      https.close();
+      listener.close();
       throw err;
     });
   }
@@ -207,7 +242,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     },
     async shutdown(timeoutMs) {
       stopping = true;
-      https.close();
+      listener.close();
       status?.close();
       const drained = Promise.all([...sessions].map((s) => s.drain()));
       await Promise.race([drained, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
@@ -218,7 +253,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
         new Promise((r) => setTimeout(r, 1000).unref()),
       ]);
       for (const ws of sockets.values()) ws.terminate();
-      https.closeAllConnections();
+      listener.closeAllConnections();
       // Give DISCONNECTED connectivity records their chance to go out.
       await Promise.race([
         new Promise<void>((r) => {

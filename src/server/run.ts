@@ -3,6 +3,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js'
 import type { Config } from '../config/types.js';
 import { createLogger } from '../ops/log.js';
 import { ServerMetrics } from '../ops/metrics.js';
+import { fleetAccessFromConfig } from '../ops/access/from-config.js';
 import { startMonitor, type MonitorServer } from '../ops/monitor.js';
 import { createProducers } from '../producers/registry.js';
 import type { Producer } from '../producers/types.js';
@@ -114,7 +115,10 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   let monitor: MonitorServer | undefined;
   if (metrics && serveMonitor) {
     const fleet = new LocalFleet(metrics.fleet!, metrics);
-    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, metrics, logger, fleet }).catch((err) =>
+    const allowed = fleetAccessFromConfig(config);
+    if (!allowed.ok) await unwind(new StartError(allowed.message, { code: allowed.code, cause: allowed.cause }));
+    const access = allowed.ok ? allowed.access : undefined;
+    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, access, metrics, logger, fleet }).catch((err) =>
       unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort!)),
     );
     undo.push(() => monitor!.close());
@@ -135,7 +139,10 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   const vehicles = server;
   for (const p of producers.values()) p.start?.();
   if (worker) logger.info({ event: 'worker_listening', pid: process.pid, port: vehicles.port }, `worker ${opts.worker} serving vehicles on ${config.host}:${vehicles.port}`);
-  else logger.info({ event: 'listening', host: config.host, port: vehicles.port, status_port: vehicles.statusPort }, `vehicle server listening on ${config.host}:${vehicles.port}`);
+  else {
+    const mode = config.tls.proxy ? ` (plain HTTP behind a TLS-terminating proxy: ${config.tls.proxy.trusted_proxies.join(', ')})` : '';
+    logger.info({ event: 'listening', host: config.host, port: vehicles.port, status_port: vehicles.statusPort, tls: config.tls.proxy ? 'proxy' : 'direct' }, `vehicle server listening on ${config.host}:${vehicles.port}${mode}`);
+  }
 
   const stop = () =>
     (stopping ??= (async () => {

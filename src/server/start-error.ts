@@ -1,5 +1,13 @@
 /** A start that cannot succeed as configured: reported in one line, exit 2, no stack trace. */
-export class StartError extends Error {}
+export class StartError extends Error {
+  /** A stable name for what went wrong, when there is one (e.g. fleet_token_unreadable). */
+  readonly code?: string;
+
+  constructor(message: string, opts: { code?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = opts.code;
+  }
+}
 
 /** A listener that could not bind, said with the config key that chose its address. */
 export function bindError(err: unknown, key: string, host: string, port: number): Error {

@@ -369,6 +369,16 @@ export function configChecks(config: Config, file: string): CheckLine[] {
     const notes = config.ignoredKeys.map((k) => `${k} (${UNUSED_KEY_NOTES.get(k) ?? 'not used'})`);
     lines.push({ status: 'warn', check: 'config', message: `accepted but not used by this server: ${notes.join(', ')}` });
   }
+  const proxy = config.tls.proxy;
+  if (proxy) {
+    lines.push({
+      status: 'ok',
+      check: 'tls_proxy',
+      message:
+        `mTLS ends at a proxy in front: the vehicle port speaks plain HTTP to ${proxy.trusted_proxies.join(', ')} only, and verifies the certificate in ${proxy.client_cert_header} again; ` +
+        "the proxy must ask for the vehicle's certificate naming Tesla's vehicle CAs and tls.ca_file only, and replace any such header a client sends",
+    });
+  }
   for (const w of config.warnings ?? []) lines.push({ status: 'warn', check: 'config', message: w });
   return lines;
 }

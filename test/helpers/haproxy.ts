@@ -9,6 +9,7 @@ export const HAPROXY = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((p) => exi
 
 export interface HaproxyProcess {
   port: number;
+  pid: number;
   lines: string[];
   /** Searches the lines from index `after` on, so an earlier DOWN does not answer for a later one. */
   waitFor(re: RegExp, after: number, ms: number): Promise<string>;
@@ -45,6 +46,7 @@ async function runHaproxy(file: string, env: NodeJS.ProcessEnv): Promise<Haproxy
   ]);
   return {
     port,
+    pid: proc.pid!,
     lines,
     waitFor: (re, after, ms) => waitUntil(() => lines.slice(after).find((l) => re.test(l)), ms, `haproxy: ${re}`),
     async stop() {
@@ -66,6 +68,19 @@ export function startVehicleLb(servers: { port: number; statusPort: number }[], 
     env[`FT_SERVER${i + 1}_STATUS_PORT`] = String(s.statusPort);
   });
   return runHaproxy(join(repoRoot(), 'deploy', 'haproxy.cfg'), env);
+}
+
+/**
+ * deploy/haproxy-tls.cfg as shipped: mTLS ended at haproxy in front of servers in tls.proxy mode.
+ * `proxyCert` holds the certificate and its key in one PEM.
+ */
+export function startTlsLb(servers: { port: number; statusPort: number }[], files: { proxyCert: string; teslaCa: string; caFile: string }, checkInter = '500ms'): Promise<HaproxyProcess> {
+  const env: NodeJS.ProcessEnv = { FT_CHECK_INTER: checkInter, FT_LB_LOG: 'stderr', FT_PROXY_CERT: files.proxyCert, FT_TESLA_CA: files.teslaCa, FT_CA_FILE: files.caFile, ...whoami() };
+  servers.forEach((s, i) => {
+    env[`FT_SERVER${i + 1}_ADDR`] = `127.0.0.1:${s.port}`;
+    env[`FT_SERVER${i + 1}_STATUS_PORT`] = String(s.statusPort);
+  });
+  return runHaproxy(join(repoRoot(), 'deploy', 'haproxy-tls.cfg'), env);
 }
 
 /**
