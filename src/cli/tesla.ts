@@ -4,6 +4,7 @@ import { UsageError, type Command } from './command.js';
 /** `tesla` sub-commands by name; each module is loaded only when it runs. */
 const sub: Record<string, () => Promise<Command>> = {
   keys: async () => (await import('./tesla/keys.js')).default,
+  sign: async () => (await import('./tesla/sign.js')).default,
 };
 
 async function usage(): Promise<string> {
