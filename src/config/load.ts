@@ -134,12 +134,20 @@ function checkMeaning(cfg: Config, problems: ConfigProblem[], warnings: string[]
     ['/status_port', cfg.status_port],
     ['/monitoring/prometheus_metrics_port', cfg.monitoring.prometheus_metrics_port],
     ['/mqtt/embedded_port', cfg.mqtt.broker === 'embedded' ? cfg.mqtt.embedded_port : undefined],
+    ['/tesla/public_key_port', cfg.tesla.public_key_port],
   ];
   for (const [i, [path, n]] of ports.entries()) {
     const first = ports.findIndex(([, m]) => m === n);
     if (n && first < i) {
       problems.push({ code: 'port_conflict', path, message: `${n} is already ${dottedPath(ports[first][0])}; each listener needs its own port` });
     }
+  }
+  if (cfg.tesla.public_key_port !== undefined && !cfg.tesla.private_key) {
+    problems.push({
+      code: 'private_key_required',
+      path: '/tesla/private_key',
+      message: 'required when tesla.public_key_port is set (the page serves its public key); allowed: a path to a P-256 private key (fleet-telemetry tesla keys makes one)',
+    });
   }
   if (!cfg.tls.trust_tesla_ca && !cfg.tls.ca_file) {
     problems.push({

@@ -52,6 +52,7 @@ export interface Config {
     errors?: KindSettings;
     connectivity?: KindSettings;
   };
+  tesla: { private_key?: string; public_key_port?: number };
   max_records_in_flight: number;
   workers: number | 'auto';
   max_records_in_flight_per_vehicle: number;

@@ -11,6 +11,7 @@ import { MergedFleet } from '../ops/fleet/merged.js';
 import { clientIdFrom } from '../producers/mqtt/options.js';
 import { bindError, StartError } from './start-error.js';
 import { checkConfigAndTls, startBrokerIfEmbedded } from './run.js';
+import { appKeyAtStart, startKeyPageIfConfigured } from './key-page.js';
 import { startStatusServer, type StatusServer } from './status.js';
 import { serverTlsMaterial } from './tls.js';
 import { workerConfig, type FromWorker, type Question, type ToWorker } from './worker.js';
@@ -53,9 +54,11 @@ interface Slot {
  */
 export async function startPrimary(config: Config, logger: Logger, n: number): Promise<{ stop(): Promise<void> }> {
   checkConfigAndTls(config, logger);
+  const appKey = appKeyAtStart(config, logger);
   let tlsCerts: number;
+  let tls: ReturnType<typeof serverTlsMaterial>;
   try {
-    const tls = serverTlsMaterial(config);
+    tls = serverTlsMaterial(config);
     tlsCerts = tls.pool.certs.length;
     logger.info({ event: 'client_ca_pool', sources: tls.pool.sources }, `client-CA pool: ${tlsCerts} certificates`);
   } catch (err) {
@@ -89,6 +92,9 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
     undo.push(() => status!.close());
   }
 
+  const keyPage = await startKeyPageIfConfigured(config, appKey, tls, logger).catch(unwind);
+  if (keyPage) undo.push(() => keyPage.close());
+
   const port = await fleet.start().catch(unwind);
   logger.info(
     { event: 'listening', host: config.host, port, status_port: status?.port, workers: n },
@@ -101,6 +107,7 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
         stopping = true;
         await fleet.stop();
         status?.close();
+        await keyPage?.close();
         await broker?.close();
         await monitor?.close();
       })()),

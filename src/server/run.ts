@@ -15,6 +15,8 @@ import { checkAtStart } from '../tls/check.js';
 import { bindError, StartError } from './start-error.js';
 import { readinessOf } from '../ops/readiness.js';
 import { FleetStore } from '../ops/fleet/store.js';
+import { appKeyAtStart, startKeyPageIfConfigured } from './key-page.js';
+import type { PublicKeyPage } from '../tesla/key-page.js';
 import { LocalFleet } from '../ops/fleet/local.js';
 
 export interface RunningServer {
@@ -24,6 +26,7 @@ export interface RunningServer {
   logger: Logger;
   metrics?: ServerMetrics;
   monitor?: MonitorServer;
+  keyPage?: PublicKeyPage;
   stop(): Promise<void>;
 }
 
@@ -40,6 +43,8 @@ export interface StartOptions {
 export async function startAll(config: Config, logger: Logger, opts: StartOptions = {}): Promise<RunningServer> {
   const worker = opts.worker !== undefined;
   if (!worker) checkConfigAndTls(config, logger);
+  // Workers serve vehicles only; the primary (or the one process) serves the key page.
+  const appKey = worker ? undefined : appKeyAtStart(config, logger);
   let tls: ServerTlsMaterial;
   try {
     tls = serverTlsMaterial(config);
@@ -94,6 +99,8 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
     undo.push(() => monitor!.close());
     logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/ fleet page, /metrics, /livez, /readyz, /vehicles, /api)`);
   }
+  const keyPage: PublicKeyPage | undefined = await startKeyPageIfConfigured(config, appKey, tls, logger).catch(unwind);
+  if (keyPage) undo.push(() => keyPage.close());
   const readiness = () => readinessOf(producers, stopping === undefined);
   const server = await startVehicleServer({ config, tls, dispatcher, logger, events, gate, readiness }).catch(unwind);
   for (const p of producers.values()) p.start?.();
@@ -107,8 +114,9 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
       await Promise.all([...producers.values()].map((p) => p.close().catch(() => {})));
       await broker?.close();
       await monitor?.close();
+      await keyPage?.close();
     })());
-  return { server, broker, producers, logger, metrics, monitor, stop };
+  return { server, broker, producers, logger, metrics, monitor, keyPage, stop };
 }
 
 export { StartError };

@@ -87,3 +87,9 @@ export function publicKeyFingerprint(publicPem: string): string {
   const der = createPublicKey(publicPem).export({ format: 'der', type: 'spki' });
   return createHash('sha256').update(der).digest('hex');
 }
+
+/** The URL the public key page answers, for logs and check-config. */
+export function publicKeyUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `https://${h}${port === 443 ? '' : `:${port}`}${PUBLIC_KEY_PATH}`;
+}
