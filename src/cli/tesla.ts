@@ -5,6 +5,8 @@ import { UsageError, type Command } from './command.js';
 const sub: Record<string, () => Promise<Command>> = {
   keys: async () => (await import('./tesla/keys.js')).default,
   sign: async () => (await import('./tesla/sign.js')).default,
+  push: async () => (await import('./tesla/push.js')).default,
+  status: async () => (await import('./tesla/status.js')).default,
 };
 
 async function usage(): Promise<string> {
