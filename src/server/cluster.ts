@@ -14,6 +14,7 @@ import { checkConfigAndTls, startBrokerIfEmbedded } from './run.js';
 import { appKeyAtStart, startKeyPageIfConfigured } from './key-page.js';
 import { startStatusServer, type StatusServer } from './status.js';
 import { serverTlsMaterial } from './tls.js';
+import { startTlsReloader } from './tls-reload.js';
 import { workerConfig, type FromWorker, type Question, type ToWorker } from './worker.js';
 
 /** `workers` as configured: a number, or "auto" for the cores this process may use. */
@@ -52,7 +53,7 @@ interface Slot {
  * each run their own producers. Resolves once every worker serves, or throws the first worker's
  * reason after stopping the others.
  */
-export async function startPrimary(config: Config, logger: Logger, n: number): Promise<{ stop(): Promise<void> }> {
+export async function startPrimary(config: Config, logger: Logger, n: number): Promise<{ stop(): Promise<void>; reloadTls(trigger: string): boolean }> {
   checkConfigAndTls(config, logger);
   const appKey = appKeyAtStart(config, logger);
   let tlsCerts: number;
@@ -100,10 +101,17 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
     { event: 'listening', host: config.host, port, status_port: status?.port, workers: n },
     `vehicle server listening on ${config.host}:${port} (${n} workers)`,
   );
+  // Judged once here, then handed to every worker: one error line for a broken file, not N.
+  const reloader = startTlsReloader(config, tls, logger, (m) => {
+    fleet.broadcast({ ft: 'tls', cert: m.cert, key: m.key, ca: m.ca });
+    keyPage?.setCertificate(m.cert, m.key);
+  });
   let stopped: Promise<void> | undefined;
   return {
+    reloadTls: (trigger) => reloader.reload(trigger),
     stop: () =>
       (stopped ??= (async () => {
+        reloader.close();
         stopping = true;
         await fleet.stop();
         status?.close();
@@ -133,6 +141,11 @@ class Fleet implements MonitorSource {
     // One server's id, fixed now: with port 0 it names this (primary) process, not a worker.
     this.clientId = clientIdFrom(config);
     this.slots = Array.from({ length: n }, (_, i) => ({ k: i + 1, ready: false, startedAt: 0, backoffMs: 0 }));
+  }
+
+  /** A message to every worker serving now (a restarted one reads the files itself). */
+  broadcast(msg: ToWorker): void {
+    for (const s of this.slots) if (s.ready && s.worker?.isConnected()) s.worker.send(msg);
   }
 
   /** Forks every worker; resolves with the shared vehicle port once all serve. */

@@ -31,6 +31,8 @@ export interface VehicleServer {
   port: number;
   statusPort?: number;
   sessions: Set<VehicleSession>;
+  /** A renewed certificate, key or client-CA pool for new handshakes; connected vehicles keep theirs. */
+  setTls(m: Pick<ServerTlsMaterial, 'cert' | 'key' | 'ca'>): void;
   /** Stop accepting, finish in-flight frames, close every vehicle with a close frame. */
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -174,6 +176,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     port,
     statusPort,
     sessions,
+    setTls: (m) => https.setSecureContext({ cert: m.cert, key: m.key, ca: m.ca, minVersion: 'TLSv1.2' }),
     async shutdown(timeoutMs) {
       stopping = true;
       https.close();

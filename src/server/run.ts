@@ -17,6 +17,7 @@ import { readinessOf } from '../ops/readiness.js';
 import { FleetStore } from '../ops/fleet/store.js';
 import { appKeyAtStart, startKeyPageIfConfigured } from './key-page.js';
 import type { PublicKeyPage } from '../tesla/key-page.js';
+import { startTlsReloader } from './tls-reload.js';
 import { LocalFleet } from '../ops/fleet/local.js';
 
 export interface RunningServer {
@@ -27,6 +28,8 @@ export interface RunningServer {
   metrics?: ServerMetrics;
   monitor?: MonitorServer;
   keyPage?: PublicKeyPage;
+  /** Reads the TLS files again (SIGHUP); a worker's are set by its primary instead. */
+  reloadTls(trigger: string): boolean;
   stop(): Promise<void>;
 }
 
@@ -104,11 +107,18 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   const readiness = () => readinessOf(producers, stopping === undefined);
   const server = await startVehicleServer({ config, tls, dispatcher, logger, events, gate, readiness }).catch(unwind);
   for (const p of producers.values()) p.start?.();
+  const reloader = worker
+    ? undefined
+    : startTlsReloader(config, tls, logger, (m) => {
+        server.setTls(m);
+        keyPage?.setCertificate(m.cert, m.key);
+      });
   if (worker) logger.info({ event: 'worker_listening', pid: process.pid, port: server.port }, `worker ${opts.worker} serving vehicles on ${config.host}:${server.port}`);
   else logger.info({ event: 'listening', host: config.host, port: server.port, status_port: server.statusPort }, `vehicle server listening on ${config.host}:${server.port}`);
 
   const stop = () =>
     (stopping ??= (async () => {
+      reloader?.close();
       // /readyz turns 503 as soon as stopping is set; the monitor stays up until the end.
       await server.shutdown(config.mqtt.publish_timeout_ms + 1000);
       await Promise.all([...producers.values()].map((p) => p.close().catch(() => {})));
@@ -116,7 +126,7 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
       await monitor?.close();
       await keyPage?.close();
     })());
-  return { server, broker, producers, logger, metrics, monitor, keyPage, stop };
+  return { server, broker, producers, logger, metrics, monitor, keyPage, reloadTls: (trigger) => reloader?.reload(trigger) ?? false, stop };
 }
 
 export { StartError };
@@ -156,13 +166,13 @@ export function startFailureMessage(err: unknown): string {
 }
 
 /** What `serve` runs until a signal: one server (startAll) or the primary of several workers. */
-export type Starter = (config: Config, logger: Logger) => Promise<{ stop(): Promise<void> }>;
+export type Starter = (config: Config, logger: Logger) => Promise<{ stop(): Promise<void>; reloadTls?(trigger: string): boolean }>;
 
 /** `serve`: runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
 export async function runServer(config: Config, start: Starter = startAll): Promise<number> {
   // With workers, the primary shares stdout with them.
   const logger = createLogger({ level: config.log_level, json: config.json_log_enable, shared: start !== startAll });
-  let running: { stop(): Promise<void> };
+  let running: Awaited<ReturnType<Starter>>;
   try {
     running = await start(config, logger);
   } catch (err) {
@@ -192,5 +202,7 @@ export async function runServer(config: Config, start: Starter = startAll): Prom
     };
     process.once('SIGTERM', () => onSignal('SIGTERM'));
     process.once('SIGINT', () => onSignal('SIGINT'));
+    // What an ACME client's deploy hook (or systemctl reload) sends after a renewal.
+    process.on('SIGHUP', () => void running.reloadTls?.('SIGHUP'));
   });
 }
