@@ -14,6 +14,9 @@ export const ERROR_CODES = {
   BODY_INVALID: 'the request body is not a fleet_telemetry_config body',
   FLEET_API_HTTP: 'the Fleet API answered with an error',
   FLEET_API_NETWORK: 'the Fleet API could not be reached',
+  AUTH_FAILED: "Tesla's OAuth server refused or could not be reached",
+  AUTH_STATE: 'the OAuth redirect did not come from this login',
+  TOKEN_STORE: 'the token file cannot be used',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -7,6 +7,8 @@ const sub: Record<string, () => Promise<Command>> = {
   sign: async () => (await import('./tesla/sign.js')).default,
   push: async () => (await import('./tesla/push.js')).default,
   status: async () => (await import('./tesla/status.js')).default,
+  login: async () => (await import('./tesla/login.js')).default,
+  register: async () => (await import('./tesla/register.js')).default,
 };
 
 async function usage(): Promise<string> {

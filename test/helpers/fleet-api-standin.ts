@@ -30,6 +30,11 @@ export interface StandInOptions {
   /** Reads of a car's config before it reports synced: true (default 2); Infinity: never. */
   syncAfterReads?: number;
   errors?: Record<string, unknown>[];
+  /** The application's OAuth client, for the token endpoint (tesla login, tesla register). */
+  clientId?: string;
+  clientSecret?: string;
+  /** Lifetime of the tokens the token endpoint issues, seconds (default 3600). */
+  expiresIn?: number;
 }
 
 export interface StandIn {
@@ -40,6 +45,10 @@ export interface StandIn {
   refused: string[];
   /** The claims of the last verified token per VIN. */
   configs: Map<string, Record<string, unknown>>;
+  /** Domains registered with POST /api/1/partner_accounts. */
+  registered: string[];
+  /** The access token currently valid (a refresh replaces it). */
+  accessToken(): string;
   close(): Promise<void>;
 }
 
@@ -55,6 +64,11 @@ export async function startFleetApiStandIn(o: StandInOptions): Promise<StandIn> 
   const configs = new Map<string, Record<string, unknown>>();
   const reads = new Map<string, number>();
   const iss = Buffer.from(o.appPublicRaw).toString('base64');
+  const registered: string[] = [];
+  let access = o.accessToken;
+  let refresh = 'refresh-1';
+  const codes = new Map<string, { redirectUri: string }>();
+  let issued = 0;
 
   const server: Server = createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
     const chunks: Buffer[] = [];
@@ -71,10 +85,56 @@ export async function startFleetApiStandIn(o: StandInOptions): Promise<StandIn> 
         refused.push(`${method} ${path}: ${why}`);
         send(status, { response: null, error, error_description: why });
       };
+      const u = new URL(path, 'https://standin');
+      // OAuth: the login page sends the browser straight back with a code (no person here).
+      if (u.pathname === '/oauth2/v3/authorize') {
+        const q = u.searchParams;
+        if (method !== 'GET') return refuse(405, 'invalid_request', `method ${method}`);
+        if (q.get('response_type') !== 'code' || q.get('client_id') !== o.clientId || !q.get('redirect_uri') || !q.get('state') || !q.get('scope')?.includes('openid')) {
+          return refuse(400, 'invalid_request', `authorize parameters: ${u.search}`);
+        }
+        const code = `code-${++issued}`;
+        codes.set(code, { redirectUri: q.get('redirect_uri')! });
+        const back = new URL(q.get('redirect_uri')!);
+        back.searchParams.set('code', code);
+        back.searchParams.set('state', q.get('state')!);
+        res.writeHead(302, { location: back.toString() }).end();
+        return;
+      }
+      if (u.pathname === '/oauth2/v3/token') {
+        if (method !== 'POST') return refuse(405, 'invalid_request', `method ${method}`);
+        if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) return refuse(400, 'invalid_request', 'token request is not form-encoded');
+        const f = new URLSearchParams(body);
+        if (f.get('client_id') !== o.clientId) return refuse(401, 'invalid_client', 'unknown client_id');
+        const expires_in = o.expiresIn ?? 3600;
+        const grant = f.get('grant_type');
+        if (grant === 'authorization_code') {
+          const c = codes.get(f.get('code') ?? '');
+          if (!c) return refuse(400, 'invalid_grant', 'unknown code');
+          if (f.get('client_secret') !== o.clientSecret) return refuse(401, 'invalid_client', 'wrong client_secret');
+          if (f.get('redirect_uri') !== c.redirectUri) return refuse(400, 'invalid_grant', 'redirect_uri differs from the authorize one');
+          if (f.get('audience') !== `https://127.0.0.1:${port}`) return refuse(400, 'invalid_request', `audience ${f.get('audience')}`);
+          codes.delete(f.get('code')!);
+          return send(200, { access_token: access, refresh_token: refresh, id_token: 'x', expires_in, token_type: 'Bearer', state: 'x' });
+        }
+        if (grant === 'refresh_token') {
+          if (f.get('refresh_token') !== refresh) return refuse(401, 'invalid_grant', 'refresh token not valid (used already?)');
+          access = `${o.accessToken}-r${++issued}`;
+          refresh = `refresh-${issued}`;
+          return send(200, { access_token: access, refresh_token: refresh, expires_in, token_type: 'Bearer' });
+        }
+        if (grant === 'client_credentials') {
+          if (f.get('client_secret') !== o.clientSecret) return refuse(401, 'invalid_client', 'wrong client_secret');
+          if (f.get('audience') !== `https://127.0.0.1:${port}`) return refuse(400, 'invalid_request', `audience ${f.get('audience')}`);
+          return send(200, { access_token: o.partnerToken, expires_in, token_type: 'Bearer' });
+        }
+        return refuse(400, 'unsupported_grant_type', String(grant));
+      }
       const bearer = req.headers.authorization;
       const partnerCall = path.startsWith('/api/1/partner_accounts/');
-      const want = partnerCall ? o.partnerToken : o.accessToken;
-      if (!want || bearer !== `Bearer ${want}`) return refuse(401, 'invalid_token', partnerCall ? 'a partner token is required' : 'the bearer token is not valid');
+      const partnerOnly = partnerCall || path === '/api/1/partner_accounts';
+      const want = partnerOnly ? o.partnerToken : access;
+      if (!want || bearer !== `Bearer ${want}`) return refuse(401, 'invalid_token', partnerOnly ? 'a partner token is required' : 'the bearer token is not valid');
       if (req.headers.accept !== undefined && !String(req.headers.accept).includes('application/json')) return refuse(406, 'invalid_request', 'accept is not application/json');
 
       if (method === 'POST' && path === '/api/1/vehicles/fleet_telemetry_config') {
@@ -134,6 +194,22 @@ export async function startFleetApiStandIn(o: StandInOptions): Promise<StandIn> 
         const synced = config !== undefined && n > (o.syncAfterReads ?? 2);
         return send(200, { response: { synced, config: config ?? null, limit_reached: false, key_paired: o.skip?.[vin] !== 'missing_key' } });
       }
+      if (path === '/api/1/partner_accounts') {
+        if (method !== 'POST') return refuse(405, 'invalid_request', `method ${method}`);
+        let j: { domain?: unknown };
+        try {
+          j = JSON.parse(body) as typeof j;
+        } catch {
+          return refuse(400, 'invalid_request', 'body is not JSON');
+        }
+        if (typeof j.domain !== 'string' || Object.keys(j).length !== 1) return refuse(400, 'invalid_field', 'body is not {domain}');
+        registered.push(j.domain);
+        return send(200, { response: { client_id: o.clientId, domain: j.domain, public_key: Buffer.from(o.appPublicRaw).toString('hex') } });
+      }
+      if (u.pathname === '/api/1/partner_accounts/public_key') {
+        const d = u.searchParams.get('domain');
+        return send(200, { response: { public_key: d && registered.includes(d) ? Buffer.from(o.appPublicRaw).toString('hex') : '' } });
+      }
       if (path === '/api/1/partner_accounts/fleet_telemetry_errors') {
         if (method !== 'GET') return refuse(405, 'invalid_request', `method ${method}`);
         return send(200, { response: { fleet_telemetry_errors: o.errors ?? [] } });
@@ -141,14 +217,17 @@ export async function startFleetApiStandIn(o: StandInOptions): Promise<StandIn> 
       return refuse(404, 'not_found', 'no such endpoint');
     });
   });
+  let port = 0;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   return {
     base: `https://127.0.0.1:${port}`,
     caFile,
     requests,
     refused,
     configs,
+    registered,
+    accessToken: () => access,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { FleetTelemetryError } from '../../errors.js';
 import { FleetApiClient } from '../../tesla/fleet-api.js';
 import { fleetApiBase } from '../../tesla/regions.js';
+import { accessTokenFrom } from '../../tesla/oauth.js';
 import { UsageError } from '../command.js';
 
 /** The options every Fleet API command takes. */
@@ -14,23 +15,18 @@ export const API_USAGE = [
   '  --partner-token-file FILE  a partner token, to read fleet_telemetry_errors; or TESLA_PARTNER_TOKEN',
 ];
 
-/** A token from a file: the bare token, or JSON with access_token (what an OAuth answer holds). */
-export function readToken(file: string, what: string): string {
+/**
+ * A token from a file: the bare token, or JSON with access_token (what tesla login and
+ * tesla register write), refreshed first when it has expired and the file can refresh it.
+ */
+export async function readToken(file: string, what: string): Promise<string> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8').trim();
   } catch (err) {
     throw new UsageError(`${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (text.startsWith('{')) {
-    try {
-      const j = JSON.parse(text) as { access_token?: unknown };
-      if (typeof j.access_token === 'string' && j.access_token) return j.access_token;
-    } catch {
-      // not JSON after all: the text is the token
-    }
-    throw new UsageError(`${what} ${file}: JSON without an access_token`);
-  }
+  if (text.startsWith('{')) return accessTokenFrom(file);
   if (!text || /\s/.test(text)) throw new UsageError(`${what} ${file}: not a token (empty, or more than one word)`);
   return text;
 }
@@ -41,14 +37,14 @@ export interface ApiClients {
   partner?: FleetApiClient;
 }
 
-export function apiClients(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ApiClients {
+export async function apiClients(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<ApiClients> {
   const b = fleetApiBase({ apiBase: flags['api-base'] as string | undefined, region: flags.region as string | undefined, env: env.TESLA_API_BASE });
   if ('problem' in b) throw new UsageError(b.problem);
   const tokenFile = flags['token-file'] as string | undefined;
-  const token = tokenFile !== undefined ? readToken(tokenFile, '--token-file') : env.TESLA_ACCESS_TOKEN?.trim();
+  const token = tokenFile !== undefined ? await readToken(tokenFile, '--token-file') : env.TESLA_ACCESS_TOKEN?.trim();
   if (!token) throw new UsageError("the owner's access token is required: --token-file FILE or TESLA_ACCESS_TOKEN");
   const partnerFile = flags['partner-token-file'] as string | undefined;
-  const partnerToken = partnerFile !== undefined ? readToken(partnerFile, '--partner-token-file') : env.TESLA_PARTNER_TOKEN?.trim();
+  const partnerToken = partnerFile !== undefined ? await readToken(partnerFile, '--partner-token-file') : env.TESLA_PARTNER_TOKEN?.trim();
   const ua = 'fleet-telemetry';
   return { client: new FleetApiClient(b.base, token, ua), partner: partnerToken ? new FleetApiClient(b.base, partnerToken, ua) : undefined };
 }

@@ -72,7 +72,7 @@ const push: Command = {
       }
     }
     if (keyFile === undefined) throw new UsageError('--private-key KEY or --config FILE (with tesla.private_key) is required');
-    const { client, partner } = apiClients(flags);
+    const { client, partner } = await apiClients(flags);
     const key = readAppKey(keyFile);
     const out = (s: string) => process.stdout.write(`${s}\n`);
     const fail = (s: string) => {

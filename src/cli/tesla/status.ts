@@ -12,7 +12,7 @@ const status: Command = {
     const vin = flags.vin as string | undefined;
     if (!vin) throw new UsageError('--vin VIN is required');
     if (!VIN_PATTERN.test(vin)) throw new UsageError(`invalid VIN ${JSON.stringify(vin)}`);
-    const { client, partner } = apiClients(flags);
+    const { client, partner } = await apiClients(flags);
     const r = await client.vehicleConfig(vin);
     process.stdout.write(`vin: ${vin}\n`);
     process.stdout.write(`synced: ${r.synced}${r.synced ? '' : ' (the car has not taken this config yet: it must be online; wake it with the app)'}\n`);
