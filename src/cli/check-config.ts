@@ -2,6 +2,7 @@ import { loadConfigForCommand } from './config-file.js';
 import { parseArgs, UsageError, type Command } from './command.js';
 import { checkTls, configChecks, formatLine } from '../tls/check.js';
 import { brokerTlsFileChecks, onlineChecks, pluginChecks } from '../ops/doctor.js';
+import { teslaChecks } from '../tesla/checks.js';
 
 const checkConfig: Command = {
   summary: 'validate a config file, check its TLS material and load its plugins (what serve checks at start)',
@@ -34,6 +35,7 @@ const checkConfig: Command = {
       ...configChecks(config, file),
       ...checkTls(config, { hostnames: (flags.hostname as string[] | undefined) ?? [] }),
       ...brokerTlsFileChecks(config),
+      ...teslaChecks(config),
       ...(await pluginChecks(config)),
     ];
     process.stdout.write(lines.map(formatLine).join('\n') + '\n');

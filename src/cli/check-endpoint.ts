@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { checkEndpoint } from '../ops/endpoint.js';
 import { splitPem } from '../server/tls.js';
-import { formatLine } from '../tls/check.js';
+import { formatLine, type CheckLine } from '../tls/check.js';
+import { deliveryPolicyProblem } from '../tesla/delivery-policy.js';
 import { parseArgs, UsageError, type Command } from './command.js';
 
 const checkEndpointCommand: Command = {
@@ -20,6 +21,7 @@ const checkEndpointCommand: Command = {
     "Tesla's check_server_cert.sh) or the body vehicle-config prints ({\"config\": {...}}).",
     'tls_end says where TLS ends: at the server (direct mTLS) or at a proxy in front, and then whether',
     'the server behind it is in tls.proxy mode and verified the certificate the proxy passed.',
+    'A vehicle config without "delivery_policy": "latest" gets a warn line.',
     'One ok/warn/fail line per check; exit 1 when any fails.',
   ].join('\n'),
 
@@ -30,6 +32,7 @@ const checkEndpointCommand: Command = {
     let host: string;
     let port = 443;
     let ca: string | undefined;
+    const configLines: CheckLine[] = [];
     if (/\.json$/i.test(target)) {
       let j: Record<string, unknown>;
       try {
@@ -42,6 +45,11 @@ const checkEndpointCommand: Command = {
       host = c.hostname;
       if (c.port !== undefined) port = Number(c.port);
       if (typeof c.ca === 'string') ca = c.ca;
+      // A config a car gets (not Tesla's validate_server.json, which has no fields) must keep the car on our acks.
+      if (c.fields !== undefined) {
+        const problem = deliveryPolicyProblem(c);
+        configLines.push(problem ? { status: 'warn', check: 'delivery_policy', message: problem } : { status: 'ok', check: 'delivery_policy', message: 'latest: the car resends what this server did not ack' });
+      }
     } else {
       const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(target) ?? /^([^:]+)(?::(\d+))?$/.exec(target);
       if (!m) throw new UsageError(`${target}: write HOST:PORT`);
@@ -71,6 +79,7 @@ const checkEndpointCommand: Command = {
       key: flags.key !== undefined ? read('key') : undefined,
       timeoutMs,
     });
+    lines.push(...configLines);
     for (const l of lines) process.stdout.write(`${formatLine(l)}\n`);
     if (flags.cert === undefined && !lines.some((l) => l.status === 'fail')) {
       process.stdout.write('      frame: not tried (give --cert and --key of a vehicle certificate the server accepts)\n');

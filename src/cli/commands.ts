@@ -10,4 +10,5 @@ export const commands: Record<string, () => Promise<Command>> = {
   emulate: async () => (await import('./emulate.js')).default,
   subscribe: async () => (await import('./subscribe.js')).default,
   vehicles: async () => (await import('./vehicles.js')).default,
+  tesla: async () => (await import('./tesla.js')).default,
 };

@@ -7,6 +7,7 @@ import { splitPem } from '../server/tls.js';
 import { VIN_PATTERN } from '../tls/devcerts.js';
 import { verifyCaAgainstServer } from '../tls/probe.js';
 import { deriveVehicleCa } from '../tls/vehicle-ca.js';
+import { DELIVERY_POLICY, deliveryPolicyProblem } from '../tesla/delivery-policy.js';
 import { parseArgs, UsageError, type Command } from './command.js';
 import { loadConfigForCommand } from './config-file.js';
 
@@ -17,7 +18,7 @@ const vehicleConfig: Command = {
   usage: [
     'usage: fleet-telemetry vehicle-config --config FILE [--hostname NAME] [--port N] [--ca FILE]',
     '         [--exp DATE | --days N] [--preset NAME] [--field Name:seconds ...] [--vin VIN ...]',
-    '         [--alert-types TYPE ...] [--prefer-typed]',
+    '         [--alert-types TYPE ...] [--prefer-typed] [--no-delivery-policy]',
     '',
     '  --config FILE          the server config: its tls.server_cert and tls.server_key are what vehicles will see',
     "  --hostname NAME        the public name vehicles connect to (default: the server certificate's only name)",
@@ -30,6 +31,8 @@ const vehicleConfig: Command = {
     '  --vin VIN              a vehicle to configure; repeatable',
     "  --alert-types TYPE     add alert_types to the request (e.g. service); repeatable or comma-separated",
     '  --prefer-typed         add "prefer_typed": true',
+    '  --no-delivery-policy   leave out "delivery_policy": "latest" (set by default: without it a car on firmware',
+    "                         2025.2.6 / 2024.45.32.20 or later ignores this server's acks and resends nothing)",
     '',
     'The JSON body goes to stdout, notes to stderr. Refused (exit 1), with the reason: a host name the',
     "server certificate does not cover, and a ca that does not verify the server's chain for that name",
@@ -40,7 +43,7 @@ const vehicleConfig: Command = {
     const { flags, positionals } = parseArgs(argv, {
       strings: ['config', 'hostname', 'port', 'ca', 'exp', 'days', 'preset'],
       multi: ['field', 'vin', 'alert-types'],
-      booleans: ['prefer-typed'],
+      booleans: ['prefer-typed', 'no-delivery-policy'],
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const file = flags.config as string | undefined;
@@ -128,6 +131,7 @@ const vehicleConfig: Command = {
     if (LOOPBACK.test(hostname) || (isIP(hostname) && /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(hostname))) {
       process.stderr.write(`note: ${hostname} is not reachable from the internet; a real vehicle needs a public name\n`);
     }
+    if (flags['no-delivery-policy'] === true) process.stderr.write(`note: ${deliveryPolicyProblem({})}\n`);
     if (vins.length === 0) process.stderr.write('note: no --vin given: "vins" is empty, add the vehicles to configure\n');
 
     const alertTypes = ((flags['alert-types'] as string[] | undefined) ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
@@ -141,6 +145,7 @@ const vehicleConfig: Command = {
         fields,
         ...(alertTypes.length ? { alert_types: alertTypes } : {}),
         ...(flags['prefer-typed'] === true ? { prefer_typed: true } : {}),
+        ...(flags['no-delivery-policy'] === true ? {} : { delivery_policy: DELIVERY_POLICY }),
       },
     };
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);

@@ -135,6 +135,7 @@ function checkMeaning(cfg: Config, problems: ConfigProblem[], warnings: string[]
     ['/status_port', cfg.status_port],
     ['/monitoring/prometheus_metrics_port', cfg.monitoring.prometheus_metrics_port],
     ['/mqtt/embedded_port', cfg.mqtt.broker === 'embedded' ? cfg.mqtt.embedded_port : undefined],
+    ['/tesla/public_key_port', cfg.tesla.public_key_port],
   ];
   for (const [i, [path, n]] of ports.entries()) {
     const first = ports.findIndex(([, m]) => m === n);
@@ -151,6 +152,13 @@ function checkMeaning(cfg: Config, problems: ConfigProblem[], warnings: string[]
         `tls.proxy.trusted_proxies holds ${broad.join(', ')}: every host there can present any vehicle's certificate (certificates are not secret) and be taken for that vehicle; list only the proxies' own addresses`,
       );
     }
+  }
+  if (cfg.tesla.public_key_port !== undefined && !cfg.tesla.private_key) {
+    problems.push({
+      code: 'private_key_required',
+      path: '/tesla/private_key',
+      message: 'required when tesla.public_key_port is set (the page serves its public key); allowed: a path to a P-256 private key (fleet-telemetry tesla keys makes one)',
+    });
   }
   if (!cfg.tls.trust_tesla_ca && !cfg.tls.ca_file) {
     problems.push({

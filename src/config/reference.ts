@@ -140,8 +140,9 @@ const ERROR_CODES: [string, string][] = [
   ['unknown_producer', 'a producer name that is neither built in nor declared under `producers`'],
   ['unsupported_producer', "one of Tesla's producers that this server does not ship"],
   ['reserved_name', 'a plugin producer named like a built-in one'],
-  ['port_conflict', 'two listeners (port, status_port, the metrics port, the embedded broker) on one port'],
+  ['port_conflict', 'two listeners (port, status_port, the metrics port, the embedded broker, the public key page) on one port'],
   ['ca_required', '`tls.trust_tesla_ca` is false and `tls.ca_file` is not set'],
+  ['private_key_required', '`tesla.public_key_port` is set and `tesla.private_key` is not'],
   ['env_missing', 'a `${NAME}` reference to an environment variable that is not set'],
 ];
 
@@ -158,6 +159,8 @@ const CHECKS: [string, string][] = [
   ['usage', 'warns when the server certificate is a CA or not meant for TLS server authentication.'],
   ['ca_file', 'parses and holds only CA certificates, none expired (fail) or expiring soon (warning).'],
   ['tesla_ca', "Tesla's bundle in use, for information: an expired CA certificate in it stays in the client-CA pool and is never a failure."],
+  ['tesla_key', '`tesla.private_key` reads and is an unencrypted P-256 private key (the reason otherwise); its fingerprint (SHA-256 of the public key DER); a file others may read warns.'],
+  ['public_key_page', 'with `tesla.public_key_port`: the URL the page answers and the fingerprint it serves; a port other than 443 warns that Tesla fetches 443.'],
   [
     'plugin',
     'check-config only: each module under `producers` is imported as `serve` imports it (its factory is not called, so nothing starts); a path or package that does not load, or a module that exports no factory, fails. `serve` stops at start on the same problem.',

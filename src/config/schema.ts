@@ -466,6 +466,26 @@ export const configSchema = {
         },
       },
     },
+    tesla: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: "Tesla's side of connecting a car: the application key, and the page Tesla fetches its public half from.",
+      'x-origin': 'project',
+      properties: {
+        private_key: {
+          type: 'string',
+          minLength: 1,
+          description:
+            'The application key (PEM, P-256, unencrypted; `fleet-telemetry tesla keys` makes one): the key cars trust for signed configs. Refused at start, with the reason, when it is not one.',
+          'x-origin': 'project',
+        },
+        public_key_port: port(
+          'HTTPS port of the public key page: GET /.well-known/appspecific/com.tesla.3p.public-key.pem answers the public key of tesla.private_key, with the vehicle listener\'s certificate and no client certificate asked; anything else is 404. Tesla fetches it on 443 of the application\'s domain: forward that to this port. Absent: no page.',
+          'project',
+        ),
+      },
+    },
     max_records_in_flight: {
       type: 'integer',
       minimum: 1,

@@ -59,6 +59,7 @@ export interface Config {
     connectivity?: KindSettings;
   };
   presence: { close_older_after_ms: number; stale_after_ms: number };
+  tesla: { private_key?: string; public_key_port?: number };
   max_records_in_flight: number;
   workers: number | 'auto';
   max_records_in_flight_per_vehicle: number;

@@ -32,6 +32,7 @@ export function listenersOf(config: Config): Listener[] {
   if (config.status_port !== undefined) out.push({ key: 'status_port', host: config.host, port: config.status_port });
   const metrics = config.monitoring.prometheus_metrics_port;
   if (metrics) out.push({ key: 'monitoring.prometheus_metrics_port', host: config.monitoring.host, port: metrics });
+  if (config.tesla.public_key_port !== undefined) out.push({ key: 'tesla.public_key_port', host: config.host, port: config.tesla.public_key_port });
   if (config.mqtt.broker === 'embedded' && usesMqtt(config)) {
     out.push({ key: 'mqtt.embedded_port', host: config.mqtt.embedded_host, port: config.mqtt.embedded_port });
   }

@@ -18,6 +18,7 @@ export interface FleetTelemetryConfigBody {
     fields: Record<string, FieldInterval>;
     alert_types?: string[];
     prefer_typed?: boolean;
+    delivery_policy?: 'latest';
   };
 }
 

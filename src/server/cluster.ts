@@ -12,6 +12,7 @@ import { MergedFleet } from '../ops/fleet/merged.js';
 import { clientIdFrom } from '../producers/mqtt/options.js';
 import { bindError, StartError } from './start-error.js';
 import { checkConfigAndTls, startBrokerIfEmbedded } from './run.js';
+import { appKeyAtStart, startKeyPageIfConfigured } from './key-page.js';
 import { startStatusServer, type StatusServer } from './status.js';
 import { serverTlsMaterial } from './tls.js';
 import { workerConfig, type FromWorker, type PresenceNote, type Question, type ToWorker } from './worker.js';
@@ -20,6 +21,7 @@ import { oneRowPerVehicle } from '../ops/vehicle-rows.js';
 import { PresenceNotPublished, type CloseOutcome } from './presence/port.js';
 import type { Presence } from '../publish/presence.js';
 import { vehiclesConnectedGauge, VEHICLES_CONNECTED } from '../ops/presence-metrics.js';
+import { startTlsReloader } from './tls-reload.js';
 
 /** `workers` as configured: a number, or "auto" for the cores this process may use. */
 export function workerCount(workers: number | 'auto'): number {
@@ -57,11 +59,13 @@ interface Slot {
  * each run their own producers. Resolves once every worker serves, or throws the first worker's
  * reason after stopping the others.
  */
-export async function startPrimary(config: Config, logger: Logger, n: number): Promise<{ stop(): Promise<void> }> {
+export async function startPrimary(config: Config, logger: Logger, n: number): Promise<{ stop(): Promise<void>; reloadTls(trigger: string): boolean }> {
   checkConfigAndTls(config, logger);
+  const appKey = appKeyAtStart(config, logger);
   let tlsCerts: number;
+  let tls: ReturnType<typeof serverTlsMaterial>;
   try {
-    const tls = serverTlsMaterial(config);
+    tls = serverTlsMaterial(config);
     tlsCerts = tls.pool.certs.length;
     logger.info({ event: 'client_ca_pool', sources: tls.pool.sources }, `client-CA pool: ${tlsCerts} certificates`);
   } catch (err) {
@@ -98,18 +102,29 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
     undo.push(() => status!.close());
   }
 
+  const keyPage = await startKeyPageIfConfigured(config, appKey, tls, logger).catch(unwind);
+  if (keyPage) undo.push(() => keyPage.close());
+
   const port = await fleet.start().catch(unwind);
   logger.info(
     { event: 'listening', host: config.host, port, status_port: status?.port, workers: n },
     `vehicle server listening on ${config.host}:${port} (${n} workers)`,
   );
+  // Judged once here, then handed to every worker: one error line for a broken file, not N.
+  const reloader = startTlsReloader(config, tls, logger, (m) => {
+    fleet.broadcast({ ft: 'tls', cert: m.cert, key: m.key, ca: m.ca });
+    keyPage?.setCertificate(m.cert, m.key);
+  });
   let stopped: Promise<void> | undefined;
   return {
+    reloadTls: (trigger) => reloader.reload(trigger),
     stop: () =>
       (stopped ??= (async () => {
+        reloader.close();
         stopping = true;
         await fleet.stop();
         status?.close();
+        await keyPage?.close();
         await broker?.close();
         await monitor?.close();
       })()),
@@ -187,6 +202,11 @@ class Fleet implements MonitorSource {
     const s = this.slots[k - 1];
     if (!s || s.worker?.process.pid !== pid) return 'gone';
     return (await this.askOne<CloseOutcome>(s, 'close_older', { key, since }, ASK_TIMEOUT_MS)) ?? 'gone';
+  }
+
+  /** A message to every worker serving now (a restarted one reads the files itself). */
+  broadcast(msg: ToWorker): void {
+    for (const s of this.slots) if (s.ready && s.worker?.isConnected()) s.worker.send(msg);
   }
 
   /** Forks every worker; resolves with the shared vehicle port once all serve. */

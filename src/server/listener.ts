@@ -38,6 +38,8 @@ export interface VehicleServer {
   sessions: Set<VehicleSession>;
   /** Closes connection `key` (presence: a newer one took over) unless it handled a frame at or after `since`. */
   closeIfIdle(key: string, since: number): CloseOutcome;
+  /** A renewed certificate, key or client-CA pool for new handshakes; connected vehicles keep theirs. */
+  setTls(m: Pick<ServerTlsMaterial, 'cert' | 'key' | 'ca'>): void;
   /** Stop accepting, finish in-flight frames, close every vehicle with a close frame. */
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -100,6 +102,8 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
   // HTTPS with mTLS, or plain HTTP behind a proxy that ended it.
   let listener: HttpServer | HttpsServer;
   /** The client certificate of a request: from the TLS session, or verified again from the proxy's header. */
+  /** New handshakes (direct) or the verification pool (behind a proxy) take renewed TLS files. */
+  let setTls: (m: Pick<ServerTlsMaterial, 'cert' | 'key' | 'ca'>) => void;
   let clientCert: (req: IncomingMessage) => { ok: true; cert: PeerCertificate } | { ok: false; reason: string };
   if (proxy) {
     const trusted = parseTrustedProxies(proxy.trusted_proxies);
@@ -108,6 +112,8 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     listener = createPlainListener(trusted.trusted, limited, deps.events);
     const pool = deps.tls.pool.certs.map((p) => new X509Certificate(p));
     clientCert = (req) => proxiedCertificate(req, proxy.client_cert_header, pool);
+    // A renewed ca_file changes whom the proxied certificates are verified against.
+    setTls = (m) => void pool.splice(0, pool.length, ...m.ca.map((p) => new X509Certificate(p)));
   } else {
     const https = createHttpsServer({
       cert: deps.tls.cert,
@@ -119,6 +125,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     });
     watchHandshakes(https, limited, deps.events);
     listener = https;
+    setTls = (m) => https.setSecureContext({ cert: m.cert, key: m.key, ca: m.ca, minVersion: 'TLSv1.2' });
     clientCert = (req) => ({ ok: true, cert: (req.socket as TLSSocket).getPeerCertificate() });
   }
   const mode = proxy ? 'proxy' : 'direct';
@@ -240,6 +247,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       setTimeout(() => ws.terminate(), 2000).unref();
       return 'closed';
     },
+    setTls: (m) => setTls(m),
     async shutdown(timeoutMs) {
       stopping = true;
       listener.close();

@@ -16,6 +16,9 @@ import { checkAtStart } from '../tls/check.js';
 import { bindError, StartError } from './start-error.js';
 import { readinessOf } from '../ops/readiness.js';
 import { FleetStore } from '../ops/fleet/store.js';
+import { appKeyAtStart, startKeyPageIfConfigured } from './key-page.js';
+import type { PublicKeyPage } from '../tesla/key-page.js';
+import { startTlsReloader } from './tls-reload.js';
 import { LocalFleet } from '../ops/fleet/local.js';
 import { presencePublisher } from '../producers/presence.js';
 import type { PresenceCorrections } from '../producers/presence.js';
@@ -32,6 +35,9 @@ export interface RunningServer {
   monitor?: MonitorServer;
   /** Publishes a vehicle's presence through the producers (the primary asks a worker to). */
   publishPresence(vin: string, p: Presence): Promise<void>;
+  keyPage?: PublicKeyPage;
+  /** Reads the TLS files again (SIGHUP); a worker's are set by its primary instead. */
+  reloadTls(trigger: string): boolean;
   stop(): Promise<void>;
 }
 
@@ -50,6 +56,8 @@ export interface StartOptions {
 export async function startAll(config: Config, logger: Logger, opts: StartOptions = {}): Promise<RunningServer> {
   const worker = opts.worker !== undefined;
   if (!worker) checkConfigAndTls(config, logger);
+  // Workers serve vehicles only; the primary (or the one process) serves the key page.
+  const appKey = worker ? undefined : appKeyAtStart(config, logger);
   let tls: ServerTlsMaterial;
   try {
     tls = serverTlsMaterial(config);
@@ -124,6 +132,8 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
     undo.push(() => monitor!.close());
     logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/ fleet page, /metrics, /livez, /readyz, /vehicles, /api)`);
   }
+  const keyPage: PublicKeyPage | undefined = await startKeyPageIfConfigured(config, appKey, tls, logger).catch(unwind);
+  if (keyPage) undo.push(() => keyPage.close());
   const readiness = () => readinessOf(producers, stopping === undefined);
   server = await startVehicleServer({
     config,
@@ -138,6 +148,12 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   }).catch(unwind);
   const vehicles = server;
   for (const p of producers.values()) p.start?.();
+  const reloader = worker
+    ? undefined
+    : startTlsReloader(config, tls, logger, (m) => {
+        server.setTls(m);
+        keyPage?.setCertificate(m.cert, m.key);
+      });
   if (worker) logger.info({ event: 'worker_listening', pid: process.pid, port: vehicles.port }, `worker ${opts.worker} serving vehicles on ${config.host}:${vehicles.port}`);
   else {
     const mode = config.tls.proxy ? ` (plain HTTP behind a TLS-terminating proxy: ${config.tls.proxy.trusted_proxies.join(', ')})` : '';
@@ -146,6 +162,7 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
 
   const stop = () =>
     (stopping ??= (async () => {
+      reloader?.close();
       // /readyz turns 503 as soon as stopping is set; the monitor stays up until the end.
       await vehicles.shutdown(config.mqtt.publish_timeout_ms + 1000);
       // The vehicles' offline presence, before the producers let go of the broker.
@@ -154,8 +171,9 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
       await Promise.all([...producers.values()].map((p) => p.close().catch(() => {})));
       await broker?.close();
       await monitor?.close();
+      await keyPage?.close();
     })());
-  return { server: vehicles, broker, producers, logger, metrics, monitor, publishPresence, stop };
+  return { server: vehicles, broker, producers, logger, metrics, monitor, publishPresence, keyPage, reloadTls: (trigger) => reloader?.reload(trigger) ?? false, stop };
 }
 
 export { StartError };
@@ -195,13 +213,13 @@ export function startFailureMessage(err: unknown): string {
 }
 
 /** What `serve` runs until a signal: one server (startAll) or the primary of several workers. */
-export type Starter = (config: Config, logger: Logger) => Promise<{ stop(): Promise<void> }>;
+export type Starter = (config: Config, logger: Logger) => Promise<{ stop(): Promise<void>; reloadTls?(trigger: string): boolean }>;
 
 /** `serve`: runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
 export async function runServer(config: Config, start: Starter = startAll): Promise<number> {
   // With workers, the primary shares stdout with them.
   const logger = createLogger({ level: config.log_level, json: config.json_log_enable, shared: start !== startAll });
-  let running: { stop(): Promise<void> };
+  let running: Awaited<ReturnType<Starter>>;
   try {
     running = await start(config, logger);
   } catch (err) {
@@ -234,5 +252,7 @@ export async function runServer(config: Config, start: Starter = startAll): Prom
     };
     process.once('SIGTERM', () => onSignal('SIGTERM'));
     process.once('SIGINT', () => onSignal('SIGINT'));
+    // What an ACME client's deploy hook (or systemctl reload) sends after a renewal.
+    process.on('SIGHUP', () => void running.reloadTls?.('SIGHUP'));
   });
 }

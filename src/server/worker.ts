@@ -19,7 +19,12 @@ export type PresenceNote =
   | { ev: 'suspect'; vin: string; afterMs: number }
   | { ev: 'flush'; id: number; ms: number };
 
-export type ToWorker = { ft: 'start'; config: Config; index: number } | { ft: 'ask'; id: number; what: Question; arg?: unknown } | { ft: 'stop' } | { ft: 'done'; id: number };
+export type ToWorker =
+  | { ft: 'start'; config: Config; index: number }
+  | { ft: 'ask'; id: number; what: Question; arg?: unknown }
+  | { ft: 'stop' }
+  | { ft: 'done'; id: number }
+  | { ft: 'tls'; cert: string; key: string; ca: string[] };
 export type FromWorker =
   | { ft: 'hello' }
   | { ft: 'ready'; port: number }
@@ -158,12 +163,15 @@ export function runWorker(): void {
       void serve(msg.index);
     } else if (msg.ft === 'stop') void stop('asked by the primary');
     else if (msg.ft === 'done') flushWaits.get(msg.id)?.();
+    else if (msg.ft === 'tls') running?.server.setTls(msg);
     else if (msg.ft === 'ask') void answer(msg.what, msg.arg).then((value) => send({ ft: 'answer', id: msg.id, value }), () => send({ ft: 'answer', id: msg.id, value: undefined }));
   });
   // A terminal's Ctrl-C reaches every process of the group; a lost primary leaves nobody to ask.
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('disconnect', () => void stop('primary gone'));
+  // The primary reloads TLS and sends it; a SIGHUP to the whole group must not end a worker.
+  process.on('SIGHUP', () => {});
   // A message sent before the listener above existed would be lost: the primary waits for this one.
   void send({ ft: 'hello' });
 }
