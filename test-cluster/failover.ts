@@ -1,7 +1,9 @@
 import type { Test } from 'tap';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { makePki } from '../test/helpers/pki.js';
-import { startServer, type ServerProcess } from '../test/helpers/server.js';
+import { repoRoot, startServer, type ServerProcess } from '../test/helpers/server.js';
 import { startBrokerLb, startVehicleLb } from '../test/helpers/haproxy.js';
 import { accepting, deadline, sleep, waitUntil } from '../test/helpers/ports.js';
 import { Car } from './fleet.js';
@@ -10,6 +12,22 @@ import { Car } from './fleet.js';
 // deploy/haproxy.cfg, resending vehicles, a persistent QoS 1 subscriber; kill -9 of broker
 // node 1, which holds the subscriber's and both servers' connections, later kill -9 of the
 // server holding more vehicles.
+
+/**
+ * The folder of a cluster run, removed after everything of the run has stopped. tap removes a
+ * t.testdir() folder before it runs any teardown: the NATS nodes, still running, wrote JetStream
+ * files into it, the removal failed (ENOTEMPTY), and no teardown ran, so nodes, servers and
+ * proxies stayed up until tap's timeout. Registered before any other teardown, this removal runs
+ * after them all (tap runs the last registered first). Named per process: a second run in this
+ * checkout would otherwise empty it under the running nodes.
+ */
+export function clusterDir(t: Test): string {
+  const dir = join(repoRoot(), '.tap', 'fixtures', `cluster-${t.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
+  return dir;
+}
 
 export interface ClusterUnderTest {
   /** Each node's MQTT port; the subscriber starts on the first, which is the one killed. */

@@ -2,16 +2,13 @@ import t from 'tap';
 import { NATS_BINARY } from '../test/helpers/isolation.js';
 import { NATS_PASSWORD, NATS_SUBSCRIBER_USER, NATS_USER, startNatsCluster } from '../test/helpers/nats-cluster.js';
 import { HAPROXY } from '../test/helpers/haproxy.js';
-import { testdir } from '../test/helpers/cli.js';
-import { failoverRun, HEAVY_SHAPE } from './failover.js';
+import { clusterDir, failoverRun, HEAVY_SHAPE } from './failover.js';
 
 // make test-cluster: deploy/nats.conf on 3 real nodes (JetStream + MQTT), both faults under load.
 const missing = !NATS_BINARY ? 'nats-server is not installed' : !HAPROXY ? 'haproxy is not installed' : false;
 
 t.test('NATS cluster: kill -9 of a node, then of a server, under resending vehicles (6 × 3 frames/s × 8 fields for 90 s)', { skip: missing }, async (t) => {
-  // Named per process: a second run in this checkout (make test twice at once) would otherwise
-  // empty this directory under the running nodes, and they would write into the other run's.
-  const dir = testdir(t);
+  const dir = clusterDir(t);
   const started = Date.now();
   const cluster = await startNatsCluster(dir);
   t.teardown(() => cluster.stop());

@@ -3,16 +3,13 @@ import { RABBITMQ_PASSWORD, RABBITMQ_SBIN, RABBITMQ_USER, startRabbitCluster } f
 import { HAPROXY } from '../test/helpers/haproxy.js';
 import { assertNoStall, makeLink, sparse } from '../test/helpers/nudge.js';
 import { waitUntil } from '../test/helpers/ports.js';
-import { testdir } from '../test/helpers/cli.js';
-import { failoverRun } from './failover.js';
+import { clusterDir, failoverRun } from './failover.js';
 
 // make test-cluster: deploy/rabbitmq.conf on 3 real nodes (quorum queues), both faults under load.
 const missing = !RABBITMQ_SBIN ? 'rabbitmq-server is not installed' : !HAPROXY ? 'haproxy is not installed' : false;
 
 t.test('RabbitMQ cluster: kill -9 of a node, then of a server, under resending vehicles', { skip: missing }, async (t) => {
-  // Named per process: a second run in this checkout (make test twice at once) would otherwise
-  // empty this directory under the running nodes, and they would write into the other run's.
-  const dir = testdir(t);
+  const dir = clusterDir(t);
   const started = Date.now();
   const cluster = await startRabbitCluster(dir);
   t.teardown(() => cluster.stop());
