@@ -165,6 +165,7 @@ t.test('watch: own retained onlines are suspects after the timeout, others\' whe
   const w = new PresenceWatch({ names, own: new Set(['fleet-telemetry/me/status']), staleAfterMs: 60_000, corrections: () => ({ suspect: (vin, ms) => void calls.push([vin, ms]) }) });
   const msg = (server: string, online = true) => Buffer.from(presenceJson({ online, connections: online ? 1 : 0, since: 'x', server }));
   t.ok(w.filters().some((f) => f.topic === 'telemetry/+/presence'));
+  t.ok(w.filters().every((f) => f.qos === 0), 'QoS 0: no broker-side session state to restore on reconnect');
   w.onMessage('telemetry/A/presence', msg('fleet-telemetry/me/status'), true);
   w.onMessage('telemetry/B/presence', msg('fleet-telemetry/me/status'), false);
   t.same(calls, [['A', 60_000]], 'only a retained one of our own is a suspect');

@@ -30,10 +30,14 @@ export class PresenceWatch {
 
   constructor(private readonly o: PresenceWatchOptions) {}
 
+  // QoS 0: both are retained states, read again whole at each subscribe. At QoS 1 NATS keeps a
+  // JetStream consumer per subscription, and after a broker node was killed the servers' CONNECTs
+  // were refused until JetStream recovered: acks resumed 33-56 s after the kill, 1,555 of 1,620
+  // frames acked in the failover run; at QoS 0, 0.6-0.7 s and 1,620 of 1,620.
   filters(): { topic: string; qos: 0 | 1 }[] {
     return [
-      { topic: this.o.names.presenceFilter(), qos: 1 },
-      { topic: DEFAULT_STATUS_FILTER, qos: 1 },
+      { topic: this.o.names.presenceFilter(), qos: 0 },
+      { topic: DEFAULT_STATUS_FILTER, qos: 0 },
     ];
   }
 
