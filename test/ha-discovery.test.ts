@@ -144,6 +144,24 @@ for (const format of ['value', 'raw'] as const) {
     t.match(named?.config.device, { name: `Emulated ${vins[1].slice(-4)}`, model: 'Model 3', sw_version: '2024.26.7 emulator' }, 'the device is named from VehicleName');
     for (const topic of serverStatusConfigs('homeassistant', 'fleet_telemetry_telemetry')) t.ok(entities.some((e) => e.topic === topic), `the server has its entity (${topic})`);
 
+    // Owner words for names, ids from the field names as ever, one name per entity of a car.
+    const ofCar = (e: Entity) => (e.config.device as { identifiers: string[] }).identifiers[0] === `tesla_${vins[0]}`;
+    const configOf = (objectId: string) => entities.find((e) => ofCar(e) && e.objectId === objectId)?.config;
+    for (const [objectId, name] of [
+      ['TpmsPressureFl', 'Tire pressure front left'],
+      ['Soc', 'State of charge'],
+      ['EstBatteryRange', 'Estimated battery range'],
+      ['ACChargingPower', 'AC charging power'],
+      ['Locked', 'Lock'],
+      ['DoorState_TrunkFront', 'Front trunk'],
+      ['TpmsHardWarnings_front_left', 'Tire pressure hard warning front left'],
+      ['connectivity', 'Connectivity'],
+    ]) {
+      t.match(configOf(objectId), { name, unique_id: `tesla_${vins[0]}_${objectId}` }, `${objectId}: "${name}"`);
+    }
+    const names = entities.filter(ofCar).map((e) => e.config.name as string);
+    t.equal(new Set(names).size, names.length, `${names.length} entities of a car, each with its own name`);
+
     // Render every template on every payload published on the topic it reads.
     const jobs: { template: string; payload: string; e: Entity; field: string }[] = [];
     for (const e of entities) {

@@ -1,5 +1,6 @@
 import { lookupEnum, lookupType } from '../record/schema.js';
 import { FIELD_RULES, type FieldRule } from './ha-fields.js';
+import { HA_MEMBER_NAMES, HA_NAMES } from './ha-names.js';
 import type { Publish, Qos } from './plan.js';
 import { discoveryLevel, type TopicNames } from './topics.js';
 
@@ -71,10 +72,20 @@ export function modelOf(vin: string, carType?: string): string | undefined {
   return vin.length === 17 ? VIN_MODELS[vin[3]] : undefined;
 }
 
-/** "ACChargingPower" → "AC charging power". */
+/** "ACChargingPower" → "AC charging power": the words of a name the table does not know. */
 export function entityName(field: string): string {
   const words = field.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').replace(/_/g, ' ').split(' ');
   return words.map((w, i) => (i > 0 && /^[A-Z][a-z]+$/.test(w) ? w.toLowerCase() : w)).join(' ');
+}
+
+/** A field's entity name: from the table (ha-names.ts); a field newer than the schema by its words. */
+export function fieldEntityName(field: string): string {
+  return HA_NAMES.get(field) ?? entityName(field);
+}
+
+/** The entity name of one member of a field whose value is a set of flags (a door, a tire). */
+export function memberEntityName(field: string, member: string): string {
+  return HA_MEMBER_NAMES.get(field)?.get(member) ?? `${fieldEntityName(field)} ${entityName(member).toLowerCase()}`;
 }
 
 /** Names of an enum with their common prefix stripped at a word boundary (ShiftStateD → D). */
@@ -181,7 +192,7 @@ export function fieldConfigs(o: DiscoveryOptions, vin: string, field: string, sh
   const off = (disabled?: boolean) => (disabled ? { enabled_by_default: false } : {});
   switch (rule.c) {
     case 'sensor': {
-      const c: Record<string, unknown> = { ...base(objectId, entityName(field)), state_topic: stateTopic, value_template: templates.number(f) };
+      const c: Record<string, unknown> = { ...base(objectId, fieldEntityName(field)), state_topic: stateTopic, value_template: templates.number(f) };
       if (rule.dc) c.device_class = rule.dc;
       if (rule.unit) c.unit_of_measurement = rule.unit;
       if (rule.sc) c.state_class = rule.sc;
@@ -189,26 +200,26 @@ export function fieldConfigs(o: DiscoveryOptions, vin: string, field: string, sh
     }
     case 'enum': {
       const opts = enumOptions(rule.enumType);
-      const c = { ...base(objectId, entityName(field)), state_topic: stateTopic, value_template: templates.enumeration(f, opts) };
+      const c = { ...base(objectId, fieldEntityName(field)), state_topic: stateTopic, value_template: templates.enumeration(f, opts) };
       return [publish(o, 'sensor', vin, objectId, { ...c, device_class: 'enum', options: [...new Set(opts.map((x) => x.short))] })];
     }
     case 'binary_sensor': {
-      const c: Record<string, unknown> = { ...base(objectId, entityName(field)), state_topic: stateTopic, value_template: templates.bool(f, rule.invert) };
+      const c: Record<string, unknown> = { ...base(objectId, fieldEntityName(field)), state_topic: stateTopic, value_template: templates.bool(f, rule.invert) };
       if (rule.dc) c.device_class = rule.dc;
       return [publish(o, 'binary_sensor', vin, objectId, { ...c, ...off(rule.disabled) })];
     }
     case 'text':
-      return [publish(o, 'sensor', vin, objectId, { ...base(objectId, entityName(field)), state_topic: stateTopic, value_template: templates.text(f), ...off(rule.disabled) })];
+      return [publish(o, 'sensor', vin, objectId, { ...base(objectId, fieldEntityName(field)), state_topic: stateTopic, value_template: templates.text(f), ...off(rule.disabled) })];
     case 'members': {
       const members = shape.members && shape.members.length > 0 ? shape.members : messageMembers(rule.type);
       return members.map((m) => {
         const id = `${objectId}_${discoveryLevel(m, 'member name')}`;
-        const c = { ...base(id, `${entityName(field)} ${entityName(m).toLowerCase()}`), state_topic: stateTopic, value_template: templates.member(f, m), device_class: rule.dc };
+        const c = { ...base(id, memberEntityName(field, m)), state_topic: stateTopic, value_template: templates.member(f, m), device_class: rule.dc };
         return publish(o, 'binary_sensor', vin, id, c);
       });
     }
     case 'device_tracker': {
-      const c = { ...base(objectId, entityName(field)), json_attributes_topic: stateTopic, json_attributes_template: templates.attributes(f), source_type: 'gps' };
+      const c = { ...base(objectId, fieldEntityName(field)), json_attributes_topic: stateTopic, json_attributes_template: templates.attributes(f), source_type: 'gps' };
       return [publish(o, 'device_tracker', vin, objectId, { ...c, ...off(rule.disabled) })];
     }
   }
