@@ -67,6 +67,7 @@ function asProducer(name: string, p: PluginObject): Producer {
     ready: has('ready') ? () => p.ready!() : undefined,
     hasRoom: has('hasRoom') ? () => p.hasRoom!() : undefined,
     onRoom: has('onRoom') ? (listener) => p.onRoom!(listener) : undefined,
+    vehicleBudget: has('vehicleBudget') ? () => p.vehicleBudget!() : undefined,
     start: has('start') ? () => p.start!() : undefined,
     close: async () => {
       if (has('close')) await p.close!();

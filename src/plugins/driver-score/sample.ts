@@ -1,4 +1,4 @@
-import type { VRecord } from '../../record/types.js';
+import type { VRecord } from '../../plugin/index.js';
 
 /** Standard gravity: m/s² per g. */
 export const G = 9.80665;
