@@ -13,6 +13,7 @@ import {
   type RecordType,
   type VehicleRecord,
 } from 'fleet-telemetry/plugin';
+import { ContractFailure, runProducerContract, type ContractOptions, type ContractReport } from 'fleet-telemetry/testing';
 
 // A plugin as docs/plugins.md writes it.
 export const createProducer: ProducerFactory = (ctx: ProducerContext) => {
@@ -76,6 +77,15 @@ export function helpers(logger: Logger, config: Config, derived: DerivedPublishe
   const asError: Error = new InvalidRecord('never');
   void [permanent, asError, config.records.V, derived.publish('vin', 'name', { any: 'json' })];
 }
+
+// The contract kit takes the factory and options for it.
+const opts: ContractOptions = { name: 'mine', options: { dir: '/tmp' }, seen: (r) => r.txid !== '', onCheck: (name) => void name, timeoutMs: 5000 };
+export const run: Promise<ContractReport> = runProducerContract(createProducer, opts);
+export const failure: string = new ContractFailure('check', new Error('cause')).check;
+// @ts-expect-error the kit takes a factory, not a producer
+void runProducerContract({ name: 'x', produce: async () => {}, close: async () => {} });
+// @ts-expect-error an unknown option is refused
+void runProducerContract(createProducer, { retries: 3 });
 
 // Internals are not reachable by package name: only the exported entries are.
 // @ts-expect-error not exported by package.json
