@@ -137,7 +137,7 @@ t.test('the kit fails a producer that breaks the contract, naming the check', as
     },
     close: async () => void closed.push('refusing'),
   });
-  await t.rejects(runProducerContract(refusing), { code: 'producer_contract_failed', check: 'a errors record is taken', message: /errors records refused/ });
+  await t.rejects(runProducerContract(refusing), { code: 'producer_contract_failed', check: 'the errors record is taken', message: /errors records refused/ });
   t.same(closed, ['refusing'], 'the producer is closed after the failure');
   await t.resolves(runProducerContract(refusing, { recordTypes: ['V', 'alerts', 'connectivity'] }), 'and passes when it is routed only what it takes');
 

@@ -57,9 +57,23 @@ export class ContractFailure extends Error {
 const ALL_TYPES: readonly RecordType[] = ['V', 'alerts', 'errors', 'connectivity'];
 const CONCURRENT = 50;
 
-function defaultConfig(): Config {
+/** What a context is made of; each part has a default. */
+export type ContextOptions = Pick<ContractOptions, 'name' | 'options' | 'config' | 'logger' | 'derived'>;
+
+/**
+ * A ProducerContext as the server gives one, for a plugin's own unit tests: name `plugin`, a
+ * minimal valid config with every default filled in, a silent logger, no options, and a derived
+ * publisher that takes every value and does nothing with it, unless given.
+ */
+export function producerContext(opts: ContextOptions = {}): ProducerContext {
   const text = JSON.stringify({ records: { V: ['mqtt'] }, tls: { server_cert: 'server.pem', server_key: 'server.key' } });
-  return parseConfig(text, 'contract-config.json', {});
+  return {
+    name: opts.name ?? 'plugin',
+    config: opts.config ?? parseConfig(text, 'contract-config.json', {}),
+    logger: opts.logger ?? pino({ level: 'silent' }),
+    options: opts.options ?? {},
+    derived: opts.derived ?? { publish: async () => {} },
+  };
 }
 
 /** `p`, or a rejection once `ms` passed without it settling. */
@@ -104,18 +118,14 @@ export async function runProducerContract(factory: ProducerFactory, opts: Contra
     opts.onCheck?.(name);
     return value;
   };
-  const name = opts.name ?? 'plugin';
-  const ctx: ProducerContext = {
-    name,
-    config: opts.config ?? defaultConfig(),
-    logger: opts.logger ?? pino({ level: 'silent' }),
-    options: opts.options ?? {},
+  const ctx = producerContext({
+    ...opts,
     derived: opts.derived ?? {
-      publish: async (vin, derivedName, value) => {
-        report.derived.push({ vin, name: derivedName, value });
+      publish: async (vin, name, value) => {
+        report.derived.push({ vin, name, value });
       },
     },
-  };
+  });
   const taken = (r: VehicleRecord, p: Producer) => {
     let out: unknown;
     try {
@@ -144,7 +154,7 @@ export async function runProducerContract(factory: ProducerFactory, opts: Contra
       await check('a resent V record (same txid) is taken again', () => taken(contractV('contract-1', 42.5), producer));
     }
     for (const r of contractOthers()) {
-      if (types.has(r.type)) await check(`a ${r.type} record is taken`, () => taken(r, producer));
+      if (types.has(r.type)) await check(`the ${r.type} record is taken`, () => taken(r, producer));
     }
     if (types.has('V')) {
       const many = Array.from({ length: CONCURRENT }, (_, i) => contractV(`contract-m-${i}`, i));
