@@ -16,8 +16,20 @@ build: $(NODE_MODULES)
 	npx tsc -p tsconfig.json
 	npx tsc -p tsconfig.test.json
 
+# The plugin API as a plugin in its own package sees it: the declarations under strict
+# (test/types, each @ts-expect-error a mistake they must refuse), and the example plugin built
+# against this package and run through the contract kit. The example's dependency on this
+# package is a link, as npm makes for its `file:../..`: nothing is downloaded.
+EXAMPLE := examples/jsonl-recorder
+.PHONY: test-plugin-api
+test-plugin-api: build
+	npx tsc -p test/types/tsconfig.json
+	mkdir -p $(EXAMPLE)/node_modules && ln -sfn ../../.. $(EXAMPLE)/node_modules/fleet-telemetry
+	npx tsc -p $(EXAMPLE)
+	node --test $(EXAMPLE)/dist/test/
+
 # Every test, then the failover runs on RabbitMQ and NATS clusters (about 4 minutes more).
-test: build
+test: build test-plugin-api
 	@bash scripts/test-deps.sh rabbitmq-server
 	@set -o pipefail; $(TAP) 'build/test/**/*.test.js' | node scripts/tap-summary.mjs
 	@set -o pipefail; $(CLUSTER_TAP) | node scripts/tap-summary.mjs
@@ -32,7 +44,7 @@ run: build dev-certs/ca.pem
 	node dist/cli.js serve --config config.example.json
 
 clean:
-	rm -rf dist build .tap
+	rm -rf dist build .tap $(EXAMPLE)/dist
 
 # Micro-benchmark of the per-frame hot path, no network (bench/README.md).
 .PHONY: bench-micro

@@ -1,41 +1,23 @@
-import t, { type Test } from 'tap';
-import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startEmbeddedBroker } from '../src/broker/embedded.js';
 import { parseConfig } from '../src/config/load.js';
+import { derivedPublisher } from '../src/producers/derived.js';
 import { builtinProducers, createProducers } from '../src/producers/registry.js';
 import { loadPluginFactory } from '../src/producers/plugin.js';
-import type { Producer } from '../src/producers/types.js';
-import { decodeRecord } from '../src/record/decode.js';
 import type { VehicleRecord } from '../src/record/types.js';
-import { makeConnectivityRecord } from '../src/server/connectivity.js';
+import { CONTRACT_VIN, runProducerContract } from '../src/testing/index.js';
+import { contractV } from '../src/testing/records.js';
 import { fixturesDir } from './helpers/fixtures.js';
 import { subscribe } from './helpers/subscriber.js';
-import { vPayload } from './helpers/vehicle.js';
 import { waitUntil } from './helpers/ports.js';
 
-// One contract, every producer: produce(record) settles per record, resolves once the record is
-// taken (and only then is it observable in the sink), copes with concurrency, and close() ends it.
-const VIN = '5YJ3E1EA7KF000005';
-
-function vRecord(txid: string, speed: number): VehicleRecord {
-  return decodeRecord('V', vPayload([{ key: 'VehicleSpeed', value: { float_value: speed } }]), VIN, txid);
-}
-
-const otherRecords = (): VehicleRecord[] => [
-  { type: 'alerts', vin: VIN, txid: 'a1', payload: new Uint8Array(), alerts: [{ name: 'A', audiences: [], startedAt: { seconds: 1700000000n, nanos: 0 } }] },
-  { type: 'errors', vin: VIN, txid: 'e1', payload: new Uint8Array(), errors: [{ name: 'E', body: 'b', tags: {} }] },
-  makeConnectivityRecord({ vin: VIN, connectionId: '00000000-0000-4000-8000-000000000000', clientVersion: '', networkInterface: 'wifi' }, 'CONNECTED'),
-];
-
-interface Harness {
-  producer: Producer;
-  /** Resolves true once the sink shows the V record with this txid/speed. */
-  observed(txid: string, speed: number): Promise<boolean>;
-  teardown(): Promise<void>;
-}
+// One contract, every producer: the kit a plugin author runs (fleet-telemetry/testing) runs here
+// on the built-in producers and on plugins, each seen through its real sink.
+const VIN = CONTRACT_VIN;
 
 function config(extra: Record<string, unknown> = {}) {
   return parseConfig(
@@ -45,49 +27,35 @@ function config(extra: Record<string, unknown> = {}) {
   );
 }
 
-function contract(name: string, make: (t: Test) => Promise<Harness>) {
-  t.test(`producer contract: ${name}`, async (t) => {
-    const h = await make(t);
-    t.teardown(() => h.teardown());
-
-    const first = h.producer.produce(vRecord('c-1', 42.5));
-    t.type(first, Promise, 'produce returns a promise');
-    await t.resolves(first, 'a V record is taken');
-    t.ok(await h.observed('c-1', 42.5), 'and shows in the sink');
-
-    for (const r of otherRecords()) await t.resolves(h.producer.produce(r), `a ${r.type} record is taken`);
-
-    const many = Array.from({ length: 50 }, (_, i) => h.producer.produce(vRecord(`m-${i}`, i)));
-    await t.resolves(Promise.all(many), '50 concurrent records all settle as taken');
-    t.ok(await h.observed('m-49', 49), 'the last of them shows in the sink');
-
-    const started = Date.now();
-    await t.resolves(h.producer.close(), 'close() resolves');
-    t.ok(Date.now() - started < 5000, 'close() is bounded');
-  });
+/** The VehicleSpeed a contract V record carries. */
+function speedOf(r: VehicleRecord): number | undefined {
+  if (r.type !== 'V') return undefined;
+  const d = r.data.find((x) => x.name === 'VehicleSpeed');
+  return d ? (JSON.parse(d.json) as number) : undefined;
 }
 
-contract('mqtt (embedded broker)', async () => {
+/** Rows of a JSON-lines file a plugin writes; none while it does not exist yet. */
+function rows(file: string): Record<string, unknown>[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+t.test('producer contract: mqtt (embedded broker)', async (t) => {
   const broker = await startEmbeddedBroker('127.0.0.1', 0);
-  const cfg = config({ mqtt: { broker: `127.0.0.1:${broker.port}`, qos: 1, topic_base: 'pc' } });
+  t.teardown(() => broker.close());
   const sub = await subscribe(`mqtt://127.0.0.1:${broker.port}`, 'pc/#');
-  const producer = await builtinProducers.mqtt({ name: 'mqtt', config: cfg, logger: pino({ level: 'silent' }), options: {} });
-  producer.start?.();
-  await waitUntil(() => producer.ready?.(), 5000, 'mqtt producer connected');
-  return {
-    producer,
-    observed: async (_txid, speed) => {
-      await sub.waitFor((m) => m.some((x) => x.topic === `pc/${VIN}/v/VehicleSpeed` && JSON.parse(x.payload).value === speed));
-      return true;
-    },
-    teardown: async () => {
-      await sub.close();
-      await broker.close();
-    },
-  };
+  t.teardown(() => sub.close());
+  const report = await runProducerContract(builtinProducers.mqtt, {
+    name: 'mqtt',
+    config: config({ mqtt: { broker: `127.0.0.1:${broker.port}`, qos: 1, topic_base: 'pc' } }),
+    seen: (r) => sub.messages.some((m) => m.topic === `pc/${VIN}/v/VehicleSpeed` && JSON.parse(m.payload).value === speedOf(r)),
+    onCheck: (name) => t.pass(name),
+  });
+  t.ok(report.passed.includes('close() resolves'), 'every check ran');
+  t.ok(sub.messages.some((m) => m.topic.startsWith(`pc/${VIN}/alerts/`)), 'the alerts record was published');
 });
 
-contract('logger', async () => {
+t.test('producer contract: logger', async (t) => {
   const lines: Record<string, unknown>[] = [];
   const out = new Writable({
     write(chunk, _enc, cb) {
@@ -95,81 +63,90 @@ contract('logger', async () => {
       cb();
     },
   });
-  const producer = await builtinProducers.logger({ name: 'logger', config: config(), logger: pino({ level: 'info' }, out), options: {} });
-  return {
-    producer,
-    observed: async (txid, speed) => {
-      await waitUntil(() => lines.some((l) => l.txid === txid), 2000, 'log line');
-      const line = lines.find((l) => l.txid === txid)!;
-      return line.event === 'record' && (line.fields as Record<string, string>)[`telemetry/${VIN}/v/VehicleSpeed`] === `{"value":${speed}}`;
-    },
-    teardown: async () => {},
-  };
+  await runProducerContract(builtinProducers.logger, {
+    name: 'logger',
+    logger: pino({ level: 'info' }, out),
+    seen: (r) =>
+      lines.some((l) => l.txid === r.txid && l.event === 'record' && (l.fields as Record<string, string>)[`telemetry/${VIN}/v/VehicleSpeed`] === `{"value":${speedOf(r)}}`),
+    onCheck: (name) => t.pass(name),
+  });
 });
 
-contract('plugin module (the README example)', async (t) => {
+t.test('producer contract: plugin module (the README example)', async (t) => {
   const dir = t.testdir();
-  const factory = await loadPluginFactory('./plugins/archive-producer.js', fixturesDir());
-  const producer = await factory({ name: 'archive', config: config(), logger: pino({ level: 'silent' }), options: { dir } });
-  return {
-    producer,
-    observed: async (txid) => {
-      const rows = readFileSync(join(dir, `${VIN}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-      return rows.some((r) => r.txid === txid && r.type === 'V');
-    },
-    teardown: async () => {},
-  };
+  await runProducerContract(await loadPluginFactory('./plugins/archive-producer.js', fixturesDir()), {
+    name: 'archive',
+    options: { dir },
+    seen: (r) => rows(join(dir, `${VIN}.jsonl`)).some((row) => row.txid === r.txid && row.type === 'V'),
+    onCheck: (name) => t.pass(name),
+  });
 });
 
 for (const [what, module, file] of [
   ['a class instance (prototype methods, a getter, private fields)', './plugins/class-producer.js', 'class.jsonl'],
   ['a frozen object with no name and no close()', './plugins/frozen-producer.js', 'frozen.jsonl'],
 ] as const) {
-  contract(`plugin module returning ${what}`, async (t) => {
+  t.test(`producer contract: plugin module returning ${what}`, async (t) => {
     const dir = t.testdir();
     const factory = await loadPluginFactory(module, fixturesDir());
+    await runProducerContract(factory, {
+      options: { dir },
+      seen: (r) => rows(join(dir, file)).some((row) => row.txid === r.txid && row.type === 'V'),
+      onCheck: (name) => t.pass(name),
+    });
     const producer = await factory({ name: 'plugin', config: config(), logger: pino({ level: 'silent' }), options: { dir } });
     t.equal(producer.name, 'plugin', 'named by the config');
     if (module.includes('class')) {
       t.equal(producer.selfTimed, true, "the class's getter is read");
-      t.equal(producer.ready?.(), true, "a prototype method that reads a private field works");
+      t.equal(producer.ready?.(), true, 'a prototype method that reads a private field works');
     }
-    return {
-      producer,
-      observed: async (txid) => {
-        const rows = readFileSync(join(dir, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-        return rows.some((r) => r.txid === txid && r.type === 'V');
-      },
-      teardown: async () => {},
-    };
+    await producer.close();
   });
 }
 
-contract('driver-score plugin (loaded by name; seen through its derived/trip_live)', async () => {
+t.test('producer contract: driver-score plugin (loaded by name; seen through its derived/trip_live)', async (t) => {
   const broker = await startEmbeddedBroker('127.0.0.1', 0);
-  const cfg = config({
-    records: { V: ['mqtt', 'driver_score'] },
-    producers: { driver_score: { module: 'fleet-telemetry/plugins/driver-score', options: { live_interval_s: 0 } } },
-    mqtt: { broker: `127.0.0.1:${broker.port}`, qos: 1, topic_base: 'ds' },
-  });
+  t.teardown(() => broker.close());
   const sub = await subscribe(`mqtt://127.0.0.1:${broker.port}`, 'ds/#');
-  const producers = await createProducers(cfg, pino({ level: 'silent' }));
+  t.teardown(() => sub.close());
+  const cfg = config({ mqtt: { broker: `127.0.0.1:${broker.port}`, qos: 1, topic_base: 'ds' } });
+  const logger = pino({ level: 'silent' });
+  const producers = await createProducers(cfg, logger);
   const mqtt = producers.get('mqtt')!;
+  t.teardown(() => mqtt.close());
   mqtt.start?.();
   await waitUntil(() => mqtt.ready?.(), 5000, 'mqtt producer connected');
-  return {
-    producer: producers.get('driver_score')!,
-    // With no gear, a speed above 5 mph starts a trip; every record then updates its maximum.
-    observed: async (_txid, speed) => {
-      await sub.waitFor((m) => m.some((x) => x.topic === `ds/${VIN}/derived/trip_live` && JSON.parse(x.payload).max_speed_mph === speed));
-      return true;
+  await runProducerContract(await loadPluginFactory('fleet-telemetry/plugins/driver-score', fixturesDir()), {
+    name: 'driver_score',
+    config: cfg,
+    logger,
+    options: { live_interval_s: 0 },
+    derived: derivedPublisher(producers, logger),
+    // With no gear, a speed above 5 mph starts a trip; every V record then updates its maximum.
+    seen: (r) => sub.messages.some((m) => m.topic === `ds/${VIN}/derived/trip_live` && JSON.parse(m.payload).max_speed_mph === speedOf(r)),
+    onCheck: (name) => t.pass(name),
+  });
+});
+
+t.test('the kit fails a producer that breaks the contract, naming the check', async (t) => {
+  const closed: string[] = [];
+  const refusing = () => ({
+    name: 'refusing',
+    produce: async (r: VehicleRecord) => {
+      if (r.type === 'errors') throw new Error('errors records refused');
     },
-    teardown: async () => {
-      await mqtt.close();
-      await sub.close();
-      await broker.close();
-    },
-  };
+    close: async () => void closed.push('refusing'),
+  });
+  await t.rejects(runProducerContract(refusing), { code: 'producer_contract_failed', check: 'the errors record is taken', message: /errors records refused/ });
+  t.same(closed, ['refusing'], 'the producer is closed after the failure');
+  await t.resolves(runProducerContract(refusing, { recordTypes: ['V', 'alerts', 'connectivity'] }), 'and passes when it is routed only what it takes');
+
+  const throwing = () => ({ name: 't', produce: (() => { throw new Error('sync'); }) as () => Promise<void>, close: async () => {} });
+  await t.rejects(runProducerContract(throwing), { check: 'a V record is taken', message: /threw instead of returning a promise/ });
+  const unseen = () => ({ name: 'u', produce: async () => {}, close: async () => {} });
+  await t.rejects(runProducerContract(unseen, { seen: () => false, timeoutMs: 200 }), { check: 'and seen in the sink', message: /still false after 200 ms/ });
+  const hanging = () => ({ name: 'h', produce: () => new Promise<void>(() => {}), close: async () => {} });
+  await t.rejects(runProducerContract(hanging, { timeoutMs: 200 }), { message: /did not settle within 200 ms/ });
 });
 
 t.test('mqtt producer: refuses at once while the broker is away, and never throws', async (t) => {
@@ -177,7 +154,7 @@ t.test('mqtt producer: refuses at once while the broker is away, and never throw
   const producer = await builtinProducers.mqtt({ name: 'mqtt', config: cfg, logger: pino({ level: 'silent' }), options: {} });
   producer.start?.();
   let p: Promise<void> | undefined;
-  t.doesNotThrow(() => (p = producer.produce(vRecord('x', 1))));
+  t.doesNotThrow(() => (p = producer.produce(contractV('x', 1))));
   await t.rejects(p!, /not connected/);
   t.notOk(producer.ready?.(), 'not ready');
   await producer.close();
@@ -188,7 +165,7 @@ t.test('plugin loading errors are clear', async (t) => {
   await t.rejects(loadPluginFactory('node:path', fixturesDir()), /exports no factory/);
   const flaky = await loadPluginFactory('./plugins/flaky-producer.js', fixturesDir());
   const p = await flaky({ name: 'flaky', config: config(), logger: pino({ level: 'silent' }), options: {} });
-  await t.resolves(p.produce(vRecord('ok-1', 1)));
-  await t.rejects(p.produce(vRecord('fail-1', 1)), /refused/);
+  await t.resolves(p.produce(contractV('ok-1', 1)));
+  await t.rejects(p.produce(contractV('fail-1', 1)), /refused/);
   await t.resolves(p.close(), 'close() is filled in when the plugin has none');
 });

@@ -1,7 +1,7 @@
 /**
  * The configuration's JSON Schema: the single source of validation, defaults (ajv fills them in),
  * error wording and the configuration reference (docs/configuration.md is rendered from it).
- * Tesla's keys (contract §7) keep their meaning.
+ * Tesla's keys (docs/protocol.md §7) keep their meaning.
  *
  * Annotations beside the JSON Schema keywords (ajv is told about them, so strict mode stays on):
  * - x-origin: "tesla" (a key of Tesla's config.json) or "project" (this server's own key)

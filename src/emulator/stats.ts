@@ -65,7 +65,7 @@ export interface FrameCounts {
   /** Retransmissions of a frame already sent (same txid, same bytes). */
   resent: number;
   acked: number;
-  /** Error response: final, never resent (contract §2). */
+  /** Error response: final, never resent (docs/protocol.md §2). */
   errored: number;
   /** Waited longer than the time-to-live. */
   expired: number;

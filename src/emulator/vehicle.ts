@@ -264,7 +264,7 @@ export class EmulatedVehicle extends EventEmitter {
     } else if (f.messageType === MESSAGE_STREAM) {
       const reason = Buffer.from(f.stream?.payload ?? []).toString('utf8');
       this.stats.noteErrorReason(reason);
-      // §2: an error means the frame can never succeed; resending would only repeat it.
+      // docs/protocol.md §2: an error means the frame can never succeed; resending would only repeat it.
       const p = this.outbox.answer(f.txid);
       if (!p) {
         this.stats.unmatchedErrors++;

@@ -113,7 +113,7 @@ function readStream(t: Table): StreamMessage {
   };
 }
 
-/** Reads one WebSocket message as an Envelope (contract §2). */
+/** Reads one WebSocket message as an Envelope (docs/protocol.md §2). */
 export function readFrame(buf: Uint8Array): ReadResult {
   if (buf.length === 0) return { ok: false, code: 'empty', reason: 'empty frame' };
   if (buf.length < 8) return { ok: false, code: 'truncated', reason: 'frame shorter than an envelope' };

@@ -1,4 +1,4 @@
-/** Union tags of Envelope.message (contract §2). */
+/** Union tags of Envelope.message (docs/protocol.md §2). */
 export const MESSAGE_STREAM = 4;
 export const MESSAGE_STREAM_ACK = 5;
 

@@ -31,7 +31,7 @@ function envelope(
 }
 
 /**
- * The ack of §2: the frame's txid and record type, an empty StreamAck. Laid out by hand (one
+ * The ack of docs/protocol.md §2: the frame's txid and record type, an empty StreamAck. Laid out by hand (one
  * allocation, no builder): acks go out once per frame, and bench-micro measured the builder at
  * about 8% of the per-frame path. The layout is an ordinary aligned flatbuffer, read back by the
  * flatbuffers runtime in the tests.
@@ -69,7 +69,7 @@ export function writeAck(txid: string | Uint8Array, recordType: string | Uint8Ar
   return b;
 }
 
-/** The error response of §2: txid (possibly empty), empty topic, a Stream whose payload is the reason. */
+/** The error response of docs/protocol.md §2: txid (possibly empty), empty topic, a Stream whose payload is the reason. */
 export function writeError(txid: string | Uint8Array, reason: string): Uint8Array {
   const b = new Builder(128);
   const payload = b.createByteVector(utf8.encode(reason));

@@ -1,21 +1,10 @@
 import type { Logger } from 'pino';
+import type { DerivedPublisher } from '../plugin/producer.js';
 import type { Publish, PublishKindSettings } from '../publish/plan.js';
 import type { TopicNames } from '../publish/topics.js';
 import { InvalidRecord, type Producer } from './types.js';
 
-/**
- * What a plugin gets to publish what it derives (a trip, a score) under the vehicle's own
- * subtree, `<topic_base>/<VIN>/derived/<name>`, through the configured MQTT producer.
- */
-export interface DerivedPublisher {
-  /**
-   * Publishes `value` as JSON. Resolves when the broker acknowledged it (the mqtt QoS of field
-   * values); rejects as a record's publish does (not connected, timeout: transient), with a
-   * permanent error for a name that is no valid level or a value that is no JSON, and with
-   * DerivedUnavailable when no mqtt producer runs.
-   */
-  publish(vin: string, name: string, value: unknown): Promise<void>;
-}
+export type { DerivedPublisher };
 
 /** Told after a derived publish succeeded (the fleet page keeps the last trip through it). */
 export type DerivedListener = (vin: string, name: string, value: unknown) => void;

@@ -35,14 +35,21 @@ export async function loadPluginFactory(moduleSpec: string, baseDir: string): Pr
   } catch (err) {
     throw new Error(`cannot load producer module ${moduleSpec}: ${(err as Error).message}`);
   }
-  const factory = (mod.createProducer ?? mod.default) as unknown;
-  if (typeof factory !== 'function') {
-    throw new Error(`producer module ${moduleSpec} exports no factory (default or createProducer)`);
+  return pluginFactory(mod.createProducer ?? mod.default, moduleSpec);
+}
+
+/**
+ * The server's factory for what a plugin module exports: checked to be a function, and what it
+ * returns checked and seen through asProducer. `label` names the module in errors.
+ */
+export function pluginFactory(exported: unknown, label: string): ProducerFactory {
+  if (typeof exported !== 'function') {
+    throw new Error(`producer module ${label} exports no factory (default or createProducer)`);
   }
   return async (ctx: ProducerContext): Promise<Producer> => {
-    const p = (await (factory as ProducerFactory)(ctx)) as PluginObject | undefined;
+    const p = (await (exported as ProducerFactory)(ctx)) as PluginObject | undefined;
     if (!p || typeof p.produce !== 'function') {
-      throw new Error(`producer module ${moduleSpec} returned no object with produce(record)`);
+      throw new Error(`producer module ${label} returned no object with produce(record)`);
     }
     return asProducer(ctx.name, p);
   };
@@ -67,6 +74,7 @@ function asProducer(name: string, p: PluginObject): Producer {
     ready: has('ready') ? () => p.ready!() : undefined,
     hasRoom: has('hasRoom') ? () => p.hasRoom!() : undefined,
     onRoom: has('onRoom') ? (listener) => p.onRoom!(listener) : undefined,
+    vehicleBudget: has('vehicleBudget') ? () => p.vehicleBudget!() : undefined,
     start: has('start') ? () => p.start!() : undefined,
     close: async () => {
       if (has('close')) await p.close!();

@@ -1,14 +1,8 @@
 import type { Presence } from '../publish/presence.js';
+import type { PresenceCorrections } from '../plugin/producer.js';
 import type { Producer } from './types.js';
 
-/** What a producer that reads presence back asks of the server's tracker, which knows the connections. */
-export interface PresenceCorrections {
-  /**
-   * `vin` is marked online by a server that is not (or no longer) serving it: published offline
-   * after `afterMs` unless the vehicle is connected then.
-   */
-  suspect(vin: string, afterMs: number): void;
-}
+export type { PresenceCorrections };
 
 /** A producer that publishes a vehicle's presence (the mqtt producer). */
 export interface PresenceSink {

@@ -5,7 +5,7 @@ import type { Publish, Qos } from './plan.js';
 import { discoveryLevel, type TopicNames } from './topics.js';
 
 /**
- * Home Assistant MQTT discovery (§5): the retained configs that make each field a vehicle sends,
+ * Home Assistant MQTT discovery (docs/protocol.md §5.5): the retained configs that make each field a vehicle sends,
  * its connectivity and the server into entities. Pure rules: given a VIN, a field and the shape
  * of its value, the publishes. Templates use only what both Home Assistant and plain Jinja2 know,
  * and read the configured payload format; each renders `None` (unknown) for a value it cannot use.
@@ -28,7 +28,7 @@ const SHAPES: Record<Exclude<ValueKind, 'object'>, Shape> = {
   location: { kind: 'location' },
 };
 
-/** The shape of a value from its JSON text (§6); objects are parsed, everything else is not. */
+/** The shape of a value from its JSON text (docs/protocol.md §6.1); objects are parsed, everything else is not. */
 export function shapeOf(json: string): Shape {
   const c = json.charCodeAt(0);
   if (c === 0x22) return SHAPES.string;

@@ -1,5 +1,5 @@
 /**
- * Which Home Assistant entity each Tesla field becomes (§5, HA discovery): component, device
+ * Which Home Assistant entity each Tesla field becomes (docs/protocol.md §5.5): component, device
  * class, unit and state class, as Home Assistant's own Tesla integrations (tesla_fleet,
  * teslemetry) describe the same values. The car reports miles, mph, °C, bar, kW, kWh, V, A and %.
  * Fields not listed here get an entity by the kind of their first value, disabled by default.

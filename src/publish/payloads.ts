@@ -1,13 +1,13 @@
 import { rfc3339 } from '../record/timestamp.js';
 import type { Alert, ConnectivityRecord, Instant, VehicleErrorEntry } from '../record/types.js';
 
-/** Payload texts of contract §6 for alerts, errors and connectivity. */
+/** Payload texts of docs/protocol.md §6.3 for alerts, errors and connectivity. */
 
 function time(t: Instant | undefined): string | undefined {
   return t ? rfc3339(t) : undefined;
 }
 
-/** `alert` has its instants already normalised (milliseconds read as such, §4). */
+/** `alert` has its instants already normalised (milliseconds read as such, docs/protocol.md §4). */
 export function alertObject(alert: Alert): Record<string, unknown> {
   const o: Record<string, unknown> = { Name: alert.name };
   const started = time(alert.startedAt);

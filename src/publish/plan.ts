@@ -140,7 +140,7 @@ function planConnectivity(r: ConnectivityRecord, o: PlanOptions, names: TopicNam
 }
 
 /**
- * Every publish a record makes (contract §5–§6), tested without a broker. Throws
+ * Every publish a record makes (docs/protocol.md §5 and docs/protocol.md §6), tested without a broker. Throws
  * TopicLevelError (the record is wrong in itself) when a name is too long to be a topic level.
  */
 export function planPublishes(r: VehicleRecord, o: PlanOptions): Publish[] {

@@ -20,7 +20,7 @@ export interface Presence {
   server?: string;
 }
 
-/** The payload text; key order carries no meaning (§6). */
+/** The payload text; key order carries no meaning (docs/protocol.md §6.4). */
 export function presenceJson(p: Presence): string {
   const o: Record<string, unknown> = { online: p.online, connections: p.connections, since: p.since };
   if (p.server !== undefined) o.server = p.server;

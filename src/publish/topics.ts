@@ -1,11 +1,11 @@
 /**
- * Topic names of contract §5. Every topic level made from data (VIN, field, alert and error
+ * Topic names of docs/protocol.md §5. Every topic level made from data (VIN, field, alert and error
  * names, the client id in the status topic) is built here, and only here, so the guarantees hold
  * for every publish: valid UTF-8, no level added, no wildcard, nothing a supported broker
  * (mosquitto, aedes, RabbitMQ, NATS) refuses, and a bounded length.
  */
 
-/** §5: a level longer than this (UTF-8 bytes, after sanitising) is never published. */
+/** docs/protocol.md §5.3: a level longer than this (UTF-8 bytes, after sanitising) is never published. */
 export const MAX_LEVEL_BYTES = 256;
 
 // `/ + #` would add a level or a wildcard; C0, DEL and C1 controls make mosquitto drop the whole
@@ -45,13 +45,13 @@ export function topicLevel(name: string, what: string): string {
   return level;
 }
 
-/** True when a certificate name is usable as a VIN level as it stands (§1): no sanitising needed. */
+/** True when a certificate name is usable as a VIN level as it stands (docs/protocol.md §1.3): no sanitising needed. */
 const VIN_LEVEL = /^[A-Za-z0-9_-]+$/;
 
 export type VinResult = { ok: true; vin: string } | { ok: false; reason: string };
 
 /**
- * The VIN a vehicle is known by: its certificate's common name with every `.` as `-` (§1). A name
+ * The VIN a vehicle is known by: its certificate's common name with every `.` as `-` (docs/protocol.md §1.3). A name
  * that would need any other change to become a topic level is refused, so two certificates can
  * never share a VIN's topics through sanitising.
  */
@@ -137,7 +137,7 @@ export class TopicNames {
 }
 
 /**
- * The server's status topic (§5): outside topic_base, so every message under it stays a
+ * The server's status topic (docs/protocol.md §5.4): outside topic_base, so every message under it stays a
  * vehicle's. `configured` is mqtt.status_topic as given ("" disables it); absent, the default
  * `fleet-telemetry/<client id>/status` with the client id made a safe level.
  */

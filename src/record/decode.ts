@@ -3,7 +3,7 @@ import { lookupEnum, lookupType } from './schema.js';
 import { decodeVPayload } from './vdecode.js';
 import type { Alert, Instant, VehicleErrorEntry, VehicleRecord } from './types.js';
 
-/** A payload of a known record type that is not a valid protobuf of its message (§3.6). */
+/** A payload of a known record type that is not a valid protobuf of its message (docs/protocol.md §3.6). */
 export class DecodeError extends Error {
   readonly code = 'undecodable_payload';
 }
@@ -94,7 +94,7 @@ const vDecoder: Decoder = (payload, vin, txid) => {
 
 let decoders: Map<string, Decoder> | undefined;
 
-/** Record types the server knows how to decode (§4), each with its decoder. */
+/** Record types the server knows how to decode (docs/protocol.md §4), each with its decoder. */
 export function recordDecoders(): Map<string, Decoder> {
   return (decoders ??= new Map<string, Decoder>([
     ['V', vDecoder],

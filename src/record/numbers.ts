@@ -1,5 +1,6 @@
 /**
- * Number → JSON text rules of contract §6 and the scientific-string transform of §4.
+ * Number → JSON text rules of docs/protocol.md §6.1 and docs/protocol.md §6.2, and the
+ * scientific-string transform of docs/protocol.md §4.
  */
 
 /** Shortest decimal that reads back to the same 32-bit float, in JavaScript's number form. */
@@ -184,7 +185,7 @@ export function float32FixedFive(f: number): string {
 }
 
 /**
- * §4: a string holding a decimal mantissa with a point and an exponent is re-written as its
+ * docs/protocol.md §4: a string holding a decimal mantissa with a point and an exponent is re-written as its
  * 32-bit float value to five decimals; anything else (or outside the float range) is returned as
  * undefined so the caller keeps the string.
  */

@@ -19,7 +19,7 @@ export function readTimestamp(buf: Uint8Array, start: number, end: number): Inst
   return { seconds, nanos };
 }
 
-/** Alerts sent with a millisecond count in the seconds field (§4). */
+/** Alerts sent with a millisecond count in the seconds field (docs/protocol.md §4). */
 const MS_THRESHOLD = 315_576_000_000n;
 
 export function alertInstant(t: Instant): Instant {

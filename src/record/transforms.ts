@@ -14,7 +14,7 @@ export function locationString(s: string): string | undefined {
   return `{"latitude":${float64Text(lat)},"longitude":${float64Text(lon)}}`;
 }
 
-/** JSON text of a V string value after the §4 transforms. */
+/** JSON text of a V string value after the transforms of docs/protocol.md §4. */
 export function vStringJson(fieldKey: number, s: string): string {
   if (fieldKey === FIELD_LOCATION) {
     const loc = locationString(s);

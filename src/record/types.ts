@@ -10,7 +10,7 @@ interface RecordBase {
   payload: Uint8Array;
 }
 
-/** One datum of a V record: its Field name and its value already as JSON text (§6). */
+/** One datum of a V record: its Field name and its value already as JSON text (docs/protocol.md §6.1). */
 export interface Datum {
   key: number;
   name: string;

@@ -4,7 +4,7 @@ import { float32Text, float64Text, int64Text } from './numbers.js';
 import { Wire, utf8 } from './wire.js';
 
 /**
- * How each member of telemetry.vehicle_data.Value turns into JSON text (§6). The table is built
+ * How each member of telemetry.vehicle_data.Value turns into JSON text (docs/protocol.md §6.1). The table is built
  * from protos/ at start-up, so a member added to the schema only needs a kind here if it is a
  * new message type.
  */

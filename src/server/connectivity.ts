@@ -5,7 +5,7 @@ import { isPermanent } from '../producers/types.js';
 
 const STATUS = { CONNECTED: 1, DISCONNECTED: 2 } as const;
 
-/** The record the server makes on a vehicle's connect and disconnect (§4). */
+/** The record the server makes on a vehicle's connect and disconnect (docs/protocol.md §4). */
 export function makeConnectivityRecord(info: SessionInfo, status: keyof typeof STATUS, now = Date.now()): ConnectivityRecord {
   const seconds = Math.floor(now / 1000);
   const nanos = (now % 1000) * 1_000_000;

@@ -7,7 +7,7 @@ function first(v: unknown): unknown {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** VIN from the certificate alone (§1): its subject CN with `.` as `-`, refused when not a safe level. */
+/** VIN from the certificate alone (docs/protocol.md §1.3): its subject CN with `.` as `-`, refused when not a safe level. */
 export function vinFromCertificate(cert: PeerCertificate | undefined): VinResult {
   const name = first(cert?.subject?.CN);
   if (typeof name !== 'string' || name.length === 0) return { ok: false, reason: 'certificate has no subject common name' };

@@ -26,8 +26,8 @@ import { proxiedCertificate } from './proxy/identify.js';
 import { parseTrustedProxies } from './proxy/trusted.js';
 
 /**
- * §1's floor: well above §3.2's 1,000,000 bytes, so an oversize frame gets an error response,
- * not a 1009 close. Higher only lets a vehicle make the server buffer more (8 connections with a
+ * The floor of docs/protocol.md §1.4: well above the 1,000,000 bytes of docs/protocol.md §3.2,
+ * so an oversize frame gets an error response, not a 1009 close. Higher only lets a vehicle make the server buffer more (8 connections with a
  * 60 MB frame each took RSS to 780 MB at 64 MiB).
  */
 const WS_MAX_PAYLOAD = 16 * 1024 * 1024;
@@ -156,7 +156,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     const cert = peer.cert;
     const identity = vinFromCertificate(cert);
     if (!identity.ok) {
-      // §1: a name that would need sanitising could collide with another certificate's VIN.
+      // docs/protocol.md §1.3: a name that would need sanitising could collide with another certificate's VIN.
       const { cn, issuer } = certificateNames(cert);
       limited('warn', `vehicle_refused:${cn}`, { event: 'vehicle_refused', remote: tlsSocket.remoteAddress, cn, issuer, reason: identity.reason }, 'vehicle certificate refused: its common name is not a safe VIN');
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\ncertificate common name is not a valid VIN\n');

@@ -1,5 +1,5 @@
 /**
- * Sliding window of §3.1: at most `limit` frames within any `windowMs`. `delay()` says how long
+ * Sliding window of docs/protocol.md §3.1: at most `limit` frames within any `windowMs`. `delay()` says how long
  * the next frame must wait; nothing is ever dropped.
  */
 export class SlidingWindow {

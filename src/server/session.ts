@@ -10,7 +10,7 @@ import { PendingRecords } from './pending.js';
 import type { FrameOutcome, SessionInfo, SessionOptions, VehicleSocket } from './session-types.js';
 import { FrameQueue } from './frame-queue.js';
 
-/** §3.2: frames above this many bytes are refused with an error. */
+/** docs/protocol.md §3.2: frames above this many bytes are refused with an error. */
 export const MAX_FRAME_BYTES = 1_000_000;
 /**
  * Bytes of frames received and not yet handled, per connection, above which the session stops
@@ -22,7 +22,7 @@ export const MAX_QUEUED_BYTES = 2 * MAX_FRAME_BYTES;
 export type { FrameOutcome, SessionInfo, SessionOptions, VehicleSocket } from './session-types.js';
 
 /**
- * One vehicle's connection: frames in, at most one response per frame out (§3). Frames are
+ * One vehicle's connection: frames in, at most one response per frame out (docs/protocol.md §3). Frames are
  * handled concurrently (vehicles pipeline); responses go out as their records settle.
  */
 export class VehicleSession {
@@ -75,7 +75,7 @@ export class VehicleSession {
     return this.opts.gate?.perVehicle ?? Infinity;
   }
 
-  /** Publishes the CONNECTED record; frames that arrive meanwhile wait for it (§4). */
+  /** Publishes the CONNECTED record; frames that arrive meanwhile wait for it (docs/protocol.md §4). */
   async start(): Promise<void> {
     this.opts.events.vehicleConnected(this);
     this.opening = this.opts.presence?.opened(this.key, this.info.vin);
@@ -287,7 +287,7 @@ export class VehicleSession {
           this.log.line('warn', { event: 'record_invalid', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(reason) }, 'record can never be produced; error response');
           return this.settle(f.recordType, 'error_invalid', weight);
         }
-        // §3.7: no response at all; the vehicle resends after its own timeout. A broker failure,
+        // docs/protocol.md §3.7: no response at all; the vehicle resends after its own timeout. A broker failure,
         // not the vehicle's: the MQTT producer logs the outage once; here only debug, limited.
         this.log.line('debug', { event: 'record_unacked', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(reason) }, 'record not taken; no response');
         this.settle(f.recordType, 'unacked', weight);

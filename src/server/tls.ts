@@ -30,7 +30,7 @@ export interface ClientCaPool {
 }
 
 /**
- * The client-CA pool of §1: Tesla's vehicle bundle (production, or engineering with
+ * The client-CA pool of docs/protocol.md §1.2: Tesla's vehicle bundle (production, or engineering with
  * use_default_eng_ca) unless trust_tesla_ca is false, plus every certificate of tls.ca_file.
  * Nothing from the system store.
  */

@@ -294,7 +294,7 @@ function caFileChecks(config: Config, now: Date): { lines: CheckLine[]; certs: C
   return { lines, certs: loaded.certs };
 }
 
-/** Tesla's bundle: informational only; an expired CA in it stays in the pool (contract §1). */
+/** Tesla's bundle: informational only; an expired CA in it stays in the pool (docs/protocol.md §1.2). */
 function teslaBundleCheck(config: Config, now: Date, dir?: string): CheckLine {
   if (!config.tls.trust_tesla_ca) return { status: 'ok', check: 'tesla_ca', message: "Tesla's vehicle CA bundle is not trusted (tls.trust_tesla_ca is false)" };
   let file: string;

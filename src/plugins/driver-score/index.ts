@@ -1,7 +1,4 @@
-import type { DerivedPublisher } from '../../producers/derived.js';
-import type { Producer, ProducerContext } from '../../producers/types.js';
-import { LogLimiter } from '../../ops/loglimit.js';
-import type { VehicleRecord } from '../../record/types.js';
+import { rateLimitedLog, type DerivedPublisher, type Producer, type ProducerContext, type VehicleRecord } from '../../plugin/index.js';
 import { scoreOptions } from './options.js';
 import { sampleOf } from './sample.js';
 import { endTrip, newVehicle, observe, reportOf, type TripReport, type VehicleState } from './trip.js';
@@ -34,15 +31,13 @@ export function createDriverScore(ctx: ProducerContext, now: () => number = Date
   const log = ctx.logger.child({ producer: ctx.name });
   const derived = ctx.derived ?? noPublisher;
   const vehicles = new Map<string, Tracked>();
-  const limiter = new LogLimiter({ burst: 3, intervalMs: 60_000, renew: true, maxKeys: 64 });
+  const limited = rateLimitedLog(log, { burst: 3, intervalMs: 60_000, now });
 
   const publish = (vin: string, name: string, value: TripReport) => {
     derived.publish(vin, name, value).catch((err: unknown) => {
       const code = (err as { code?: unknown }).code;
       const key = typeof code === 'string' ? code : 'other';
-      const d = limiter.take(key, now());
-      if (d.suppressed) log.warn({ event: 'derived_publish_failed', code: key, suppressed: d.suppressed }, `${d.suppressed} more derived publishes failed (${key})`);
-      if (d.write) log.warn({ event: 'derived_publish_failed', vin, name, code: key, err: (err as Error).message }, `derived ${name} not published`);
+      limited.warn(key, { event: 'derived_publish_failed', vin, name, code: key, err: (err as Error).message }, `derived ${name} not published`);
     });
   };
 
@@ -106,8 +101,7 @@ export function createDriverScore(ctx: ProducerContext, now: () => number = Date
         take(record);
       } catch (err) {
         // A fault here is the plugin's, never the record's: the frame is still acked.
-        const d = limiter.take('internal', now());
-        if (d.write) log.error({ event: 'driver_score_failed', vin: record.vin, err: (err as Error).message }, 'driver score failed on a record');
+        limited.error('internal', { event: 'driver_score_failed', vin: record.vin, err: (err as Error).message }, 'driver score failed on a record');
       }
       return Promise.resolve();
     },

@@ -1,4 +1,4 @@
-import type { VRecord } from '../../record/types.js';
+import type { VRecord } from '../../plugin/index.js';
 
 /** Standard gravity: m/s² per g. */
 export const G = 9.80665;
@@ -37,7 +37,7 @@ function parse(json: string): unknown {
 }
 
 /**
- * The fields the score needs, read from the record's JSON values (§6: numbers, enum names, the
+ * The fields the score needs, read from the record's JSON values (docs/protocol.md §6.1: numbers, enum names, the
  * location object). Only these few fields are parsed. `unit` is what the vehicle reports
  * accelerations in; the sample holds g.
  */

@@ -130,7 +130,7 @@ export function encodeConnect(o: ConnectOptions): Buffer {
     parts.push(fieldBytes(o.username, 'user name'));
   }
   if (o.password !== undefined) {
-    // 3.1.1 §3.1.2.9: a password without a user name is a protocol violation.
+    // MQTT 3.1.1 §3.1.2.9: a password without a user name is a protocol violation.
     if (o.username === undefined) throw new PacketError('password given without a user name');
     flags |= 0x40;
     parts.push(fieldBytes(o.password, 'password'));
