@@ -131,3 +131,10 @@ bench-proxy-memory: build
 .PHONY: bench-storm
 bench-storm: build
 	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; node build/bench/storm.js $(ARGS)
+
+# The fleet page at 10,000 vehicles in Chromium: first view, JS heap, live updates with every
+# connected vehicle sending, and the size of the events (bench/README.md). Flags: ARGS='--vehicles 20000'
+.PHONY: bench-fleet-page
+bench-fleet-page: build
+	@bash scripts/test-deps.sh
+	node build/bench/fleet-page.js $(ARGS)

@@ -20,6 +20,7 @@ interface Fleet {
   at: number;
   full?: boolean;
   health: Record<string, number | boolean | null>;
+  units: Record<string, string | null>;
   vehicles: Row[];
 }
 
@@ -94,9 +95,12 @@ t.test('/api/fleet and /api/vehicles/<VIN>: every vehicle seen, its key values, 
   t.ok(ra.last_frame_at! >= ra.since, 'last frame time');
   t.equal(ra.frames, 3);
   t.equal(ra.fields, 8, 'six datums and one per alerts/errors record, as /vehicles counts them');
-  t.same(ra.key, { soc: 81.5, speed: 52, gear: 'ShiftStateD', charging: 'DetailedChargeStateCharging', location: { lat: 37.4, lon: -122.1 } });
+  t.same(ra.key, { soc: 81.5, speed: 52, gear: 'ShiftStateD', charging: 'DetailedChargeStateCharging', location: { lat: 37.4, lon: -122.1 }, odometer: null, range: null, firmware: null });
   t.equal(ra.trip_score, null);
-  t.same(f.vehicles[1].key, { soc: 40, speed: null, gear: null, charging: null, location: null }, 'BatteryLevel when there is no Soc');
+  t.same(ra.alert_counts, { fault: 0, warning: 1, info: 0 }, 'the active alert meant for the driver: a warning');
+  t.same(ra.error_counts, { fault: 0, warning: 1, info: 0 }, 'the error: a warning');
+  t.same(f.units, { soc: '%', speed: 'mph', odometer: 'mi', range: 'mi' }, 'units of the numeric key values, as discovery publishes them');
+  t.same(f.vehicles[1].key, { soc: 40, speed: null, gear: null, charging: null, location: null, odometer: null, range: null, firmware: null }, 'BatteryLevel when there is no Soc');
   t.equal(f.vehicles[1].name, null);
   t.match(f.health, { vehicles_connected: 2, vehicles_known: 2, frames_acked_total: 4, frames_unanswered_total: 0, frames_error_total: 0, broker_connected: true, ready: true, records_in_flight: 0, workers: testWorkers().workers ?? 1 });
   t.type(f.health.frames_per_s, 'number');
@@ -119,7 +123,7 @@ t.test('/api/fleet and /api/vehicles/<VIN>: every vehicle seen, its key values, 
     'every field, sorted, its published value parsed',
   );
   t.ok(detail.fields.every((x) => x.at >= before && x.at <= Date.now()), 'each with its arrival time');
-  t.same(detail.alerts, [{ name: 'BrakeFluidLow', audiences: ['Customer'], started_at: 1700000100000, ended_at: null }]);
+  t.same(detail.alerts, [{ name: 'BrakeFluidLow', audiences: ['Customer'], started_at: 1700000100000, ended_at: null, severity: 'warning' }]);
   t.same(detail.errors, [{ name: 'thermal_fault', body: 'b', at: 1700000000000 }]);
   t.equal(detail.vin, A);
   t.same(detail.key, ra.key);

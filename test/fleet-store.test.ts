@@ -4,6 +4,7 @@ import type { VehicleRecord } from '../src/record/types.js';
 import { FleetStore } from '../src/ops/fleet/store.js';
 import { MergedFleet } from '../src/ops/fleet/merged.js';
 import { detailBody, keyValues, mergeRows, RateWindow } from '../src/ops/fleet/view.js';
+import { KEY_FIELDS, KEY_UNITS, unitOf } from '../src/ops/fleet/units.js';
 import type { FleetChanges, StoredRow } from '../src/ops/fleet/types.js';
 import { vPayload } from './helpers/vehicle.js';
 
@@ -39,7 +40,7 @@ t.test('key values come from the published JSON of the real fields', async (t) =
     ]),
   );
   let row = store.changes(0).rows[0];
-  t.same(row.key, { soc: 80.25, speed: 52, gear: 'ShiftStateD', charging: 'Idle', location: { lat: 37.4, lon: -122.1 } });
+  t.same(row.key, { soc: 80.25, speed: 52, gear: 'ShiftStateD', charging: 'Idle', location: { lat: 37.4, lon: -122.1 }, odometer: null, range: null, firmware: null });
   t.equal(row.name, 'Red Car');
   t.equal(row.connected, true);
   t.equal(row.since, c.now());
@@ -148,6 +149,8 @@ const row = (over: Partial<StoredRow>): StoredRow => ({
   fields: 0,
   key: keyValues(() => undefined),
   trip_score: null,
+  alert_counts: { fault: 0, warning: 0, info: 0 },
+  error_counts: { fault: 0, warning: 0, info: 0 },
   heard: 0,
   ...over,
 });
@@ -202,4 +205,46 @@ t.test('rates over the last seconds', async (t) => {
   t.same(w.rates(1000, 10, 100), { frames_per_s: 10, fields_per_s: 100 });
   for (let s = 2; s <= 20; s++) w.rates(s * 1000, 10, 100);
   t.same(w.rates(21_000, 60, 100), { frames_per_s: 10, fields_per_s: 0 }, 'only the last ~5 s count');
+});
+
+t.test('rows count active alerts by severity and kept errors; odometer, range and firmware from their fields', async (t) => {
+  const store = new FleetStore({ max_vehicles: 3, max_fields_per_vehicle: 50 });
+  const base = { vin: VIN, txid: 't', payload: new Uint8Array() };
+  const at = { seconds: 1700000000n, nanos: 0 };
+  store.recordAcked({
+    ...base,
+    type: 'alerts',
+    alerts: [
+      { name: 'Repair', audiences: ['Customer', 'ServiceFix'], startedAt: at },
+      { name: 'Told', audiences: ['Customer'], startedAt: at },
+      { name: 'Logged', audiences: ['Service'], startedAt: at },
+      { name: 'Over', audiences: ['ServiceFix'], startedAt: at, endedAt: at },
+    ],
+  });
+  store.recordAcked({ ...base, type: 'errors', errors: [{ name: 'E1', body: 'x', tags: {}, createdAt: at }, { name: 'E2', body: 'y', tags: {}, createdAt: at }] });
+  store.recordAcked(v(VIN, [
+    { key: 'Odometer', value: { double_value: 12345.6 } },
+    { key: 'EstBatteryRange', value: { double_value: 200.5 } },
+    { key: 'Version', value: { string_value: '2025.20.3 abc' } },
+  ]));
+  let row = store.changes(0).rows[0];
+  t.same(row.alert_counts, { fault: 1, warning: 1, info: 1 }, 'ServiceFix a fault, Customer a warning, Service alone info; an ended alert not counted');
+  t.same(row.error_counts, { fault: 0, warning: 2, info: 0 }, 'errors are warnings');
+  t.equal(row.key.odometer, 12345.6);
+  t.equal(row.key.range, 200.5, 'EstBatteryRange when there is no RatedRange');
+  t.equal(row.key.firmware, '2025.20.3 abc');
+  store.recordAcked(v(VIN, [{ key: 'RatedRange', value: { double_value: 210 } }]));
+  row = store.changes(0).rows[0];
+  t.equal(row.key.range, 210, 'RatedRange first');
+  store.recordAcked({ ...base, type: 'alerts', alerts: [{ name: 'Repair', audiences: ['Customer', 'ServiceFix'], startedAt: at, endedAt: { seconds: 1700000100n, nanos: 0 } }] });
+  t.same(store.changes(0).rows[0].alert_counts, { fault: 0, warning: 1, info: 1 }, 'the fault ended: no longer counted');
+});
+
+t.test('units of the key values come from the discovery table', async (t) => {
+  t.same(KEY_UNITS, { soc: '%', speed: 'mph', odometer: 'mi', range: 'mi' });
+  for (const [k, fields] of Object.entries(KEY_FIELDS)) {
+    const units = new Set(fields.map(unitOf));
+    t.equal(units.size, 1, `every field of ${k} has the one unit ${[...units].join(', ')}`);
+  }
+  t.equal(unitOf('Gear'), null, 'an enum has no unit');
 });

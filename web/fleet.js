@@ -1,314 +1,342 @@
-// Fleet page: live view of the monitoring port's /api/events stream (contract: docs of /api/fleet).
-// Plain script, no framework, no build step. Every value from a vehicle is written with
+// Fleet page: live view of the monitoring port's /api/events stream (contract: docs/fleet-api.md).
+// Plain modules, no framework, no build step. Every value from a vehicle is written with
 // textContent or setAttribute, never parsed as HTML, because VINs and names come from the cars.
-'use strict';
-(() => {
-  const $ = (id) => document.getElementById(id);
-  const COLUMNS = [
-    // [key, label, numeric]: the label doubles as the card caption on phones.
-    ['vehicle', 'Vehicle', false], ['status', 'Status', false], ['last', 'Last frame', false],
-    ['frames', 'Frames', true], ['fields', 'Fields', true], ['soc', 'SoC', true], ['speed', 'Speed', true],
-    ['gear', 'Gear', false], ['charging', 'Charging', false], ['trip', 'Trip score', true],
-  ];
-  const SVG = 'http://www.w3.org/2000/svg';
+import { ago, chargingText, chargingTitle, clock, countsText, inUnit, num, short, text, withUnit, worst } from './format.js';
+import { drawPositions } from './plot.js';
+import { applyView, PAGE_SIZE, queryOf, searchText, STATES, stateCounts, viewFromQuery } from './view.js';
 
-  // All page state lives here; the stream replaces entries, never appends, so it stays bounded.
-  const state = {
-    vehicles: new Map(), // VIN -> row from /api/fleet
-    health: null,
-    skew: 0, // browser clock minus server clock, so "ago" texts use the server's time
-    selected: null, // VIN shown in the detail panel
-    detail: null, // /api/vehicles/<VIN> body for the selected VIN
-    rows: new Map(), // VIN -> { tr, cells } of the table, reused across updates
-    source: null,
-    pending: false,
-  };
+const $ = (id) => document.getElementById(id);
 
-  // ---- formatting (pure) ----
-  const now = () => Date.now() - state.skew;
-  function ago(ms) {
-    if (ms == null) return '–';
-    const s = Math.max(0, Math.round((now() - ms) / 1000));
-    if (s < 60) return `${s} s ago`;
-    if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-    if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
-    return `${Math.floor(s / 86400)} d ago`;
-  }
-  function clock(ms) {
-    if (ms == null) return '–';
-    const d = new Date(ms);
-    const sameDay = d.toDateString() === new Date(now()).toDateString();
-    return sameDay ? d.toLocaleTimeString() : d.toLocaleString();
-  }
-  const num = (v, digits = 0) => (typeof v === 'number' && Number.isFinite(v) ? v.toLocaleString(undefined, { maximumFractionDigits: digits }) : '–');
-  // Enum values are published with their type prefix ("ShiftStateD"); the short form reads better.
-  const short = (v) => (v == null ? '–' : String(v).replace(/^(ShiftState|DetailedChargeState|ChargeState)/, '') || String(v));
-  // Objects (Location, Doors...) as "key: value" pairs: readable, and they wrap at the spaces.
-  const text = (v) =>
-    v == null ? '–' : typeof v !== 'object' ? String(v) : Array.isArray(v) ? JSON.stringify(v) : Object.entries(v).map(([k, x]) => `${k}: ${JSON.stringify(x)}`).join(', ');
+/** [key, label, unit key or null, numeric]: the label doubles as the card caption on phones. */
+const COLUMNS = [
+  ['vehicle', 'Vehicle', null, false], ['status', 'Status', null, false], ['last', 'Last frame', null, false],
+  ['alerts', 'Alerts', null, false], ['errors', 'Errors', null, false],
+  ['soc', 'SoC', 'soc', true], ['range', 'Range', 'range', true], ['speed', 'Speed', 'speed', true],
+  ['gear', 'Gear', null, false], ['charging', 'Charging', null, false], ['odometer', 'Odometer', 'odometer', true],
+  ['firmware', 'Firmware', null, false], ['trip', 'Trip score', null, true],
+];
 
-  function el(tag, cls, content) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (content != null) e.textContent = content;
-    return e;
-  }
+// All page state lives here; the stream replaces entries, never appends, so it stays bounded.
+const state = {
+  vehicles: new Map(), // VIN -> { v: row from /api/fleet, text: searchText(v) }
+  units: {},
+  health: null,
+  skew: 0, // browser clock minus server clock, so "ago" texts use the server's time
+  view: viewFromQuery(location.search),
+  selected: null, // VIN shown in the detail panel
+  detail: null, // /api/vehicles/<VIN> body for the selected VIN
+  pool: [], // the table's row elements, reused for whichever vehicles the page shows
+  source: null,
+  pending: false,
+  dirty: true, // rows, view or selection changed since the view was last worked out
+  shown: null, // the last applyView result
+  firstView: false,
+};
+const now = () => Date.now() - state.skew;
 
-  // ---- health strip ----
-  function renderHealth() {
-    const h = state.health;
-    if (!h) return;
-    $('h-vehicles').textContent = `${num(h.vehicles_connected)} / ${num(h.vehicles_known)}`;
-    $('h-frames').textContent = num(h.frames_per_s, 1);
-    $('h-fields').textContent = num(h.fields_per_s, 1);
-    $('h-acks').textContent = `${num(h.frames_acked_total)} / ${num(h.frames_unanswered_total)}`;
-    const broker = $('h-broker');
-    broker.textContent = h.broker_connected ? 'connected' : 'disconnected';
-    broker.className = `value ${h.broker_connected ? 'ok' : 'bad'}`;
-    $('h-inflight').textContent = num(h.records_in_flight);
-  }
+function el(tag, cls, content) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (content != null) e.textContent = content;
+  return e;
+}
 
-  // ---- vehicle table ----
-  function cellValues(v) {
-    const k = v.key || {};
-    return {
-      status: v.connected ? 'connected' : `disconnected since ${clock(v.since)}`,
-      last: ago(v.last_frame_at),
-      frames: num(v.frames),
-      fields: num(v.fields),
-      soc: k.soc == null ? '–' : `${num(k.soc, 1)} %`,
-      speed: num(k.speed, 1),
-      gear: short(k.gear),
-      charging: short(k.charging),
-      trip: v.trip_score == null ? '' : num(v.trip_score),
-    };
-  }
+// ---- health strip ----
+function renderHealth() {
+  const h = state.health;
+  if (!h) return;
+  $('h-vehicles').textContent = `${num(h.vehicles_connected)} / ${num(h.vehicles_known)}`;
+  $('h-frames').textContent = num(h.frames_per_s, 1);
+  $('h-fields').textContent = num(h.fields_per_s, 1);
+  $('h-acks').textContent = `${num(h.frames_acked_total)} / ${num(h.frames_unanswered_total)}`;
+  const broker = $('h-broker');
+  broker.textContent = h.broker_connected ? 'connected' : 'disconnected';
+  broker.className = `value ${h.broker_connected ? 'ok' : 'bad'}`;
+  $('h-inflight').textContent = num(h.records_in_flight);
+}
 
-  function makeRow(vin) {
-    const tr = el('tr');
-    tr.dataset.vin = vin;
-    tr.tabIndex = 0;
-    tr.addEventListener('click', () => select(vin));
-    tr.addEventListener('keydown', (e) => e.key === 'Enter' && select(vin));
-    const cells = {};
-    for (const [key, label, numeric] of COLUMNS) {
-      const td = el('td', numeric ? 'num' : '');
-      td.dataset.key = key;
-      if (key !== 'vehicle') td.dataset.label = label;
-      cells[key] = td;
-      tr.append(td);
-    }
-    cells.vehicle.append(el('span', 'vin', vin), el('span', 'name'));
-    return { tr, cells };
-  }
-
-  function renderTable() {
-    const tbody = $('vehicles').tBodies[0];
-    let reorder = false;
-    for (const [vin, row] of state.rows) {
-      if (!state.vehicles.has(vin)) {
-        row.tr.remove();
-        state.rows.delete(vin);
-      }
-    }
-    for (const [vin, v] of state.vehicles) {
-      let row = state.rows.get(vin);
-      if (!row) {
-        row = makeRow(vin);
-        state.rows.set(vin, row);
-        reorder = true;
-      }
-      row.cells.vehicle.lastChild.textContent = v.name ?? '';
-      const values = cellValues(v);
-      for (const key in values) {
-        const td = row.cells[key];
-        if (td.textContent !== values[key]) td.textContent = values[key];
-        td.classList.toggle('blank', values[key] === '' || values[key] === '–');
-      }
-      row.cells.status.className = `status ${v.connected ? 'on' : 'off'}`;
-      row.cells.status.title = v.connected ? `connected since ${clock(v.since)}` : ago(v.since);
-      row.cells.last.title = clock(v.last_frame_at);
-      row.tr.classList.toggle('selected', vin === state.selected);
-    }
-    if (reorder) {
-      // New VIN: put rows back in VIN order (appending an existing node moves it).
-      for (const vin of [...state.rows.keys()].sort()) tbody.append(state.rows.get(vin).tr);
-    }
-    const connected = [...state.vehicles.values()].filter((v) => v.connected).length;
-    $('count').textContent = `${connected} connected, ${state.vehicles.size} seen`;
-    $('empty').hidden = state.vehicles.size > 0;
-  }
-
-  // ---- position plot: the vehicles' bounding box, no map tiles ----
-  function renderPlot() {
-    const svg = $('plot');
-    const W = 400, H = 300, PAD = 24;
-    const placed = [...state.vehicles.values()].filter((v) => v.key && v.key.location && Number.isFinite(v.key.location.lat) && Number.isFinite(v.key.location.lon));
-    svg.replaceChildren();
-    $('map-count').textContent = `${placed.length} with a location`;
-    if (placed.length === 0) {
-      const t = document.createElementNS(SVG, 'text');
-      t.setAttribute('x', W / 2);
-      t.setAttribute('y', H / 2);
-      t.setAttribute('text-anchor', 'middle');
-      t.classList.add('axis');
-      t.textContent = 'No vehicle has reported a location yet';
-      svg.append(t);
-      return;
-    }
-    const lats = placed.map((v) => v.key.location.lat), lons = placed.map((v) => v.key.location.lon);
-    let [minLat, maxLat, minLon, maxLon] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
-    // A single car (or cars in one spot) still gets a box about 1 km wide.
-    if (maxLat - minLat < 0.01) { minLat -= 0.005; maxLat += 0.005; }
-    if (maxLon - minLon < 0.01) { minLon -= 0.005; maxLon += 0.005; }
-    // Longitude degrees shrink with latitude: scale them so distances look right.
-    const kx = Math.cos((((minLat + maxLat) / 2) * Math.PI) / 180);
-    const spanX = (maxLon - minLon) * kx, spanY = maxLat - minLat;
-    const scale = Math.min((W - 2 * PAD) / spanX, (H - 2 * PAD) / spanY);
-    const ox = (W - spanX * scale) / 2, oy = (H - spanY * scale) / 2;
-    const project = (lat, lon) => [ox + (lon - minLon) * kx * scale, oy + (maxLat - lat) * scale];
-    const corner = (x, y, anchor, label) => {
-      const t = document.createElementNS(SVG, 'text');
-      t.setAttribute('x', x);
-      t.setAttribute('y', y);
-      t.setAttribute('text-anchor', anchor);
-      t.classList.add('axis');
-      t.textContent = label;
-      svg.append(t);
-    };
-    corner(4, 10, 'start', `${maxLat.toFixed(4)}, ${minLon.toFixed(4)}`);
-    corner(W - 4, H - 4, 'end', `${minLat.toFixed(4)}, ${maxLon.toFixed(4)}`);
-    for (const v of placed) {
-      const [x, y] = project(v.key.location.lat, v.key.location.lon);
-      const c = document.createElementNS(SVG, 'circle');
-      c.setAttribute('cx', x.toFixed(1));
-      c.setAttribute('cy', y.toFixed(1));
-      c.setAttribute('r', 6);
-      c.setAttribute('class', `${v.connected ? 'on' : 'off'}${v.vin === state.selected ? ' selected' : ''}`);
-      c.dataset.vin = v.vin;
-      const tip = document.createElementNS(SVG, 'title');
-      tip.textContent = `${v.name ? v.name + ' · ' : ''}${v.vin}`;
-      c.append(tip);
-      c.addEventListener('click', () => select(v.vin));
-      const label = document.createElementNS(SVG, 'text');
-      const right = x > W * 0.6; // labels near the right edge go left of the dot, inside the box
-      label.setAttribute('x', (right ? x - 9 : x + 9).toFixed(1));
-      label.setAttribute('y', (y + 3).toFixed(1));
-      label.setAttribute('text-anchor', right ? 'end' : 'start');
-      const name = v.name || v.vin.slice(-6);
-      label.textContent = name.length > 24 ? `${name.slice(0, 23)}…` : name;
-      svg.append(c, label);
-    }
-  }
-
-  // ---- detail panel ----
-  function renderDetail() {
-    const panel = $('detail');
-    panel.hidden = !state.selected;
-    if (!state.selected) return;
-    const d = state.detail && state.detail.vin === state.selected ? state.detail : null;
-    const row = state.vehicles.get(state.selected) || d;
-    $('d-title').textContent = row && row.name ? `${row.name} · ${state.selected}` : state.selected;
-    $('d-status').textContent = !row
-      ? 'loading…'
-      : `${row.connected ? 'connected' : `disconnected since ${clock(row.since)}`} · last frame ${ago(row.last_frame_at)} · ${num(row.frames)} frames, ${num(row.fields)} fields`;
-    const list = (id, items, fmt) => {
-      const ul = $(id);
-      ul.replaceChildren(...(items.length ? items.map((i) => el('li', '', fmt(i))) : [el('li', 'muted', d ? 'none' : '…')]));
-    };
-    list('d-alerts', d ? d.alerts || [] : [], (a) => `${a.name}${a.audiences && a.audiences.length ? ` (${a.audiences.join(', ')})` : ''} · started ${clock(a.started_at)}${a.ended_at ? ` · ended ${clock(a.ended_at)}` : ' · active'}`);
-    list('d-errors', d ? d.errors || [] : [], (e) => `${clock(e.at)} ${e.name}: ${e.body}`);
-    const fields = d ? d.fields || [] : [];
-    $('d-count').textContent = d ? `(${fields.length})` : '';
-    $('d-fields').tBodies[0].replaceChildren(
-      ...fields.map((f) => {
-        const tr = el('tr');
-        tr.dataset.field = f.name;
-        const at = el('td', '', clock(f.at));
-        at.title = ago(f.at);
-        tr.append(el('td', '', f.name), el('td', '', text(f.value)), at);
-        return tr;
-      }),
-    );
-  }
-
-  function render() {
-    state.pending = false;
-    renderHealth();
-    renderTable();
-    renderPlot();
-    renderDetail();
-  }
-  // Bursts of events cost one repaint.
-  const schedule = () => {
-    if (!state.pending) {
-      state.pending = true;
-      requestAnimationFrame(render);
-    }
-  };
-
-  // ---- live stream ----
-  function setLink(s, label) {
-    $('link').dataset.state = s;
-    $('link').textContent = label;
-  }
-
-  function onFleet(e) {
-    const msg = JSON.parse(e.data);
-    state.skew = Date.now() - msg.at;
-    state.health = msg.health;
-    // A full event is the whole truth (first event, or after a reconnect): drop what it lacks.
-    if (msg.full) state.vehicles = new Map();
-    for (const v of msg.vehicles) state.vehicles.set(v.vin, v);
-    schedule();
-  }
-
-  function onVehicle(e) {
-    const d = JSON.parse(e.data);
-    if (d.vin !== state.selected) return;
-    // Only the detail: its `fields` is the field list, not the row's count, so the table keeps
-    // taking its rows from fleet events.
-    state.detail = d;
-    schedule();
-  }
-
-  // One stream at a time: with a vehicle selected, the same stream also carries its detail.
-  function connect() {
-    if (state.source) state.source.close();
-    const url = state.selected ? `/api/events?vin=${encodeURIComponent(state.selected)}` : '/api/events';
-    const es = new EventSource(url);
-    state.source = es;
-    setLink('connecting', 'connecting…');
-    es.addEventListener('open', () => setLink('live', 'live'));
-    es.addEventListener('fleet', onFleet);
-    es.addEventListener('vehicle', onVehicle);
-    es.addEventListener('error', () => {
-      if (es !== state.source) return;
-      setLink('down', 'reconnecting…');
-      // EventSource retries by itself, except after an HTTP error (e.g. 503 when too many
-      // streams are open): then it is closed for good and we try again later.
-      if (es.readyState === EventSource.CLOSED) setTimeout(() => es === state.source && connect(), 5000);
-    });
-  }
-
-  function select(vin) {
-    if (vin === state.selected) return;
-    state.selected = vin;
-    state.detail = null;
-    history.replaceState(null, '', vin ? `#vin=${encodeURIComponent(vin)}` : location.pathname);
-    connect();
-    schedule();
-    if (vin && window.matchMedia('(max-width: 760px)').matches) {
-      $('detail').hidden = false; // shown now so the phone can scroll to it
-      $('detail').scrollIntoView();
-    }
-  }
-
-  $('d-close').addEventListener('click', () => select(null));
-  const fromHash = /^#vin=(.+)$/.exec(location.hash);
-  state.selected = fromHash ? decodeURIComponent(fromHash[1]) : null;
-  connect();
-  // Relative times ("12 s ago") move even when no event arrives.
-  setInterval(schedule, 1000);
+// ---- toolbar and headers: the view ----
+function setView(change) {
+  const v = { ...state.view, ...change };
+  if (!('page' in change)) v.page = 1; // a new search, filter or sort starts at its first page
+  state.view = v;
+  state.dirty = true;
+  history.replaceState(null, '', `${location.pathname}${queryOf(v)}${location.hash}`);
   schedule();
-})();
+}
+
+function buildHead() {
+  const tr = $('vehicles').tHead.rows[0];
+  tr.replaceChildren();
+  for (const [key, label, , numeric] of COLUMNS) {
+    const th = el('th', numeric ? 'num' : '');
+    th.dataset.key = key;
+    const b = el('button', 'sort');
+    b.type = 'button';
+    b.append(el('span', 'head-label', label), el('span', 'arrow'));
+    b.addEventListener('click', () => setView({ sort: key, dir: state.view.sort === key && state.view.dir === 'asc' ? 'desc' : 'asc' }));
+    th.append(b);
+    tr.append(th);
+  }
+  const sort = $('sort');
+  for (const [key, label] of COLUMNS) sort.append(new Option(label, key));
+  for (const [key, label] of STATES) $('state').append(new Option(label, key));
+  $('q').addEventListener('input', (e) => setView({ q: e.target.value }));
+  $('state').addEventListener('change', (e) => setView({ state: e.target.value }));
+  sort.addEventListener('change', (e) => setView({ sort: e.target.value }));
+  $('dir').addEventListener('click', () => setView({ dir: state.view.dir === 'asc' ? 'desc' : 'asc' }));
+  $('prev').addEventListener('click', () => setView({ page: Math.max(1, (state.shown ? state.shown.page : 1) - 1) }));
+  $('next').addEventListener('click', () => setView({ page: (state.shown ? state.shown.page : 1) + 1 }));
+}
+
+function renderControls(shown, counts) {
+  const v = state.view;
+  if ($('q').value !== v.q && document.activeElement !== $('q')) $('q').value = v.q;
+  $('state').value = v.state;
+  for (const o of $('state').options) o.textContent = `${STATES.find(([k]) => k === o.value)[1]} (${num(counts[o.value])})`;
+  $('sort').value = v.sort;
+  $('dir').textContent = v.dir === 'asc' ? '↑ ascending' : '↓ descending';
+  for (const th of $('vehicles').tHead.rows[0].cells) {
+    const [, label, unitKey] = COLUMNS.find(([k]) => k === th.dataset.key);
+    const full = withUnit(label, unitKey && state.units[unitKey]);
+    labels.set(th.dataset.key, full);
+    setText(th.querySelector('.head-label'), full);
+    const on = th.dataset.key === v.sort;
+    th.setAttribute('aria-sort', on ? (v.dir === 'asc' ? 'ascending' : 'descending') : 'none');
+    th.querySelector('.arrow').textContent = on ? (v.dir === 'asc' ? ' ↑' : ' ↓') : '';
+  }
+  const n = shown.matched.length;
+  $('range-text').textContent = n ? `${num(shown.start + 1)}–${num(shown.start + shown.rows.length)} of ${num(n)}` : 'none match';
+  $('page-text').textContent = `page ${num(shown.page)} of ${num(shown.pages)}`;
+  $('prev').disabled = shown.page <= 1;
+  $('next').disabled = shown.page >= shown.pages;
+}
+
+// ---- vehicle table: a pool of PAGE_SIZE rows, filled with the page's vehicles ----
+function cellValues(v) {
+  const k = v.key || {};
+  const u = state.units;
+  return {
+    status: v.connected ? 'connected' : 'disconnected',
+    last: ago(v.last_frame_at, now()),
+    alerts: countsText(v.alert_counts),
+    errors: countsText(v.error_counts),
+    soc: inUnit(k.soc, u.soc),
+    range: inUnit(k.range, u.range),
+    speed: inUnit(k.speed, u.speed),
+    gear: short(k.gear),
+    charging: chargingText(v),
+    odometer: inUnit(k.odometer, u.odometer),
+    firmware: k.firmware == null ? '–' : k.firmware.split(' ')[0], // "2025.20.3 4f1a2b": the build hash in the title
+    trip: v.trip_score == null ? '' : num(v.trip_score),
+  };
+}
+
+function makeRow() {
+  const tr = el('tr');
+  tr.tabIndex = 0;
+  tr.addEventListener('click', () => select(tr.dataset.vin));
+  tr.addEventListener('keydown', (e) => e.key === 'Enter' && select(tr.dataset.vin));
+  const cells = {};
+  for (const [key, label, , numeric] of COLUMNS) {
+    const td = el('td', numeric ? 'num' : '');
+    td.dataset.key = key;
+    if (key !== 'vehicle') td.dataset.label = label;
+    cells[key] = td;
+    tr.append(td);
+  }
+  cells.vehicle.append(el('span', 'vin'), el('span', 'name'));
+  return { tr, cells };
+}
+
+const setText = (e, s) => e.textContent !== s && (e.textContent = s);
+
+/** Column captions with their units, for the cards on phones (no table header there). */
+const labels = new Map();
+
+function fillRow(row, v) {
+  row.tr.dataset.vin = v.vin;
+  setText(row.cells.vehicle.firstChild, v.vin);
+  setText(row.cells.vehicle.lastChild, v.name ?? '');
+  // Calm for a sleeping car; red is kept for faults.
+  row.cells.status.className = `status ${v.connected ? 'on' : 'off'}`;
+  row.cells.status.title = v.connected ? `connected since ${clock(v.since, now())}` : `since ${clock(v.since, now())}: asleep, or off the network`;
+  row.cells.charging.title = chargingTitle(v);
+  row.cells.firmware.title = (v.key && v.key.firmware) || '';
+  row.cells.last.title = clock(v.last_frame_at, now());
+  row.cells.alerts.className = `issues ${worst(v.alert_counts) ?? 'none'}`;
+  row.cells.errors.className = `issues ${worst(v.error_counts) ?? 'none'}`;
+  const values = cellValues(v);
+  for (const key in values) {
+    const td = row.cells[key];
+    const label = labels.get(key);
+    if (label && td.dataset.label !== label) td.dataset.label = label; // the card caption on phones, with its unit
+    setText(td, values[key]);
+    td.classList.toggle('blank', values[key] === '' || values[key] === '–');
+  }
+  row.cells.charging.classList.toggle('offline', !v.connected);
+  row.tr.classList.toggle('fault', !!(v.alert_counts && v.alert_counts.fault));
+  row.tr.classList.toggle('selected', v.vin === state.selected);
+}
+
+function renderTable(shown) {
+  const tbody = $('vehicles').tBodies[0];
+  while (state.pool.length < shown.rows.length) state.pool.push(makeRow());
+  shown.rows.forEach((v, i) => {
+    const row = state.pool[i];
+    fillRow(row, v);
+    if (tbody.children[i] !== row.tr) tbody.insertBefore(row.tr, tbody.children[i] ?? null);
+  });
+  while (tbody.children.length > shown.rows.length) tbody.lastChild.remove();
+  let connected = 0;
+  for (const { v } of state.vehicles.values()) if (v.connected) connected++;
+  $('count').textContent = `${num(connected)} connected, ${num(state.vehicles.size)} seen`;
+  $('empty').hidden = state.vehicles.size > 0;
+  $('none').hidden = state.vehicles.size === 0 || shown.rows.length > 0;
+}
+
+// ---- detail panel ----
+function renderDetail() {
+  const panel = $('detail');
+  panel.hidden = !state.selected;
+  if (!state.selected) return;
+  const d = state.detail && state.detail.vin === state.selected ? state.detail : null;
+  const entry = state.vehicles.get(state.selected);
+  const row = entry ? entry.v : d;
+  const t = now();
+  $('d-title').textContent = row && row.name ? `${row.name} · ${state.selected}` : state.selected;
+  $('d-status').textContent = !row
+    ? 'loading…'
+    : `${row.connected ? 'connected' : `disconnected since ${clock(row.since, t)}`} · last frame ${ago(row.last_frame_at, t)} · ${num(row.frames)} frames, ${num(d ? d.fields_total : row.fields)} fields`;
+  const list = (id, items, fmt, cls) => {
+    const ul = $(id);
+    ul.replaceChildren(...(items.length ? items.map((i) => el('li', cls ? cls(i) : '', fmt(i))) : [el('li', 'muted', d ? 'none' : '…')]));
+  };
+  list(
+    'd-alerts',
+    d ? d.alerts || [] : [],
+    (a) => `${a.name} · ${a.severity}${a.audiences && a.audiences.length ? ` (${a.audiences.join(', ')})` : ''} · started ${clock(a.started_at, t)}${a.ended_at ? ` · ended ${clock(a.ended_at, t)}` : ' · active'}`,
+    (a) => (a.ended_at ? 'ended' : a.severity),
+  );
+  list('d-errors', d ? d.errors || [] : [], (e) => `${clock(e.at, t)} ${e.name}: ${e.body}`);
+  const fields = d ? d.fields || [] : [];
+  $('d-count').textContent = d ? `(${fields.length})` : '';
+  $('d-fields').tBodies[0].replaceChildren(
+    ...fields.map((f) => {
+      const tr = el('tr');
+      tr.dataset.field = f.name;
+      const at = el('td', '', clock(f.at, t));
+      at.title = ago(f.at, t);
+      tr.append(el('td', '', f.name), el('td', '', text(f.value)), at);
+      return tr;
+    }),
+  );
+}
+
+function render() {
+  state.pending = false;
+  const started = performance.now();
+  renderHealth();
+  if (!state.dirty && state.shown) {
+    // Nothing new: only the relative times of the rows on screen move.
+    renderTable(state.shown);
+    renderDetail();
+    return;
+  }
+  state.dirty = false;
+  const all = [...state.vehicles.values()];
+  const shown = applyView(all, state.view);
+  state.shown = shown;
+  renderControls(shown, stateCounts(all));
+  renderTable(shown);
+  const placed = drawPositions($('plot'), { all: shown.matched, shown: shown.rows, selected: state.selected, unit: state.units.odometer, onPick: select });
+  $('map-count').textContent = `${num(placed)} with a location`;
+  renderDetail();
+  if (!state.firstView && state.source && state.health) {
+    // Navigation start to the first table drawn from the server's data (read by the tests and bench/).
+    state.firstView = true;
+    performance.mark('fleet-first-view');
+  }
+  $('vehicles').dataset.renderMs = String(Math.round(performance.now() - started));
+}
+// Bursts of events cost one repaint.
+function schedule() {
+  if (!state.pending) {
+    state.pending = true;
+    requestAnimationFrame(render);
+  }
+}
+
+// ---- live stream ----
+function setLink(s, label) {
+  $('link').dataset.state = s;
+  $('link').textContent = label;
+}
+
+function onFleet(e) {
+  const started = performance.now();
+  const msg = JSON.parse(e.data);
+  state.skew = Date.now() - msg.at;
+  state.health = msg.health;
+  if (msg.units) state.units = msg.units;
+  // A full event is the whole truth (first event, or after a reconnect): drop what it lacks.
+  if (msg.full) state.vehicles = new Map();
+  for (const v of msg.vehicles) state.vehicles.set(v.vin, { v, text: searchText(v) });
+  // A second with no changed row changes no order: only the times on screen move.
+  if (msg.full || msg.vehicles.length) state.dirty = true;
+  $('vehicles').dataset.applyMs = String(Math.round(performance.now() - started));
+  schedule();
+}
+
+function onVehicle(e) {
+  const d = JSON.parse(e.data);
+  if (d.vin !== state.selected) return;
+  // Only the detail: its `fields` is the field list, not the row's count, so the table keeps
+  // taking its rows from fleet events.
+  state.detail = d;
+  schedule();
+}
+
+// One stream at a time: with a vehicle selected, the same stream also carries its detail.
+function connect() {
+  if (state.source) state.source.close();
+  const url = state.selected ? `/api/events?vin=${encodeURIComponent(state.selected)}` : '/api/events';
+  const es = new EventSource(url);
+  state.source = es;
+  setLink('connecting', 'connecting…');
+  es.addEventListener('open', () => setLink('live', 'live'));
+  es.addEventListener('fleet', onFleet);
+  es.addEventListener('vehicle', onVehicle);
+  es.addEventListener('error', () => {
+    if (es !== state.source) return;
+    setLink('down', 'reconnecting…');
+    // EventSource retries by itself, except after an HTTP error (e.g. 503 when too many
+    // streams are open): then it is closed for good and we try again later.
+    if (es.readyState === EventSource.CLOSED) setTimeout(() => es === state.source && connect(), 5000);
+  });
+}
+
+function select(vin) {
+  if (vin === state.selected) return;
+  state.selected = vin;
+  state.detail = null;
+  state.dirty = true;
+  history.replaceState(null, '', `${location.pathname}${location.search}${vin ? `#vin=${encodeURIComponent(vin)}` : ''}`);
+  connect();
+  schedule();
+  // Below the wide layout the detail sits under the table: brought into view.
+  if (vin && window.matchMedia('(max-width: 1499px)').matches) {
+    $('detail').hidden = false; // shown now so the phone can scroll to it
+    $('detail').scrollIntoView();
+  }
+}
+
+$('d-close').addEventListener('click', () => select(null));
+buildHead();
+const fromHash = /^#vin=(.+)$/.exec(location.hash);
+state.selected = fromHash ? decodeURIComponent(fromHash[1]) : null;
+$('page-size').textContent = `${PAGE_SIZE} a page`;
+connect();
+// Relative times ("12 s ago") move even when no event arrives.
+setInterval(schedule, 1000);
+schedule();

@@ -4,14 +4,21 @@
  */
 // The server's own type: the view draws what it exports.
 export type { FleetHealth } from '../ops/fleet/types.js';
-import type { FleetHealth, FleetRow, KeyValues } from '../ops/fleet/types.js';
+import type { FleetHealth, FleetRow, KeyUnits, KeyValues } from '../ops/fleet/types.js';
+
+/** The key values the terminal view draws; the others may be missing (an older server). */
+type Drawn = 'soc' | 'speed' | 'gear' | 'charging';
 
 /** A row as the server sends it, with the key values unchecked: the view draws whatever came. */
-export type FleetVehicle = Omit<FleetRow, 'key'> & { key: Omit<{ [K in keyof KeyValues]: unknown }, 'location'> & Pick<KeyValues, 'location'> };
+export type FleetVehicle = Omit<FleetRow, 'key' | 'alert_counts' | 'error_counts'> &
+  Partial<Pick<FleetRow, 'alert_counts' | 'error_counts'>> & {
+    key: { [K in Drawn]: unknown } & Pick<KeyValues, 'location'> & { [K in Exclude<keyof KeyValues, Drawn | 'location'>]?: unknown };
+  };
 
 export interface FleetBody {
   at: number;
   health: FleetHealth;
+  units?: Partial<KeyUnits>;
   vehicles: FleetVehicle[];
 }
 

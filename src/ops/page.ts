@@ -12,6 +12,10 @@ export const PAGE_FILES: Readonly<Record<string, string>> = {
   'index.html': 'text/html; charset=utf-8',
   'fleet.css': 'text/css; charset=utf-8',
   'fleet.js': 'text/javascript; charset=utf-8',
+  // Modules fleet.js imports.
+  'format.js': 'text/javascript; charset=utf-8',
+  'plot.js': 'text/javascript; charset=utf-8',
+  'view.js': 'text/javascript; charset=utf-8',
   'icon.svg': 'image/svg+xml',
 };
 

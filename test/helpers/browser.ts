@@ -38,7 +38,8 @@ export interface WatchedPage {
  * not a failure.
  */
 export async function openPage(browser: Browser, url: string, size: { width: number; height: number }): Promise<WatchedPage> {
-  const page = await browser.newPage({ viewport: size });
+  // One locale everywhere, so numbers read the same on every machine ("12,346").
+  const page = await browser.newPage({ viewport: size, locale: 'en-US', timezoneId: 'UTC' });
   const problems: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
@@ -60,11 +61,11 @@ export async function openPage(browser: Browser, url: string, size: { width: num
   return { page, problems };
 }
 
-/** Saves a full-page screenshot as test-output/screenshots/<name>.png and returns its path. */
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** Saves a screenshot (the full page, or what the viewport shows) as test-output/screenshots/<name>.png and returns its path. */
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const path = join(SCREENSHOTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   return path;
 }
 

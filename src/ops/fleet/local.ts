@@ -1,5 +1,6 @@
 import type { FleetStore } from './store.js';
 import type { FleetBody, FleetChanges, FleetSource, FleetTotals, VehicleDetail } from './types.js';
+import { KEY_UNITS } from './units.js';
 import { detailBody, healthOf, publicRow, RateWindow } from './view.js';
 
 /** What the fleet view reads of a server's metrics. */
@@ -21,7 +22,7 @@ export class LocalFleet implements FleetSource {
     const { rows, cursor } = this.store.changes(since);
     const now = Date.now();
     const health = healthOf(this.metrics.fleetTotals(), this.store.counts(), this.metrics.readiness().ready, 1, this.rate, now);
-    return Promise.resolve({ body: { at: now, health, vehicles: rows.map(publicRow) }, cursor });
+    return Promise.resolve({ body: { at: now, health, units: KEY_UNITS, vehicles: rows.map(publicRow) }, cursor });
   }
 
   vehicle(vin: string): Promise<VehicleDetail | undefined> {

@@ -1,4 +1,5 @@
 import type { FleetBody, FleetChanges, FleetSource, FleetTotals, StoredDetail, StoredRow, VehicleDetail } from './types.js';
+import { KEY_UNITS } from './units.js';
 import { detailBody, healthOf, mergeRows, publicRow, RateWindow, sumTotals } from './view.js';
 
 /** Asks every worker (worker k with `arg(k)`); a worker that is down or slow gives undefined. */
@@ -99,7 +100,7 @@ export class MergedFleet implements FleetSource {
     rows.sort((a, b) => (a.vin < b.vin ? -1 : a.vin > b.vin ? 1 : 0));
     const now = Date.now();
     const health = healthOf(sumTotals([...this.totals.values()]), { connected, known: this.byVin.size }, ready, this.workers, this.rate, now);
-    return { body: { at: now, health, vehicles: rows.map(publicRow) }, cursor: this.seq };
+    return { body: { at: now, health, units: KEY_UNITS, vehicles: rows.map(publicRow) }, cursor: this.seq };
   }
 
   /** Every worker's detail of the VIN, merged: the newest row, each field, alert and error at its latest. */

@@ -1,4 +1,9 @@
 /** The fleet view's JSON (see the API contract): what /api/fleet, /api/vehicles/<VIN> and /api/events send. */
+import type { IssueCounts, Severity } from './severity.js';
+import type { KeyUnits } from './units.js';
+
+export type { IssueCounts } from './severity.js';
+export type { KeyUnits } from './units.js';
 
 export interface KeyValues {
   soc: number | null;
@@ -6,6 +11,10 @@ export interface KeyValues {
   gear: string | null;
   charging: string | null;
   location: { lat: number; lon: number } | null;
+  odometer: number | null;
+  range: number | null;
+  /** The `Version` field: the car's software. */
+  firmware: string | null;
 }
 
 export interface FleetRow {
@@ -19,6 +28,10 @@ export interface FleetRow {
   fields: number;
   key: KeyValues;
   trip_score: number | null;
+  /** Active alerts by severity (severity.ts). */
+  alert_counts: IssueCounts;
+  /** Errors kept (the latest per name) by severity. */
+  error_counts: IssueCounts;
 }
 
 export interface FieldView {
@@ -48,7 +61,8 @@ export interface VehicleDetail extends Omit<FleetRow, 'fields'> {
   fields_total: number;
   fields_dropped: number;
   fields: FieldView[];
-  alerts: AlertView[];
+  /** With the severity the row's counts use. */
+  alerts: (AlertView & { severity: Severity })[];
   errors: ErrorView[];
 }
 
@@ -79,6 +93,8 @@ export interface FleetHealth {
 export interface FleetBody {
   at: number;
   health: FleetHealth;
+  /** The unit of each numeric key value (soc, speed, odometer, range), from the discovery table. */
+  units: KeyUnits;
   vehicles: FleetRow[];
 }
 

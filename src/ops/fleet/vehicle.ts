@@ -1,6 +1,7 @@
 import { alertInstant } from '../../record/timestamp.js';
 import type { Alert, Instant, VehicleErrorEntry } from '../../record/types.js';
 import type { AlertView, ErrorView, FieldView, StoredDetail, StoredRow } from './types.js';
+import { countAlerts, countErrors } from './severity.js';
 import { keyValues, parseJson } from './view.js';
 
 /** What the store reads of a connection (a VehicleSession); counted by the session itself. */
@@ -154,6 +155,8 @@ export class VehicleEntry {
       fields: this.fields(),
       key: keyValues((f) => this.json(f)),
       trip_score: this.tripScore,
+      alert_counts: countAlerts(this.alerts?.values() ?? []),
+      error_counts: countErrors(this.errors?.values() ?? []),
       heard: this.heard,
     };
   }

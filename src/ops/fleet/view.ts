@@ -1,4 +1,6 @@
 import type { FleetHealth, FleetRow, FleetTotals, KeyValues, StoredDetail, StoredRow, VehicleDetail } from './types.js';
+import { alertSeverity } from './severity.js';
+import { KEY_FIELDS } from './units.js';
 
 /** Pure rules of the fleet view: published JSON text to the values the API shows, merging, rates. */
 
@@ -24,21 +26,28 @@ export function locationOf(v: unknown): { lat: number; lon: number } | null {
 }
 
 /**
- * The key values of a row from the latest JSON texts by field name: Soc else BatteryLevel,
- * VehicleSpeed, Gear, DetailedChargeState else ChargeState, Location. Enum values stay as
- * published (e.g. "ShiftStateD").
+ * The key values of a row from the latest JSON texts by field name: the numbers from KEY_FIELDS
+ * (Soc else BatteryLevel, VehicleSpeed, Odometer, RatedRange else EstBatteryRange else
+ * IdealBatteryRange), Gear, DetailedChargeState else ChargeState, Location, Version. Enum values
+ * stay as published (e.g. "ShiftStateD").
  */
 export function keyValues(json: (field: string) => string | undefined): KeyValues {
-  const first = (a: string, b: string) => {
-    const v = parseJson(json(a));
-    return v === null ? parseJson(json(b)) : v;
+  const first = (fields: readonly string[]) => {
+    for (const f of fields) {
+      const v = parseJson(json(f));
+      if (v !== null) return v;
+    }
+    return null;
   };
   return {
-    soc: num(first('Soc', 'BatteryLevel')),
-    speed: num(parseJson(json('VehicleSpeed'))),
+    soc: num(first(KEY_FIELDS.soc)),
+    speed: num(first(KEY_FIELDS.speed)),
     gear: str(parseJson(json('Gear'))),
-    charging: str(first('DetailedChargeState', 'ChargeState')),
+    charging: str(first(['DetailedChargeState', 'ChargeState'])),
     location: locationOf(parseJson(json('Location'))),
+    odometer: num(first(KEY_FIELDS.odometer)),
+    range: num(first(KEY_FIELDS.range)),
+    firmware: str(parseJson(json('Version'))),
   };
 }
 
@@ -54,13 +63,16 @@ export function publicRow(r: StoredRow): FleetRow {
     fields: r.fields,
     key: r.key,
     trip_score: r.trip_score,
+    alert_counts: r.alert_counts,
+    error_counts: r.error_counts,
   };
 }
 
 /** The detail the API shows. */
 export function detailBody(d: StoredDetail): VehicleDetail {
   const { fields, ...row } = publicRow(d.row);
-  return { ...row, fields_total: fields, fields_dropped: d.fields_dropped, fields: d.fields, alerts: d.alerts, errors: d.errors };
+  const alerts = d.alerts.map((a) => ({ ...a, severity: alertSeverity(a.audiences) }));
+  return { ...row, fields_total: fields, fields_dropped: d.fields_dropped, fields: d.fields, alerts, errors: d.errors };
 }
 
 /** Which of two rows of one VIN is newer: a connected one, then the one heard from last. */
