@@ -57,11 +57,22 @@ export function probeTls(o: ProbeOptions): Promise<TlsProbe> {
   const name = o.servername ?? o.host;
   return new Promise((resolve) => {
     let done = false;
-    const finish = (r: TlsProbe, s?: Socket) => {
+    const finish = (r: TlsProbe, s?: Socket, graceful = false) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      s?.destroy();
+      if (graceful && s) {
+        // Ends cleanly, so the server sees a finished handshake (and, with a certificate, a
+        // request) instead of a client that closed on its certificate.
+        s.once('error', () => {});
+        s.once('close', () => clearTimeout(linger));
+        s.resume();
+        const linger = setTimeout(() => s.destroy(), 1000).unref();
+        if (o.cert) s.end(`GET /status HTTP/1.1\r\nHost: ${name.includes(':') ? `[${name}]` : name}\r\nConnection: close\r\n\r\n`);
+        else s.end();
+      } else {
+        s?.destroy();
+      }
       resolve(r);
     };
     const sock = connect({
@@ -93,6 +104,7 @@ export function probeTls(o: ProbeOptions): Promise<TlsProbe> {
           chain: peerChain(peer),
         },
         sock,
+        true,
       );
     });
     sock.once('error', (err: NodeJS.ErrnoException) => finish({ authorized: false, chain: [], error: err }, sock));
