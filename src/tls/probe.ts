@@ -64,7 +64,7 @@ export function probeTls(o: ProbeOptions): Promise<TlsProbe> {
       if (graceful && s) {
         // Ends cleanly, so the server sees a finished handshake (and, with a certificate, a
         // request) instead of a client that closed on its certificate.
-        s.once('error', () => {});
+        s.on('error', () => {}); // a reset while ending is no news
         s.once('close', () => clearTimeout(linger));
         s.resume();
         const linger = setTimeout(() => s.destroy(), 1000).unref();
