@@ -88,7 +88,7 @@ t.test('the body verifies against the running server for its host name, and a ca
   t.match(
     wrongCa.stderr,
     new RegExp(
-      `refused: the ca does not verify the server's chain for localhost: the server's chain ends at the root "fleet-telemetry localhost server CA [0-9a-f]{8}" \\(SHA-256 ${fp(serverCa)}\\), ` +
+      `refused: the ca does not verify the server's chain for localhost: the server's chain ends at the root "fleet-telemetry localhost dev CA [0-9a-f]{8}" \\(SHA-256 ${fp(serverCa)}\\), ` +
         `which is not in the ca \\(the ca from other\\.pem holds "Some Other CA" \\(SHA-256 ${fp(other.certPem)}\\)\\)`,
     ),
     'both CAs named by subject and fingerprint, and the file the ca came from',
