@@ -1,5 +1,6 @@
 import t from 'tap';
-import { EXTRA_CA_NAMES_WARN, longCaList } from '../src/ops/endpoint.js';
+import { clientIssuerLine, EXTRA_CA_NAMES_WARN, longCaList } from '../src/ops/endpoint.js';
+import { createCa, issueCert } from '../src/tls/devcerts.js';
 import { tlsEndLine } from '../src/ops/tls-end.js';
 
 // The pure rules behind check-endpoint's ca_list and tls_end lines.
@@ -19,4 +20,18 @@ t.test('tls_end from the /status answer', async (t) => {
   t.match(tlsEndLine({ status: 502, server: 'nginx', body: 'Bad Gateway' }, true), { status: 'fail', message: /no fleet-telemetry server in tls\.proxy mode answered behind it \(HTTP 502\)/ });
   t.match(tlsEndLine({ status: 400, server: 'nginx' }, false), { status: 'warn', message: /Give --cert\/--key/ });
   t.equal(tlsEndLine({ error: 'socket hang up' }, true), undefined, 'no answer: no line');
+});
+
+t.test("client_issuer: the client certificate's issuer among the acceptable CA names", async (t) => {
+  const ca = await createCa({ commonName: 'Vehicle CA, Inc.' });
+  const leaf = await issueCert(ca, { commonName: 'VIN1', kind: 'client' });
+  const inter = await createCa({ commonName: 'Intermediate', issuer: ca });
+  const deep = await issueCert(inter, { commonName: 'VIN2', kind: 'client' });
+  // openssl -nameopt RFC2253 escapes the comma.
+  t.match(clientIssuerLine(leaf.certPem, ['CN=Other', 'CN=Vehicle CA\\, Inc.']), { status: 'ok', message: /issuer "Vehicle CA, Inc\." is among/ });
+  t.match(clientIssuerLine(deep.certPem + inter.certPem, ['CN=Vehicle CA\\, Inc.']), { status: 'ok' }, 'an intermediate sent along, issued by a named CA');
+  const many = Array.from({ length: 10 }, (_, i) => `CN=CA ${i},O=Tesla`);
+  const refused = clientIssuerLine(leaf.certPem, many);
+  t.equal(refused.status, 'fail');
+  t.match(refused.message, /the client certificate "VIN1" is issued by "Vehicle CA, Inc\.", which is not among the 10 CAs the server accepts \("CA 0", "CA 1", .*"CA 7" and 2 more\): the server will refuse it/);
 });

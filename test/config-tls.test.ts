@@ -63,9 +63,9 @@ t.test('a good setup: every line ok', async (t) => {
   t.same(fails(lines), []);
   t.same(warns(lines), []);
   t.match(line(lines, 'server_key')?.message, /matches the server certificate/);
-  t.match(line(lines, 'chain')?.message, /complete: "localhost" issued by "Test Root" \(in ca_file\)/);
+  t.match(line(lines, 'chain')?.message, /complete: "localhost" issued by "Test Root" \(in ca_file: "Test Root" \(SHA-256 ([0-9A-F]{2}:){7}[0-9A-F]{2}, from [^)]*ca\.pem\)\)/);
   t.match(line(lines, 'names')?.message, /DNS:localhost, DNS:telemetry\.example\.com, IP:127\.0\.0\.1/);
-  t.match(line(lines, 'ca_file')?.message, /1 CA certificate/);
+  t.match(line(lines, 'ca_file')?.message, /1 CA certificate \("Test Root" \(SHA-256 [0-9A-F:]{23}\)\)/, 'the CA by name and fingerprint');
   t.match(line(lines, 'tesla_ca', 'ok')?.message, /Tesla's production vehicle CA bundle/);
   t.match(line(lines, 'expiry', 'ok')?.message, /the server certificate "localhost" valid until/);
 });
@@ -96,7 +96,7 @@ t.test('with the intermediate sent, the chain is complete', async (t) => {
   const lines = run(t, { cert: pki.leafFromInt.certPem + pki.int.certPem, key: pki.leafFromInt.keyPem, ca: pki.root.certPem });
   t.same(fails(lines), []);
   t.same(warns(lines), []);
-  t.match(line(lines, 'chain')?.message, /complete: "localhost" issued by "Test Intermediate" issued by "Test Root" \(in ca_file\)/);
+  t.match(line(lines, 'chain')?.message, /complete: "localhost" issued by "Test Intermediate" issued by "Test Root" \(in ca_file: "Test Root" \(SHA-256 [0-9A-F:]{23}, from [^)]*\)\)/);
   t.equal(lines.filter((l) => l.check === 'expiry').length, 2, 'leaf and intermediate are both checked');
 });
 

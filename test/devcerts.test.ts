@@ -248,3 +248,18 @@ t.test('CLI: fleet-telemetry certs', async (t) => {
   );
   t.equal(bad, 2, 'invalid VIN is a usage error');
 });
+
+t.test('the CAs of `certs --out` and `certs --hostname` never share a subject', async (t) => {
+  const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+  const base = t.testdir();
+  await execFileP(process.execPath, [cli, 'certs', '--out', path.join(base, 'dev')]);
+  await execFileP(process.execPath, [cli, 'certs', '--hostname', 'car.example.com', '--out', path.join(base, 'named')]);
+  await execFileP(process.execPath, [cli, 'certs', '--hostname', 'car.example.com', '--out', path.join(base, 'named2')]);
+  const subject = (dir: string) => new X509Certificate(readFileSync(path.join(base, dir, 'ca.pem'))).subject;
+  t.match(subject('dev'), /^CN=fleet-telemetry localhost dev CA [0-9a-f]{8}$/, 'make run\'s CA says what it is for');
+  t.match(subject('named'), /^CN=fleet-telemetry car\.example\.com server CA [0-9a-f]{8}$/, 'the named one names its host');
+  t.not(subject('named'), subject('named2'), 'two CAs for the same name differ too');
+  t.not(subject('dev'), subject('named'));
+  const long = new X509Certificate((await createCa({ commonName: undefined })).certPem).subject;
+  t.match(long, /^CN=fleet-telemetry dev CA [0-9a-f]{8}$/, 'createCa without a name: a distinct one as well');
+});

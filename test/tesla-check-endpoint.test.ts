@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createServer, type TlsOptions } from 'node:tls';
 import { runCli, STACK, testdir } from './helpers/cli.js';
 import { startServer } from './helpers/server.js';
-import { createCa } from '../src/tls/devcerts.js';
+import { createCa, issueCert } from '../src/tls/devcerts.js';
 
 // check-endpoint: the server as a vehicle reaches it, against real listeners.
 const VIN = '5YJ3E1EA7KF000031';
@@ -58,7 +58,7 @@ t.test('against the running server: passes, and fails for a wrong ca or a name t
   const l = parse(ok.stdout);
   t.equal(l.tcp[0], 'ok');
   t.match(l.tls, ['ok', /^TLSv1\.[23] agreed$/]);
-  t.match(l.chain, ['ok', /verifies against the ca: "localhost" issued by "fleet-telemetry dev CA"/]);
+  t.match(l.chain, ['ok', /verifies against the ca: "localhost" issued by "fleet-telemetry localhost dev CA [0-9a-f]{8}", trusted as "fleet-telemetry localhost dev CA [0-9a-f]{8}" \(SHA-256 ([0-9A-F]{2}:){7}[0-9A-F]{2}, from dc\/ca\.pem\)/]);
   t.match(l.hostname, ['ok', /localhost is covered/]);
   t.match(l.client_cert, ['ok', /asks for a client certificate, naming 15 acceptable CAs/]);
   t.match(l.tesla_ca, ['ok', /all 14 CAs of Tesla's production vehicle bundle are among them/]);
@@ -85,12 +85,27 @@ t.test('against the running server: passes, and fails for a wrong ca or a name t
   writeFileSync(join(dir, 'other.pem'), other.certPem);
   const wrongCa = await runCli(['check-endpoint', `localhost:${server.port}`, '--ca', 'other.pem'], dir);
   t.equal(wrongCa.code, 1, 'wrong ca: exit 1');
-  t.match(parse(wrongCa.stdout).chain, ['fail', /does not verify against the ca: the server's chain ends at the root "fleet-telemetry dev CA", which is not in the ca/]);
+  t.match(parse(wrongCa.stdout).chain, [
+    'fail',
+    /does not verify against the ca: the server's chain ends at the root "fleet-telemetry localhost dev CA [0-9a-f]{8}" \(SHA-256 [0-9A-F:]{23}\), which is not in the ca \(the ca from other\.pem holds "Unrelated CA" \(SHA-256 [0-9A-F:]{23}\)\)/,
+  ]);
 
   const wrongName = await runCli(['check-endpoint', `127.0.0.1:${server.port}`, '--ca', 'dc/ca.pem'], dir);
   t.equal(wrongName.code, 1, 'wrong host name: exit 1');
   t.match(parse(wrongName.stdout).hostname, ['fail', /127\.0\.0\.1 is not covered by the server certificate \(it covers DNS:localhost\)/]);
   t.notMatch(wrongName.stderr, STACK);
+
+  // A client certificate from a CA the server does not name: said from the CertificateRequest, the upgrade still tried.
+  const stranger = await issueCert(other, { commonName: VIN, kind: 'client' });
+  writeFileSync(join(dir, 'stranger.pem'), stranger.certPem);
+  writeFileSync(join(dir, 'stranger.key'), stranger.keyPem);
+  const untrusted = await runCli(['check-endpoint', `localhost:${server.port}`, '--ca', 'dc/ca.pem', '--cert', 'stranger.pem', '--key', 'stranger.key'], dir);
+  t.equal(untrusted.code, 1, 'untrusted client certificate: exit 1');
+  const u = parse(untrusted.stdout);
+  t.match(u.client_issuer, ['fail', new RegExp(`the client certificate "${VIN}" is issued by "Unrelated CA", which is not among the 15 CAs the server accepts \\(("[^"]+", ){7}"[^"]+" and 7 more\\): the server will refuse it`)]);
+  t.match(u.websocket ?? u.frame, ['fail', /as expected: the server does not accept the client certificate's issuer/], 'the upgrade was still tried');
+  t.ok(untrusted.stdout.indexOf('client_issuer:') < untrusted.stdout.search(/(websocket|frame):/), 'the reason comes before the upgrade outcome');
+  t.match(l.client_issuer, ['ok', /issuer "fleet-telemetry [^"]*" is among the CAs the server accepts/], 'a trusted one is ok');
 });
 
 t.test('fails for a TLS 1.1-only server and for one that does not ask for a client certificate', async (t) => {

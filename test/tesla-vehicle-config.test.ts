@@ -1,4 +1,5 @@
 import t from 'tap';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -82,8 +83,25 @@ t.test('the body verifies against the running server for its host name, and a ca
   writeFileSync(join(dir, 'other.pem'), other.certPem);
   const wrongCa = await runCli(['vehicle-config', '--config', cfg, '--hostname', 'localhost', '--port', '443', '--ca', 'other.pem'], dir);
   t.equal(wrongCa.code, 1);
-  t.match(wrongCa.stderr, /refused: the ca does not verify the server's chain for localhost: the server's chain ends at the root "fleet-telemetry dev CA", which is not in the ca/);
+  const fp = (pem: string) => new X509Certificate(pem).fingerprint256.slice(0, 23);
+  const serverCa = readFileSync(join(dir, 'dc', 'ca.pem'), 'utf8');
+  t.match(
+    wrongCa.stderr,
+    new RegExp(
+      `refused: the ca does not verify the server's chain for localhost: the server's chain ends at the root "fleet-telemetry localhost dev CA [0-9a-f]{8}" \\(SHA-256 ${fp(serverCa)}\\), ` +
+        `which is not in the ca \\(the ca from other\\.pem holds "Some Other CA" \\(SHA-256 ${fp(other.certPem)}\\)\\)`,
+    ),
+    'both CAs named by subject and fingerprint, and the file the ca came from',
+  );
   t.equal(wrongCa.stdout, '');
+
+  // make run's development CA given for a server whose chain another `certs --hostname` CA issued.
+  t.equal((await runCli(['certs', '--out', 'dev-certs'], dir)).code, 0);
+  const devCa = readFileSync(join(dir, 'dev-certs', 'ca.pem'), 'utf8');
+  const mixed = await runCli(['vehicle-config', '--config', cfg, '--hostname', 'localhost', '--port', '443', '--ca', 'dev-certs/ca.pem'], dir);
+  t.equal(mixed.code, 1);
+  t.match(mixed.stderr, new RegExp(`the ca from dev-certs/ca\\.pem holds "fleet-telemetry localhost dev CA [0-9a-f]{8}" \\(SHA-256 ${fp(devCa)}\\)`), 'the file and which CA it holds');
+  t.notMatch(mixed.stderr, /"fleet-telemetry dev CA"/, 'no CA named like another');
   const typo = await runCli(['vehicle-config', '--config', cfg, '--hostname', 'localhost', '--field', 'vehiclespeed:5', '--field', 'BatteryLvl:60', '--field', 'Odometer:0'], dir);
   t.equal(typo.code, 2);
   t.match(typo.stderr, /vehiclespeed is not a Field of the vehicle schema; did you mean VehicleSpeed\?/);

@@ -32,6 +32,7 @@ const checkEndpointCommand: Command = {
     let host: string;
     let port = 443;
     let ca: string | undefined;
+    let caFrom: string | undefined;
     const configLines: CheckLine[] = [];
     if (/\.json$/i.test(target)) {
       let j: Record<string, unknown>;
@@ -44,7 +45,10 @@ const checkEndpointCommand: Command = {
       if (typeof c.hostname !== 'string' || !c.hostname) throw new UsageError(`${target}: no "hostname"`);
       host = c.hostname;
       if (c.port !== undefined) port = Number(c.port);
-      if (typeof c.ca === 'string') ca = c.ca;
+      if (typeof c.ca === 'string') {
+        ca = c.ca;
+        caFrom = `the "ca" of ${target}`;
+      }
       // A config a car gets (not Tesla's validate_server.json, which has no fields) must keep the car on our acks.
       if (c.fields !== undefined) {
         const problem = deliveryPolicyProblem(c);
@@ -64,7 +68,10 @@ const checkEndpointCommand: Command = {
         throw new UsageError(`--${flag}: ${(err as Error).message}`);
       }
     };
-    if (flags.ca !== undefined) ca = read('ca');
+    if (flags.ca !== undefined) {
+      ca = read('ca');
+      caFrom = flags.ca as string;
+    }
     if (!ca) throw new UsageError('--ca FILE is required (the ca vehicles are given)');
     if (splitPem(ca).length === 0) throw new UsageError('the ca holds no PEM certificate');
     if ((flags.cert === undefined) !== (flags.key === undefined)) throw new UsageError('--cert and --key go together');
@@ -75,6 +82,7 @@ const checkEndpointCommand: Command = {
       host,
       port,
       ca,
+      caFrom,
       cert: flags.cert !== undefined ? read('cert') : undefined,
       key: flags.key !== undefined ? read('key') : undefined,
       timeoutMs,

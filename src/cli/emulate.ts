@@ -20,7 +20,7 @@ const usage = [
   '',
   'Emulated vehicles stream telemetry to the server over mTLS, like cars: each frame waits for its',
   'ack, is resent unchanged when none comes in time, and an error response ends it. Progress on',
-  'stderr, a summary on stdout; exit 0 when every frame was acked, 1 otherwise.',
+  'stderr (a line the first time a connection fails for a new reason, then a count), a summary on stdout; exit 0 when every frame was acked, 1 otherwise.',
   '',
   'server:',
   `  --config FILE            read host, port and CA from this server config (default ${DEFAULT_CONFIG})`,
@@ -173,6 +173,7 @@ const emulate: Command = {
       drainTimeoutMs: seconds('drain-timeout'),
       progressMs: seconds('progress') ?? 3000,
       onProgress: (p) => process.stderr.write(`${progressLine(p)}\n`),
+      onConnectFailure: (line) => process.stderr.write(`${line}\n`),
     };
 
     const queueFile = flags['queue-file'] as string | undefined;

@@ -99,7 +99,9 @@ const vehicleConfig: Command = {
     }
 
     let ca: string;
+    let caFrom: string;
     if (flags.ca !== undefined) {
+      caFrom = String(flags.ca);
       let text: string;
       try {
         text = readFileSync(flags.ca as string, 'utf8');
@@ -122,10 +124,11 @@ const vehicleConfig: Command = {
       const derived = deriveVehicleCa(serverCerts, extra);
       if (!derived.pem) return fail(`cannot tell which chain vehicles must trust: ${derived.error}`);
       ca = derived.pem;
+      caFrom = derived.source ?? "the server's chain";
       process.stderr.write(`ca: from ${derived.source}\n`);
     }
 
-    const why = await verifyCaAgainstServer(certPem, keyPem, ca, hostname);
+    const why = await verifyCaAgainstServer(certPem, keyPem, ca, hostname, caFrom);
     if (why) return fail(`refused: the ca does not verify the server's chain for ${hostname}: ${why}`);
 
     if (LOOPBACK.test(hostname) || (isIP(hostname) && /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(hostname))) {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { KeyPairPem } from '../tls/devcerts.js';
+import { ConnectFailureReport } from './connect-failures.js';
 import { emulatorVins, type CertSource } from './identity.js';
 import { seedOf } from './model.js';
 import { EmulatorStats, pendingOf, type FrameCounts, type RecordTypeStats } from './stats.js';
@@ -24,6 +25,8 @@ export interface FleetOptions extends Partial<VehicleTuning> {
   seed?: number;
   progressMs?: number;
   onProgress?: (p: FleetProgress) => void;
+  /** A line the first time a connection fails for a new reason (later failures are counted in progress). */
+  onConnectFailure?: (line: string) => void;
   headers?: Record<string, string>;
 }
 
@@ -31,6 +34,8 @@ export interface FleetProgress {
   elapsedS: number;
   vehicles: number;
   connected: number;
+  /** Connection attempts that failed, all reasons. */
+  connectFailures: number;
   counts: FrameCounts & { pending: number };
   inFlight: number;
   ackedPerS: number;
@@ -60,7 +65,14 @@ export interface FleetSummary {
   duration_s: number;
   totals: CountsJson;
   by_record_type: Record<string, CountsJson>;
-  connections: { connects: number; connect_failures: number; disconnects: number; last_connect_error?: string };
+  connections: {
+    connects: number;
+    connect_failures: number;
+    disconnects: number;
+    last_connect_error?: string;
+    /** Failed attempts by reason. */
+    failure_reasons: Record<string, number>;
+  };
   restored: number;
   late_responses: number;
   unmatched_errors: number;
@@ -104,11 +116,27 @@ export class Fleet {
   private draining = false;
   private progressTimer?: NodeJS.Timeout;
   private lastProgress = { at: 0, acked: 0 };
+  private readonly failures = new ConnectFailureReport();
+  private failureTimer?: NodeJS.Timeout;
 
   private constructor(
     readonly vehicles: EmulatedVehicle[],
     private readonly opts: FleetOptions,
-  ) {}
+  ) {
+    for (const v of vehicles) v.on('connect-failed', (reason: string) => this.connectFailed(v.vin, reason));
+  }
+
+  private connectFailed(vin: string, reason: string): void {
+    if (!this.failures.note(vin, reason) || this.failureTimer || !this.opts.onConnectFailure) return;
+    // A fleet's first attempts fail together: wait a moment so the line counts them all.
+    this.failureTimer = setTimeout(() => this.sayFailures(), 250);
+  }
+
+  private sayFailures(): void {
+    clearTimeout(this.failureTimer);
+    this.failureTimer = undefined;
+    for (const line of this.failures.takeNew(this.vehicles.length)) this.opts.onConnectFailure?.(line);
+  }
 
   /** Makes the vehicles (and their certificates); nothing connects before run() or start(). */
   static async create(opts: FleetOptions): Promise<Fleet> {
@@ -164,6 +192,7 @@ export class Fleet {
 
   async stop(): Promise<void> {
     clearInterval(this.progressTimer);
+    if (this.failureTimer) this.sayFailures();
     await Promise.all(this.vehicles.map((v) => v.stop()));
     this.endedAt ||= performance.now();
   }
@@ -186,6 +215,7 @@ export class Fleet {
       elapsedS: (now - this.startedAt) / 1000,
       vehicles: this.vehicles.length,
       connected: this.vehicles.filter((v) => v.connected).length,
+      connectFailures: this.failures.attempts,
       counts: { ...c, pending: pendingOf(c) },
       inFlight: this.vehicles.reduce((n, v) => n + v.inFlight, 0),
       ackedPerS,
@@ -212,6 +242,7 @@ export class Fleet {
         connect_failures: stats.connectFailures,
         disconnects: stats.disconnects,
         ...(stats.lastConnectError ? { last_connect_error: stats.lastConnectError } : {}),
+        failure_reasons: Object.fromEntries(stats.connectErrors),
       },
       restored: stats.restored,
       late_responses: stats.lateResponses,

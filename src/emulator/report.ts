@@ -8,6 +8,7 @@ export function progressLine(p: FleetProgress): string {
   return [
     `[${p.elapsedS.toFixed(1).padStart(6)}s]`,
     `${p.connected}/${p.vehicles} connected`,
+    ...(p.connectFailures ? [`failed connects ${p.connectFailures}`] : []),
     `sent ${c.sent}`,
     `acked ${c.acked}`,
     `errored ${c.errored}`,
@@ -49,6 +50,11 @@ export function summaryText(s: FleetSummary): string {
     `connections: ${s.connections.connects} opened, ${s.connections.connect_failures} failed attempts, ${s.connections.disconnects} lost` +
       (s.connections.last_connect_error ? ` (last failure: ${s.connections.last_connect_error})` : ''),
   ];
+  const failed = Object.entries(s.connections.failure_reasons).sort((a, b) => b[1] - a[1]);
+  if (failed.length) {
+    lines.push('failed connection attempts:');
+    for (const [r, n] of failed.slice(0, 10)) lines.push(`  ${n}× ${r}`);
+  }
   if (s.restored) lines.push(`restored from the queue file: ${s.restored} frames`);
   if (s.late_responses) lines.push(`late responses (frame already answered): ${s.late_responses}`);
   if (s.unmatched_errors) lines.push(`error responses that name no frame: ${s.unmatched_errors}`);

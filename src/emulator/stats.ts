@@ -114,6 +114,8 @@ export class EmulatorStats {
   /** Error responses with a txid that names no frame of this vehicle (e.g. empty: unreadable frame). */
   unmatchedErrors = 0;
   readonly errorReasons = new Map<string, number>();
+  /** Failed connection attempts by reason. */
+  readonly connectErrors = new Map<string, number>();
   lastConnectError?: string;
 
   type(recordType: string): RecordTypeStats {
@@ -133,6 +135,15 @@ export class EmulatorStats {
     }
   }
 
+  noteConnectError(reason: string): void {
+    this.connectFailures++;
+    this.lastConnectError = reason;
+    // Reasons may name ports or hosts; cap the distinct ones kept.
+    if (this.connectErrors.size < 20 || this.connectErrors.has(reason)) {
+      this.connectErrors.set(reason, (this.connectErrors.get(reason) ?? 0) + 1);
+    }
+  }
+
   merge(o: EmulatorStats): void {
     for (const [t, s] of o.byType) this.type(t).merge(s);
     this.connects += o.connects;
@@ -142,6 +153,7 @@ export class EmulatorStats {
     this.lateResponses += o.lateResponses;
     this.unmatchedErrors += o.unmatchedErrors;
     for (const [r, n] of o.errorReasons) this.errorReasons.set(r, (this.errorReasons.get(r) ?? 0) + n);
+    for (const [r, n] of o.connectErrors) this.connectErrors.set(r, (this.connectErrors.get(r) ?? 0) + n);
     this.lastConnectError = o.lastConnectError ?? this.lastConnectError;
   }
 

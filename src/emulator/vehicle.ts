@@ -17,7 +17,7 @@ export type { AckEvent, ErrorEvent, VehicleOptions, VehicleTuning } from './opti
  * timeout sends the same bytes again. A lost connection puts unanswered frames back in front of
  * the queue and reconnects with exponential backoff.
  *
- * Events: connected, disconnected ({ code, reason }), ack (AckEvent), error-response (ErrorEvent),
+ * Events: connected, connect-failed (reason), disconnected ({ code, reason }), ack (AckEvent), error-response (ErrorEvent),
  * final ({ txid, recordType, outcome }), idle.
  */
 export class EmulatedVehicle extends EventEmitter {
@@ -206,8 +206,9 @@ export class EmulatedVehicle extends EventEmitter {
         this.stats.disconnects++;
         this.emit('disconnected', { code, reason: reason.toString() });
       } else {
-        this.stats.connectFailures++;
-        this.stats.lastConnectError = lastError || `closed with code ${code}`;
+        const reason = lastError || `closed with code ${code}`;
+        this.stats.noteConnectError(reason);
+        this.emit('connect-failed', reason);
       }
       // A connection that worked resets the backoff; one that did nothing does not.
       const healthy = openedAt > 0 && (answered || performance.now() - openedAt > 10_000);

@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { RecordFactory } from '../emulator/records.js';
 import { readFrame, writeStreamFrame } from '../envelope/index.js';
 import { splitPem, teslaCaDir } from '../server/tls.js';
+import { certLabel, cnOf } from '../tls/cert-label.js';
 import type { CheckLine } from '../tls/check.js';
 import { explainVerifyError, probeTls, type TlsProbe } from '../tls/probe.js';
 import { fetchStatus, tlsEndLine } from './tls-end.js';
@@ -23,6 +24,8 @@ export interface EndpointOptions {
   host: string;
   port: number;
   ca: string;
+  /** Where the ca came from (a file, a JSON file's "ca"), named with its certificates in messages. */
+  caFrom?: string;
   cert?: string;
   key?: string;
   timeoutMs?: number;
@@ -32,7 +35,7 @@ export interface EndpointOptions {
 
 const PRIVATE_V4 = /^(10\.|127\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.)/;
 const isPrivate = (a: string) => PRIVATE_V4.test(a) || a === '::1' || /^f[cd]/i.test(a) || /^fe80:/i.test(a);
-const nameOf = (s: string) => JSON.stringify(/^CN=(.*)$/m.exec(s)?.[1] ?? s.split('\n').join(', '));
+const nameOf = (s: string) => JSON.stringify(cnOf(s));
 
 /** A distinguished name as a sorted list of `k=v` parts, so openssl's and Node's spellings compare. */
 export function dnKey(dn: string, sep: 'openssl' | 'node'): string {
@@ -196,6 +199,29 @@ function clientCaLines(s: SClientResult, dir: string): CheckLine[] {
   return lines;
 }
 
+/**
+ * Whether the server's acceptable-CA list (openssl's RFC 2253 names) names an issuer of the client
+ * certificate (the leaf and any intermediates in the --cert file): a server refuses a certificate
+ * none of its CAs issued, and says nothing but a closed connection. Pure.
+ */
+export function clientIssuerLine(certPem: string, caNames: string[]): CheckLine {
+  const certs = splitPem(certPem).map((p) => new X509Certificate(p));
+  const offered = new Set(caNames.map((n) => dnKey(n, 'openssl')));
+  const leaf = certs[0];
+  const known = certs.some((c) => offered.has(dnKey(c.issuer, 'node')) || (c !== leaf && offered.has(dnKey(c.subject, 'node'))));
+  const issuer = nameOf(certs[certs.length - 1].issuer);
+  if (known) return { status: 'ok', check: 'client_issuer', message: `the client certificate's issuer ${issuer} is among the CAs the server accepts` };
+  const shown = caNames.slice(0, 8).map(nameOf);
+  const more = caNames.length > shown.length ? ` and ${caNames.length - shown.length} more` : '';
+  return {
+    status: 'fail',
+    check: 'client_issuer',
+    message:
+      `the client certificate ${nameOf(leaf.subject)} is issued by ${issuer}, which is not among the ${caNames.length} CA${caNames.length === 1 ? '' : 's'} ` +
+      `the server accepts (${shown.join(', ')}${more}): the server will refuse it (add its CA to the server's tls.ca_file, or use a certificate one of them issued)`,
+  };
+}
+
 /** Names beyond Tesla's bundles past which the acceptable-CA list is a system store, not a pool. */
 export const EXTRA_CA_NAMES_WARN = 16;
 
@@ -263,6 +289,8 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
   } finally {
     caFile.remove();
   }
+  // Judged from the CA names just read, before any upgrade is tried.
+  const issuerLine = o.cert && s.requested && !s.error ? clientIssuerLine(o.cert, s.caNames) : undefined;
   if (probe.error) {
     const code = `${probe.error.code ?? ''} ${probe.error.message}`;
     if (PROTOCOL_ERRORS.test(code) || /wrong version number/i.test(code)) {
@@ -287,17 +315,23 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
           : { status: 'fail', check: 'chain', message: `the server's chain does not verify against the ca for ${servername}: ${s.verifyText ?? s.verifyCode}` },
       );
       lines.push(...clientCaLines(s, o.teslaCaDir ?? teslaCaDir()));
+      if (issuerLine) lines.push(issuerLine);
       return lines;
     }
-    lines.push({ status: 'fail', check: 'tls', message: `the TLS handshake failed: ${probe.error.message.split('\n')[0]}` });
+    if (issuerLine) lines.push(issuerLine);
+    lines.push({
+      status: 'fail',
+      check: 'tls',
+      message: `the TLS handshake failed: ${probe.error.message.split('\n')[0]}${issuerLine?.status === 'fail' ? ' (the server refused the client certificate: see client_issuer)' : ''}`,
+    });
     return lines;
   }
   lines.push({ status: 'ok', check: 'tls', message: `${probe.protocol} agreed` });
   const path = probe.chain.map((c) => nameOf(c.subject)).join(' issued by ');
   lines.push(
     probe.authorized
-      ? { status: 'ok', check: 'chain', message: `verifies against the ca: ${path}` }
-      : { status: 'fail', check: 'chain', message: `does not verify against the ca: ${explainVerifyError(probe.authorizationError ?? '', probe.chain)}` },
+      ? { status: 'ok', check: 'chain', message: `verifies against the ca: ${path}${anchorOf(probe.chain, o)}` }
+      : { status: 'fail', check: 'chain', message: `does not verify against the ca: ${explainVerifyError(probe.authorizationError ?? '', probe.chain, { pem: o.ca, from: o.caFrom })}` },
   );
   const leaf = probe.chain[0];
   const san = leaf?.subjectAltName?.replace(/IP Address:/g, 'IP:');
@@ -308,11 +342,30 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
   );
   if (s.error) lines.push({ status: 'warn', check: 'client_cert', message: `cannot read the CertificateRequest: ${s.error}` });
   else lines.push(...clientCaLines(s, o.teslaCaDir ?? teslaCaDir()));
+  if (issuerLine) lines.push(issuerLine);
   const end = tlsEndLine(await fetchStatus({ host: address, port: o.port, servername, ca: o.ca, cert: o.cert, key: o.key, timeoutMs: ms }), !!o.cert);
   if (end) lines.push(end);
 
-  if (o.cert && o.key && !lines.some((l) => l.status === 'fail')) lines.push(await frameCheck(o));
+  // An issuer the server does not name is still tried: the upgrade's outcome is reported beside it.
+  if (o.cert && o.key && !lines.some((l) => l.status === 'fail' && l !== issuerLine)) {
+    const frame = await frameCheck(o);
+    if (issuerLine?.status === 'fail') {
+      if (frame.status === 'fail') frame.message += ' (as expected: the server does not accept the client certificate\'s issuer, see client_issuer)';
+      else issuerLine.status = 'warn';
+    }
+    lines.push(frame);
+  }
   return lines;
+}
+
+/** `, trusted as "X" (SHA-256 …) from FILE`: which certificate of the ca the chain ends at. */
+function anchorOf(chain: X509Certificate[], o: EndpointOptions): string {
+  const top = chain[chain.length - 1];
+  if (!top) return '';
+  const anchor = splitPem(o.ca)
+    .map((p) => new X509Certificate(p))
+    .find((c) => c.fingerprint256 === top.fingerprint256 || (top.checkIssued(c) && top.verify(c.publicKey)));
+  return anchor ? `, trusted as ${certLabel(anchor, o.caFrom)}` : '';
 }
 
 /** openssl reads the ca from a file; a private temporary one, removed after. */

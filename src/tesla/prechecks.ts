@@ -11,7 +11,7 @@ export async function endpointProblem(c: { hostname: string; port?: number; ca: 
   const port = c.port ?? 443;
   const p = await probeTls({ host: c.hostname, port, ca: c.ca, timeoutMs });
   if (p.error) return `cannot reach ${c.hostname}:${port}: ${p.error.code ?? ''} ${p.error.message}`.replace(/\s+/g, ' ').trim();
-  if (!p.authorized) return `${c.hostname}:${port} serves a chain the config's ca does not verify: ${explainVerifyError(p.authorizationError ?? '', p.chain)}`;
+  if (!p.authorized) return `${c.hostname}:${port} serves a chain the config's ca does not verify: ${explainVerifyError(p.authorizationError ?? '', p.chain, { pem: c.ca, from: "the config's \"ca\"" })}`;
   if (p.nameError) return `${c.hostname}:${port}: ${p.nameError}`;
   return undefined;
 }

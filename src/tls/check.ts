@@ -12,6 +12,7 @@ import { configPath } from '../config/load.js';
 import { UNUSED_KEY_NOTES } from '../config/schema.js';
 import type { Config } from '../config/types.js';
 import { splitPem, teslaCaDir } from '../server/tls.js';
+import { certLabel } from './cert-label.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -180,7 +181,8 @@ function chainChecks(leafFile: string, certs: Cert[], anchors: Cert[], now: Date
   } else if (end === 'self') {
     lines.push({ status: 'ok', check: 'chain', message: `complete: ${path} (root included)` });
   } else if (end === 'anchor') {
-    lines.push({ status: 'ok', check: 'chain', message: `complete: ${path} issued by ${nameOf(last.issuer)} (in ca_file)` });
+    const a = anchor as Cert;
+    lines.push({ status: 'ok', check: 'chain', message: `complete: ${path} issued by ${nameOf(last.issuer)} (in ca_file: ${certLabel(a.x, a.source)})` });
   } else if (end === 'public') {
     lines.push({ status: 'ok', check: 'chain', message: `complete: ${path} issued by the public root ${nameOf(last.issuer)} (not sent; clients hold it)` });
   } else if (chain.length > 1) {
@@ -289,7 +291,8 @@ function caFileChecks(config: Config, now: Date): { lines: CheckLine[]; certs: C
   if (!lines.some((l) => l.status === 'fail')) {
     const earliest = loaded.certs.map((c) => new Date(c.x.validTo)).sort((a, b) => a.getTime() - b.getTime())[0];
     const n = loaded.certs.length;
-    lines.unshift({ status: 'ok', check: 'ca_file', message: `${shownPath(config, label)}: ${n} CA certificate${n === 1 ? '' : 's'}, valid until ${day(earliest)}${n > 1 ? ' at the earliest' : ''}` });
+    const named = loaded.certs.slice(0, 3).map((c) => certLabel(c.x)).join(', ') + (n > 3 ? ` and ${n - 3} more` : '');
+    lines.unshift({ status: 'ok', check: 'ca_file', message: `${shownPath(config, label)}: ${n} CA certificate${n === 1 ? '' : 's'} (${named}), valid until ${day(earliest)}${n > 1 ? ' at the earliest' : ''}` });
   }
   return { lines, certs: loaded.certs };
 }

@@ -2,7 +2,7 @@
  * Development PKI: a local CA, a localhost server certificate and per-VIN client
  * certificates, generated in-process (no openssl binary, no network).
  */
-import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -153,12 +153,21 @@ async function authorityKeyId(x509: X509, issuerCert: LoadedIssuer['cert']) {
   return x509.AuthorityKeyIdentifierExtension.create(issuerCert.publicKey);
 }
 
+/**
+ * A generated CA's common name: what it is for and 8 random hex digits, so two CAs made by two
+ * runs (`make run`'s and `certs --hostname`'s) never share a subject a message could confuse.
+ * A common name holds at most 64 characters: a long purpose is cut.
+ */
+export function caCommonName(purpose: string): string {
+  return `fleet-telemetry ${purpose.slice(0, 36)} CA ${randomBytes(4).toString('hex')}`;
+}
+
 /** EC P-256 CA: self-signed root, or an intermediate when `opts.issuer` is given. */
 export async function createCa(opts: CaOptions = {}): Promise<KeyPairPem> {
   const x509 = await lib();
   const keys = await newKeyPair(x509);
   const { notBefore, notAfter } = validity(opts, DEFAULT_CA_DAYS);
-  const name = new x509.Name([{ CN: [opts.commonName ?? 'fleet-telemetry dev CA'] }]);
+  const name = new x509.Name([{ CN: [opts.commonName ?? caCommonName('dev')] }]);
   const extensions: Extension[] = [
     new x509.BasicConstraintsExtension(true, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
@@ -300,7 +309,7 @@ export async function writeDevCerts(
     if (!opts.force && ((await exists(result.caCert)) || (await exists(result.caKey)))) {
       throw new Error(`${dir} has only one of ca.pem/ca.key; pass force to replace the CA`);
     }
-    ca = await createCa();
+    ca = await createCa({ commonName: caCommonName('localhost dev') });
     await writeAtomic(result.caKey, ca.keyPem, 0o600);
     await writeAtomic(result.caCert, ca.certPem, 0o644);
   }
@@ -376,7 +385,7 @@ export async function writeNamedServerCert(
     if (!opts.force && ((await exists(caCert)) || (await exists(caKey)))) {
       throw new Error(`${dir} has only one of ca.pem/ca.key; pass force to replace the CA`);
     }
-    ca = await createCa();
+    ca = await createCa({ commonName: caCommonName(`${(dnsNames[0] ?? ipAddresses[0]).replace(/^\*\./, '')} server`) });
     await writeAtomic(caKey, ca.keyPem, 0o600);
     await writeAtomic(caCert, ca.certPem, 0o644);
     files.push({ path: caCert, action: 'written' }, { path: caKey, action: 'written' });

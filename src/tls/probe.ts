@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { checkServerIdentity, connect, createServer, type DetailedPeerCertificate } from 'node:tls';
+import { certLabel, cnOf } from './cert-label.js';
 
 export interface TlsProbe {
   /** `TLSv1.2`, `TLSv1.3`: set once the handshake completed on the client side. */
@@ -56,11 +57,22 @@ export function probeTls(o: ProbeOptions): Promise<TlsProbe> {
   const name = o.servername ?? o.host;
   return new Promise((resolve) => {
     let done = false;
-    const finish = (r: TlsProbe, s?: Socket) => {
+    const finish = (r: TlsProbe, s?: Socket, graceful = false) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      s?.destroy();
+      if (graceful && s) {
+        // Ends cleanly, so the server sees a finished handshake (and, with a certificate, a
+        // request) instead of a client that closed on its certificate.
+        s.on('error', () => {}); // a reset while ending is no news
+        s.once('close', () => clearTimeout(linger));
+        s.resume();
+        const linger = setTimeout(() => s.destroy(), 1000).unref();
+        if (o.cert) s.end(`GET /status HTTP/1.1\r\nHost: ${name.includes(':') ? `[${name}]` : name}\r\nConnection: close\r\n\r\n`);
+        else s.end();
+      } else {
+        s?.destroy();
+      }
       resolve(r);
     };
     const sock = connect({
@@ -92,27 +104,57 @@ export function probeTls(o: ProbeOptions): Promise<TlsProbe> {
           chain: peerChain(peer),
         },
         sock,
+        true,
       );
     });
     sock.once('error', (err: NodeJS.ErrnoException) => finish({ authorized: false, chain: [], error: err }, sock));
   });
 }
 
-const nameOf = (s: string) => /^CN=(.*)$/m.exec(s)?.[1] ?? s.split('\n').join(', ');
+/** The `ca` a chain was judged against: its certificates and where they came from (a file, a config key). */
+export interface CaSource {
+  pem: string;
+  /** `dev-certs/ca.pem`, `the "ca" of body.json`: said with every certificate it holds. */
+  from?: string;
+}
 
-/** An OpenSSL verification code, in plain words, naming the certificates involved. */
-export function explainVerifyError(code: string, chain: X509Certificate[]): string {
+/** `the ca from FILE holds "A" (SHA-256 …), "B" (SHA-256 …)`: which CA it is, not just its name. */
+export function caHolds(ca: CaSource): string {
+  const certs = splitCerts(ca.pem);
+  const shown = certs.slice(0, 3).map((c) => certLabel(c));
+  const more = certs.length > shown.length ? ` and ${certs.length - shown.length} more` : '';
+  return `the ca${ca.from ? ` from ${ca.from}` : ''} holds ${shown.join(', ') || 'no certificate'}${more}`;
+}
+
+function splitCerts(pem: string): X509Certificate[] {
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).flatMap((p) => {
+    try {
+      return [new X509Certificate(p)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** An OpenSSL verification code, in plain words, naming the certificates involved (and the ca, when given). */
+export function explainVerifyError(code: string, chain: X509Certificate[], ca?: CaSource): string {
   const top = chain[chain.length - 1];
   const leaf = chain[0];
+  const holds = ca ? ` (${caHolds(ca)})` : '';
+  // Two CAs may share a name: say so when the ca holds one named like the certificate it lacks.
+  const sameName = (x: X509Certificate | undefined, name: 'subject' | 'issuer') =>
+    ca && x && splitCerts(ca.pem).some((c) => cnOf(c.subject) === cnOf(x[name]))
+      ? `; the ca's certificate of that name is another one (another key): it was made again, or elsewhere`
+      : '';
   switch (code) {
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
     case 'UNABLE_TO_GET_ISSUER_CERT':
-      return `the ca holds no certificate that issued ${top ? `"${nameOf(top.subject)}" (issuer "${nameOf(top.issuer)}")` : 'the server certificate'}, the last certificate the server sends`;
+      return `the ca holds no certificate that issued ${top ? `${certLabel(top)} (issuer "${cnOf(top.issuer)}")` : 'the server certificate'}, the last certificate the server sends${holds}${sameName(top, 'issuer')}`;
     case 'SELF_SIGNED_CERT_IN_CHAIN':
-      return `the server's chain ends at the root "${top ? nameOf(top.subject) : '?'}", which is not in the ca`;
+      return `the server's chain ends at the root ${top ? certLabel(top) : '?'}, which is not in the ca${holds}${sameName(top, 'subject')}`;
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-      return `the server certificate "${leaf ? nameOf(leaf.subject) : '?'}" is self-signed and is not the ca`;
+      return `the server certificate ${leaf ? certLabel(leaf) : '?'} is self-signed and is not the ca${holds}`;
     case 'CERT_HAS_EXPIRED':
       return 'a certificate of the chain has expired';
     case 'CERT_NOT_YET_VALID':
@@ -129,7 +171,7 @@ export function explainVerifyError(code: string, chain: X509Certificate[]): stri
  * only `caPem` trusted and `hostname` as the name to verify: undefined when a vehicle given that
  * ca would accept the server, otherwise the reason.
  */
-export async function verifyCaAgainstServer(certPem: string, keyPem: string, caPem: string, hostname: string): Promise<string | undefined> {
+export async function verifyCaAgainstServer(certPem: string, keyPem: string, caPem: string, hostname: string, caFrom?: string): Promise<string | undefined> {
   const server = createServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' }, (s) => s.end());
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
@@ -145,7 +187,7 @@ export async function verifyCaAgainstServer(certPem: string, keyPem: string, caP
     const { port } = server.address() as AddressInfo;
     const r = await probeTls({ host: '127.0.0.1', port, servername: hostname, ca: caPem });
     if (r.error) return `the TLS handshake failed: ${r.error.message}`;
-    if (!r.authorized) return explainVerifyError(r.authorizationError ?? 'unknown error', r.chain);
+    if (!r.authorized) return explainVerifyError(r.authorizationError ?? 'unknown error', r.chain, { pem: caPem, from: caFrom });
     if (r.nameError) return r.nameError;
     return undefined;
   } finally {
