@@ -14,7 +14,12 @@ import { makeConnectivityRecord } from '../src/server/connectivity.js';
 import { fixturesDir } from './helpers/fixtures.js';
 import { subscribe } from './helpers/subscriber.js';
 import { vPayload } from './helpers/vehicle.js';
-import { waitUntil } from './helpers/ports.js';
+import { freePort, waitUntil } from './helpers/ports.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startRedis, subscribeRedis } from './helpers/redis.js';
+import { plainMessage } from './helpers/dispatch-expect.js';
+import { float32Text } from '../src/record/numbers.js';
 
 // One contract, every producer: produce(record) settles per record, resolves once the record is
 // taken (and only then is it observable in the sink), copes with concurrency, and close() ends it.
@@ -168,6 +173,73 @@ contract('driver-score plugin (loaded by name; seen through its derived/trip_liv
       await mqtt.close();
       await sub.close();
       await broker.close();
+    },
+  };
+});
+
+/** The VehicleSpeed of a V record as a Tesla-compatible producer sent it (protobuf). */
+function speedOf(value: Uint8Array): number | undefined {
+  const m = plainMessage('V', value) as { data?: { key: string; value?: { float_value?: number } }[] };
+  const f = m.data?.find((d) => d.key === 'VehicleSpeed')?.value?.float_value;
+  return f === undefined ? undefined : Number(float32Text(f));
+}
+
+contract('redis (a real redis-server)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ft-contract-redis-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const redis = await startRedis(dir);
+  const cfg = config({ records: { V: ['redis'] }, namespace: 'pc', redis: { addrs: [`127.0.0.1:${redis.port}`], publish_vin_topics: true } });
+  const sub = await subscribeRedis(redis.port);
+  const producer = await builtinProducers.redis({ name: 'redis', config: cfg, logger: pino({ level: 'silent' }), options: {} });
+  producer.start?.();
+  await waitUntil(() => producer.ready?.(), 10_000, 'redis producer connected');
+  return {
+    producer,
+    observed: async (_txid, speed) => {
+      await sub.waitFor((m) => m.some((x) => x.channel === `pc_V_{${VIN}}` && speedOf(x.value) === speed), 5000, 'the record');
+      return true;
+    },
+    teardown: async () => {
+      await sub.close();
+      await redis.stop();
+    },
+  };
+});
+
+contract('zmq (a SUB socket of the zeromq package)', async () => {
+  const { Subscriber } = await import('zeromq');
+  const port = await freePort();
+  const cfg = config({ records: { V: ['zmq'] }, namespace: 'pc', zmq: { addr: `tcp://127.0.0.1:${port}` } });
+  const producer = await builtinProducers.zmq({ name: 'zmq', config: cfg, logger: pino({ level: 'silent' }), options: {} });
+  const sub = new Subscriber({ linger: 0 });
+  sub.connect(`tcp://127.0.0.1:${port}`);
+  sub.subscribe('pc_');
+  const got: { topic: string; value: Buffer }[] = [];
+  void (async () => {
+    try {
+      for await (const [topic, value] of sub) got.push({ topic: topic.toString(), value });
+    } catch {
+      // closed
+    }
+  })();
+  // PUB/SUB: a subscription takes a moment to reach the publisher; until then messages are dropped.
+  await waitUntil(
+    async () => {
+      await producer.produce(vRecord('probe', -1));
+      await new Promise((r) => setTimeout(r, 50));
+      return got.some((g) => speedOf(g.value) === -1);
+    },
+    10_000,
+    'the SUB socket subscribed',
+  );
+  return {
+    producer,
+    observed: async (_txid, speed) => {
+      await waitUntil(() => got.some((x) => x.topic === 'pc_V' && speedOf(x.value) === speed), 5000, 'the record');
+      return true;
+    },
+    teardown: async () => {
+      sub.close();
     },
   };
 });

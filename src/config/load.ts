@@ -199,6 +199,10 @@ function checkTeslaProducers(cfg: Config, routes: Map<string, string[]>, plugins
       }
     }
     if (name === 'zmq' && !cfg.zmq!.addr) problems.push({ code: 'producer_not_configured', path: '/zmq/addr', message: `required (${usedBy}); allowed: an endpoint such as "tcp://*:5284"` });
+    // Every worker makes its own producers; only one process can bind the endpoint.
+    if (name === 'zmq' && cfg.workers !== 1) {
+      problems.push({ code: 'producer_not_configured', path: '/workers', message: `must be 1 while ${usedBy}: its PUB socket binds zmq.addr, which only one process can` });
+    }
     if (name === 'kafka' && !('bootstrap.servers' in block) && !('metadata.broker.list' in block)) {
       problems.push({ code: 'producer_not_configured', path: '/kafka/bootstrap.servers', message: `required (${usedBy}); allowed: "host:port[,host:port…]"` });
     }

@@ -33,8 +33,6 @@ export const REFUSED_PRODUCERS: Readonly<Record<string, string>> = {
   pubsub: 'no Google Pub/Sub server or emulator runs on this machine to prove it against, so it is not shipped',
   kafka: 'not built yet',
   kinesis: 'not built yet',
-  redis: 'not built yet',
-  zmq: 'not built yet',
 };
 
 /** The Tesla producers shipped here that need their own config block when routed. */

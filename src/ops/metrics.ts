@@ -185,7 +185,7 @@ export class ServerMetrics implements ServerEvents {
     );
     this.gauge('dispatch_in_flight', 'Records handed to a Tesla-compatible producer and not answered yet.', ['producer'], () => tallied((producer, p) => [[{ producer }, p.tally.inFlight]]));
     this.gauge('dispatch_connected', 'Whether a Tesla-compatible producer can reach its server now (1) or not (0); zmq: its socket is bound.', ['producer'], () => tallied((producer, p) => [[{ producer }, p.connected() ? 1 : 0]]), 'min');
-    this.counter('dispatch_reconnects_total', 'Connections a Tesla-compatible producer made after its first one.', ['producer'], () => tallied((producer, p) => [[{ producer }, p.tally.reconnects]]));
+    this.counter('dispatch_reconnects_total', 'Connection attempts of a Tesla-compatible producer after its first one (after a loss or a failed attempt).', ['producer'], () => tallied((producer, p) => [[{ producer }, p.tally.reconnects]]));
 
     if (this.tracked.size) {
       const per = (pick: (t: VinTotals & { connected: number }) => number) =>

@@ -20,8 +20,9 @@ export const builtinProducers: Record<string, ProducerFactory> = {
   logger: createLoggerProducer,
   kafka: notBuilt('kafka'),
   kinesis: notBuilt('kinesis'),
-  redis: notBuilt('redis'),
-  zmq: notBuilt('zmq'),
+  // Loaded only when routed: their client libraries (zeromq's native addon above all) stay out of other servers.
+  redis: async (ctx) => (await import('./redis/producer.js')).createRedisProducer(ctx),
+  zmq: async (ctx) => (await import('./zmq/producer.js')).createZmqProducer(ctx),
 };
 
 export interface CreateProducersOptions {

@@ -13,7 +13,7 @@ export class DispatchTally {
   readonly failed = new Map<string, number>();
   /** Records handed over and not answered yet. */
   inFlight = 0;
-  /** Connections made after the first one. */
+  /** Connection attempts after the first one (after a loss or a failed attempt). */
   reconnects = 0;
 
   recordSent(recordType: string, bytes: number, messages = 1): void {
