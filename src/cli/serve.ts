@@ -26,6 +26,10 @@ const serve: Command = {
     if (workers !== undefined) config.workers = workers;
     // One worker is one plain process, exactly as without the key: no cluster.
     const n = workerCount(config.workers);
+    if (n > 1 && Object.values(config.records).some((names) => names?.includes('zmq')) && !('zmq' in config.producers)) {
+      process.stderr.write(`${file}: --workers ${n}: zmq is routed, and its PUB socket binds zmq.addr, which only one process can; run one worker\n`);
+      return 2;
+    }
     return runServer(config, n > 1 ? (c, logger) => startPrimary(c, logger, n) : undefined);
   },
 };

@@ -11,6 +11,7 @@ import { brokerTlsFrom, brokerUrl, clientIdFrom } from '../producers/mqtt/option
 import { parseBrokerUrl, type BrokerEndpoint } from '../producers/mqtt/transport.js';
 import { shownPath, unreadableNote, type CheckLine } from '../tls/check.js';
 import { probeBroker } from './doctor-broker.js';
+import { dispatchChecks } from './doctor-dispatch.js';
 import { answersAsThisServer } from './doctor-running.js';
 import { loadPluginFactory } from '../producers/plugin.js';
 
@@ -169,6 +170,7 @@ export async function onlineChecks(config: Config): Promise<CheckLine[]> {
   };
   for (const l of listenersOf(config)) lines.push(await portCheck(l, running));
   lines.push(await brokerCheck(config));
+  lines.push(...(await dispatchChecks(config)));
   return lines;
 }
 

@@ -7,10 +7,22 @@ import { loadPluginFactory } from './plugin.js';
 import type { Producer, ProducerFactory } from './types.js';
 import type { PresenceCorrections } from './presence.js';
 
+/** Refuses at start: the config check refuses these names first (REFUSED_PRODUCERS); this is the backstop. */
+const notBuilt =
+  (name: string): ProducerFactory =>
+  () => {
+    throw new Error(`producer ${name} is not built yet`);
+  };
+
 /** Built-in producers by name; plugins join them from `producers` in the config. */
 export const builtinProducers: Record<string, ProducerFactory> = {
   mqtt: createMqttProducer,
   logger: createLoggerProducer,
+  kafka: notBuilt('kafka'),
+  kinesis: notBuilt('kinesis'),
+  // Loaded only when routed: their client libraries (zeromq's native addon above all) stay out of other servers.
+  redis: async (ctx) => (await import('./redis/producer.js')).createRedisProducer(ctx),
+  zmq: async (ctx) => (await import('./zmq/producer.js')).createZmqProducer(ctx),
 };
 
 export interface CreateProducersOptions {

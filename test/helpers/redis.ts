@@ -1,0 +1,131 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { accepting, deadline, freePort, sleep, trackChild, waitUntil } from './ports.js';
+
+export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/sbin/redis-server'].find((p) => existsSync(p));
+export const REDIS_CLI = ['/usr/bin/redis-cli'].find((p) => existsSync(p));
+
+export interface RedisTlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+export interface RedisServer {
+  port: number;
+  pid(): number | undefined;
+  /** SIGKILL: gone at once, as a crash. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A real redis-server on a free loopback port, alone (or one node of a cluster), with TLS if asked. */
+export async function startRedis(dir: string, opts: { tls?: RedisTlsFiles; cluster?: boolean; port?: number } = {}): Promise<RedisServer> {
+  if (!REDIS_SERVER) throw new Error('redis-server is not installed (scripts/test-deps.sh installs it)');
+  const port = opts.port ?? (await freePort());
+  const data = join(dir, `redis-${port}`);
+  mkdirSync(data, { recursive: true });
+  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', data, '--protected-mode', 'no', '--daemonize', 'no', '--logfile', ''];
+  if (opts.tls) {
+    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no');
+    if (opts.cluster) args.push('--tls-cluster', 'yes');
+  } else args.push('--port', String(port));
+  if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(data, 'nodes.conf'), '--cluster-node-timeout', '2000');
+  let proc: ChildProcess | undefined;
+  const start = async () => {
+    proc = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+    trackChild(proc);
+    await waitUntil(() => accepting(port), 15_000, `redis-server on port ${port}`);
+  };
+  const gone = async (p: ChildProcess) => {
+    if (p.exitCode === null && p.signalCode === null) await Promise.race([new Promise((r) => p.once('exit', r)), deadline(5000)]);
+    await waitUntil(async () => !(await accepting(port)), 5000, 'redis-server to stop');
+  };
+  await start();
+  return {
+    port,
+    pid: () => proc?.pid,
+    kill: async () => {
+      const p = proc;
+      proc = undefined;
+      if (!p || p.exitCode !== null) return;
+      p.kill('SIGKILL');
+      await gone(p);
+    },
+    start,
+    stop: async () => {
+      const p = proc;
+      proc = undefined;
+      if (!p || p.exitCode !== null) return;
+      p.kill('SIGTERM');
+      await Promise.race([new Promise((r) => p.once('exit', r)), deadline(3000)]);
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      await gone(p);
+    },
+  };
+}
+
+/** redis-cli with the node's TLS options. */
+function cli(port: number, tls: RedisTlsFiles | undefined, args: string[]): string {
+  const t = tls ? ['--tls', '--cacert', tls.ca] : [];
+  const r = spawnSync(REDIS_CLI!, ['-h', '127.0.0.1', '-p', String(port), ...t, ...args], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`redis-cli ${args.join(' ')}: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+/** Three primaries, no replicas, every slot assigned: Tesla's cluster mode. */
+export async function startRedisCluster(dir: string, opts: { tls?: RedisTlsFiles } = {}): Promise<RedisServer[]> {
+  const nodes: RedisServer[] = [];
+  try {
+    for (let i = 0; i < 3; i++) nodes.push(await startRedis(dir, { ...opts, cluster: true }));
+    cli(nodes[0].port, opts.tls, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await waitUntil(
+      () => nodes.every((n) => /cluster_state:ok/.test(cli(n.port, opts.tls, ['cluster', 'info']))),
+      30_000,
+      'the cluster to be ok on every node',
+    );
+    // Each node must know every other before a client follows MOVED replies.
+    await sleep(500);
+    return nodes;
+  } catch (err) {
+    for (const n of nodes) await n.stop();
+    throw err;
+  }
+}
+
+export interface RedisMessage {
+  channel: string;
+  value: Buffer;
+}
+
+export interface RedisSubscriber {
+  messages: RedisMessage[];
+  waitFor(pred: (m: RedisMessage[]) => boolean, ms: number, what: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A consumer as Tesla's Redis consumers are: PSUBSCRIBE to every channel, values kept as bytes. */
+export async function subscribeRedis(port: number, opts: { tls?: RedisTlsFiles; pattern?: string } = {}): Promise<RedisSubscriber> {
+  const { createClient } = await import('@redis/client');
+  const { readFileSync } = await import('node:fs');
+  // Every test certificate names localhost; some do not name 127.0.0.1.
+  const socket = opts.tls ? { host: '127.0.0.1', port, tls: true as const, ca: readFileSync(opts.tls.ca), servername: 'localhost' } : { host: '127.0.0.1', port };
+  const c = createClient({ socket: { ...socket, reconnectStrategy: () => 200 } });
+  c.on('error', () => {});
+  await c.connect();
+  const messages: RedisMessage[] = [];
+  await c.pSubscribe(opts.pattern ?? '*', (value: Buffer, channel: Buffer | string) => messages.push({ channel: channel.toString(), value }), true);
+  return {
+    messages,
+    waitFor: (pred, ms, what) => waitUntil(() => pred(messages) || undefined, ms, what).then(() => undefined),
+    close: async () => {
+      try {
+        c.destroy();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}

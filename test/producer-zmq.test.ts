@@ -1,0 +1,113 @@
+import t from 'tap';
+import type { Test } from 'tap';
+import { Subscriber } from 'zeromq';
+import { loadConformance } from './helpers/fixtures.js';
+import { caseRecord, expectedPlain, plainMessage, vDatumMismatches } from './helpers/dispatch-expect.js';
+import { makePki } from './helpers/pki.js';
+import { startServer } from './helpers/server.js';
+import { connectVehicle } from './helpers/vehicle.js';
+import { freePort, sleep, waitUntil } from './helpers/ports.js';
+import { dispatchMessage } from '../src/producers/dispatch/index.js';
+
+// Tesla's zmq dispatcher (datastore/zmq/zmq.go): a PUB socket bound to zmq.addr sends
+// [<namespace>_<record type>, the record's message]. A SUB socket of the zeromq package reads
+// what the real server sends for every public vector.
+
+const conformance = loadConformance();
+const VIN = conformance.vin;
+const NS = 'tesla_telemetry';
+
+interface Got {
+  topic: string;
+  value: Buffer;
+}
+
+function subscriber(port: number): { got: Got[]; close(): void } {
+  const sub = new Subscriber({ linger: 0 });
+  sub.connect(`tcp://127.0.0.1:${port}`);
+  sub.subscribe();
+  const got: Got[] = [];
+  void (async () => {
+    try {
+      for await (const [topic, value] of sub) got.push({ topic: topic.toString(), value });
+    } catch {
+      // closed
+    }
+  })();
+  return { got, close: () => sub.close() };
+}
+
+async function run(t: Test, decoded: boolean) {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const port = await freePort();
+  const server = await startServer(dir, {
+    namespace: NS,
+    transmit_decoded_records: decoded,
+    records: { V: ['zmq'], alerts: ['zmq'], errors: ['zmq'], connectivity: ['zmq'] },
+    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
+    zmq: { addr: `tcp://127.0.0.1:${port}`, verbose: true },
+    workers: 1,
+  });
+  t.teardown(() => server.stop().catch(() => undefined));
+  const sub = subscriber(port);
+  t.teardown(() => sub.close());
+  // A SUB socket's subscription reaches the publisher a moment after it connects; the server
+  // logs each accepted subscriber (verbose).
+  await server.waitForLog((l) => l.event === 'zmq_socket_event' && l.type === 'accept', 10_000);
+  await sleep(200);
+
+  const vehicle = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
+  await waitUntil(() => sub.got.some((g) => g.topic === `${NS}_connectivity`) || undefined, 10_000, 'the CONNECTED record');
+  for (const c of conformance.cases) {
+    const before = sub.got.length;
+    vehicle.send(Buffer.from(c.frame_b64, 'base64'));
+    const r = await vehicle.response(c.expect.txid, 15_000);
+    t.equal(r.kind, c.expect.response, `${c.name}: response`);
+    const rec = caseRecord(c);
+    if (c.expect.response !== 'ack' || !rec) {
+      await sleep(300);
+      t.equal(sub.got.length, before, `${c.name}: nothing sent`);
+      continue;
+    }
+    await waitUntil(() => sub.got.length > before || undefined, 10_000, `${c.name}: a message`);
+    const got = sub.got.slice(before);
+    t.same(got.map((g) => g.topic), [`${NS}_${rec.type}`], `${c.name}: one message, topic <namespace>_<record type>`);
+    if (decoded) {
+      const want = JSON.parse(Buffer.from(dispatchMessage(rec, { decoded: true }).value).toString('utf8'));
+      const have = JSON.parse(got[0].value.toString('utf8'));
+      t.same(have, want, `${c.name}: Tesla's JSON of the record`);
+      t.equal(have.vin, VIN, `${c.name}: vin set`);
+    } else {
+      const plain = plainMessage(rec.type, got[0].value);
+      t.same(plain, expectedPlain(c), `${c.name}: the message Tesla's dispatcher sends, field by field`);
+      t.equal(plain.vin, VIN, `${c.name}: vin set from the certificate`);
+      if (rec.type === 'V') t.same(vDatumMismatches(c, plain), [], `${c.name}: every datum says what the vector says`);
+    }
+  }
+  await vehicle.close();
+  await waitUntil(() => sub.got.filter((g) => g.topic === `${NS}_connectivity`).length >= 2 || undefined, 10_000, 'the DISCONNECTED record');
+  t.equal(await server.stop(), 0, 'the server exits 0');
+}
+
+t.test('conformance vectors through the zmq producer: protobuf', (t) => run(t, false));
+t.test('conformance vectors through the zmq producer: transmit_decoded_records', (t) => run(t, true));
+
+t.test('zmq.addr taken: the server does not start, and says why', async (t) => {
+  const dir = t.testdir();
+  const pki = await makePki(dir);
+  const port = await freePort();
+  const { Publisher } = await import('zeromq');
+  const holder = new Publisher({ linger: 0 });
+  await holder.bind(`tcp://127.0.0.1:${port}`);
+  t.teardown(() => holder.close());
+  await t.rejects(
+    startServer(dir, {
+      records: { V: ['zmq'] },
+      tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
+      zmq: { addr: `tcp://127.0.0.1:${port}` },
+      workers: 1,
+    }),
+    /cannot bind tcp:\/\/127\.0\.0\.1/,
+  );
+});
