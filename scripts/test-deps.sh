@@ -4,7 +4,9 @@
 # (the Home Assistant discovery tests render every template with it, as Home Assistant does),
 # haproxy (the deployment test runs deploy/haproxy.cfg in front of two servers), nginx (the proxy
 # mode tests run deploy/nginx.conf, which ends mTLS in front of the servers) and Chromium (the
-# fleet page tests drive Debian's browser through playwright-core, which downloads none).
+# fleet page tests drive Debian's browser through playwright-core, which downloads none),
+# librdkafka-dev and gcc (the Kafka tests build test/kafka-mock/launcher.c, which runs librdkafka's
+# mock cluster: no Apache Kafka package installs on Debian) and kcat (a second Kafka client).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -13,6 +15,9 @@ python3 -c 'import jinja2' >/dev/null 2>&1 || /usr/bin/python3 -c 'import jinja2
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -f /usr/include/librdkafka/rdkafka_mock.h ] || need+=(librdkafka-dev)
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+command -v kcat >/dev/null 2>&1 || need+=(kcat)
 # `test-deps.sh rabbitmq-server`: make test-cluster also runs a 3-node RabbitMQ cluster.
 for extra in "$@"; do
   [ "$extra" = rabbitmq-server ] && { [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server); }
