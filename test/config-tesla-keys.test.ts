@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { parseConfig } from '../src/config/load.js';
+import { REFUSED_PRODUCERS } from '../src/config/schema.js';
 import { CLI } from './helpers/server.js';
 import { makePki } from './helpers/pki.js';
 
@@ -63,9 +64,15 @@ t.test("every key of Tesla's config.Config is accepted at once", async (t) => {
   t.equal(Object.keys(SAMPLE).length, TESLA_KEYS.length, 'a sample value per key');
   const c = parseConfig(JSON.stringify(build(TESLA_KEYS)), '/etc/ft/config.json', {});
   t.equal(c.monitoring.host, '127.0.0.2', 'prometheus_metrics_host is the monitoring bind address');
-  for (const k of ['monitoring.profiler_host', 'monitoring.profiler_port', 'monitoring.profiling_path', 'kafka', 'redis', 'airbrake', 'zmq', 'logger']) {
+  for (const k of ['monitoring.profiler_host', 'monitoring.profiler_port', 'monitoring.profiling_path', 'airbrake', 'logger', 'pubsub', 'redis.pool']) {
     t.ok(c.ignoredKeys.some((i) => i === k || i.startsWith(`${k}.`)), `${k} named in the start-up warning`);
   }
+  // Shipped producers whose block is present but that no record type routes to are named too.
+  for (const k of ['kafka', 'kinesis', 'redis', 'zmq']) t.ok(c.ignoredKeys.includes(k), `${k} (not routed) named in the start-up warning`);
+  t.equal(c.namespace, 'tesla_telemetry');
+  t.equal(c.transmit_decoded_records, true);
+  t.same(c.redis?.addrs, ['redis:6379']);
+  t.equal(c.zmq?.addr, 'tcp://*:5284');
   t.notOk(c.ignoredKeys.includes('monitoring.prometheus_metrics_host'), 'prometheus_metrics_host is used, not ignored');
 });
 
@@ -95,10 +102,25 @@ t.test("Tesla's shipped configs through check-config (TLS paths adapted)", async
   t.equal(ex.status, 0, `examples/server_config.json passes: ${ex.stdout}${ex.stderr}`);
   t.match(ex.stdout, /all checks passed/);
 
-  // §7: every key is accepted; routing records to producers this server does not ship is the
-  // one error, naming each producer and its record types.
+  // §7: every key is accepted; the producers refused here (Pub/Sub, for want of a server to prove
+  // it against, and any not built yet) are each named with the record types that use it and why.
   const it = spawnSync(process.execPath, [CLI, 'check-config', adapt('tesla-integration.json')], { encoding: 'utf8' });
   t.equal(it.status, 2);
   t.notMatch(it.stderr + it.stdout, /unknown key/, 'no key refused');
-  for (const p of ['kafka', 'kinesis', 'pubsub', 'zmq', 'redis']) t.match(it.stderr, new RegExp(`producer "${p}" \\(used by V`), p);
+  t.match(it.stderr, /producer "pubsub" \(used by V, connectivity\) is one of Tesla's and is refused here: no Google Pub\/Sub server or emulator runs on this machine/);
+  const routed = ['kafka', 'kinesis', 'pubsub', 'zmq', 'redis'];
+  const refused = routed.filter((p) => p in REFUSED_PRODUCERS);
+  for (const p of refused) t.match(it.stderr, `producer "${p}" (used by V, connectivity) is one of Tesla's and is refused here: ${REFUSED_PRODUCERS[p]}`, `${p} refused`);
+  for (const p of routed.filter((p) => !refused.includes(p))) t.notMatch(it.stderr, `"${p}"`, `${p} is shipped`);
+  const problems = it.stderr.split('\n').filter((l) => /\[\w+ \//.test(l));
+  t.equal(problems.length, refused.length, `one problem per refused producer: ${it.stderr}`);
+
+  // Without the refused producers the same file passes.
+  const file = adapt('tesla-integration.json');
+  const c = JSON.parse(readFileSync(file, 'utf8')) as { records: Record<string, string[]> };
+  for (const type of Object.keys(c.records)) c.records[type] = c.records[type].filter((p) => !refused.includes(p));
+  writeFileSync(file, JSON.stringify(c));
+  const ok = spawnSync(process.execPath, [CLI, 'check-config', file], { encoding: 'utf8' });
+  t.equal(ok.status, 0, `passes once the refused producers are left out: ${ok.stdout}${ok.stderr}`);
+  t.match(ok.stdout, `V → ${c.records.V.join(', ')}`);
 });

@@ -1,15 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
-import { configSchema, MQTT_PASSWORD_ENV, MQTT_USERNAME_ENV, SCHEMA_ANNOTATIONS, TESLA_UNSHIPPED_PRODUCERS } from './schema.js';
+import { BUILTIN_PRODUCERS, configSchema, CONFIGURED_PRODUCERS, MQTT_PASSWORD_ENV, MQTT_USERNAME_ENV, REFUSED_PRODUCERS, SCHEMA_ANNOTATIONS } from './schema.js';
 import { closest, ConfigError, dottedPath, pointerPart, type ConfigProblem } from './errors.js';
 import { describeError, schemaAt, type SchemaNode } from './describe.js';
 import { scanJson } from './json.js';
 import type { Config } from './types.js';
 import { broadEntries, parseTrustedProxies } from '../server/proxy/trusted.js';
 
-/** Producers every build of this server has; plugins add their own names. */
-export const BUILTIN_PRODUCERS = ['mqtt', 'logger'];
+export { BUILTIN_PRODUCERS };
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
 ajv.addVocabulary(SCHEMA_ANNOTATIONS);
@@ -94,17 +93,21 @@ function unusedKeys(value: unknown, node: SchemaNode, prefix = ''): string[] {
 
 /** Checks that need the whole validated config: producers, ports, the client-CA pool. */
 function checkMeaning(cfg: Config, problems: ConfigProblem[], warnings: string[]): void {
-  const known = [...BUILTIN_PRODUCERS, ...Object.keys(cfg.producers)];
+  const plugins = Object.keys(cfg.producers);
+  const known = [...BUILTIN_PRODUCERS.filter((p) => !(p in REFUSED_PRODUCERS)), ...plugins];
   const unshipped = new Map<string, string[]>();
   const used = new Set<string>();
+  const routes = new Map<string, string[]>();
   for (const [type, names] of Object.entries(cfg.records)) {
     for (const [i, name] of (names ?? []).entries()) {
       used.add(name);
-      if (known.includes(name)) continue;
-      if (TESLA_UNSHIPPED_PRODUCERS.includes(name)) {
+      routes.set(name, [...(routes.get(name) ?? []), type]);
+      if (plugins.includes(name)) continue;
+      if (Object.prototype.hasOwnProperty.call(REFUSED_PRODUCERS, name)) {
         unshipped.set(name, [...(unshipped.get(name) ?? []), type]);
         continue;
       }
+      if (known.includes(name)) continue;
       const hint = closest(name, known);
       problems.push({
         code: 'unknown_producer',
@@ -118,10 +121,11 @@ function checkMeaning(cfg: Config, problems: ConfigProblem[], warnings: string[]
       code: 'unsupported_producer',
       path: '/records',
       message:
-        `producer "${name}" (used by ${types.join(', ')}) is one of Tesla's and is not shipped by this server; ` +
-        `route ${types.length > 1 ? 'these record types' : types[0]} to mqtt, logger or a plugin declared under producers`,
+        `producer "${name}" (used by ${types.join(', ')}) is one of Tesla's and is refused here: ${REFUSED_PRODUCERS[name]}; ` +
+        `route ${types.length > 1 ? 'these record types' : types[0]} to another producer or a plugin declared under producers`,
     });
   }
+  checkTeslaProducers(cfg, routes, plugins, problems);
   if (used.size === 0) warnings.push('records routes no record type: every record is acked and nothing is published');
   for (const name of Object.keys(cfg.producers)) {
     if (!used.has(name)) warnings.push(`producers.${name} is declared but no record type uses it`);
@@ -167,6 +171,44 @@ function checkMeaning(cfg: Config, problems: ConfigProblem[], warnings: string[]
       message: 'required when tls.trust_tesla_ca is false (otherwise no client could connect); allowed: a path to a PEM file of CA certificates',
     });
   }
+}
+
+/**
+ * Tesla's producers fail at start in Tesla's server when routed without their block or a key
+ * they need; here that is a config error, found before anything starts.
+ */
+function checkTeslaProducers(cfg: Config, routes: Map<string, string[]>, plugins: string[], problems: ConfigProblem[]): void {
+  for (const name of CONFIGURED_PRODUCERS) {
+    const types = routes.get(name);
+    if (!types || plugins.includes(name) || name in REFUSED_PRODUCERS) continue;
+    const usedBy = `records route ${types.join(', ')} to ${name}`;
+    const block = cfg[name] as Record<string, unknown> | undefined;
+    if (!block) {
+      problems.push({ code: 'producer_not_configured', path: `/${name}`, message: `required: ${usedBy}` });
+      continue;
+    }
+    if (name === 'redis') {
+      const r = cfg.redis!;
+      if (!r.addrs?.length) problems.push({ code: 'producer_not_configured', path: '/redis/addrs', message: `required (${usedBy}); allowed: a non-empty list of "host:port"` });
+      if (!r.publish_vin_topics && !r.subscriber_set_prefix) {
+        problems.push({
+          code: 'producer_not_configured',
+          path: '/redis/publish_vin_topics',
+          message: `publish_vin_topics or subscriber_set_prefix must be set (${usedBy}), otherwise no record is published`,
+        });
+      }
+    }
+    if (name === 'zmq' && !cfg.zmq!.addr) problems.push({ code: 'producer_not_configured', path: '/zmq/addr', message: `required (${usedBy}); allowed: an endpoint such as "tcp://*:5284"` });
+    if (name === 'kafka' && !('bootstrap.servers' in block) && !('metadata.broker.list' in block)) {
+      problems.push({ code: 'producer_not_configured', path: '/kafka/bootstrap.servers', message: `required (${usedBy}); allowed: "host:port[,host:port…]"` });
+    }
+  }
+}
+
+/** Blocks of Tesla producers shipped here that no record type routes to: accepted, named in the warning. */
+function unroutedBlocks(cfg: Config): string[] {
+  const used = new Set(Object.values(cfg.records).flat());
+  return CONFIGURED_PRODUCERS.filter((name) => cfg[name] !== undefined && !used.has(name));
 }
 
 /** One line per value: ajv reports a bad value once per failed keyword. */
@@ -215,7 +257,7 @@ export function parseConfig(text: string, file = 'config', env: NodeJS.ProcessEn
   if (problems.length) throw new ConfigError(file, onePerPath(problems));
   const cfg = data as unknown as Config;
   cfg.baseDir = dirname(resolve(file));
-  cfg.ignoredKeys = ignored;
+  cfg.ignoredKeys = [...ignored, ...unroutedBlocks(cfg)];
   // Tesla's key for the monitoring bind address; "" is every interface there.
   const metricsHost = cfg.monitoring.prometheus_metrics_host;
   if (metricsHost !== undefined) cfg.monitoring.host = metricsHost === '' ? '0.0.0.0' : metricsHost;

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { allowedText, rootSchema, type SchemaNode } from './describe.js';
-import { MQTT_PASSWORD_ENV, MQTT_USERNAME_ENV, TESLA_UNSHIPPED_PRODUCERS, UNUSED_KEY_NOTES } from './schema.js';
+import { MQTT_PASSWORD_ENV, MQTT_USERNAME_ENV, REFUSED_PRODUCERS, UNUSED_KEY_NOTES } from './schema.js';
 import { EXPIRY_WARN_DAYS } from '../tls/check.js';
 
 const REGENERATE = 'node dist/config/reference.js docs/configuration.md';
@@ -107,8 +107,12 @@ export function renderReference(): string {
   for (const [k, note] of UNUSED_KEY_NOTES) out.push(`| \`${k}\` | ${cell(note)} |`);
   out.push('');
   out.push(
-    `A record type routed to one of Tesla's producers that this server does not ship (${TESLA_UNSHIPPED_PRODUCERS.map((p) => `\`${p}\``).join(', ')}) ` +
-      'is an error naming the producer and the record types that use it, unless a plugin of that name is declared under `producers`.',
+    `A record type routed to one of Tesla's producers that this server refuses is an error naming the producer, the record types that use it and why, ` +
+      'unless a plugin of that name is declared under `producers`: ' +
+      Object.entries(REFUSED_PRODUCERS)
+        .map(([p, why]) => `\`${p}\` (${why})`)
+        .join(', ') +
+      '. A block of a shipped Tesla producer (`kafka`, `kinesis`, `redis`, `zmq`) that no record type routes to is named in the same warning as the keys above.',
   );
   out.push('');
   out.push('## Errors');
@@ -138,7 +142,8 @@ const ERROR_CODES: [string, string][] = [
   ['empty_list', 'a record type routed to no producer'],
   ['duplicate_item', 'a producer listed twice for one record type'],
   ['unknown_producer', 'a producer name that is neither built in nor declared under `producers`'],
-  ['unsupported_producer', "one of Tesla's producers that this server does not ship"],
+  ['unsupported_producer', "one of Tesla's producers that this server refuses, with the reason"],
+  ['producer_not_configured', 'a record type routes to kafka, kinesis, redis or zmq and its block, or a key it needs, is missing'],
   ['reserved_name', 'a plugin producer named like a built-in one'],
   ['port_conflict', 'two listeners (port, status_port, the metrics port, the embedded broker, the public key page) on one port'],
   ['ca_required', '`tls.trust_tesla_ca` is false and `tls.ca_file` is not set'],

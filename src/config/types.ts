@@ -1,4 +1,8 @@
 import type { Qos } from '../publish/plan.js';
+import type { KafkaConfig } from '../producers/kafka/config.js';
+import type { KinesisConfig } from '../producers/kinesis/config.js';
+import type { RedisConfig } from '../producers/redis/config.js';
+import type { ZmqConfig } from '../producers/zmq/config.js';
 
 export interface KindSettings {
   qos?: Qos;
@@ -13,6 +17,12 @@ export interface Config {
   log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   json_log_enable: boolean;
   namespace: string;
+  /** Tesla's producers send Tesla's JSON instead of protobuf. */
+  transmit_decoded_records: boolean;
+  kafka?: KafkaConfig;
+  kinesis?: KinesisConfig;
+  redis?: RedisConfig;
+  zmq?: ZmqConfig;
   records: Partial<Record<'V' | 'alerts' | 'errors' | 'connectivity', string[]>>;
   tls: {
     server_cert: string;

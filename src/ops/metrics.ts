@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { MqttLink } from '../producers/mqtt/link.js';
+import { isTallied, type TalliedProducer } from '../producers/dispatch/tally.js';
 import type { Producer } from '../producers/types.js';
 import { readinessOf, type Readiness } from './readiness.js';
 import { TallyHistogram } from './tally-histogram.js';
@@ -166,6 +167,25 @@ export class ServerMetrics implements ServerEvents {
     this.counter('broker_records_overdue_total', 'Records answered "not yet" at their deadline while their publishes stayed in flight (a late acknowledgement completes them; a resend is answered by them).', ['producer'], () =>
       links((l) => l.overdue()),
     );
+
+    // Tesla-compatible producers (kafka, kinesis, redis, zmq): one set of series, by producer.
+    const tallied = function* (rows: (name: string, p: TalliedProducer) => Iterable<Row>): Generator<Row> {
+      for (const [producer, p] of producers) if (isTallied(p)) yield* rows(producer, p);
+    };
+    const byType = (pick: (p: TalliedProducer) => Map<string, number>) => () =>
+      tallied(function* (producer, p) {
+        for (const [record_type, v] of pick(p)) yield [{ producer, record_type }, v];
+      });
+    this.counter('dispatch_sent_total', 'Messages a Tesla-compatible producer had confirmed (redis: PUBLISH answered; zmq: taken by the socket), by producer and record type.', ['producer', 'record_type'], byType((p) => p.tally.sent));
+    this.counter('dispatch_sent_bytes_total', 'Bytes of the values of those messages, by producer and record type.', ['producer', 'record_type'], byType((p) => p.tally.sentBytes));
+    this.counter('dispatch_failures_total', 'Records a Tesla-compatible producer did not take, by producer and reason.', ['producer', 'reason'], () =>
+      tallied(function* (producer, p) {
+        for (const [reason, v] of p.tally.failed) yield [{ producer, reason }, v];
+      }),
+    );
+    this.gauge('dispatch_in_flight', 'Records handed to a Tesla-compatible producer and not answered yet.', ['producer'], () => tallied((producer, p) => [[{ producer }, p.tally.inFlight]]));
+    this.gauge('dispatch_connected', 'Whether a Tesla-compatible producer can reach its server now (1) or not (0); zmq: its socket is bound.', ['producer'], () => tallied((producer, p) => [[{ producer }, p.connected() ? 1 : 0]]), 'min');
+    this.counter('dispatch_reconnects_total', 'Connections a Tesla-compatible producer made after its first one.', ['producer'], () => tallied((producer, p) => [[{ producer }, p.tally.reconnects]]));
 
     if (this.tracked.size) {
       const per = (pick: (t: VinTotals & { connected: number }) => number) =>

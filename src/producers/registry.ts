@@ -7,10 +7,21 @@ import { loadPluginFactory } from './plugin.js';
 import type { Producer, ProducerFactory } from './types.js';
 import type { PresenceCorrections } from './presence.js';
 
+/** Refuses at start: the config check refuses these names first (REFUSED_PRODUCERS); this is the backstop. */
+const notBuilt =
+  (name: string): ProducerFactory =>
+  () => {
+    throw new Error(`producer ${name} is not built yet`);
+  };
+
 /** Built-in producers by name; plugins join them from `producers` in the config. */
 export const builtinProducers: Record<string, ProducerFactory> = {
   mqtt: createMqttProducer,
   logger: createLoggerProducer,
+  kafka: notBuilt('kafka'),
+  kinesis: notBuilt('kinesis'),
+  redis: notBuilt('redis'),
+  zmq: notBuilt('zmq'),
 };
 
 export interface CreateProducersOptions {

@@ -8,6 +8,10 @@ interface RecordBase {
   txid: string;
   /** The protobuf payload as received (or as made, for connectivity). */
   payload: Uint8Array;
+  /** When the server took the frame up (epoch ms); set by the server, read by Tesla-compatible producers. */
+  receivedAt?: number;
+  /** The connection's `Version` request header; set by the server, read by Tesla-compatible producers. */
+  clientVersion?: string;
 }
 
 /** One datum of a V record: its Field name and its value already as JSON text (§6). */

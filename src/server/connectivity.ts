@@ -30,6 +30,8 @@ export function makeConnectivityRecord(info: SessionInfo, status: keyof typeof S
     status,
     networkInterface: info.networkInterface,
     createdAt: { seconds: BigInt(seconds), nanos },
+    receivedAt: now,
+    clientVersion: info.clientVersion,
   };
 }
 

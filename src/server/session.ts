@@ -250,6 +250,8 @@ export class VehicleSession {
       this.log.line('warn', { event: 'payload_undecodable', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(err.message) }, 'payload does not decode');
       return ev.frameDone(f.recordType, 'error_undecodable');
     }
+    record.receivedAt = this.lastFrameAt;
+    record.clientVersion = this.info.clientVersion;
     const settled = this.opts.dispatcher.dispatch(record, producers);
     if (key !== undefined) this.opts.pending!.track(key, payload, settled);
     this.answerWhen(settled, f, arrivedAt, record.type === 'V' ? record.data.length : 1, record);

@@ -9,7 +9,7 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import type { Logger } from 'pino';
 import { configPath } from '../config/load.js';
-import { UNUSED_KEY_NOTES } from '../config/schema.js';
+import { CONFIGURED_PRODUCERS, UNUSED_KEY_NOTES } from '../config/schema.js';
 import type { Config } from '../config/types.js';
 import { splitPem, teslaCaDir } from '../server/tls.js';
 
@@ -366,7 +366,7 @@ export function configChecks(config: Config, file: string): CheckLine[] {
   }
   const lines: CheckLine[] = [{ status: 'ok', check: 'config', message: `${file} is valid${routes.length ? `; records: ${routes.join('; ')}` : ''}` }];
   if (config.ignoredKeys.length) {
-    const notes = config.ignoredKeys.map((k) => `${k} (${UNUSED_KEY_NOTES.get(k) ?? 'not used'})`);
+    const notes = config.ignoredKeys.map((k) => `${k} (${UNUSED_KEY_NOTES.get(k) ?? (CONFIGURED_PRODUCERS.includes(k as never) ? 'no record type routes to it' : 'not used')})`);
     lines.push({ status: 'warn', check: 'config', message: `accepted but not used by this server: ${notes.join(', ')}` });
   }
   const proxy = config.tls.proxy;
