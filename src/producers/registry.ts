@@ -3,6 +3,8 @@ import type { Config } from '../config/types.js';
 import { derivedPublisher, type DerivedListener } from './derived.js';
 import { createLoggerProducer } from './logger.js';
 import { createMqttProducer } from './mqtt/producer.js';
+import { createKafkaProducer } from './kafka/producer.js';
+import { createKinesisProducer } from './kinesis/producer.js';
 import { loadPluginFactory } from './plugin.js';
 import type { Producer, ProducerFactory } from './types.js';
 import type { PresenceCorrections } from './presence.js';
@@ -18,8 +20,8 @@ const notBuilt =
 export const builtinProducers: Record<string, ProducerFactory> = {
   mqtt: createMqttProducer,
   logger: createLoggerProducer,
-  kafka: notBuilt('kafka'),
-  kinesis: notBuilt('kinesis'),
+  kafka: createKafkaProducer,
+  kinesis: createKinesisProducer,
   redis: notBuilt('redis'),
   zmq: notBuilt('zmq'),
 };
