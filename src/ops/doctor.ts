@@ -13,6 +13,8 @@ import { shownPath, unreadableNote, type CheckLine } from '../tls/check.js';
 import { probeBroker } from './doctor-broker.js';
 import { answersAsThisServer } from './doctor-running.js';
 import { loadPluginFactory } from '../producers/plugin.js';
+import { kafkaCheck } from './doctor-kafka.js';
+import { kinesisCheck } from './doctor-kinesis.js';
 
 /** The broker check waits no longer than this, whatever mqtt.connect_timeout_ms says. */
 export const BROKER_CHECK_CAP_MS = 10_000;
@@ -156,7 +158,7 @@ export async function brokerCheck(config: Config): Promise<CheckLine> {
   return { status: 'fail', check: 'broker', message: `${at} is unreachable: ${r.reason}` };
 }
 
-/** Every online check, in the order they print: host, ports, broker. */
+/** Every online check, in the order they print: host, ports, broker, kafka, kinesis. */
 export async function onlineChecks(config: Config): Promise<CheckLine[]> {
   const lines: CheckLine[] = [await hostCheck(config)];
   // One at a time: two listeners sharing a port were refused by the config already. The vehicle
@@ -169,6 +171,8 @@ export async function onlineChecks(config: Config): Promise<CheckLine[]> {
   };
   for (const l of listenersOf(config)) lines.push(await portCheck(l, running));
   lines.push(await brokerCheck(config));
+  lines.push(...(await kafkaCheck(config, BROKER_CHECK_CAP_MS)));
+  lines.push(...(await kinesisCheck(config, BROKER_CHECK_CAP_MS)));
   return lines;
 }
 
