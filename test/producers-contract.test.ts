@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -15,6 +15,11 @@ import { fixturesDir } from './helpers/fixtures.js';
 import { subscribe } from './helpers/subscriber.js';
 import { vPayload } from './helpers/vehicle.js';
 import { waitUntil } from './helpers/ports.js';
+import { tmpdir } from 'node:os';
+import { startKafkaMock } from './helpers/kafka-mock.js';
+import { kcatRead } from './helpers/kcat.js';
+import { KINESALITE_ENV, startKinesalite } from './helpers/kinesalite.js';
+import { plain } from './helpers/tesla-expect.js';
 
 // One contract, every producer: produce(record) settles per record, resolves once the record is
 // taken (and only then is it observable in the sink), copes with concurrency, and close() ends it.
@@ -168,6 +173,52 @@ contract('driver-score plugin (loaded by name; seen through its derived/trip_liv
       await mqtt.close();
       await sub.close();
       await broker.close();
+    },
+  };
+});
+
+/** The speed of a V message as Tesla's dispatchers send it (protobuf, vin set). */
+function speedIn(bytes: Uint8Array): number | undefined {
+  const m = plain('V', bytes) as { data?: { key: string; value?: { float_value?: number } }[] };
+  return m.data?.find((d) => d.key === 'VehicleSpeed')?.value?.float_value;
+}
+
+contract('kafka (librdkafka mock cluster, 3 brokers)', async (t) => {
+  const kafka = await startKafkaMock(3);
+  const cfg = config({ namespace: 'pc', records: { V: ['kafka'] }, kafka: { 'bootstrap.servers': kafka.bootstrap } });
+  const producer = await builtinProducers.kafka({ name: 'kafka', config: cfg, logger: pino({ level: 'silent' }), options: {} });
+  producer.start?.();
+  await waitUntil(() => producer.ready?.(), 20_000, 'kafka producer connected');
+  t.equal(producer.selfTimed, true, 'answers every record by its deadline');
+  return {
+    producer,
+    observed: async (txid, speed) => {
+      const m = (await kcatRead(kafka.bootstrap, 'pc_V')).find((x) => x.headers.txid === txid);
+      return m !== undefined && m.key.toString() === VIN && Math.abs(speedIn(m.value)! - speed) < 1e-3;
+    },
+    teardown: () => kafka.stop(),
+  };
+});
+
+contract('kinesis (kinesalite)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ft-contract-kinesis-'));
+  const kinesis = await startKinesalite(dir);
+  await kinesis.createStream('pc_V', 1);
+  for (const type of ['alerts', 'errors', 'connectivity']) await kinesis.createStream(`pc_${type}`, 1);
+  // The AWS client finds credentials and region where AWS tools look: the environment here.
+  Object.assign(process.env, KINESALITE_ENV);
+  const cfg = config({ namespace: 'pc', records: { V: ['kinesis'] }, kinesis: { override_host: kinesis.endpoint } });
+  const producer = await builtinProducers.kinesis({ name: 'kinesis', config: cfg, logger: pino({ level: 'silent' }), options: {} });
+  producer.start?.();
+  await waitUntil(() => producer.ready?.(), 20_000, 'kinesis producer connected');
+  t.equal(producer.selfTimed, true, 'answers every record by its deadline');
+  return {
+    producer,
+    // A Kinesis record has no headers: the V record is known by its speed.
+    observed: async (_txid, speed) => (await kinesis.read('pc_V')).some((r) => r.partitionKey === VIN && Math.abs(speedIn(r.data)! - speed) < 1e-3),
+    teardown: async () => {
+      await kinesis.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 });
