@@ -62,6 +62,7 @@ t.test('kinesis: ListStreams answers, then each routed stream must exist', async
   t.match(missing.stdout, /^fail  kinesis: stream ns_alerts \(record type alerts\) does not exist: create it/m);
 
   await kinesis.createStream('ns_alerts', 1);
+  await kinesis.createStream('ns_connectivity', 1);
   const ok = await runCli(['check-config', '--online', 'config.json'], dir, { env: KINESALITE_ENV });
   t.equal(ok.code, 0, ok.stdout + ok.stderr);
 

@@ -31,10 +31,19 @@ export async function startKinesalite(dir: string): Promise<Kinesalite> {
     `.listen(${port}, '127.0.0.1', () => console.log('listening'))`;
   let proc: ChildProcess | undefined;
   const start = async () => {
-    proc = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
-    proc.stderr!.resume();
-    trackChild(proc);
-    await waitUntil(() => accepting(port), 15_000, `kinesalite on port ${port}`);
+    const p = (proc = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    let stderr = '';
+    p.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-2000)));
+    trackChild(p);
+    // Loading LevelDB and its modules takes a while on a loaded machine.
+    await waitUntil(
+      async () => {
+        if (p.exitCode !== null) throw new Error(`kinesalite exited (${p.exitCode}): ${stderr}`);
+        return accepting(port);
+      },
+      60_000,
+      `kinesalite on port ${port}`,
+    );
   };
   const stopWith = async (signal: NodeJS.Signals) => {
     const p = proc;
