@@ -119,3 +119,10 @@ bench-proxy-memory: build
 .PHONY: bench-storm
 bench-storm: build
 	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; node build/bench/storm.js $(ARGS)
+
+# The same vehicles through the server to mosquitto, a Kafka cluster (librdkafka's mock) and
+# kinesalite, one after the other: fields/s and server CPU per record (bench/README.md).
+.PHONY: bench-dispatch
+bench-dispatch: build
+	@bash scripts/test-deps.sh
+	node build/bench/dispatch.js $(ARGS)
