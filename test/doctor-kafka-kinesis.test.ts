@@ -60,6 +60,7 @@ t.test('kinesis: ListStreams answers, then each routed stream must exist', async
   t.match(missing.stdout, new RegExp(`^ok    kinesis: http://127\\.0\\.0\\.1:${kinesis.port} \\(kinesis\\.override_host\\) answered ListStreams$`, 'm'));
   t.match(missing.stdout, /^ok    kinesis: stream vehicle_data \(record type V\) is ACTIVE$/m);
   t.match(missing.stdout, /^fail  kinesis: stream ns_alerts \(record type alerts\) does not exist: create it/m);
+  t.match(missing.stdout, /^fail  kinesis: stream ns_connectivity \(record type connectivity\) does not exist/m, 'connectivity records go there too');
 
   await kinesis.createStream('ns_alerts', 1);
   await kinesis.createStream('ns_connectivity', 1);

@@ -20,6 +20,8 @@ export async function kinesisCheck(config: Config, capMs: number): Promise<Check
     .filter(([, names]) => names?.includes('kinesis'))
     .map(([type]) => type);
   if (types.length === 0) return [];
+  // Connectivity records go wherever other records go unless records routes them itself.
+  if (config.records.connectivity === undefined) types.push('connectivity');
   const s = kinesisSettingsFrom(config.kinesis ?? {}, config.namespace);
   const link = new KinesisLink({ ...s, maxAttempts: 1 }, pino({ level: 'silent' }));
   const at = s.endpoint ? `${s.endpoint} (kinesis.override_host)` : 'the AWS Kinesis endpoint';
