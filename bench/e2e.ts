@@ -8,14 +8,13 @@ import { fork } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { makePki } from '../test/helpers/pki.js';
 import { repoRoot } from '../test/helpers/server.js';
 import { flagsOrExit, type FlagSpec } from './lib/args.js';
 import { startBroker, type Broker } from './lib/broker.js';
 import { BrokerPings, SYS_EVERY_SECOND, type PingSnapshot } from './lib/broker-pings.js';
 import { deadlineExit, track, trackDir } from './lib/cleanup.js';
-import type { DriverData, DriverVehicle } from './lib/driver.js';
+import { Fleet } from './lib/fleet.js';
 import { measure, summarize, type Load, type PhaseSummary, type RunFigures } from './lib/measure.js';
 import { freePort } from '../test/helpers/ports.js';
 import { peakRssKb, rssKb } from './lib/proc.js';
@@ -85,73 +84,6 @@ function progress(label: string, unit: string, subject: string, mult = 1) {
         `(${fix((r.cpu[subject] * 1e6) / (r.done * mult), 2)} µs per ${mult > 1 ? 'field' : 'publish'}), mosquitto ${fix((100 * r.cpu.broker) / r.seconds, 0)}%, machine busy ${fix((100 * r.machineCpu) / r.seconds, 0)}%${extra}`,
     );
   };
-}
-
-/** The vehicles, spread over worker threads; marks merge their counts. */
-class Fleet implements Load {
-  readonly workers: Worker[] = [];
-  private readonly sizes = new Map<Worker, number>();
-
-  constructor(port: number, caPem: string, vehicles: DriverVehicle[], threads: number) {
-    const url = new URL('./lib/driver.js', import.meta.url);
-    for (let t = 0; t < threads; t++) {
-      const mine = vehicles.filter((_, i) => i % threads === t);
-      if (!mine.length) continue;
-      const data: DriverData = { port, caPem, vehicles: mine, fields: F, window: W, unansweredMs: flags['unanswered-ms']! };
-      const w = new Worker(url, { workerData: data });
-      w.on('message', (m: { type: string; message?: string }) => {
-        if (m.type === 'log') log(`  driver: ${m.message}`);
-      });
-      w.on('error', (err) => {
-        log(`driver thread failed: ${err.stack ?? err}`);
-        process.exit(1);
-      });
-      this.workers.push(w);
-      this.sizes.set(w, mine.length);
-    }
-  }
-
-  private all<T extends MarkReply>(msg: (w: Worker) => unknown, reply: string, timeout: number): Promise<T[]> {
-    return Promise.all(this.workers.map((w) => request<T>(w, (m) => w.postMessage(m), msg(w), reply, timeout)));
-  }
-
-  async connect(): Promise<void> {
-    await this.all(() => ({ cmd: 'connect' }), 'connected', 60_000);
-  }
-
-  async start(rate?: number): Promise<void> {
-    // Each thread gets the share of the total rate its vehicles make.
-    const msg = (w: Worker) => (rate === undefined ? { cmd: 'start', mode: 'saturate' } : { cmd: 'start', mode: 'rate', rate: (rate * this.sizes.get(w)!) / K });
-    await this.all(msg, 'started', 10_000);
-  }
-
-  async mark(): Promise<MarkReply> {
-    return merge(await this.all(() => ({ cmd: 'mark' }), 'mark', 10_000));
-  }
-
-  async stop(): Promise<MarkReply & { stillOutstanding: number }> {
-    const rs = await this.all<MarkReply & { stillOutstanding: number }>(() => ({ cmd: 'stop', drainMs: DRAIN_MS }), 'stopped', DRAIN_MS + 10_000);
-    return { ...merge(rs), stillOutstanding: rs.reduce((n, r) => n + r.stillOutstanding, 0) };
-  }
-
-  async close(): Promise<void> {
-    await this.all(() => ({ cmd: 'close' }), 'closed', 10_000).catch(() => undefined);
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
-}
-
-function merge(rs: MarkReply[]): MarkReply {
-  const lat = rs.map((r) => r.latencies).filter((l): l is Float64Array => !!l);
-  const all = new Float64Array(lat.reduce((n, l) => n + l.length, 0));
-  let at = 0;
-  for (const l of lat) {
-    all.set(l, at);
-    at += l.length;
-  }
-  const sum = (k: 'done' | 'errors' | 'unanswered' | 'late' | 'windowFull' | 'sent') => rs.reduce((n, r) => n + r[k], 0);
-  const loops = rs.map((r) => r.loop).filter((l): l is { p99: number; max: number } => !!l);
-  const loop = loops.length ? { p99: Math.max(...loops.map((l) => l.p99)), max: Math.max(...loops.map((l) => l.max)) } : undefined;
-  return { type: 'mark', loop, done: sum('done'), errors: sum('errors'), unanswered: sum('unanswered'), late: sum('late'), windowFull: sum('windowFull'), sent: sum('sent'), latencies: all };
 }
 
 async function serverPhase(fleet: Fleet, server: BenchServer, broker: Broker, pings: BrokerPings, label: string, rate?: number): Promise<PhaseResult> {
@@ -239,8 +171,7 @@ async function main(): Promise<void> {
   const rssIdleKb = rssKb(server.pid);
 
   const fleet = new Fleet(
-    server.port,
-    pki.ca.certPem,
+    { port: server.port, caPem: pki.ca.certPem, fields: F, window: W, unansweredMs: flags['unanswered-ms']!, drainMs: DRAIN_MS, log },
     vins.map((vin, i) => ({ vin, index: i, certPem: certs[i].certPem, keyPem: certs[i].keyPem })),
     Math.min(flags['driver-threads']!, K),
   );

@@ -4,8 +4,10 @@
 # (the Home Assistant discovery tests render every template with it, as Home Assistant does),
 # haproxy (the deployment test runs deploy/haproxy.cfg in front of two servers), nginx (the proxy
 # mode tests run deploy/nginx.conf, which ends mTLS in front of the servers) and Chromium (the
-# fleet page tests drive Debian's browser through playwright-core, which downloads none) and
-# redis-server with redis-cli (the redis producer's tests run it alone, as a cluster and with TLS).
+# fleet page tests drive Debian's browser through playwright-core, which downloads none),
+# redis-server with redis-cli (the redis producer's tests run it alone, as a cluster and with TLS),
+# librdkafka-dev and gcc (the Kafka tests build test/kafka-mock/launcher.c, which runs librdkafka's
+# mock cluster: no Apache Kafka package installs on Debian) and kcat (a second Kafka client).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -15,6 +17,9 @@ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 { [ -x /usr/bin/redis-server ] && [ -x /usr/bin/redis-cli ]; } || need+=(redis-server redis-tools)
+[ -f /usr/include/librdkafka/rdkafka_mock.h ] || need+=(librdkafka-dev)
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+command -v kcat >/dev/null 2>&1 || need+=(kcat)
 # `test-deps.sh rabbitmq-server`: make test-cluster also runs a 3-node RabbitMQ cluster.
 for extra in "$@"; do
   [ "$extra" = rabbitmq-server ] && { [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server); }

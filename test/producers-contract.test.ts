@@ -17,6 +17,9 @@ import { subscribe } from './helpers/subscriber.js';
 import { freePort, waitUntil } from './helpers/ports.js';
 import { startRedis, subscribeRedis } from './helpers/redis.js';
 import { plainMessage } from './helpers/dispatch-expect.js';
+import { startKafkaMock } from './helpers/kafka-mock.js';
+import { kcatRead } from './helpers/kcat.js';
+import { KINESALITE_ENV, startKinesalite } from './helpers/kinesalite.js';
 import type { ProducerFactory } from '../src/producers/types.js';
 
 // One contract, every producer: the kit a plugin author runs (fleet-telemetry/testing) runs here
@@ -199,6 +202,34 @@ t.test('producer contract: zmq (a SUB socket of the zeromq package)', async (t) 
     name: 'zmq',
     config: config({ records: { V: ['zmq'] }, namespace: 'pc', zmq: { addr: `tcp://127.0.0.1:${port}` } }),
     seen: (r) => got.some((g) => g.topic === 'pc_V' && sameSpeed(g.value, r)),
+    onCheck: (name) => t.pass(name),
+  });
+});
+
+t.test('producer contract: kafka (librdkafka mock cluster, 3 brokers)', async (t) => {
+  const kafka = await startKafkaMock(3);
+  t.teardown(() => kafka.stop());
+  await runProducerContract(builtinProducers.kafka, {
+    name: 'kafka',
+    config: config({ namespace: 'pc', records: { V: ['kafka'] }, kafka: { 'bootstrap.servers': kafka.bootstrap } }),
+    seen: async (r) => (await kcatRead(kafka.bootstrap, 'pc_V')).some((m) => m.headers.txid === r.txid && m.key.toString() === VIN && sameSpeed(m.value, r)),
+    timeoutMs: 20_000,
+    onCheck: (name) => t.pass(name),
+  });
+});
+
+t.test('producer contract: kinesis (kinesalite)', async (t) => {
+  const kinesis = await startKinesalite(serverDir(t, 'ft-contract-kinesis-'));
+  t.teardown(() => kinesis.stop());
+  for (const type of ['V', 'alerts', 'errors', 'connectivity']) await kinesis.createStream(`pc_${type}`, 1);
+  // The AWS client finds credentials and region where AWS tools look: the environment here.
+  Object.assign(process.env, KINESALITE_ENV);
+  await runProducerContract(builtinProducers.kinesis, {
+    name: 'kinesis',
+    config: config({ namespace: 'pc', records: { V: ['kinesis'] }, kinesis: { override_host: kinesis.endpoint } }),
+    // A Kinesis record has no headers: the V record is known by its speed.
+    seen: async (r) => (await kinesis.read('pc_V')).some((x) => x.partitionKey === VIN && sameSpeed(x.data, r)),
+    timeoutMs: 20_000,
     onCheck: (name) => t.pass(name),
   });
 });

@@ -31,8 +31,6 @@ export const BUILTIN_PRODUCERS = ['mqtt', 'logger', 'kafka', 'kinesis', 'redis',
 /** Tesla's producers that `records` may not name here, with why. */
 export const REFUSED_PRODUCERS: Readonly<Record<string, string>> = {
   pubsub: 'no Google Pub/Sub server or emulator runs on this machine to prove it against, so it is not shipped',
-  kafka: 'not built yet',
-  kinesis: 'not built yet',
 };
 
 /** The Tesla producers shipped here that need their own config block when routed. */

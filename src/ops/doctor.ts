@@ -14,6 +14,8 @@ import { probeBroker } from './doctor-broker.js';
 import { dispatchChecks } from './doctor-dispatch.js';
 import { answersAsThisServer } from './doctor-running.js';
 import { loadPluginFactory } from '../producers/plugin.js';
+import { kafkaCheck } from './doctor-kafka.js';
+import { kinesisCheck } from './doctor-kinesis.js';
 
 /** The broker check waits no longer than this, whatever mqtt.connect_timeout_ms says. */
 export const BROKER_CHECK_CAP_MS = 10_000;
@@ -157,7 +159,7 @@ export async function brokerCheck(config: Config): Promise<CheckLine> {
   return { status: 'fail', check: 'broker', message: `${at} is unreachable: ${r.reason}` };
 }
 
-/** Every online check, in the order they print: host, ports, broker. */
+/** Every online check, in the order they print: host, ports, broker, kafka, kinesis. */
 export async function onlineChecks(config: Config): Promise<CheckLine[]> {
   const lines: CheckLine[] = [await hostCheck(config)];
   // One at a time: two listeners sharing a port were refused by the config already. The vehicle
@@ -171,6 +173,8 @@ export async function onlineChecks(config: Config): Promise<CheckLine[]> {
   for (const l of listenersOf(config)) lines.push(await portCheck(l, running));
   lines.push(await brokerCheck(config));
   lines.push(...(await dispatchChecks(config)));
+  lines.push(...(await kafkaCheck(config, BROKER_CHECK_CAP_MS)));
+  lines.push(...(await kinesisCheck(config, BROKER_CHECK_CAP_MS)));
   return lines;
 }
 

@@ -3,23 +3,18 @@ import type { Config } from '../config/types.js';
 import { derivedPublisher, type DerivedListener } from './derived.js';
 import { createLoggerProducer } from './logger.js';
 import { createMqttProducer } from './mqtt/producer.js';
+import { createKafkaProducer } from './kafka/producer.js';
+import { createKinesisProducer } from './kinesis/producer.js';
 import { loadPluginFactory } from './plugin.js';
 import type { Producer, ProducerFactory } from './types.js';
 import type { PresenceCorrections } from './presence.js';
-
-/** Refuses at start: the config check refuses these names first (REFUSED_PRODUCERS); this is the backstop. */
-const notBuilt =
-  (name: string): ProducerFactory =>
-  () => {
-    throw new Error(`producer ${name} is not built yet`);
-  };
 
 /** Built-in producers by name; plugins join them from `producers` in the config. */
 export const builtinProducers: Record<string, ProducerFactory> = {
   mqtt: createMqttProducer,
   logger: createLoggerProducer,
-  kafka: notBuilt('kafka'),
-  kinesis: notBuilt('kinesis'),
+  kafka: createKafkaProducer,
+  kinesis: createKinesisProducer,
   // Loaded only when routed: their client libraries (zeromq's native addon above all) stay out of other servers.
   redis: async (ctx) => (await import('./redis/producer.js')).createRedisProducer(ctx),
   zmq: async (ctx) => (await import('./zmq/producer.js')).createZmqProducer(ctx),

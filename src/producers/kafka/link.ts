@@ -1,0 +1,149 @@
+import { Kafka, logLevel, Partitioners, type LogEntry, type Producer as KafkaClient } from 'kafkajs';
+import type { Logger } from 'pino';
+import { consistentPartition } from './partition.js';
+import type { KafkaSettings } from './options.js';
+import type { DispatchTally } from '../dispatch/index.js';
+
+/** One message as Tesla's dispatcher builds it: topic, the VIN as key, the value, the record's metadata as headers. */
+export interface KafkaMessage {
+  topic: string;
+  key: Buffer;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+/** Longest wait between connection attempts while no broker answers. */
+const CONNECT_RETRY_MAX_MS = 5000;
+
+/**
+ * kafkajs's warnings and errors, at debug: the link logs what an operator needs (up, down, why).
+ * Its own debug lines (one per request) are never made: they cost CPU per batch.
+ */
+function logCreatorFor(log: Logger) {
+  return () =>
+    ({ namespace, log: entry }: LogEntry) => {
+      const { message, ...extra } = entry;
+      log.debug({ event: 'kafka_client', namespace, ...extra }, message);
+    };
+}
+
+/**
+ * The producer's connection to the Kafka cluster (kafkajs: pure JavaScript, no native build).
+ * `up` once a connection was made or a send succeeded; down when a send fails; a later send that
+ * succeeds brings it up again (sends are the probe; the client reconnects by itself).
+ */
+export class KafkaLink {
+  up = false;
+  /** Times the link went down after being up (a metric). */
+  downs = 0;
+  private readonly client: KafkaClient;
+  private connecting: NodeJS.Timeout | undefined;
+  private closed = false;
+  private started = false;
+
+  constructor(
+    private readonly s: KafkaSettings,
+    private readonly log: Logger,
+    private readonly tally?: DispatchTally,
+  ) {
+    const kafka = new Kafka({
+      clientId: s.clientId,
+      brokers: s.brokers,
+      ssl: s.ssl,
+      sasl: s.sasl,
+      connectionTimeout: s.connectionTimeoutMs,
+      requestTimeout: s.requestTimeoutMs,
+      retry: { retries: s.retries, initialRetryTime: s.retryBackoffMs, maxRetryTime: s.retryBackoffMaxMs },
+      logLevel: logLevel.WARN,
+      logCreator: logCreatorFor(log),
+    });
+    const partitioner =
+      s.partitioner === 'murmur2_random'
+        ? Partitioners.DefaultPartitioner
+        : () =>
+            ({ partitionMetadata, message }: { partitionMetadata: unknown[]; message: { key?: Buffer | string | null } }) =>
+              consistentPartition(Buffer.from(message.key ?? ''), partitionMetadata.length);
+    this.client = kafka.producer({
+      createPartitioner: partitioner,
+      allowAutoTopicCreation: true,
+      idempotent: s.idempotent,
+      maxInFlightRequests: s.idempotent ? 1 : undefined,
+      metadataMaxAge: s.metadataMaxAgeMs,
+      retry: { retries: s.retries, initialRetryTime: s.retryBackoffMs, maxRetryTime: s.retryBackoffMaxMs },
+    });
+  }
+
+  /** Connects, trying again with backoff until it works or the link closes. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    let wait = this.s.retryBackoffMs;
+    const attempt = () => {
+      this.connecting = undefined;
+      if (this.closed) return;
+      this.client.connect().then(
+        () => {
+          if (this.closed) return;
+          this.log.info({ event: 'kafka_connected', brokers: this.s.brokers.join(',') }, 'connected to the Kafka cluster');
+          this.markUp();
+        },
+        (err: unknown) => {
+          if (this.closed) return;
+          this.log.warn({ event: 'kafka_connect_failed', brokers: this.s.brokers.join(','), err: (err as Error).message, retry_ms: wait }, 'cannot connect to the Kafka cluster');
+          this.connecting = setTimeout(attempt, wait);
+          wait = Math.min(CONNECT_RETRY_MAX_MS, wait * 2);
+        },
+      );
+    };
+    attempt();
+  }
+
+  /** Whether connect() succeeded once: before that, sends are refused without trying. */
+  connectedOnce(): boolean {
+    return this.up || this.downs > 0;
+  }
+
+  /** One batch to the cluster with the configured acks; resolves with the brokers' acknowledgement. */
+  async send(batch: readonly KafkaMessage[]): Promise<void> {
+    const byTopic = new Map<string, { key: Buffer; value: Buffer; headers: Record<string, string> }[]>();
+    for (const m of batch) {
+      let list = byTopic.get(m.topic);
+      if (!list) byTopic.set(m.topic, (list = []));
+      list.push({ key: m.key, value: m.value, headers: m.headers });
+    }
+    try {
+      await this.client.sendBatch({
+        acks: this.s.acks,
+        compression: this.s.compression,
+        timeout: this.s.requestTimeoutMs,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } catch (err) {
+      this.markDown(err as Error);
+      throw err;
+    }
+    this.markUp();
+  }
+
+  private markUp(): void {
+    if (this.up) return;
+    if (this.downs > 0) {
+      this.log.info({ event: 'kafka_available' }, 'the Kafka cluster takes records again');
+      if (this.tally) this.tally.reconnects++;
+    }
+    this.up = true;
+  }
+
+  private markDown(err: Error): void {
+    if (!this.up || this.closed) return;
+    this.up = false;
+    this.downs++;
+    this.log.warn({ event: 'kafka_unavailable', err: err.message }, 'the Kafka cluster did not take a batch; records wait until it does');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.connecting) clearTimeout(this.connecting);
+    await this.client.disconnect().catch(() => {});
+  }
+}

@@ -1,0 +1,109 @@
+import { KinesisClient, ListStreamsCommand, PutRecordsCommand, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { Logger } from 'pino';
+import type { KinesisSettings } from './options.js';
+import type { DispatchTally } from '../dispatch/index.js';
+
+/** One record for PutRecords. */
+export interface KinesisEntry {
+  stream: string;
+  partitionKey: string;
+  data: Uint8Array;
+}
+
+const CONNECT_MS = 3000;
+const REQUEST_MS = 10_000;
+/** Longest wait between start-up probes while the API server does not answer. */
+const PROBE_RETRY_MAX_MS = 5000;
+
+/**
+ * The producer's client of the Kinesis API (the AWS SDK v3 client: region, credentials and
+ * endpoint resolved as AWS tools do, from the environment and ~/.aws). HTTP/1.1, as Tesla's
+ * server talks to Kinesis and as every Kinesis stand-in speaks. `up` once the API answered;
+ * down while a request fails; a request that succeeds brings it up again.
+ */
+export class KinesisLink {
+  up = false;
+  downs = 0;
+  readonly client: KinesisClient;
+  private probing: NodeJS.Timeout | undefined;
+  private closed = false;
+  private answeredOnce = false;
+
+  constructor(
+    readonly s: KinesisSettings,
+    private readonly log: Logger,
+    private readonly tally?: DispatchTally,
+  ) {
+    this.client = new KinesisClient({
+      endpoint: s.endpoint,
+      maxAttempts: s.maxAttempts,
+      requestHandler: new NodeHttpHandler({ connectionTimeout: CONNECT_MS, requestTimeout: REQUEST_MS }),
+    });
+  }
+
+  /** Tesla's start-up check (ListStreams, one stream), tried again with backoff until it answers. */
+  start(): void {
+    let wait = 100;
+    const attempt = () => {
+      this.probing = undefined;
+      if (this.closed) return;
+      this.client.send(new ListStreamsCommand({ Limit: 1 })).then(
+        () => {
+          if (this.closed) return;
+          this.log.info({ event: 'kinesis_connected', endpoint: this.s.endpoint ?? 'aws' }, 'the Kinesis API answers');
+          this.markUp();
+        },
+        (err: unknown) => {
+          if (this.closed) return;
+          this.log.warn({ event: 'kinesis_connect_failed', endpoint: this.s.endpoint ?? 'aws', err: (err as Error).message, retry_ms: wait }, 'the Kinesis API does not answer');
+          this.probing = setTimeout(attempt, wait);
+          wait = Math.min(PROBE_RETRY_MAX_MS, wait * 2);
+        },
+      );
+    };
+    attempt();
+  }
+
+  /** Whether the API answered once: before that, records are refused without trying. */
+  answered(): boolean {
+    return this.answeredOnce;
+  }
+
+  /** One PutRecords to one stream: the result entry of each record, in order. */
+  async put(stream: string, entries: readonly KinesisEntry[]): Promise<PutRecordsResultEntry[]> {
+    try {
+      const out = await this.client.send(
+        new PutRecordsCommand({ StreamName: stream, Records: entries.map((e) => ({ Data: e.data, PartitionKey: e.partitionKey })) }),
+      );
+      this.markUp();
+      return out.Records ?? [];
+    } catch (err) {
+      this.markDown(err as Error);
+      throw err;
+    }
+  }
+
+  private markUp(): void {
+    this.answeredOnce = true;
+    if (this.up) return;
+    if (this.downs > 0) {
+      this.log.info({ event: 'kinesis_available' }, 'Kinesis takes records again');
+      if (this.tally) this.tally.reconnects++;
+    }
+    this.up = true;
+  }
+
+  private markDown(err: Error): void {
+    if (!this.up || this.closed) return;
+    this.up = false;
+    this.downs++;
+    this.log.warn({ event: 'kinesis_unavailable', err: err.message }, 'Kinesis did not take a request; records wait until it does');
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.probing) clearTimeout(this.probing);
+    this.client.destroy();
+  }
+}
