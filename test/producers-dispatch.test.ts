@@ -179,6 +179,9 @@ t.test('connectivity: the connection id is the txid header', async (t) => {
 t.test('InFlightRecords: bounded, answered by the deadline, work counted until it ends', async (t) => {
   const tally = new DispatchTally();
   const held = new InFlightRecords(2, 50, tally);
+  // The deadline timer is unref'd (a server's sockets keep it alive): this keeps the test's process up.
+  const alive = setInterval(() => undefined, 1000);
+  t.teardown(() => clearInterval(alive));
   let finishA!: () => void;
   const a = held.run(() => new Promise<void>((r) => (finishA = r)));
   const b = held.run(() => Promise.resolve());
