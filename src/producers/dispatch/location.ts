@@ -1,7 +1,8 @@
 /**
  * The Location transform as Tesla's server applies it before dispatching: the string is read by
  * Go's `fmt.Sscanf` with the format `(%f %1s, %f %1s)`, which is looser than this server's MQTT
- * rule (§4): a sign, an exponent, `inf`/`nan`, and anything after the closing parenthesis pass.
+ * rule (docs/protocol.md §4): a sign, an exponent, `inf`/`nan`, and anything after the closing
+ * parenthesis pass.
  */
 
 export interface GoLocation {
