@@ -99,7 +99,7 @@ export class KafkaLink {
   }
 
   /** Whether connect() succeeded once: before that, sends are refused without trying. */
-  connectedOnce(): boolean {
+  answered(): boolean {
     return this.up || this.downs > 0;
   }
 

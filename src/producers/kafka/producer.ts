@@ -1,8 +1,9 @@
 import { configPath } from '../../config/load.js';
 import type { VehicleRecord } from '../../record/types.js';
 import { BatchSender } from '../batches.js';
-import { dispatchMessage, DispatchError, DispatchTally, dispatchTopic, InFlightRecords, type TalliedProducer } from '../dispatch/index.js';
-import { InvalidRecord, type Producer, type ProducerFactory } from '../types.js';
+import { batchedProducer } from '../dispatch/batched.js';
+import { dispatchMessage, DispatchError, DispatchTally, dispatchTopic, InFlightRecords } from '../dispatch/index.js';
+import type { ProducerFactory } from '../types.js';
 import { KafkaLink, type KafkaMessage } from './link.js';
 import { kafkaSettingsFrom, unusedKafkaKeys } from './options.js';
 
@@ -50,49 +51,20 @@ export const createKafkaProducer: ProducerFactory = ({ name, config, logger }) =
     },
   });
   const decoded = config.transmit_decoded_records;
-  const refuse = (err: DispatchError | InvalidRecord) => {
-    tally.recordFailed(err instanceof DispatchError ? err.code : 'record_invalid');
-    return Promise.reject(err);
-  };
-  const producer: Producer & TalliedProducer & { link: KafkaLink } = {
+  return batchedProducer({
     name,
+    kind: 'kafka',
+    server: 'the cluster',
     tally,
     link,
-    connected: () => link.up,
-    // Every record is answered by its deadline (InFlightRecords): no guard timer is needed.
-    selfTimed: true,
-    produce(record: VehicleRecord) {
-      // Before the first connection, and while the cluster is down with a request already trying
-      // it, nothing is held: the vehicle resends later.
-      if (!link.connectedOnce() || (!link.up && tally.inFlight > 0)) {
-        return refuse(new DispatchError('broker_unavailable', 'kafka: the cluster is not reachable'));
-      }
-      let msg: Queued;
-      try {
-        const m = dispatchMessage(record, { decoded });
-        msg = { type: record.type, topic: dispatchTopic(config.namespace, record.type), key: Buffer.from(m.key), value: Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength), headers: m.headers };
-      } catch (err) {
-        return refuse(new InvalidRecord(`kafka: the record cannot be encoded: ${(err as Error).message}`, { cause: err }));
-      }
-      // librdkafka refuses such a message locally (MSG_SIZE_TOO_LARGE): no resend can help.
-      if (sizeOf(msg) > s.messageMaxBytes) {
-        return refuse(new InvalidRecord(`kafka: the record is ${sizeOf(msg)} bytes, over kafka.message.max.bytes (${s.messageMaxBytes})`));
-      }
-      return inFlight.run(() => batches.offer(msg)).catch((err: unknown) => {
-        tally.recordFailed((err as DispatchError).code ?? 'publish_failed');
-        throw err;
-      });
+    inFlight,
+    batches,
+    encode: (record) => {
+      const m = dispatchMessage(record, { decoded });
+      return { type: record.type, topic: dispatchTopic(config.namespace, record.type), key: Buffer.from(m.key), value: Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength), headers: m.headers };
     },
-    start: () => link.start(),
-    ready: () => link.up,
-    async close() {
-      batches.flush();
-      const end = Date.now() + Math.max(config.mqtt.disconnect_timeout_ms, 100);
-      while (tally.inFlight > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-      batches.dropWaiting(new DispatchError('shutting_down', 'kafka: the server is shutting down'));
-      inFlight.clear();
-      await link.close();
-    },
-  };
-  return producer;
+    // librdkafka refuses such a message locally (MSG_SIZE_TOO_LARGE): no resend can help.
+    tooLarge: (m) => (sizeOf(m) > s.messageMaxBytes ? `the record is ${sizeOf(m)} bytes, over kafka.message.max.bytes (${s.messageMaxBytes})` : undefined),
+    drainMs: Math.max(config.mqtt.disconnect_timeout_ms, 100),
+  });
 };

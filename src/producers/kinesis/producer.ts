@@ -1,7 +1,7 @@
-import type { VehicleRecord } from '../../record/types.js';
 import { BatchSender } from '../batches.js';
-import { dispatchMessage, DispatchError, DispatchTally, InFlightRecords, type TalliedProducer } from '../dispatch/index.js';
-import { InvalidRecord, type Producer, type ProducerFactory } from '../types.js';
+import { batchedProducer } from '../dispatch/batched.js';
+import { dispatchMessage, DispatchError, DispatchTally, InFlightRecords } from '../dispatch/index.js';
+import type { ProducerFactory } from '../types.js';
 import { KinesisLink, type KinesisEntry } from './link.js';
 import { kinesisSettingsFrom } from './options.js';
 
@@ -72,49 +72,20 @@ export const createKinesisProducer: ProducerFactory = ({ name, config, logger })
     },
   });
   const decoded = config.transmit_decoded_records;
-  const refuse = (err: DispatchError | InvalidRecord) => {
-    tally.recordFailed(err instanceof DispatchError ? err.code : 'record_invalid');
-    return Promise.reject(err);
-  };
-  const producer: Producer & TalliedProducer & { link: KinesisLink } = {
+  return batchedProducer({
     name,
+    kind: 'kinesis',
+    server: 'the API',
     tally,
     link,
-    connected: () => link.up,
-    // Every record is answered by its deadline (InFlightRecords): no guard timer is needed.
-    selfTimed: true,
-    produce(record: VehicleRecord) {
-      // Before the API answered, and while it is down with a request already trying it, nothing
-      // is held: the vehicle resends later.
-      if (!link.answered() || (!link.up && tally.inFlight > 0)) {
-        return refuse(new DispatchError('broker_unavailable', 'kinesis: the API is not reachable'));
-      }
-      let entry: Queued;
-      try {
-        const m = dispatchMessage(record, { decoded });
-        entry = { type: record.type, stream: settings.streamOf(record.type), partitionKey: m.key, data: m.value };
-      } catch (err) {
-        return refuse(new InvalidRecord(`kinesis: the record cannot be encoded: ${(err as Error).message}`, { cause: err }));
-      }
-      // Kinesis refuses such a record whatever is retried.
-      if (sizeOf(entry) > RECORD_BYTES) {
-        return refuse(new InvalidRecord(`kinesis: the record is ${sizeOf(entry)} bytes, over the 1 MiB a Kinesis record may have`));
-      }
-      return inFlight.run(() => batches.offer(entry)).catch((err: unknown) => {
-        tally.recordFailed((err as DispatchError).code ?? 'publish_failed');
-        throw err;
-      });
+    inFlight,
+    batches,
+    encode: (record) => {
+      const m = dispatchMessage(record, { decoded });
+      return { type: record.type, stream: settings.streamOf(record.type), partitionKey: m.key, data: m.value };
     },
-    start: () => link.start(),
-    ready: () => link.up,
-    async close() {
-      batches.flush();
-      const end = Date.now() + Math.max(config.mqtt.disconnect_timeout_ms, 100);
-      while (tally.inFlight > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-      batches.dropWaiting(new DispatchError('shutting_down', 'kinesis: the server is shutting down'));
-      inFlight.clear();
-      link.close();
-    },
-  };
-  return producer;
+    // Kinesis refuses such a record whatever is retried.
+    tooLarge: (e) => (sizeOf(e) > RECORD_BYTES ? `the record is ${sizeOf(e)} bytes, over the 1 MiB a Kinesis record may have` : undefined),
+    drainMs: Math.max(config.mqtt.disconnect_timeout_ms, 100),
+  });
 };
