@@ -4,6 +4,7 @@ import { chromium } from 'playwright-core';
 import { FlagError, parseFlags, usage } from './lib/args.js';
 import { CHROMIUM } from '../test/helpers/browser.js';
 import { startFilledFleet } from '../test/helpers/fleet-filled.js';
+import { StreamRows } from '../src/ops/fleet/stream-rows.js';
 
 // The fleet page at N vehicles (default 10,000) in Debian's Chromium against the real store and
 // endpoints, filled in process (test/helpers/fleet-filled.ts): the first view (navigation start
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
     const applyMs: number[] = [];
     const renderMs: number[] = [];
     const tickMs: number[] = [];
+    const fullMs: number[] = [];
     for (let k = 1; k <= flags.seconds!; k++) {
       const speed = 100 + k;
       const from = Date.now();
@@ -99,14 +101,24 @@ async function main(): Promise<void> {
       renderMs.push(d.r);
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - from))));
     }
-    // The server's side of one tick with every row changed: the store's rows and their JSON, once for all streams.
+    // The server's side of one tick in which every vehicle sent a frame: the changed rows, their
+    // changed columns and the delta's JSON, once for all streams; then a new page's full event.
+    const kept = new StreamRows();
+    const first = await fleet.source.changes(0);
+    kept.apply(first.body);
+    kept.cursor = first.cursor;
     for (let i = 0; i < 5; i++) {
       fleet.touch(all);
       const t0 = performance.now();
-      JSON.stringify(fleet.store.changes(0).rows);
+      const { body, cursor } = await fleet.source.changes(kept.cursor);
+      kept.cursor = cursor;
+      kept.delta(kept.apply(body), []);
       tickMs.push(performance.now() - t0);
+      const t1 = performance.now();
+      kept.full();
+      fullMs.push(performance.now() - t1);
     }
-    const sizes = await eventSizes(fleet.port, 2, () => {
+    const sizes = await eventSizes(fleet.port, 3, () => {
       const timer = setInterval(() => fleet.touch(all), 250);
       setTimeout(() => clearInterval(timer), 4000);
     });
@@ -120,6 +132,7 @@ async function main(): Promise<void> {
       event_apply_ms: applyMs,
       render_ms: renderMs,
       server_tick_ms: tickMs.map(Math.round),
+      server_full_ms: fullMs.map(Math.round),
       full_event_bytes: sizes[0],
       delta_event_bytes: sizes.slice(1),
     };
@@ -130,7 +143,7 @@ async function main(): Promise<void> {
       console.log(`  JS heap           ${range(heaps, 1)} MB after a collection`);
       console.log(`  rows in the DOM   ${rows}`);
       console.log(`  live, all sending: change to screen ${range(latencies)} ms; event parsed and applied ${range(applyMs)} ms; render ${range(renderMs)} ms`);
-      console.log(`  server, one tick with every row changed: ${range(tickMs)} ms (rows and JSON, once for all streams)`);
+      console.log(`  server, one tick with every row changed: ${range(tickMs)} ms (changed columns and JSON, once for all streams); a new page's full event ${range(fullMs)} ms`);
       console.log(`  events: full ${(sizes[0] / 1e6).toFixed(2)} MB, deltas ${sizes.slice(1).map((s) => `${(s / 1e6).toFixed(2)} MB`).join(', ')}`);
     }
   } finally {

@@ -24,6 +24,21 @@ interface Fleet {
   vehicles: Row[];
 }
 
+/** An `event: fleet` of /api/events: a full one has columns and rows, a delta changed columns. */
+interface FleetEvent {
+  at: number;
+  full: boolean;
+  health: Record<string, number | boolean | null>;
+  units?: Record<string, string | null>;
+  columns?: string[];
+  rows?: unknown[][];
+  changed?: Record<string, unknown>[];
+  removed?: string[];
+}
+const ev = (data: string) => JSON.parse(data) as FleetEvent;
+/** A full event's rows as objects by column name. */
+const rowsOf = (e: FleetEvent) => e.rows!.map((cells) => Object.fromEntries(e.columns!.map((c, i) => [c, cells[i]])));
+
 const keyData = (speed: number) => [
   { key: 'Soc', value: { double_value: 81.5 } },
   { key: 'VehicleSpeed', value: { float_value: speed } },
@@ -158,22 +173,29 @@ t.test('/api/events: retry, a full event, then deltas of the changed rows; 33rd 
   t.equal(s.res.headers['cache-control'], 'no-store');
   const full = await s.next((e) => e.event === 'fleet');
   t.equal(s.retry, 2000, 'retry first');
-  const body = JSON.parse(full.data) as Fleet;
+  const body = ev(full.data);
   t.equal(body.full, true);
-  t.same(body.vehicles.map((v) => v.vin), [A, B]);
+  t.same(body.columns, ['vin', 'name', 'connected', 'since', 'last_frame_at', 'frames', 'fields', 'soc', 'speed', 'gear', 'charging', 'location', 'odometer', 'range', 'firmware', 'trip_score', 'alert_counts', 'error_counts']);
+  const fullRows = rowsOf(body);
+  t.same(fullRows.map((v) => v.vin).sort(), [A, B]);
+  t.match(fullRows.find((v) => v.vin === A), { name: 'Red Car', connected: true, frames: 1, soc: 81.5, speed: 10, gear: 'ShiftStateD', charging: 'DetailedChargeStateCharging', location: [37.4, -122.1], odometer: null, alert_counts: [0, 0, 0] });
   t.equal(body.health.vehicles_connected, 2);
+  t.same(body.units, { soc: '%', speed: 'mph', odometer: 'mi', range: 'mi' });
   const veh = await s.next((e) => e.event === 'vehicle');
   t.equal((JSON.parse(veh.data) as Row).vin, A, 'the asked vehicle at connect');
 
   // A tick with nothing new, then one after A's next frame.
-  const quiet = await s.next((e) => e.event === 'fleet' && (JSON.parse(e.data) as Fleet).vehicles.length === 0, full.index + 1);
-  t.equal((JSON.parse(quiet.data) as Fleet).full, false);
-  t.type((JSON.parse(quiet.data) as Fleet).health.frames_acked_total, 'number', 'complete health in every delta');
+  const quiet = await s.next((e) => e.event === 'fleet' && ev(e.data).changed?.length === 0, full.index + 1);
+  t.equal(ev(quiet.data).full, false);
+  t.same(ev(quiet.data).removed, []);
+  t.type(ev(quiet.data).health.frames_acked_total, 'number', 'complete health in every delta');
   await sendAcked(a, 'a2', vFrame('a2', A, keyData(77)));
-  const delta = await s.next((e) => e.event === 'fleet' && (JSON.parse(e.data) as Fleet).vehicles.length > 0, quiet.index + 1);
-  const rows = (JSON.parse(delta.data) as Fleet).vehicles;
-  t.same(rows.map((v) => v.vin), [A], 'only the changed row');
-  t.equal(rows[0].key.speed, 77);
+  const delta = await s.next((e) => e.event === 'fleet' && ev(e.data).changed!.length > 0, quiet.index + 1);
+  const changed = ev(delta.data).changed!;
+  t.same(changed.map((v) => v.vin), [A], 'only the changed row');
+  t.same(Object.keys(changed[0]).sort(), ['fields', 'frames', 'last_frame_at', 'speed', 'vin'], 'only the columns that changed');
+  t.equal(changed[0].speed, 77);
+  t.equal(changed[0].frames, 2);
   const v2 = await s.next((e) => e.event === 'vehicle' && (JSON.parse(e.data) as Row).key.speed === 77, veh.index + 1);
   t.ok(v2, 'the vehicle event when it changed');
 
@@ -259,11 +281,11 @@ t.test('workers: 2: the primary merges both workers\' vehicles', async (t) => {
   t.equal(d.fields.length, 6);
 
   const s = await openSse(port, '/api/events');
-  const full = JSON.parse((await s.next((e) => e.event === 'fleet')).data) as Fleet;
-  t.equal(full.vehicles.length, 4, 'the event stream speaks for both workers');
+  const full = ev((await s.next((e) => e.event === 'fleet')).data);
+  t.same(rowsOf(full).map((v) => v.vin).sort(), vins, 'the event stream speaks for both workers');
   await clients[0].close();
-  const ev = await s.next((e) => e.event === 'fleet' && (JSON.parse(e.data) as Fleet).vehicles.some((v) => v.vin === vins[0] && !v.connected), 1, 15_000);
-  t.ok(ev, 'a disconnect on a worker reaches the stream');
+  const gone = await s.next((e) => e.event === 'fleet' && !!ev(e.data).changed?.some((v) => v.vin === vins[0] && v.connected === false), 1, 15_000);
+  t.ok(gone, 'a disconnect on a worker reaches the stream');
   s.close();
   for (const c of clients.slice(1)) await c.close();
   t.equal(await server.stop(), 0);

@@ -17,7 +17,7 @@ t.test('10,000 vehicles: first view, heap, one page of rows, live updates each s
   const firstView = await page.evaluate(() => performance.getEntriesByName('fleet-first-view')[0].startTime);
   t.comment(`first view (navigation start to the table drawn from the server's data): ${Math.round(firstView)} ms`);
   // Generous: on a shared 2-core machine with a load average near 30 this measured 2.5-6 s; the
-  // server's first full event (10,000 rows, ~4.8 MB) is built in this process too.
+  // server's first full event (10,000 rows, ~2.2 MB) is built in this process too.
   t.ok(firstView < 15_000, `first view under 15 s on this shared machine (${Math.round(firstView)} ms)`);
   t.equal(await page.locator('#range-text').textContent(), '1–50 of 10,000', 'all 10,000 in the view');
   t.equal(await page.locator('#vehicles tbody tr').count(), 50, 'one page of rows in the DOM, not 10,000');

@@ -3,7 +3,8 @@
 // textContent or setAttribute, never parsed as HTML, because VINs and names come from the cars.
 import { ago, chargingText, chargingTitle, clock, countsText, inUnit, num, short, text, withUnit, worst } from './format.js';
 import { drawPositions } from './plot.js';
-import { applyView, PAGE_SIZE, queryOf, searchText, STATES, stateCounts, viewFromQuery } from './view.js';
+import { applyChange, rowReader } from './rows.js';
+import { applyView, PAGE_SIZE, queryOf, STATES, stateCounts, viewFromQuery } from './view.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -18,7 +19,7 @@ const COLUMNS = [
 
 // All page state lives here; the stream replaces entries, never appends, so it stays bounded.
 const state = {
-  vehicles: new Map(), // VIN -> { v: row from /api/fleet, text: searchText(v) }
+  vehicles: new Map(), // VIN -> { v: the row, text: searchText(v), made at the first search }
   units: {},
   health: null,
   skew: 0, // browser clock minus server clock, so "ago" texts use the server's time
@@ -279,13 +280,27 @@ function onFleet(e) {
   state.skew = Date.now() - msg.at;
   state.health = msg.health;
   if (msg.units) state.units = msg.units;
-  // A full event is the whole truth (first event, or after a reconnect): drop what it lacks.
-  if (msg.full) state.vehicles = new Map();
-  for (const v of msg.vehicles) state.vehicles.set(v.vin, { v, text: searchText(v) });
+  if (msg.full) {
+    // The whole truth (first event, or after a reconnect): what it lacks is dropped.
+    state.vehicles = new Map();
+    const rowOf = rowReader(msg.columns);
+    for (const cells of msg.rows) {
+      const v = rowOf(cells);
+      state.vehicles.set(v.vin, { v, text: undefined });
+    }
+  } else {
+    for (const change of msg.changed) {
+      const had = state.vehicles.get(change.vin);
+      state.vehicles.set(change.vin, { v: applyChange(had && had.v, change), text: 'name' in change ? undefined : had && had.text });
+    }
+    for (const vin of msg.removed) state.vehicles.delete(vin);
+  }
   // A second with no changed row changes no order: only the times on screen move.
-  if (msg.full || msg.vehicles.length) state.dirty = true;
+  if (msg.full || msg.changed.length || msg.removed.length) state.dirty = true;
   $('vehicles').dataset.applyMs = String(Math.round(performance.now() - started));
-  schedule();
+  // A full event is drawn at once, not at the next frame: it is what the page waits for.
+  if (msg.full) render();
+  else schedule();
 }
 
 function onVehicle(e) {

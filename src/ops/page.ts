@@ -15,6 +15,7 @@ export const PAGE_FILES: Readonly<Record<string, string>> = {
   // Modules fleet.js imports.
   'format.js': 'text/javascript; charset=utf-8',
   'plot.js': 'text/javascript; charset=utf-8',
+  'rows.js': 'text/javascript; charset=utf-8',
   'view.js': 'text/javascript; charset=utf-8',
   'icon.svg': 'image/svg+xml',
 };

@@ -92,6 +92,8 @@ export function addVehicle(store: FleetStore, spec: VehicleSpec, now = Date.now(
 
 export interface FilledFleet {
   store: FleetStore;
+  /** The store as the monitoring server reads it. */
+  source: LocalFleet;
   sessions: Map<string, FakeSession>;
   specs: VehicleSpec[];
   port: number;
@@ -120,6 +122,7 @@ export async function startFilledFleet(n: number, extra: VehicleSpec[] = [], see
   const server: MonitorServer = await startMonitor({ host: '127.0.0.1', port: 0, metrics, logger: pino({ level: 'silent' }), fleet });
   return {
     store,
+    source: fleet,
     sessions,
     specs,
     port: server.port,

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { FleetBody, FleetSource } from './types.js';
+import type { Cell } from './columns.js';
+import { StreamRows } from './stream-rows.js';
+import type { FleetSource } from './types.js';
 
 export interface EventStreamOptions {
   maxClients?: number;
@@ -10,6 +12,8 @@ export interface EventStreamOptions {
   stalledMs?: number;
   /** Bytes a client may leave unread before its events are skipped. */
   maxBufferedBytes?: number;
+  /** How long the rows are kept after the last client left, so a reload is quick. */
+  keepRowsMs?: number;
 }
 
 interface Client {
@@ -17,32 +21,36 @@ interface Client {
   vin?: string;
   /** Since when events were skipped because the client did not read (0: it reads). */
   stalledSince: number;
-  /** An event was skipped: the next one is a full event. */
+  /** Its next event is a full one: it is new, or events were skipped. */
   missed: boolean;
 }
 
-/** Bytes a client may leave unread before events are skipped for it (a full event of 10,000 rows is ~3 MB). */
+/** Bytes a client may leave unread before events are skipped for it (a full event of 10,000 rows is ~2.4 MB). */
 const MAX_BUFFERED = 4 * 1024 * 1024;
 
-const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+const frame = (event: string, json: string) => `event: ${event}\ndata: ${json}\n\n`;
 
 /**
- * /api/events: Server-Sent Events of the fleet view. One timer for every client: once a second a
- * delta (the rows changed since the previous tick) goes to all of them. A client that does not
- * read has its events skipped past MAX_BUFFERED (then gets a full one), so a page left open for
- * hours costs the same as a new one.
+ * /api/events: Server-Sent Events of the fleet view. One timer for every client: once a second
+ * the rows changed since the previous tick become one delta for all of them (docs/fleet-api.md).
+ * A new client, or one that did not read past MAX_BUFFERED, gets a full event instead, built from
+ * the rows the streams already hold; a page left open for hours costs the same as a new one.
  */
 export class FleetEventStreams {
   private readonly clients = new Set<Client>();
   private timer?: NodeJS.Timeout;
-  private cursor = 0;
-  private ticking = false;
+  private expiry?: NodeJS.Timeout;
+  private rows?: StreamRows;
+  /** Ticks run one after another; the timer skips while one waits. */
+  private queue: Promise<void> = Promise.resolve();
+  private waiting = 0;
   private lastKeepalive = 0;
   private readonly max: number;
   private readonly tickMs: number;
   private readonly keepaliveMs: number;
   private readonly stalledMs: number;
   private readonly maxBuffered: number;
+  private readonly keepRowsMs: number;
 
   constructor(
     private readonly source: FleetSource,
@@ -54,6 +62,7 @@ export class FleetEventStreams {
     this.keepaliveMs = opts.keepaliveMs ?? 15_000;
     this.stalledMs = opts.stalledMs ?? 60_000;
     this.maxBuffered = opts.maxBufferedBytes ?? MAX_BUFFERED;
+    this.keepRowsMs = opts.keepRowsMs ?? 60_000;
   }
 
   get size(): number {
@@ -67,31 +76,30 @@ export class FleetEventStreams {
       res.end(body);
       return;
     }
-    const client: Client = { res, vin, stalledSince: 0, missed: false };
+    const client: Client = { res, vin, stalledSince: 0, missed: true };
     this.clients.add(client);
     req.socket.setNoDelay(true);
     res.on('close', () => this.drop(client));
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write('retry: 2000\n\n');
-    const first = !this.timer;
-    if (first) {
+    clearTimeout(this.expiry);
+    if (!this.timer) {
       this.lastKeepalive = Date.now();
-      this.timer = setInterval(() => void this.tick(), this.tickMs);
+      this.timer = setInterval(() => this.waiting === 0 && void this.step(), this.tickMs);
     }
-    const { body, cursor } = await this.source.changes(0);
-    // The shared cursor starts at the first client's snapshot; later clients may see a row twice, never miss one.
-    if (first && this.clients.size === 1) this.cursor = cursor;
-    await this.sendFull(client, body);
+    // A tick now rather than within the second: it catches up and sends this client its full event.
+    await this.step();
   }
 
-  private async sendFull(c: Client, body: FleetBody): Promise<void> {
-    this.write(c, frame('fleet', { ...body, full: true }));
-    if (c.vin !== undefined) await this.sendVehicle(c);
+  private step(): Promise<void> {
+    this.waiting++;
+    this.queue = this.queue.then(() => this.tick()).finally(() => this.waiting--);
+    return this.queue;
   }
 
   private async sendVehicle(c: Client): Promise<void> {
     const d = await this.source.vehicle(c.vin!);
-    if (d) this.write(c, frame('vehicle', d));
+    if (d) this.write(c, frame('vehicle', JSON.stringify(d)));
   }
 
   /** Writes unless the client left too much unread: then the event is skipped, never queued. */
@@ -112,21 +120,35 @@ export class FleetEventStreams {
     if (this.clients.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
+      // Kept a while, so a reload finds them; the ticks that resume then bring them up to date.
+      this.expiry = setTimeout(() => (this.rows = undefined), this.keepRowsMs).unref();
     }
   }
 
+  /** Brings the rows up to date; returns the delta entries and the VINs forgotten since. */
+  private async catchUp(rows: StreamRows): Promise<{ changed: Record<string, Cell>[]; removed: string[] }> {
+    const { body, cursor } = await this.source.changes(rows.cursor);
+    const changed = rows.apply(body);
+    rows.cursor = cursor;
+    if (!rows.stale) return { changed, removed: [] };
+    const all = await this.source.changes(0);
+    const removed = rows.retain(all.body);
+    changed.push(...rows.apply(all.body));
+    rows.cursor = all.cursor;
+    return { changed, removed };
+  }
+
   private async tick(): Promise<void> {
-    if (this.ticking || !this.clients.size) return;
-    this.ticking = true;
+    if (!this.clients.size) return;
     try {
-      const { body, cursor } = await this.source.changes(this.cursor);
-      this.cursor = cursor;
+      const rows = (this.rows ??= new StreamRows());
+      const { changed, removed } = await this.catchUp(rows);
       const now = Date.now();
       const keepalive = now - this.lastKeepalive >= this.keepaliveMs;
       if (keepalive) this.lastKeepalive = now;
-      const delta = frame('fleet', { ...body, full: false });
-      const changed = new Set(body.vehicles.map((v) => v.vin));
-      let full: FleetBody | undefined;
+      let delta: string | undefined;
+      let full: string | undefined;
+      const touched = new Set(changed.map((d) => d.vin as string));
       for (const c of [...this.clients]) {
         if (c.stalledSince && now - c.stalledSince > this.stalledMs) {
           c.res.destroy();
@@ -134,19 +156,16 @@ export class FleetEventStreams {
         }
         if (keepalive) this.write(c, ': keepalive\n\n');
         if (c.missed && c.res.writableLength <= this.maxBuffered) {
-          // It read again after skipped deltas: a full event puts it right.
           c.missed = false;
-          full ??= (await this.source.changes(0)).body;
-          await this.sendFull(c, full);
+          this.write(c, (full ??= frame('fleet', rows.full())));
+          if (c.vin !== undefined) await this.sendVehicle(c);
           continue;
         }
-        this.write(c, delta);
-        if (c.vin !== undefined && changed.has(c.vin)) await this.sendVehicle(c);
+        this.write(c, (delta ??= frame('fleet', rows.delta(changed, removed))));
+        if (c.vin !== undefined && touched.has(c.vin)) await this.sendVehicle(c);
       }
     } catch (err) {
       this.logger.warn({ event: 'fleet_events_failed', reason: (err as Error).message }, 'fleet event tick failed');
-    } finally {
-      this.ticking = false;
     }
   }
 
@@ -154,6 +173,8 @@ export class FleetEventStreams {
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    clearTimeout(this.expiry);
+    this.rows = undefined;
     for (const c of [...this.clients]) this.drop(c);
   }
 }
