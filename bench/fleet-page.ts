@@ -1,4 +1,6 @@
+import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { chromium } from 'playwright-core';
 import { FlagError, parseFlags, usage } from './lib/args.js';
@@ -17,6 +19,7 @@ const SPEC = {
   runs: { type: 'number', default: 5, min: 1, int: true, help: 'fresh page loads measured' },
   seconds: { type: 'number', default: 10, min: 1, int: true, help: 'seconds of live updates, every vehicle sending' },
   json: { type: 'bool', default: false, help: 'one JSON line' },
+  screenshots: { type: 'string', default: '', help: 'a folder for the first view at 1280×800 and 375×800 (PNG)' },
 } as const;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -80,6 +83,15 @@ async function main(): Promise<void> {
     }
     const page = browser.contexts()[0].pages().at(-1)!;
     const rows = await page.locator('#vehicles tbody tr').count();
+    if (flags.screenshots) {
+      mkdirSync(flags.screenshots, { recursive: true });
+      await page.screenshot({ path: join(flags.screenshots, `fleet-${n}-1280x800.png`) });
+      const phone = await browser.newPage({ viewport: { width: 375, height: 800 }, locale: 'en-US' });
+      await phone.goto(fleet.url);
+      await phone.waitForFunction(() => performance.getEntriesByName('fleet-first-view').length > 0, null, { timeout: 60_000 });
+      await phone.screenshot({ path: join(flags.screenshots, `fleet-${n}-375x800.png`) });
+      await phone.close();
+    }
 
     // Live: every vehicle sends each second; one on screen changes its speed.
     const all = fleet.specs.map((s) => s.vin);
