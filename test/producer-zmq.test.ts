@@ -1,12 +1,12 @@
 import t from 'tap';
 import type { Test } from 'tap';
-import { Subscriber } from 'zeromq';
 import { loadConformance } from './helpers/fixtures.js';
 import { caseRecord, expectedPlain, plainMessage, vDatumMismatches } from './helpers/dispatch-expect.js';
 import { makePki } from './helpers/pki.js';
 import { startServer } from './helpers/server.js';
 import { connectVehicle } from './helpers/vehicle.js';
 import { freePort, sleep, waitUntil } from './helpers/ports.js';
+import { subscribeZmq } from './helpers/zmq.js';
 import { dispatchMessage } from '../src/producers/dispatch/index.js';
 
 // Tesla's zmq dispatcher (datastore/zmq/zmq.go): a PUB socket bound to zmq.addr sends
@@ -16,26 +16,6 @@ import { dispatchMessage } from '../src/producers/dispatch/index.js';
 const conformance = loadConformance();
 const VIN = conformance.vin;
 const NS = 'tesla_telemetry';
-
-interface Got {
-  topic: string;
-  value: Buffer;
-}
-
-function subscriber(port: number): { got: Got[]; close(): void } {
-  const sub = new Subscriber({ linger: 0 });
-  sub.connect(`tcp://127.0.0.1:${port}`);
-  sub.subscribe();
-  const got: Got[] = [];
-  void (async () => {
-    try {
-      for await (const [topic, value] of sub) got.push({ topic: topic.toString(), value });
-    } catch {
-      // closed
-    }
-  })();
-  return { got, close: () => sub.close() };
-}
 
 async function run(t: Test, decoded: boolean) {
   const dir = t.testdir();
@@ -50,7 +30,7 @@ async function run(t: Test, decoded: boolean) {
     workers: 1,
   });
   t.teardown(() => server.stop().catch(() => undefined));
-  const sub = subscriber(port);
+  const sub = subscribeZmq(port);
   t.teardown(() => sub.close());
   // A SUB socket's subscription reaches the publisher a moment after it connects; the server
   // logs each accepted subscriber (verbose).

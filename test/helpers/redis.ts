@@ -101,13 +101,19 @@ export interface RedisMessage {
 }
 
 export interface RedisSubscriber {
+  /** What arrived, in order (empty with `keep: false`). */
   messages: RedisMessage[];
+  /** Messages received so far, kept or not. */
+  count(): number;
   waitFor(pred: (m: RedisMessage[]) => boolean, ms: number, what: string): Promise<void>;
   close(): Promise<void>;
 }
 
-/** A consumer as Tesla's Redis consumers are: PSUBSCRIBE to every channel, values kept as bytes. */
-export async function subscribeRedis(port: number, opts: { tls?: RedisTlsFiles; pattern?: string } = {}): Promise<RedisSubscriber> {
+/**
+ * A consumer as Tesla's Redis consumers are: PSUBSCRIBE to every channel, values kept as bytes.
+ * `keep: false` only counts (a long benchmark would otherwise hold every message).
+ */
+export async function subscribeRedis(port: number, opts: { tls?: RedisTlsFiles; pattern?: string; keep?: boolean } = {}): Promise<RedisSubscriber> {
   const { createClient } = await import('@redis/client');
   const { readFileSync } = await import('node:fs');
   // Every test certificate names localhost; some do not name 127.0.0.1.
@@ -116,9 +122,19 @@ export async function subscribeRedis(port: number, opts: { tls?: RedisTlsFiles; 
   c.on('error', () => {});
   await c.connect();
   const messages: RedisMessage[] = [];
-  await c.pSubscribe(opts.pattern ?? '*', (value: Buffer, channel: Buffer | string) => messages.push({ channel: channel.toString(), value }), true);
+  const keep = opts.keep ?? true;
+  let received = 0;
+  await c.pSubscribe(
+    opts.pattern ?? '*',
+    (value: Buffer, channel: Buffer | string) => {
+      received++;
+      if (keep) messages.push({ channel: channel.toString(), value });
+    },
+    true,
+  );
   return {
     messages,
+    count: () => received,
     waitFor: (pred, ms, what) => waitUntil(() => pred(messages) || undefined, ms, what).then(() => undefined),
     close: async () => {
       try {
