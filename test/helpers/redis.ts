@@ -10,6 +10,11 @@ export interface RedisTlsFiles {
   cert: string;
   key: string;
   ca: string;
+  /**
+   * A client certificate (clientAuth) and key: with TLS a cluster's nodes present one to each
+   * other on the cluster bus, where Redis asks for it whatever tls-auth-clients says.
+   */
+  client?: { cert: string; key: string };
 }
 
 export interface RedisServer {
@@ -31,6 +36,7 @@ export async function startRedis(dir: string, opts: { tls?: RedisTlsFiles; clust
   if (opts.tls) {
     args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no');
     if (opts.cluster) args.push('--tls-cluster', 'yes');
+    if (opts.tls.client) args.push('--tls-client-cert-file', opts.tls.client.cert, '--tls-client-key-file', opts.tls.client.key);
   } else args.push('--port', String(port));
   if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(data, 'nodes.conf'), '--cluster-node-timeout', '2000');
   let proc: ChildProcess | undefined;
