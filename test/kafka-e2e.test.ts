@@ -11,6 +11,7 @@ import { makePki } from './helpers/pki.js';
 import { freePort, sleep, waitUntil } from './helpers/ports.js';
 import { startServer } from './helpers/server.js';
 import { expectedDispatch, plain } from './helpers/tesla-expect.js';
+import { resendUntilAcked } from './helpers/resender.js';
 import { sendVectors } from './helpers/vectors.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
@@ -177,21 +178,8 @@ t.test('all brokers down: nothing acked while down, acks resume after, no acked 
   await kafka.up(-1);
   const upAt = Date.now();
   // The vehicle resends what got no answer, as a car does, until all is acked.
-  await waitUntil(
-    () => {
-      const a = acked();
-      if (a.size === frames.size) return true;
-      for (const [txid, f] of frames) {
-        if (!a.has(txid) && Date.now() - sentAt.get(txid)! > 1500) {
-          sentAt.set(txid, Date.now());
-          vehicle.send(f);
-        }
-      }
-      return false;
-    },
-    60_000,
-    'every frame acked after the cluster came back',
-  );
+  const resent = await resendUntilAcked(vehicle, frames, sentAt, { resendMs: 1500, totalMs: 60_000 });
+  t.equal(resent.acked.size, frames.size, 'every frame acked after the cluster came back');
   t.pass(`acks resumed ${Date.now() - upAt} ms after the brokers came back (down for ${upAt - downAt} ms)`);
   await waitUntil(async () => (await readyz()) === 200, 20_000, '/readyz 200 again');
 
