@@ -139,8 +139,9 @@ bench-fleet-page: build
 	@bash scripts/test-deps.sh
 	node build/bench/fleet-page.js $(ARGS)
 
-# The same vehicles through the server to mosquitto, a Kafka cluster (librdkafka's mock) and
-# kinesalite, one after the other: fields/s and server CPU per record (bench/README.md).
+# The same vehicles through the server to mosquitto, a Kafka cluster (librdkafka's mock),
+# kinesalite, redis-server and a zmq subscriber, one after the other: fields/s and server CPU per
+# record (bench/README.md).
 .PHONY: bench-dispatch
 bench-dispatch: build
 	@bash scripts/test-deps.sh

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { caseRecord, expectedJson } from './helpers/dispatch-expect.js';
 import { loadConformance } from './helpers/fixtures.js';
 import { startKafkaMock } from './helpers/kafka-mock.js';
 import { kcatProduce, kcatRead, type KafkaRead } from './helpers/kcat.js';
@@ -10,6 +11,8 @@ import { makePki } from './helpers/pki.js';
 import { freePort, sleep, waitUntil } from './helpers/ports.js';
 import { startServer } from './helpers/server.js';
 import { expectedDispatch, plain } from './helpers/tesla-expect.js';
+import { resendUntilAcked } from './helpers/resender.js';
+import { sendVectors } from './helpers/vectors.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
 // The kafka producer against a real Kafka protocol server (librdkafka's mock cluster, 3 brokers),
@@ -25,33 +28,38 @@ function ownDir(t: Test): string {
   return dir;
 }
 
-t.test('every vector through the server reaches Kafka as Tesla sends it', async (t) => {
-  const dir = ownDir(t);
-  const kafka = await startKafkaMock(3);
-  t.teardown(() => kafka.stop());
+// One cluster for the vector runs (each in its own namespace); the outage tests take their own.
+const shared = await startKafkaMock(3);
+t.teardown(() => shared.stop());
+
+/** A server sending every record type to the shared cluster, connected. */
+async function vectorServer(t: Test, dir: string, namespace: string, extra: Record<string, unknown> = {}) {
   const pki = await makePki(dir);
   const server = await startServer(dir, {
-    namespace: NAMESPACE,
+    namespace,
     records: { V: ['kafka'], alerts: ['kafka'], errors: ['kafka'], connectivity: ['kafka'] },
     tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
-    kafka: { 'bootstrap.servers': kafka.bootstrap, 'queue.buffering.max.ms': 5 },
+    kafka: { 'bootstrap.servers': shared.bootstrap, 'queue.buffering.max.ms': 5 },
+    ...extra,
   });
   t.teardown(() => server.stop().catch(() => {}));
   await server.waitForLog((l) => l.event === 'kafka_connected', 20_000);
+  return { pki, server };
+}
+
+t.test('every vector through the server reaches Kafka as Tesla sends it', async (t) => {
+  const dir = ownDir(t);
+  const { pki, server } = await vectorServer(t, dir, NAMESPACE);
 
   const vehicle = await connectVehicle(server.port, await pki.vehicle(conformance.vin), pki.ca.certPem, { headers: { version: CLIENT_VERSION } });
   const sentAt = Date.now();
-  for (const c of conformance.cases) {
-    vehicle.send(Buffer.from(c.frame_b64, 'base64'));
-    const r = await vehicle.response(c.expect.txid, 20_000);
-    t.equal(r.kind, c.expect.response, `${c.name}: response kind`);
-  }
+  await sendVectors(t, vehicle, conformance.cases);
   await vehicle.close();
 
   // Where librdkafka's default partitioner puts this VIN, told by kcat itself.
-  const probe = await kcatProduce(kafka.bootstrap, `${NAMESPACE}_probe`, conformance.vin, 'probe');
+  const probe = await kcatProduce(shared.bootstrap, `${NAMESPACE}_probe`, conformance.vin, 'probe');
   const read = new Map<string, KafkaRead[]>();
-  for (const type of ['V', 'alerts', 'errors', 'connectivity']) read.set(type, await kcatRead(kafka.bootstrap, `${NAMESPACE}_${type}`));
+  for (const type of ['V', 'alerts', 'errors', 'connectivity']) read.set(type, await kcatRead(shared.bootstrap, `${NAMESPACE}_${type}`));
 
   for (const c of conformance.cases) {
     const want = expectedDispatch(c, conformance.vin);
@@ -89,6 +97,31 @@ t.test('every vector through the server reaches Kafka as Tesla sends it', async 
     t.equal(statuses[i].vin, conformance.vin, 'connectivity: vin set');
     t.equal(m.headers.txid, statuses[i].connection_id, 'connectivity: txid header is the connection id');
     t.equal(m.headers.txtype, 'connectivity');
+  }
+  t.equal(await server.stop(), 0, 'server exits 0');
+});
+
+t.test('transmit_decoded_records: every vector reaches Kafka as Tesla\'s JSON', async (t) => {
+  const dir = ownDir(t);
+  const ns = 'decoded';
+  const { pki, server } = await vectorServer(t, dir, ns, { transmit_decoded_records: true });
+  const vehicle = await connectVehicle(server.port, await pki.vehicle(conformance.vin), pki.ca.certPem);
+  await sendVectors(t, vehicle, conformance.cases);
+  await vehicle.close();
+
+  const read = new Map<string, KafkaRead[]>();
+  for (const type of ['V', 'alerts', 'errors']) read.set(type, await kcatRead(shared.bootstrap, `${ns}_${type}`));
+  for (const c of conformance.cases) {
+    const rec = caseRecord(c);
+    if (c.expect.response !== 'ack' || !rec) continue;
+    const got = (read.get(rec.type) ?? []).filter((m) => m.headers.txid === c.expect.txid);
+    t.equal(got.length, 1, `${c.name}: one message on ${ns}_${rec.type}`);
+    if (!got[0]) continue;
+    t.equal(got[0].key.toString('utf8'), conformance.vin, `${c.name}: keyed by VIN`);
+    t.equal(got[0].headers.txtype, rec.type, `${c.name}: Tesla's headers as without it`);
+    const have = JSON.parse(got[0].value.toString('utf8')) as Record<string, unknown>;
+    t.same(have, expectedJson(c), `${c.name}: Tesla's JSON of the record`);
+    t.equal(have.vin, conformance.vin, `${c.name}: vin set`);
   }
   t.equal(await server.stop(), 0, 'server exits 0');
 });
@@ -145,21 +178,8 @@ t.test('all brokers down: nothing acked while down, acks resume after, no acked 
   await kafka.up(-1);
   const upAt = Date.now();
   // The vehicle resends what got no answer, as a car does, until all is acked.
-  await waitUntil(
-    () => {
-      const a = acked();
-      if (a.size === frames.size) return true;
-      for (const [txid, f] of frames) {
-        if (!a.has(txid) && Date.now() - sentAt.get(txid)! > 1500) {
-          sentAt.set(txid, Date.now());
-          vehicle.send(f);
-        }
-      }
-      return false;
-    },
-    60_000,
-    'every frame acked after the cluster came back',
-  );
+  const resent = await resendUntilAcked(vehicle, frames, sentAt, { resendMs: 1500, totalMs: 60_000 });
+  t.equal(resent.acked.size, frames.size, 'every frame acked after the cluster came back');
   t.pass(`acks resumed ${Date.now() - upAt} ms after the brokers came back (down for ${upAt - downAt} ms)`);
   await waitUntil(async () => (await readyz()) === 200, 20_000, '/readyz 200 again');
 

@@ -2,12 +2,15 @@ import t, { type Test } from 'tap';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConformance } from './helpers/fixtures.js';
+import { caseRecord, expectedJson } from './helpers/dispatch-expect.js';
+import { canonicalJson, loadConformance } from './helpers/fixtures.js';
 import { KINESALITE_ENV, startKinesalite } from './helpers/kinesalite.js';
 import { makePki } from './helpers/pki.js';
 import { freePort, sleep, waitUntil } from './helpers/ports.js';
 import { startServer } from './helpers/server.js';
 import { expectedDispatch, plain } from './helpers/tesla-expect.js';
+import { resendUntilAcked } from './helpers/resender.js';
+import { sendVectors } from './helpers/vectors.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
 // The kinesis producer against kinesalite (a Kinesis API server), read back with GetRecords.
@@ -21,40 +24,50 @@ function ownDir(t: Test): string {
   return dir;
 }
 
-t.test('every vector through the server reaches its Kinesis stream as Tesla sends it', async (t) => {
-  const dir = ownDir(t);
-  mkdirSync(join(dir, 'kinesis'));
-  const kinesis = await startKinesalite(join(dir, 'kinesis'));
-  t.teardown(() => kinesis.stop());
-  // Tesla's mapping: kinesis.streams, then KINESIS_STREAM_<TYPE>, then <namespace>_<type>.
-  const streams: Record<string, string> = { V: 'test_V', alerts: `${NAMESPACE}_alerts`, errors: 'errors_from_env', connectivity: 'test_connectivity' };
-  for (const s of Object.values(streams)) await kinesis.createStream(s, 2);
+// One kinesalite for the vector runs (each with its own streams); the outage test kills its own.
+const sharedDir = mkdtempSync(join(tmpdir(), 'ft-kinesis-'));
+t.teardown(() => rmSync(sharedDir, { recursive: true, force: true }));
+const shared = await startKinesalite(sharedDir);
+t.teardown(() => shared.stop());
+
+/** A server sending every record type to the shared kinesalite, connected. */
+async function vectorServer(t: Test, dir: string, config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) {
   const pki = await makePki(dir);
   const server = await startServer(
     dir,
     {
-      namespace: NAMESPACE,
       records: { V: ['kinesis'], alerts: ['kinesis'], errors: ['kinesis'], connectivity: ['kinesis'] },
       tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
-      kinesis: { override_host: kinesis.endpoint, max_retries: 3, streams: { V: 'test_V', connectivity: 'test_connectivity' } },
+      ...config,
+      kinesis: { override_host: shared.endpoint, max_retries: 3, ...(config.kinesis as object | undefined) },
     },
-    { env: { ...KINESALITE_ENV, KINESIS_STREAM_ERRORS: 'errors_from_env' } },
+    { env: { ...KINESALITE_ENV, ...env } },
   );
   t.teardown(() => server.stop().catch(() => {}));
   await server.waitForLog((l) => l.event === 'kinesis_connected', 20_000);
+  return { pki, server };
+}
+
+t.test('every vector through the server reaches its Kinesis stream as Tesla sends it', async (t) => {
+  const dir = ownDir(t);
+  // Tesla's mapping: kinesis.streams, then KINESIS_STREAM_<TYPE>, then <namespace>_<type>.
+  const streams: Record<string, string> = { V: 'test_V', alerts: `${NAMESPACE}_alerts`, errors: 'errors_from_env', connectivity: 'test_connectivity' };
+  for (const s of Object.values(streams)) await shared.createStream(s, 2);
+  const { pki, server } = await vectorServer(
+    t,
+    dir,
+    { namespace: NAMESPACE, kinesis: { streams: { V: 'test_V', connectivity: 'test_connectivity' } } },
+    { KINESIS_STREAM_ERRORS: 'errors_from_env' },
+  );
 
   const vehicle = await connectVehicle(server.port, await pki.vehicle(conformance.vin), pki.ca.certPem);
-  for (const c of conformance.cases) {
-    vehicle.send(Buffer.from(c.frame_b64, 'base64'));
-    const r = await vehicle.response(c.expect.txid, 20_000);
-    t.equal(r.kind, c.expect.response, `${c.name}: response kind`);
-  }
+  await sendVectors(t, vehicle, conformance.cases);
   await vehicle.close();
   await server.waitForLog((l) => l.event === 'vehicle_disconnected', 10_000).catch(() => undefined);
-  await waitUntil(async () => (await kinesis.read(streams.connectivity)).length >= 2, 10_000, 'DISCONNECTED record in its stream');
+  await waitUntil(async () => (await shared.read(streams.connectivity)).length >= 2, 10_000, 'DISCONNECTED record in its stream');
 
   const read = new Map<string, { partitionKey: string; data: Buffer }[]>();
-  for (const [type, stream] of Object.entries(streams)) read.set(type, await kinesis.read(stream));
+  for (const [type, stream] of Object.entries(streams)) read.set(type, await shared.read(stream));
   const expected = conformance.cases.map((c) => expectedDispatch(c, conformance.vin)).filter((x) => x !== undefined);
   for (const type of ['V', 'alerts', 'errors']) {
     const want = expected.filter((e) => e.recordType === type);
@@ -77,6 +90,33 @@ t.test('every vector through the server reaches its Kinesis stream as Tesla send
     ],
     'connectivity: CONNECTED and DISCONNECTED with the VIN',
   );
+  t.equal(await server.stop(), 0, 'server exits 0');
+});
+
+t.test('transmit_decoded_records: every vector reaches its Kinesis stream as Tesla\'s JSON', async (t) => {
+  const dir = ownDir(t);
+  const ns = 'decoded';
+  for (const type of ['V', 'alerts', 'errors', 'connectivity']) await shared.createStream(`${ns}_${type}`, 2);
+  const { pki, server } = await vectorServer(t, dir, { namespace: ns, transmit_decoded_records: true });
+  const vehicle = await connectVehicle(server.port, await pki.vehicle(conformance.vin), pki.ca.certPem);
+  await sendVectors(t, vehicle, conformance.cases);
+  await vehicle.close();
+
+  for (const type of ['V', 'alerts', 'errors']) {
+    const want = conformance.cases.filter((c) => c.expect.response === 'ack' && caseRecord(c)?.type === type);
+    const got = await shared.read(`${ns}_${type}`);
+    t.equal(got.length, want.length, `${type}: ${want.length} records in ${ns}_${type}`);
+    for (const r of got) t.equal(r.partitionKey, conformance.vin, `${type}: partition key is the VIN`);
+    // Kinesis orders records per shard only: each expected JSON is matched by its content.
+    const gotJson = got.map((r) => JSON.parse(r.data.toString('utf8')) as Record<string, unknown>);
+    const text = (o: unknown) => canonicalJson(JSON.stringify(o));
+    for (const c of want) {
+      const json = expectedJson(c);
+      const match = gotJson.find((g) => text(g) === text(json));
+      t.ok(match, `${type} ${c.expect.txid}: a record equal to Tesla's JSON`) || t.same(gotJson, json, 'what was read');
+      t.equal(match?.vin, conformance.vin, `${type} ${c.expect.txid}: vin set`);
+    }
+  }
   t.equal(await server.stop(), 0, 'server exits 0');
 });
 
@@ -143,21 +183,9 @@ t.test('kinesalite killed: nothing acked while gone, acks resume after its resta
 
   await kinesis.start();
   const upAt = Date.now();
-  await waitUntil(
-    () => {
-      const a = acked();
-      if (a.size === frames.size) return true;
-      for (const [txid, f] of frames) {
-        if (!a.has(txid) && Date.now() - sentAt.get(txid)! > 1500) {
-          sentAt.set(txid, Date.now());
-          vehicle.send(f);
-        }
-      }
-      return false;
-    },
-    60_000,
-    'every frame acked after Kinesis came back',
-  );
+  // The vehicle resends what got no answer, as a car does, until all is acked.
+  const resent = await resendUntilAcked(vehicle, frames, sentAt, { resendMs: 1500, totalMs: 60_000 });
+  t.equal(resent.acked.size, frames.size, 'every frame acked after Kinesis came back');
   t.pass(`acks resumed ${Date.now() - upAt} ms after the restart`);
   await waitUntil(async () => (await readyz()) === 200, 20_000, '/readyz 200 again');
 

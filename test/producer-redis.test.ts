@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Test } from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConformance } from './helpers/fixtures.js';
@@ -10,6 +10,7 @@ import { REDIS_SERVER, startRedis, startRedisCluster, subscribeRedis, type Redis
 import { startServer, type ServerProcess } from './helpers/server.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 import { sleep } from './helpers/ports.js';
+import { issueCert } from '../src/tls/devcerts.js';
 
 // Tesla's redis dispatcher (datastore/redis/redis.go): each record's protobuf message, with the
 // certificate's VIN set and Tesla's transforms applied, PUBLISHed on
@@ -30,7 +31,8 @@ function workDir(t: Test): string {
   return dir;
 }
 
-async function serve(t: Test, dir: string, pki: TestPki, redis: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<ServerProcess> {
+/** The server routing every record to redis; by default once it has connected to Redis. */
+async function serve(t: Test, dir: string, pki: TestPki, redis: Record<string, unknown>, extra: Record<string, unknown> = {}, connected = true): Promise<ServerProcess> {
   const server = await startServer(dir, {
     namespace: NS,
     records: ALL,
@@ -39,7 +41,7 @@ async function serve(t: Test, dir: string, pki: TestPki, redis: Record<string, u
     ...extra,
   });
   t.teardown(() => server.stop().catch(() => undefined));
-  await server.waitForLog((l) => l.event === 'redis_connected', 30_000);
+  if (connected) await server.waitForLog((l) => l.event === 'redis_connected', 30_000);
   return server;
 }
 
@@ -106,6 +108,40 @@ t.test('TLS: a redis-server that speaks only TLS, verified against ca_file', asy
   t.teardown(() => redis.stop());
   const server = await serve(t, dir, pki, { addrs: [`127.0.0.1:${redis.port}`], tls: { ca_file: pki.caFile } });
   await vectorsThrough(t, server, pki, redis.port, files);
+});
+
+t.test('TLS cluster: each node verified for the first address\'s name only with override_tls_server_name', async (t) => {
+  const dir = workDir(t);
+  const pki = await makePki(join(dir, 'pki'));
+  // The nodes' certificate names localhost and no address: the cluster announces its nodes as
+  // 127.0.0.1, which the certificate does not name, so only the override makes them match.
+  const cert = await issueCert(pki.ca, { commonName: 'localhost', kind: 'server', dnsNames: ['localhost'] });
+  const bus = await issueCert(pki.ca, { commonName: 'redis-node', kind: 'client' });
+  const file = (name: string, pem: string) => {
+    writeFileSync(join(dir, name), pem);
+    return join(dir, name);
+  };
+  const files: RedisTlsFiles = {
+    cert: file('redis.pem', cert.certPem),
+    key: file('redis.key', cert.keyPem),
+    ca: pki.caFile,
+    client: { cert: file('bus.pem', bus.certPem), key: file('bus.key', bus.keyPem) },
+  };
+  const nodes = await startRedisCluster(dir, { tls: files });
+  t.teardown(async () => {
+    for (const n of nodes) await n.stop();
+  });
+  const redis = { addrs: [`localhost:${nodes[0].port}`], cluster_mode: true, tls: { ca_file: pki.caFile } };
+
+  const unnamed = await serve(t, dir, pki, redis, {}, false);
+  const refused = await unnamed.waitForLog((l) => l.event === 'redis_error', 30_000);
+  t.match(String(refused.err), /IP: 127\.0\.0\.1 is not in the cert's list/, 'without the override: the handshake with a node at 127.0.0.1 fails on its name');
+  t.notOk(unnamed.logs.some((l) => l.event === 'redis_connected'), 'without the override: never connected');
+  t.equal(await unnamed.stop(), 0, 'the server without the override exits 0');
+
+  const server = await serve(t, dir, pki, { ...redis, override_tls_server_name: true });
+  t.pass('with the override: connected to every node');
+  await vectorsThrough(t, server, pki, nodes[2].port, files);
 });
 
 t.test('subscriber sets: live channels get the record, expired leases are removed first', async (t) => {

@@ -29,6 +29,12 @@ export function expectedPlain(c: ConformanceCase): Record<string, unknown> | und
   return rec && plainMessage(rec.type, dispatchMessage(rec).value);
 }
 
+/** Tesla's JSON of the frame's record (`transmit_decoded_records`), parsed: Go spaces its output at random, so consumers compare it parsed. */
+export function expectedJson(c: ConformanceCase): Record<string, unknown> | undefined {
+  const rec = caseRecord(c);
+  return rec && (JSON.parse(Buffer.from(dispatchMessage(rec, { decoded: true }).value).toString('utf8')) as Record<string, unknown>);
+}
+
 type Plain = Record<string, unknown>;
 const b = (o: Plain, k: string) => o[k] === true;
 

@@ -10,6 +10,11 @@ export interface RedisTlsFiles {
   cert: string;
   key: string;
   ca: string;
+  /**
+   * A client certificate (clientAuth) and key: with TLS a cluster's nodes present one to each
+   * other on the cluster bus, where Redis asks for it whatever tls-auth-clients says.
+   */
+  client?: { cert: string; key: string };
 }
 
 export interface RedisServer {
@@ -31,6 +36,7 @@ export async function startRedis(dir: string, opts: { tls?: RedisTlsFiles; clust
   if (opts.tls) {
     args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no');
     if (opts.cluster) args.push('--tls-cluster', 'yes');
+    if (opts.tls.client) args.push('--tls-client-cert-file', opts.tls.client.cert, '--tls-client-key-file', opts.tls.client.key);
   } else args.push('--port', String(port));
   if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(data, 'nodes.conf'), '--cluster-node-timeout', '2000');
   let proc: ChildProcess | undefined;
@@ -101,13 +107,19 @@ export interface RedisMessage {
 }
 
 export interface RedisSubscriber {
+  /** What arrived, in order (empty with `keep: false`). */
   messages: RedisMessage[];
+  /** Messages received so far, kept or not. */
+  count(): number;
   waitFor(pred: (m: RedisMessage[]) => boolean, ms: number, what: string): Promise<void>;
   close(): Promise<void>;
 }
 
-/** A consumer as Tesla's Redis consumers are: PSUBSCRIBE to every channel, values kept as bytes. */
-export async function subscribeRedis(port: number, opts: { tls?: RedisTlsFiles; pattern?: string } = {}): Promise<RedisSubscriber> {
+/**
+ * A consumer as Tesla's Redis consumers are: PSUBSCRIBE to every channel, values kept as bytes.
+ * `keep: false` only counts (a long benchmark would otherwise hold every message).
+ */
+export async function subscribeRedis(port: number, opts: { tls?: RedisTlsFiles; pattern?: string; keep?: boolean } = {}): Promise<RedisSubscriber> {
   const { createClient } = await import('@redis/client');
   const { readFileSync } = await import('node:fs');
   // Every test certificate names localhost; some do not name 127.0.0.1.
@@ -116,9 +128,19 @@ export async function subscribeRedis(port: number, opts: { tls?: RedisTlsFiles; 
   c.on('error', () => {});
   await c.connect();
   const messages: RedisMessage[] = [];
-  await c.pSubscribe(opts.pattern ?? '*', (value: Buffer, channel: Buffer | string) => messages.push({ channel: channel.toString(), value }), true);
+  const keep = opts.keep ?? true;
+  let received = 0;
+  await c.pSubscribe(
+    opts.pattern ?? '*',
+    (value: Buffer, channel: Buffer | string) => {
+      received++;
+      if (keep) messages.push({ channel: channel.toString(), value });
+    },
+    true,
+  );
   return {
     messages,
+    count: () => received,
     waitFor: (pred, ms, what) => waitUntil(() => pred(messages) || undefined, ms, what).then(() => undefined),
     close: async () => {
       try {

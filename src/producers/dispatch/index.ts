@@ -22,6 +22,8 @@
  * - `InFlightRecords(max, timeoutMs, tally)`: `run(work)` bounds a producer's records in flight
  *   (refusing past the bound, so a slow server holds only its own records) and answers each by
  *   its deadline; `DispatchError` (code = the metrics' reason; transient) is what it rejects with.
+ * - `LinkHealth(log, lines, tally)`: a batching link's up/down as its requests tell (Kafka's and
+ *   Kinesis's links), one log line per change and a reconnect counted on each return.
  * - `DispatchTally` (a producer's `tally`, with `connected()`): what /metrics shows for it, as
  *   `fleet_telemetry_dispatch_*{producer=…}` series (sent, bytes, failures, in flight, connected).
  *
@@ -38,3 +40,4 @@ export { parseGoLocation } from './location.js';
 export { DispatchTally, isTallied, type TalliedProducer } from './tally.js';
 export { DispatchError, type DispatchErrorCode } from './errors.js';
 export { InFlightRecords } from './in-flight.js';
+export { LinkHealth, type HealthLines } from './link-health.js';

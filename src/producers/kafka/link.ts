@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { consistentPartition } from './partition.js';
 import type { KafkaSettings } from './options.js';
 import type { DispatchTally } from '../dispatch/index.js';
+import { LinkHealth } from '../dispatch/link-health.js';
 
 /** One message as Tesla's dispatcher builds it: topic, the VIN as key, the value, the record's metadata as headers. */
 export interface KafkaMessage {
@@ -33,9 +34,7 @@ function logCreatorFor(log: Logger) {
  * succeeds brings it up again (sends are the probe; the client reconnects by itself).
  */
 export class KafkaLink {
-  up = false;
-  /** Times the link went down after being up (a metric). */
-  downs = 0;
+  private readonly health: LinkHealth;
   private readonly client: KafkaClient;
   private connecting: NodeJS.Timeout | undefined;
   private closed = false;
@@ -44,8 +43,16 @@ export class KafkaLink {
   constructor(
     private readonly s: KafkaSettings,
     private readonly log: Logger,
-    private readonly tally?: DispatchTally,
+    tally?: DispatchTally,
   ) {
+    this.health = new LinkHealth(
+      log,
+      {
+        available: { event: 'kafka_available', msg: 'the Kafka cluster takes records again' },
+        unavailable: { event: 'kafka_unavailable', msg: 'the Kafka cluster did not take a batch; records wait until it does' },
+      },
+      tally,
+    );
     const kafka = new Kafka({
       clientId: s.clientId,
       brokers: s.brokers,
@@ -85,7 +92,7 @@ export class KafkaLink {
         () => {
           if (this.closed) return;
           this.log.info({ event: 'kafka_connected', brokers: this.s.brokers.join(',') }, 'connected to the Kafka cluster');
-          this.markUp();
+          this.health.markUp();
         },
         (err: unknown) => {
           if (this.closed) return;
@@ -98,9 +105,13 @@ export class KafkaLink {
     attempt();
   }
 
-  /** Whether connect() succeeded once: before that, sends are refused without trying. */
+  get up(): boolean {
+    return this.health.up;
+  }
+
+  /** Whether connect() or a send succeeded once: before that, sends are refused without trying. */
   answered(): boolean {
-    return this.up || this.downs > 0;
+    return this.health.answered();
   }
 
   /** One batch to the cluster with the configured acks; resolves with the brokers' acknowledgement. */
@@ -119,26 +130,10 @@ export class KafkaLink {
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
     } catch (err) {
-      this.markDown(err as Error);
+      if (!this.closed) this.health.markDown(err as Error);
       throw err;
     }
-    this.markUp();
-  }
-
-  private markUp(): void {
-    if (this.up) return;
-    if (this.downs > 0) {
-      this.log.info({ event: 'kafka_available' }, 'the Kafka cluster takes records again');
-      if (this.tally) this.tally.reconnects++;
-    }
-    this.up = true;
-  }
-
-  private markDown(err: Error): void {
-    if (!this.up || this.closed) return;
-    this.up = false;
-    this.downs++;
-    this.log.warn({ event: 'kafka_unavailable', err: err.message }, 'the Kafka cluster did not take a batch; records wait until it does');
+    this.health.markUp();
   }
 
   async close(): Promise<void> {

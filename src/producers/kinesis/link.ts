@@ -3,6 +3,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Logger } from 'pino';
 import type { KinesisSettings } from './options.js';
 import type { DispatchTally } from '../dispatch/index.js';
+import { LinkHealth } from '../dispatch/link-health.js';
 
 /** One record for PutRecords. */
 export interface KinesisEntry {
@@ -23,18 +24,24 @@ const PROBE_RETRY_MAX_MS = 5000;
  * down while a request fails; a request that succeeds brings it up again.
  */
 export class KinesisLink {
-  up = false;
-  downs = 0;
   readonly client: KinesisClient;
+  private readonly health: LinkHealth;
   private probing: NodeJS.Timeout | undefined;
   private closed = false;
-  private answeredOnce = false;
 
   constructor(
     readonly s: KinesisSettings,
     private readonly log: Logger,
-    private readonly tally?: DispatchTally,
+    tally?: DispatchTally,
   ) {
+    this.health = new LinkHealth(
+      log,
+      {
+        available: { event: 'kinesis_available', msg: 'Kinesis takes records again' },
+        unavailable: { event: 'kinesis_unavailable', msg: 'Kinesis did not take a request; records wait until it does' },
+      },
+      tally,
+    );
     this.client = new KinesisClient({
       endpoint: s.endpoint,
       maxAttempts: s.maxAttempts,
@@ -52,7 +59,7 @@ export class KinesisLink {
         () => {
           if (this.closed) return;
           this.log.info({ event: 'kinesis_connected', endpoint: this.s.endpoint ?? 'aws' }, 'the Kinesis API answers');
-          this.markUp();
+          this.health.markUp();
         },
         (err: unknown) => {
           if (this.closed) return;
@@ -65,9 +72,13 @@ export class KinesisLink {
     attempt();
   }
 
+  get up(): boolean {
+    return this.health.up;
+  }
+
   /** Whether the API answered once: before that, records are refused without trying. */
   answered(): boolean {
-    return this.answeredOnce;
+    return this.health.answered();
   }
 
   /** One PutRecords to one stream: the result entry of each record, in order. */
@@ -76,29 +87,12 @@ export class KinesisLink {
       const out = await this.client.send(
         new PutRecordsCommand({ StreamName: stream, Records: entries.map((e) => ({ Data: e.data, PartitionKey: e.partitionKey })) }),
       );
-      this.markUp();
+      this.health.markUp();
       return out.Records ?? [];
     } catch (err) {
-      this.markDown(err as Error);
+      if (!this.closed) this.health.markDown(err as Error);
       throw err;
     }
-  }
-
-  private markUp(): void {
-    this.answeredOnce = true;
-    if (this.up) return;
-    if (this.downs > 0) {
-      this.log.info({ event: 'kinesis_available' }, 'Kinesis takes records again');
-      if (this.tally) this.tally.reconnects++;
-    }
-    this.up = true;
-  }
-
-  private markDown(err: Error): void {
-    if (!this.up || this.closed) return;
-    this.up = false;
-    this.downs++;
-    this.log.warn({ event: 'kinesis_unavailable', err: err.message }, 'Kinesis did not take a request; records wait until it does');
   }
 
   close(): void {
