@@ -4,7 +4,7 @@ import { loadConformance } from './helpers/fixtures.js';
 import { caseRecord, expectedJson, expectedPlain, plainMessage, vDatumMismatches } from './helpers/dispatch-expect.js';
 import { makePki } from './helpers/pki.js';
 import { startServer } from './helpers/server.js';
-import { connectVehicle } from './helpers/vehicle.js';
+import { connectVehicle, vFrame } from './helpers/vehicle.js';
 import { freePort, sleep, waitUntil } from './helpers/ports.js';
 import { subscribeZmq } from './helpers/zmq.js';
 
@@ -16,7 +16,8 @@ const conformance = loadConformance();
 const VIN = conformance.vin;
 const NS = 'tesla_telemetry';
 
-async function run(t: Test, decoded: boolean) {
+/** The server publishing every record type on a free port, and a SUB socket reading it. */
+async function start(t: Test, decoded: boolean) {
   const dir = t.testdir();
   const pki = await makePki(dir);
   const port = await freePort();
@@ -29,12 +30,22 @@ async function run(t: Test, decoded: boolean) {
     workers: 1,
   });
   t.teardown(() => server.stop().catch(() => undefined));
-  const sub = subscribeZmq(port);
-  t.teardown(() => sub.close());
-  // A SUB socket's subscription reaches the publisher a moment after it connects; the server
-  // logs each accepted subscriber (verbose).
-  await server.waitForLog((l) => l.event === 'zmq_socket_event' && l.type === 'accept', 10_000);
-  await sleep(200);
+  const subscribe = async () => {
+    const accepted = server.logs.filter((l) => l.event === 'zmq_socket_event' && l.type === 'accept').length;
+    const sub = subscribeZmq(port);
+    t.teardown(() => sub.close());
+    // A SUB socket's subscription reaches the publisher a moment after it connects; the server
+    // logs each accepted subscriber (verbose).
+    await waitUntil(() => server.logs.filter((l) => l.event === 'zmq_socket_event' && l.type === 'accept').length > accepted || undefined, 10_000, 'the subscriber accepted');
+    await sleep(200);
+    return sub;
+  };
+  return { server, pki, subscribe };
+}
+
+async function run(t: Test, decoded: boolean) {
+  const { server, pki, subscribe } = await start(t, decoded);
+  const sub = await subscribe();
 
   const vehicle = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
   await waitUntil(() => sub.got.some((g) => g.topic === `${NS}_connectivity`) || undefined, 10_000, 'the CONNECTED record');
@@ -88,4 +99,26 @@ t.test('zmq.addr taken: the server does not start, and says why', async (t) => {
     }),
     /cannot bind tcp:\/\/127\.0\.0\.1/,
   );
+});
+
+t.test('subscriber gone: frames are still acked and not delivered (ZeroMQ has no broker); one that returns gets what follows', async (t) => {
+  const { server, pki, subscribe } = await start(t, false);
+  const first = await subscribe();
+  const vehicle = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
+  t.teardown(() => vehicle.close());
+  const send = async (txid: string, speed: number) => {
+    vehicle.send(vFrame(txid, VIN, [{ key: 'VehicleSpeed', value: { float_value: speed } }]));
+    return (await vehicle.response(txid, 15_000)).kind;
+  };
+  t.equal(await send('z1', 1), 'ack');
+  await waitUntil(() => first.got.some((g) => g.topic === `${NS}_V`) || undefined, 10_000, 'the first V');
+  first.close();
+  await server.waitForLog((l) => l.event === 'zmq_socket_event' && l.type === 'disconnect', 10_000);
+  t.equal(await send('z2', 2), 'ack', 'acked with no subscriber: the PUB socket took it');
+  const second = await subscribe();
+  t.equal(await send('z3', 3), 'ack');
+  await waitUntil(() => second.got.some((g) => g.topic === `${NS}_V`) || undefined, 10_000, 'a V for the new subscriber');
+  const vs = second.got.filter((g) => g.topic === `${NS}_V`).map((g) => JSON.stringify(plainMessage('V', g.value)));
+  t.equal(vs.length, 1, 'the new subscriber got only the frame sent after it came: z2 went to nobody');
+  t.match(vs[0], /"float_value":3[,}]/, 'and it is z3');
 });
