@@ -65,7 +65,7 @@ export class FleetTelemetryError extends Error {
   readonly code: ErrorCode;
   readonly permanent: boolean;
   constructor(code: ErrorCode, message: string, opts?: { cause?: unknown }) {
-    super(message, opts && 'cause' in opts ? { cause: opts.cause } : undefined);
+    super(message, opts); // ES2022: `cause` is set only when opts has one
     this.name = new.target.name;
     this.code = code;
     this.permanent = ERROR_CODES[code].permanent;
@@ -156,7 +156,7 @@ export class DispatchError extends FleetTelemetryError {
   declare readonly permanent: false;
   readonly completion?: Promise<void>;
   constructor(code: DispatchErrorCode, message: string, opts: { cause?: unknown; completion?: Promise<void> } = {}) {
-    super(code, message, 'cause' in opts ? { cause: opts.cause } : undefined);
+    super(code, message, opts);
     if (opts.completion) this.completion = opts.completion;
   }
 }

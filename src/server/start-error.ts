@@ -1,4 +1,5 @@
 import { FleetTelemetryError } from '../errors.js';
+
 type StartCode = 'start_failed' | 'fleet_token_unreadable' | 'fleet_token_short';
 
 /** A start that cannot succeed as configured: reported in one line, exit 2, no stack trace. */
@@ -6,7 +7,7 @@ export class StartError extends FleetTelemetryError {
   declare readonly code: StartCode;
   /** `code` names what went wrong when there is a more precise name than start_failed. */
   constructor(message: string, opts: { code?: StartCode; cause?: unknown } = {}) {
-    super(opts.code ?? 'start_failed', message, 'cause' in opts ? { cause: opts.cause } : undefined);
+    super(opts.code ?? 'start_failed', message, opts.cause === undefined ? undefined : { cause: opts.cause });
   }
 }
 
