@@ -33,9 +33,8 @@ function perCall(fn: () => unknown): number {
 }
 
 const frame = benchFrame();
-const r = readFrame(frame);
-if (!r.ok || !r.frame.stream) throw new Error('bench frame did not read');
-const f = r.frame;
+const f = readFrame(frame);
+if (!f.stream) throw new Error('bench frame has no stream');
 const record = decodeRecord(f.recordType, f.stream!.payload, VIN, f.txid);
 
 const steps: Array<[string, () => unknown]> = [

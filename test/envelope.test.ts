@@ -10,7 +10,7 @@ import {
   writeOtherFrame,
   writeStreamFrame,
   type Frame,
-  type ReadResult,
+  UnreadableFrame,
 } from '../src/envelope/index.js';
 import { loadConformance } from './helpers/fixtures.js';
 
@@ -85,18 +85,29 @@ interface Asserts {
   fail(msg: string): boolean;
 }
 
-function ok(t: Asserts, r: ReadResult): Frame {
-  if (!r.ok) {
-    t.fail(`expected a frame, got ${r.code}: ${r.reason}`);
-    throw new Error('unreadable');
+/** readFrame's answer as a value: the frame, or the one error it may throw. */
+type ReadResult = Frame | UnreadableFrame;
+function read(buf: Uint8Array): ReadResult {
+  try {
+    return readFrame(buf);
+  } catch (err) {
+    if (err instanceof UnreadableFrame) return err;
+    throw err;
   }
-  return r.frame;
 }
-function failsWith(t: Asserts, r: ReadResult, code: string, msg: string) {
-  t.equal(r.ok, false, msg);
-  if (!r.ok) {
-    t.equal(r.code, code, `${msg}: code`);
-    t.ok(r.reason.length > 0, `${msg}: has a reason`);
+function ok(t: Asserts, r: ReadResult): Frame {
+  if (r instanceof UnreadableFrame) {
+    t.fail(`expected a frame, got ${r.flaw}: ${r.message}`);
+    throw new Error('unreadable', { cause: r });
+  }
+  return r;
+}
+function failsWith(t: Asserts, r: ReadResult, flaw: string, msg: string) {
+  t.ok(r instanceof UnreadableFrame, msg);
+  if (r instanceof UnreadableFrame) {
+    t.equal(r.flaw, flaw, `${msg}: flaw`);
+    t.equal(r.code, 'frame_unreadable', `${msg}: code`);
+    t.ok(r.message.length > 0, `${msg}: has a reason`);
   }
 }
 
@@ -116,7 +127,7 @@ t.test('public vectors', async (t) => {
   for (const c of conformance.cases) {
     t.test(c.name, async (t) => {
       const buf = new Uint8Array(Buffer.from(c.frame_b64, 'base64'));
-      const f = ok(t, readFrame(buf));
+      const f = ok(t, read(buf));
       const l = new Layout(buf);
       const msg = l.message();
       t.equal(f.txid, c.expect.txid, 'txid');
@@ -140,8 +151,11 @@ t.test('public vectors', async (t) => {
   }
   // Lengths seen in the vectors, so a change in them is noticed.
   const lengths = conformance.cases.map((c) => {
-    const r = readFrame(Buffer.from(c.frame_b64, 'base64'));
-    return r.ok ? r.frame.stream!.payload.length : -1;
+    try {
+      return readFrame(Buffer.from(c.frame_b64, 'base64')).stream!.payload.length;
+    } catch {
+      return -1;
+    }
   });
   t.same(lengths, [140, 43, 22, 92, 47, 4, 0], 'payload lengths');
 });
@@ -175,7 +189,7 @@ t.test('writeStreamFrame → readFrame round trip', async (t) => {
   t.equal(f.stream!.deviceId, 'VIN1');
   t.equal(f.stream!.deliveredAtEpochMs, 2n ** 64n - 1n);
 
-  const min = ok(t, readFrame(writeStreamFrame({ txid: '', recordType: 'V', payload: new Uint8Array(0) })));
+  const min = ok(t, read(writeStreamFrame({ txid: '', recordType: 'V', payload: new Uint8Array(0) })));
   t.equal(min.txid, '');
   t.equal(min.txidBytes.length, 0);
   t.equal(min.recordType, 'V');
@@ -186,7 +200,7 @@ t.test('writeStreamFrame → readFrame round trip', async (t) => {
   t.equal(min.messageId.length, 0);
 
   const big = new Uint8Array(1_000_000).fill(0x5a);
-  const bf = ok(t, readFrame(writeStreamFrame({ txid: 'big', recordType: 'V', payload: big })));
+  const bf = ok(t, read(writeStreamFrame({ txid: 'big', recordType: 'V', payload: big })));
   t.equal(bf.stream!.payload.length, 1_000_000, 'a 1 MB payload');
 
   // A frame inside a larger buffer (as a socket library may hand it over) reads the same.
@@ -194,7 +208,7 @@ t.test('writeStreamFrame → readFrame round trip', async (t) => {
   const host = new Uint8Array(frame.length + 11);
   host.set(frame, 5);
   const view = host.subarray(5, 5 + frame.length);
-  const vf = ok(t, readFrame(view));
+  const vf = ok(t, read(view));
   t.equal(vf.txid, 'tx-1');
   t.equal(vf.stream!.senderId, 'vehicle_device.5YJ3E1EA7KF000001');
   t.same(Buffer.from(vf.stream!.payload), Buffer.from([0x0a, 0x02, 0x08, 0x04]));
@@ -202,7 +216,7 @@ t.test('writeStreamFrame → readFrame round trip', async (t) => {
 
 t.test('writeAck reads back', async (t) => {
   const buf = writeAck('p1', 'V');
-  const f = ok(t, readFrame(buf));
+  const f = ok(t, read(buf));
   t.equal(f.txid, 'p1');
   t.equal(f.recordType, 'V', 'topic = record type');
   t.equal(f.messageType, MESSAGE_STREAM_ACK, 'message_type 5');
@@ -213,7 +227,7 @@ t.test('writeAck reads back', async (t) => {
   t.ok(ack > 0, 'has a StreamAck table');
   t.equal(l.bb.readUint16(l.vtable(ack)), 4, 'an empty StreamAck (vtable with no slots)');
 
-  const empty = ok(t, readFrame(writeAck('', '')));
+  const empty = ok(t, read(writeAck('', '')));
   t.equal(empty.txid, '');
   t.equal(empty.recordType, '', 'ack with empty topic (non-Stream frames)');
   t.equal(empty.messageType, MESSAGE_STREAM_ACK);
@@ -222,20 +236,20 @@ t.test('writeAck reads back', async (t) => {
 t.test('writeError reads back', async (t) => {
   const reason = 'payload does not decode: ü';
   const buf = writeError('p6', reason);
-  const f = ok(t, readFrame(buf));
+  const f = ok(t, read(buf));
   t.equal(f.txid, 'p6');
   t.equal(f.recordType, '', 'empty topic');
   t.equal(f.messageType, MESSAGE_STREAM, 'message_type 4');
   t.equal(Buffer.from(f.stream!.payload).toString('utf8'), reason, 'payload = reason');
   t.equal(new Layout(buf).field(new Layout(buf).root, 4), 0, 'no message_id');
 
-  const anon = ok(t, readFrame(writeError(new Uint8Array(0), 'unreadable frame')));
+  const anon = ok(t, read(writeError(new Uint8Array(0), 'unreadable frame')));
   t.equal(anon.txid, '', 'empty txid when the frame could not be read');
   t.equal(Buffer.from(anon.stream!.payload).toString(), 'unreadable frame');
 });
 
 t.test('writeOtherFrame: a non-Stream message', async (t) => {
-  const f = ok(t, readFrame(writeOtherFrame('o1', 'V', 7)));
+  const f = ok(t, read(writeOtherFrame('o1', 'V', 7)));
   t.equal(f.txid, 'o1');
   t.equal(f.messageType, 7);
   t.equal(f.stream, undefined, 'no stream for a non-Stream type');
@@ -244,14 +258,14 @@ t.test('writeOtherFrame: a non-Stream message', async (t) => {
 t.test('non-ASCII txid bytes are echoed byte for byte', async (t) => {
   const txid = 'té€🚗';
   const bytes = utf8.encode(txid);
-  const f = ok(t, readFrame(writeStreamFrame({ txid: bytes, recordType: 'V', payload: new Uint8Array(0) })));
+  const f = ok(t, read(writeStreamFrame({ txid: bytes, recordType: 'V', payload: new Uint8Array(0) })));
   t.equal(f.txid, txid, 'decoded as UTF-8');
   t.same([...f.txidBytes], [...bytes]);
   for (const [name, resp] of [
     ['ack', writeAck(f.txidBytes, f.recordType)],
     ['error', writeError(f.txidBytes, 'x')],
   ] as const) {
-    const r = ok(t, readFrame(resp));
+    const r = ok(t, read(resp));
     t.same([...r.txidBytes], [...bytes], `${name} echoes the bytes`);
     t.equal(r.txid, txid);
   }
@@ -259,9 +273,9 @@ t.test('non-ASCII txid bytes are echoed byte for byte', async (t) => {
 
   // Bytes that are not valid UTF-8 still go back exactly as sent.
   const raw = Uint8Array.from([0x74, 0xff, 0xc3, 0x28, 0xe2, 0x82]);
-  const g = ok(t, readFrame(writeStreamFrame({ txid: raw, recordType: 'V', payload: new Uint8Array(0) })));
+  const g = ok(t, read(writeStreamFrame({ txid: raw, recordType: 'V', payload: new Uint8Array(0) })));
   t.same([...g.txidBytes], [...raw]);
-  t.same([...ok(t, readFrame(writeAck(g.txidBytes, 'V'))).txidBytes], [...raw], 'ack keeps invalid UTF-8 bytes');
+  t.same([...ok(t, read(writeAck(g.txidBytes, 'V'))).txidBytes], [...raw], 'ack keeps invalid UTF-8 bytes');
   t.same([...peekTxid(writeStreamFrame({ txid: raw, recordType: 'V', payload: new Uint8Array(0) }))], [...raw]);
 });
 
@@ -271,34 +285,34 @@ t.test('unreadable frames', async (t) => {
   const root = l.root;
   const msg = l.message();
 
-  failsWith(t, readFrame(new Uint8Array(0)), 'empty', 'empty buffer');
-  for (let n = 1; n < 8; n++) failsWith(t, readFrame(good.subarray(0, n)), 'truncated', `${n} bytes`);
+  failsWith(t, read(new Uint8Array(0)), 'empty', 'empty buffer');
+  for (let n = 1; n < 8; n++) failsWith(t, read(good.subarray(0, n)), 'truncated', `${n} bytes`);
 
-  failsWith(t, readFrame(setU32(good, 0, good.length + 100)), 'bad_offset', 'root offset past the end');
-  failsWith(t, readFrame(setU32(good, 0, 0xffffffff)), 'bad_offset', 'root offset 2^32-1');
-  failsWith(t, readFrame(setU32(good, 0, good.length - 2)), 'bad_offset', 'root table runs past the end');
+  failsWith(t, read(setU32(good, 0, good.length + 100)), 'bad_offset', 'root offset past the end');
+  failsWith(t, read(setU32(good, 0, 0xffffffff)), 'bad_offset', 'root offset 2^32-1');
+  failsWith(t, read(setU32(good, 0, good.length - 2)), 'bad_offset', 'root table runs past the end');
 
-  failsWith(t, readFrame(setI32(good, root, root + 64)), 'bad_offset', 'vtable before the start');
-  failsWith(t, readFrame(setI32(good, root, root - good.length)), 'bad_offset', 'vtable past the end');
-  failsWith(t, readFrame(setI32(good, root, -0x7fffffff)), 'bad_offset', 'vtable far past the end');
-  failsWith(t, readFrame(setU16(good, l.vtable(root), 0xfff0)), 'bad_offset', 'vtable size past the end');
-  failsWith(t, readFrame(setU16(good, l.vtable(root), 3)), 'bad_offset', 'odd vtable size');
-  failsWith(t, readFrame(setU16(good, l.vtable(root) + 2, 0xfff0)), 'bad_offset', 'table size past the end');
-  failsWith(t, readFrame(setU16(good, l.vtable(root) + 4, 0xfff0)), 'bad_offset', 'field offset outside its table');
+  failsWith(t, read(setI32(good, root, root + 64)), 'bad_offset', 'vtable before the start');
+  failsWith(t, read(setI32(good, root, root - good.length)), 'bad_offset', 'vtable past the end');
+  failsWith(t, read(setI32(good, root, -0x7fffffff)), 'bad_offset', 'vtable far past the end');
+  failsWith(t, read(setU16(good, l.vtable(root), 0xfff0)), 'bad_offset', 'vtable size past the end');
+  failsWith(t, read(setU16(good, l.vtable(root), 3)), 'bad_offset', 'odd vtable size');
+  failsWith(t, read(setU16(good, l.vtable(root) + 2, 0xfff0)), 'bad_offset', 'table size past the end');
+  failsWith(t, read(setU16(good, l.vtable(root) + 4, 0xfff0)), 'bad_offset', 'field offset outside its table');
 
-  failsWith(t, readFrame(setU32(good, l.vector(root, 0), 0xfffffff0)), 'truncated', 'txid length past the end');
-  failsWith(t, readFrame(setU32(good, l.vector(root, 1), good.length)), 'truncated', 'topic length past the end');
-  failsWith(t, readFrame(setU32(good, l.vector(root, 4), 0x7fffffff)), 'truncated', 'message_id length past the end');
-  failsWith(t, readFrame(setU32(good, l.field(root, 0), 0xfffffff0)), 'bad_offset', 'txid vector offset past the end');
-  failsWith(t, readFrame(setU32(good, l.field(root, 3), 0x7ffffff0)), 'bad_stream', 'Stream table offset past the end');
+  failsWith(t, read(setU32(good, l.vector(root, 0), 0xfffffff0)), 'truncated', 'txid length past the end');
+  failsWith(t, read(setU32(good, l.vector(root, 1), good.length)), 'truncated', 'topic length past the end');
+  failsWith(t, read(setU32(good, l.vector(root, 4), 0x7fffffff)), 'truncated', 'message_id length past the end');
+  failsWith(t, read(setU32(good, l.field(root, 0), 0xfffffff0)), 'bad_offset', 'txid vector offset past the end');
+  failsWith(t, read(setU32(good, l.field(root, 3), 0x7ffffff0)), 'bad_stream', 'Stream table offset past the end');
 
   // Stream table broken while the envelope is fine.
-  failsWith(t, readFrame(setU32(good, l.vector(msg, 2), 0xffffffff)), 'bad_stream', 'payload length past the end');
-  failsWith(t, readFrame(setU32(good, l.field(msg, 1), good.length)), 'bad_stream', 'sender_id offset past the end');
-  failsWith(t, readFrame(setI32(good, msg, msg + 1000)), 'bad_stream', 'Stream vtable outside the frame');
-  failsWith(t, readFrame(setU16(good, l.vtable(msg) + 2, 0xfff0)), 'bad_stream', 'Stream table size past the end');
+  failsWith(t, read(setU32(good, l.vector(msg, 2), 0xffffffff)), 'bad_stream', 'payload length past the end');
+  failsWith(t, read(setU32(good, l.field(msg, 1), good.length)), 'bad_stream', 'sender_id offset past the end');
+  failsWith(t, read(setI32(good, msg, msg + 1000)), 'bad_stream', 'Stream vtable outside the frame');
+  failsWith(t, read(setU16(good, l.vtable(msg) + 2, 0xfff0)), 'bad_stream', 'Stream table size past the end');
   // The builder writes back to front: the last bytes are the sender_id, inside the Stream.
-  failsWith(t, readFrame(good.subarray(0, good.length - 1)), 'bad_stream', 'one byte short');
+  failsWith(t, read(good.subarray(0, good.length - 1)), 'bad_stream', 'one byte short');
 
   // An envelope with no message at all.
   for (const type of [MESSAGE_STREAM, MESSAGE_STREAM_ACK, 0]) {
@@ -310,16 +324,16 @@ t.test('unreadable frames', async (t) => {
     b.addFieldOffset(1, topic, 0);
     b.addFieldInt8(2, type, 0);
     b.finish(b.endObject());
-    failsWith(t, readFrame(b.asUint8Array()), 'no_message', `no message, type ${type}`);
+    failsWith(t, read(b.asUint8Array()), 'no_message', `no message, type ${type}`);
   }
   // An envelope table with no fields at all.
   const b = new Builder(16);
   b.startObject(5);
   b.finish(b.endObject());
-  failsWith(t, readFrame(b.asUint8Array()), 'no_message', 'empty envelope table');
+  failsWith(t, read(b.asUint8Array()), 'no_message', 'empty envelope table');
 
-  failsWith(t, readFrame(new Uint8Array(64)), 'bad_offset', 'all zero bytes');
-  failsWith(t, readFrame(new Uint8Array(64).fill(0xff)), 'bad_offset', 'all 0xff bytes');
+  failsWith(t, read(new Uint8Array(64)), 'bad_offset', 'all zero bytes');
+  failsWith(t, read(new Uint8Array(64).fill(0xff)), 'bad_offset', 'all 0xff bytes');
 });
 
 t.test('peekTxid', async (t) => {
@@ -327,7 +341,7 @@ t.test('peekTxid', async (t) => {
   const l = new Layout(good);
   t.equal(Buffer.from(peekTxid(good)).toString(), 'tx-1', 'good frame');
   const brokenStream = setU32(good, l.vector(l.message(), 2), 0xffffffff);
-  t.equal(readFrame(brokenStream).ok, false);
+  t.ok(read(brokenStream) instanceof UnreadableFrame, 'a broken stream does not read');
   t.equal(Buffer.from(peekTxid(brokenStream)).toString(), 'tx-1', 'txid of a frame whose stream is broken');
   t.equal(peekTxid(setU32(good, 0, good.length + 4)).length, 0, 'root past the end: empty');
   t.equal(peekTxid(setU32(good, l.vector(l.root, 0), 0xffffff)).length, 0, 'txid vector broken: empty');

@@ -39,7 +39,7 @@ t.test('tls.proxy: the proxied certificate is verified again and gives the VIN',
     const acked = new Promise<boolean>((resolve) => {
       ws.on('message', (d: Buffer) => {
         const f = readFrame(d);
-        if (f.ok && f.frame.txid === txid) resolve(f.frame.messageType === 5);
+        if (f.txid === txid) resolve(f.messageType === 5);
       });
     });
     ws.send(vFrame(txid, vin, [{ key: 'VehicleSpeed', value: { float_value: 42 } }]));

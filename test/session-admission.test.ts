@@ -46,8 +46,8 @@ function fakeSocket() {
   const s = { paused: false, pauses: 0, sent: [] as { kind: number; txid: string }[] };
   const socket: VehicleSocket = {
     send: (d) => {
-      const r = readFrame(Buffer.from(d));
-      if (r.ok) s.sent.push({ kind: r.frame.messageType, txid: r.frame.txid });
+      const f = readFrame(Buffer.from(d));
+      s.sent.push({ kind: f.messageType, txid: f.txid });
     },
     close: () => {},
     pause: () => {

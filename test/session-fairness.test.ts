@@ -20,8 +20,8 @@ const PUBLISH_TIMEOUT_MS = 2500;
 function stamp(v: VehicleClient): Map<string, number> {
   const at = new Map<string, number>();
   v.ws.on('message', (data: Buffer) => {
-    const r = readFrame(data);
-    if (r.ok && !at.has(r.frame.txid)) at.set(r.frame.txid, performance.now());
+    const f = readFrame(data);
+    if (!at.has(f.txid)) at.set(f.txid, performance.now());
   });
   return at;
 }

@@ -39,7 +39,7 @@ const checkEndpointCommand: Command = {
       try {
         j = JSON.parse(readFileSync(target, 'utf8')) as Record<string, unknown>;
       } catch (err) {
-        throw new UsageError(`${target}: ${(err as Error).message}`);
+        throw new UsageError(`${target}: ${(err as Error).message}`, { cause: err });
       }
       const c = (typeof j.config === 'object' && j.config !== null ? j.config : j) as Record<string, unknown>;
       if (typeof c.hostname !== 'string' || !c.hostname) throw new UsageError(`${target}: no "hostname"`);
@@ -65,7 +65,7 @@ const checkEndpointCommand: Command = {
       try {
         return readFileSync(flags[flag] as string, 'utf8');
       } catch (err) {
-        throw new UsageError(`--${flag}: ${(err as Error).message}`);
+        throw new UsageError(`--${flag}: ${(err as Error).message}`, { cause: err });
       }
     };
     if (flags.ca !== undefined) {

@@ -1,3 +1,4 @@
+import { FleetTelemetryError } from '../errors.js';
 /** A sub-command of the `fleet-telemetry` CLI. `run` resolves to the process exit code. */
 export interface Command {
   summary: string;
@@ -6,7 +7,11 @@ export interface Command {
 }
 
 /** Thrown for a wrong command line; the CLI prints the message and the usage, exit 2. */
-export class UsageError extends Error {}
+export class UsageError extends FleetTelemetryError {
+  constructor(message: string, opts?: { cause?: unknown }) {
+    super('usage', message, opts);
+  }
+}
 
 /** Minimal `--flag value` / `--flag` / positional parser: enough for this CLI, no dependency. */
 export function parseArgs(

@@ -183,7 +183,7 @@ const emulate: Command = {
       fleet = await Fleet.create(opts);
     } catch (err) {
       opts.store?.close();
-      if (err instanceof RangeError) throw new UsageError(err.message);
+      if (err instanceof RangeError) throw new UsageError(err.message, { cause: err });
       process.stderr.write(`fleet-telemetry emulate: ${(err as Error).message}\n`);
       return 2;
     }

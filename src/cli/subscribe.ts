@@ -103,7 +103,7 @@ const subscribe: Command = {
     try {
       endpoint = parseBrokerUrl(brokerAt, {});
     } catch (err) {
-      throw new UsageError(`--broker ${url}: ${(err as Error).message}`);
+      throw new UsageError(`--broker ${url}: ${(err as Error).message}`, { cause: err });
     }
     const client = mqtt.connect(brokerAt, {
       ...tls,

@@ -1,3 +1,5 @@
+import { FleetTelemetryError } from '../errors.js';
+
 /** A configuration problem an operator can act on: a stable code, a JSON path, one line each. */
 export interface ConfigProblem {
   code: string;
@@ -6,13 +8,14 @@ export interface ConfigProblem {
   message: string;
 }
 
-export class ConfigError extends Error {
+/** Each problem keeps its own code; the error as a whole is config_invalid. */
+export class ConfigError extends FleetTelemetryError {
+  declare readonly code: 'config_invalid';
   constructor(
     readonly file: string,
     readonly problems: ConfigProblem[],
   ) {
-    super(problems.map((p) => formatProblem(file, p)).join('\n'));
-    this.name = 'ConfigError';
+    super('config_invalid', problems.map((p) => formatProblem(file, p)).join('\n'));
   }
 }
 

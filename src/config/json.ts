@@ -5,6 +5,7 @@
  */
 
 import { pointerPart } from './errors.js';
+import { FleetTelemetryError } from '../errors.js';
 
 export interface JsonSyntaxError {
   line: number;
@@ -20,7 +21,12 @@ export interface JsonScan {
   duplicates: string[];
 }
 
-class Stop extends Error {}
+/** Ends the scan at the first syntax error; `error` holds where. */
+class Stop extends FleetTelemetryError {
+  constructor() {
+    super('json_syntax', 'not valid JSON');
+  }
+}
 
 export function scanJson(text: string): JsonScan {
   let i = 0;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { MESSAGE_STREAM, MESSAGE_STREAM_ACK, readFrame, writeStreamFrame } from '../envelope/index.js';
+import { MESSAGE_STREAM, MESSAGE_STREAM_ACK, readFrame, writeStreamFrame, type Frame } from '../envelope/index.js';
 import { seedOf } from './model.js';
 import { tuningOf, type AckEvent, type ErrorEvent, type VehicleOptions, type VehicleTuning } from './options.js';
 import { Outbox, type Pending } from './outbox.js';
@@ -245,13 +245,14 @@ export class EmulatedVehicle extends EventEmitter {
   }
 
   private onResponse(data: Buffer): void {
-    const r = readFrame(data);
-    if (!r.ok) {
+    let f: Frame;
+    try {
+      f = readFrame(data);
+    } catch (err) {
       this.stats.unmatchedErrors++;
-      this.stats.noteErrorReason(`unreadable response: ${r.reason}`);
+      this.stats.noteErrorReason(`unreadable response: ${(err as Error).message}`);
       return;
     }
-    const f = r.frame;
     if (f.messageType === MESSAGE_STREAM_ACK) {
       const p = this.outbox.answer(f.txid);
       if (!p) {

@@ -1,20 +1,13 @@
 import { ByteBuffer } from 'flatbuffers';
 import { utf8 } from '../record/wire.js';
-import { MESSAGE_STREAM, type Frame, type ReadErrorCode, type ReadResult, type StreamMessage } from './types.js';
+import { UnreadableFrame, type ReadErrorCode } from '../errors.js';
+import { MESSAGE_STREAM, type Frame, type StreamMessage } from './types.js';
 
-/**
+/*
  * Reads a vehicle frame without trusting a single offset in it. The flatbuffers runtime reads
  * whatever an offset points at, so every table, vtable and vector is bounds-checked here first;
- * a hostile frame yields a typed failure, never an exception.
+ * a hostile frame throws UnreadableFrame, never another exception.
  */
-class Bad extends Error {
-  constructor(
-    readonly code: ReadErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 const EMPTY = new Uint8Array(0);
 
@@ -30,17 +23,17 @@ class Table {
     code: ReadErrorCode = 'bad_offset',
   ) {
     const len = bb.capacity();
-    if (pos < 0 || pos + 4 > len) throw new Bad(code, `${what} table outside the frame`);
+    if (pos < 0 || pos + 4 > len) throw new UnreadableFrame(code, `${what} table outside the frame`);
     const vt = pos - bb.readInt32(pos);
-    if (vt < 0 || vt + 4 > len) throw new Bad(code, `${what} vtable outside the frame`);
+    if (vt < 0 || vt + 4 > len) throw new UnreadableFrame(code, `${what} vtable outside the frame`);
     this.vt = vt;
     this.vtSize = bb.readUint16(vt);
     this.tableSize = bb.readUint16(vt + 2);
     if (this.vtSize < 4 || this.vtSize & 1 || vt + this.vtSize > len) {
-      throw new Bad(code, `${what} vtable size invalid`);
+      throw new UnreadableFrame(code, `${what} vtable size invalid`);
     }
     if (this.tableSize < 4 || pos + this.tableSize > len) {
-      throw new Bad(code, `${what} table size invalid`);
+      throw new UnreadableFrame(code, `${what} table size invalid`);
     }
   }
 
@@ -50,7 +43,7 @@ class Table {
     if (vo + 2 > this.vtSize) return 0;
     const off = this.bb.readUint16(this.vt + vo);
     if (off === 0) return 0;
-    if (off < 4 || off + size > this.tableSize) throw new Bad('bad_offset', `field ${slot} outside its table`);
+    if (off < 4 || off + size > this.tableSize) throw new UnreadableFrame('bad_offset', `field ${slot} outside its table`);
     return this.pos + off;
   }
 
@@ -75,9 +68,9 @@ class Table {
     if (!p) return -1;
     const len = this.bb.capacity();
     const vec = p + this.bb.readUint32(p);
-    if (vec + 4 > len) throw new Bad('bad_offset', `vector of field ${slot} outside the frame`);
+    if (vec + 4 > len) throw new UnreadableFrame('bad_offset', `vector of field ${slot} outside the frame`);
     const n = this.bb.readUint32(vec);
-    if (vec + 4 + n > len) throw new Bad('truncated', `vector of field ${slot} runs past the end`);
+    if (vec + 4 + n > len) throw new UnreadableFrame('truncated', `vector of field ${slot} runs past the end`);
     this.vectorLength = n;
     return vec + 4;
   }
@@ -113,10 +106,10 @@ function readStream(t: Table): StreamMessage {
   };
 }
 
-/** Reads one WebSocket message as an Envelope (docs/protocol.md §2). */
-export function readFrame(buf: Uint8Array): ReadResult {
-  if (buf.length === 0) return { ok: false, code: 'empty', reason: 'empty frame' };
-  if (buf.length < 8) return { ok: false, code: 'truncated', reason: 'frame shorter than an envelope' };
+/** Reads one WebSocket message as an Envelope (docs/protocol.md §2); throws UnreadableFrame. */
+export function readFrame(buf: Uint8Array): Frame {
+  if (buf.length === 0) throw new UnreadableFrame('empty', 'empty frame');
+  if (buf.length < 8) throw new UnreadableFrame('truncated', 'frame shorter than an envelope');
   try {
     const bb = new ByteBuffer(buf);
     const root = new Table(bb, bb.readUint32(0), 'envelope');
@@ -126,21 +119,21 @@ export function readFrame(buf: Uint8Array): ReadResult {
     // A Stream whose own table is unreadable is a broken stream, like one with a bad vector.
     const message = root.table(3, 'message', messageType === MESSAGE_STREAM ? 'bad_stream' : 'bad_offset');
     const messageId = root.bytes(4);
-    if (!message) return { ok: false, code: 'no_message', reason: 'envelope has no message' };
+    if (!message) throw new UnreadableFrame('no_message', 'envelope has no message');
     const frame: Frame = { txid: txidBytes.length === 0 ? '' : utf8(txidBytes, 0, txidBytes.length), txidBytes, recordType, messageType, messageId };
     if (messageType === MESSAGE_STREAM) {
       try {
         frame.stream = readStream(message);
       } catch (err) {
-        if (err instanceof Bad) return { ok: false, code: 'bad_stream', reason: `stream: ${err.message}` };
+        if (err instanceof UnreadableFrame) throw new UnreadableFrame('bad_stream', `stream: ${err.message}`, { cause: err });
         throw err;
       }
     }
-    return { ok: true, frame };
+    return frame;
   } catch (err) {
-    if (err instanceof Bad) return { ok: false, code: err.code, reason: err.message };
+    if (err instanceof UnreadableFrame) throw err;
     // ByteBuffer only throws RangeError-like errors on reads we did not guard; still a bad frame.
-    return { ok: false, code: 'bad_offset', reason: 'unreadable envelope' };
+    throw new UnreadableFrame('bad_offset', 'unreadable envelope', { cause: err });
   }
 }
 

@@ -24,13 +24,4 @@ export interface Frame {
   stream?: StreamMessage;
 }
 
-export type ReadResult =
-  | { ok: true; frame: Frame }
-  | { ok: false; code: ReadErrorCode; reason: string };
-
-export type ReadErrorCode =
-  | 'empty'
-  | 'truncated'
-  | 'bad_offset'
-  | 'no_message'
-  | 'bad_stream';
+export { UnreadableFrame, type ReadErrorCode } from '../errors.js';

@@ -13,7 +13,7 @@ import { connect as netConnect, isIP } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { RecordFactory } from '../emulator/records.js';
-import { readFrame, writeStreamFrame } from '../envelope/index.js';
+import { readFrame, writeStreamFrame, type Frame } from '../envelope/index.js';
 import { splitPem, teslaCaDir } from '../server/tls.js';
 import { certLabel, cnOf } from '../tls/cert-label.js';
 import type { CheckLine } from '../tls/check.js';
@@ -146,13 +146,17 @@ function frameCheck(o: EndpointOptions): Promise<CheckLine> {
       ws.send(writeStreamFrame({ txid, recordType: rec.recordType, payload: rec.payload, senderId: `vehicle_device.${vin}`, createdAt: Math.floor(Date.now() / 1000) }));
     });
     ws.on('message', (data: Buffer) => {
-      const r = readFrame(data);
-      if (!r.ok) return finish({ status: 'fail', check: 'frame', message: `the server answered with an unreadable frame: ${r.reason}` });
-      if (r.frame.txid !== txid) return;
-      if (r.frame.messageType === 5) {
+      let f: Frame;
+      try {
+        f = readFrame(data);
+      } catch (err) {
+        return finish({ status: 'fail', check: 'frame', message: `the server answered with an unreadable frame: ${(err as Error).message}` });
+      }
+      if (f.txid !== txid) return;
+      if (f.messageType === 5) {
         finish({ status: 'ok', check: 'frame', message: `WebSocket upgrade as ${vin}; one V frame acked in ${Date.now() - start} ms` });
       } else {
-        const why = r.frame.stream ? Buffer.from(r.frame.stream.payload).toString('utf8') : `message type ${r.frame.messageType}`;
+        const why = f.stream ? Buffer.from(f.stream.payload).toString('utf8') : `message type ${f.messageType}`;
         finish({ status: 'fail', check: 'frame', message: `the frame got an error response: ${why}` });
       }
     });

@@ -17,5 +17,5 @@ export type {
 } from '../record/types.js';
 export type { Config } from '../config/types.js';
 export type { Logger } from 'pino';
-export { InvalidRecord } from '../producers/types.js';
+export { FleetTelemetryError, InvalidRecord, type ErrorCode } from '../errors.js';
 export { rateLimitedLog, type LimitedLevel, type RateLimitedLog, type RateLimitedLogOptions } from './log.js';

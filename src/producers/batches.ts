@@ -85,7 +85,7 @@ export class BatchSender<M> {
           for (let i = 0; i < batch.length; i++) batch[i].settle(outcomes ? outcomes[i] : undefined);
         },
         (err: unknown) => {
-          const e = err instanceof Error ? err : new Error(String(err));
+          const e = err instanceof Error ? err : new Error(String(err), { cause: err });
           for (const entry of batch) entry.settle(e);
         },
       )

@@ -3,6 +3,7 @@ import type { DerivedPublisher } from '../plugin/producer.js';
 import type { Publish, PublishKindSettings } from '../publish/plan.js';
 import type { TopicNames } from '../publish/topics.js';
 import { InvalidRecord, type Producer } from './types.js';
+import { FleetTelemetryError } from '../errors.js';
 
 export type { DerivedPublisher };
 
@@ -14,8 +15,11 @@ export interface DerivedSink {
   publishDerived(vin: string, name: string, value: unknown): Promise<void>;
 }
 
-export class DerivedUnavailable extends Error {
-  readonly code = 'derived_unavailable';
+export class DerivedUnavailable extends FleetTelemetryError {
+  declare readonly code: 'derived_unavailable';
+  constructor(message: string, opts?: { cause?: unknown }) {
+    super('derived_unavailable', message, opts);
+  }
 }
 
 /**
@@ -28,7 +32,7 @@ export function derivedPublish(topics: TopicNames, settings: PublishKindSettings
   try {
     payload = JSON.stringify(value);
   } catch (err) {
-    throw new InvalidRecord(`derived ${name}: value is not JSON (${(err as Error).message})`);
+    throw new InvalidRecord(`derived ${name}: value is not JSON (${(err as Error).message})`, { cause: err });
   }
   if (payload === undefined) throw new InvalidRecord(`derived ${name}: value is not JSON (${typeof value})`);
   return { topic, payload, ...settings };

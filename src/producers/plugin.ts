@@ -2,6 +2,7 @@ import { createRequire, isBuiltin } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Producer, ProducerContext, ProducerFactory } from './types.js';
+import { FleetTelemetryError } from '../errors.js';
 
 /**
  * Where a package name leads, seen from the config file's folder (its node_modules, or the
@@ -33,7 +34,7 @@ export async function loadPluginFactory(moduleSpec: string, baseDir: string): Pr
   try {
     mod = (await import(target)) as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`cannot load producer module ${moduleSpec}: ${(err as Error).message}`);
+    throw new FleetTelemetryError('plugin_unloadable', `cannot load producer module ${moduleSpec}: ${(err as Error).message}`, { cause: err });
   }
   return pluginFactory(mod.createProducer ?? mod.default, moduleSpec);
 }

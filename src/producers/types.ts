@@ -1,19 +1,8 @@
 // The producer interfaces are the public plugin API (src/plugin/); re-exported for the server's own code.
 export type { Producer, ProducerContext, ProducerFactory } from '../plugin/producer.js';
 
-/**
- * A record that can never be produced, whatever is retried (a topic level over its limit, a
- * packet the broker could never take). The vehicle gets an error response naming `message`, so
- * it stops resending; every other rejection means "no response, resend".
- */
-export class InvalidRecord extends Error {
-  readonly code = 'record_invalid';
-  readonly permanent = true;
-}
-
-export function isPermanent(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true;
-}
+// A record that can never be produced (errors.ts); re-exported where producers look for it.
+export { InvalidRecord, isPermanent } from '../errors.js';
 
 /**
  * A transient rejection whose work goes on: the record was not taken in time, but its publishes

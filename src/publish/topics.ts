@@ -5,6 +5,8 @@
  * (mosquitto, aedes, RabbitMQ, NATS) refuses, and a bounded length.
  */
 
+import { TopicLevelError } from '../errors.js';
+
 /** docs/protocol.md §5.3: a level longer than this (UTF-8 bytes, after sanitising) is never published. */
 export const MAX_LEVEL_BYTES = 256;
 
@@ -15,12 +17,7 @@ export const MAX_LEVEL_BYTES = 256;
 const UNSAFE =
   /[\u0000-\u001f\u007f-\u009f/+#. \ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-/** A level that cannot be published: the record is wrong in itself (error response, no resend). */
-export class TopicLevelError extends Error {
-  override readonly name = 'TopicLevelError';
-  readonly code = 'record_invalid';
-  readonly permanent = true;
-}
+export { TopicLevelError };
 
 /** Every unsafe character becomes `_`; the result may still be too long (see topicLevel). */
 export function sanitizeLevel(name: string): string {

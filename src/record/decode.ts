@@ -2,11 +2,9 @@ import type protobuf from 'protobufjs';
 import { lookupEnum, lookupType } from './schema.js';
 import { decodeVPayload } from './vdecode.js';
 import type { Alert, Instant, VehicleErrorEntry, VehicleRecord } from './types.js';
+import { DecodeError } from '../errors.js';
 
-/** A payload of a known record type that is not a valid protobuf of its message (docs/protocol.md §3.6). */
-export class DecodeError extends Error {
-  readonly code = 'undecodable_payload';
-}
+export { DecodeError };
 
 interface LongLike {
   toString(): string;
@@ -31,7 +29,7 @@ function safeDecode(type: protobuf.Type, payload: Uint8Array): Record<string, un
   try {
     return type.decode(payload) as unknown as Record<string, unknown>;
   } catch (err) {
-    throw new DecodeError(`${type.name}: ${(err as Error).message}`);
+    throw new DecodeError(`${type.name}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -88,7 +86,7 @@ const vDecoder: Decoder = (payload, vin, txid) => {
   try {
     return { type: 'V', vin, txid, payload, ...decodeVPayload(payload) };
   } catch (err) {
-    throw new DecodeError(`Payload: ${(err as Error).message}`);
+    throw new DecodeError(`Payload: ${(err as Error).message}`, { cause: err });
   }
 };
 

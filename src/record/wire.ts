@@ -1,5 +1,7 @@
+import { DecodeError } from '../errors.js';
+
 /** A bounds-checked protobuf wire reader: truncation or a bad wire type throws WireError. */
-export class WireError extends Error {}
+export class WireError extends DecodeError {}
 
 export class Wire {
   pos: number;

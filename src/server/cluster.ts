@@ -19,6 +19,7 @@ import { workerConfig, type FromWorker, type PresenceNote, type Question, type T
 import { PresenceTracker } from './presence/tracker.js';
 import { oneRowPerVehicle } from '../ops/vehicle-rows.js';
 import { PresenceNotPublished, type CloseOutcome } from './presence/port.js';
+import { InvalidRecord } from '../errors.js';
 import type { Presence } from '../publish/presence.js';
 import { vehiclesConnectedGauge, VEHICLES_CONNECTED } from '../ops/presence-metrics.js';
 import { startTlsReloader } from './tls-reload.js';
@@ -69,7 +70,7 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
     tlsCerts = tls.pool.certs.length;
     logger.info({ event: 'client_ca_pool', sources: tls.pool.sources }, `client-CA pool: ${tlsCerts} certificates`);
   } catch (err) {
-    throw new StartError(`TLS material: ${(err as Error).message}`);
+    throw new StartError(`TLS material: ${(err as Error).message}`, { cause: err });
   }
   const undo: (() => unknown)[] = [];
   const unwind = async (err: unknown): Promise<never> => {
@@ -193,7 +194,9 @@ class Fleet implements MonitorSource {
     const got = await this.askOne<{ ok: boolean; error?: string; permanent?: boolean }>(s, 'presence', { vin, presence: p }, this.base.mqtt.publish_timeout_ms + ASK_TIMEOUT_MS);
     if (got?.ok) return;
     this.presenceTurn++;
-    throw new PresenceNotPublished(got?.error ?? `worker ${s.k} did not answer`, got?.permanent === true);
+    const why = got?.error ?? `worker ${s.k} did not answer`;
+    // The worker's error crossed a process boundary as text; its permanence picks the type again.
+    throw got?.permanent === true ? new InvalidRecord(why) : new PresenceNotPublished(why);
   }
 
   /** Key `<k>/<pid>/<n>`: asks worker k, if the same process still serves it. */

@@ -1,5 +1,6 @@
-import { completionOf, type Producer, type StillInFlight } from '../producers/types.js';
+import { completionOf, type Producer } from '../producers/types.js';
 import type { VehicleRecord } from '../record/types.js';
+import { DispatchError, DispatchTimeout } from '../errors.js';
 
 /** A producer (a plugin above all) that throws instead of rejecting must not take the server down. */
 function produceSafely(p: Producer, record: VehicleRecord): Promise<void> {
@@ -10,30 +11,18 @@ function produceSafely(p: Producer, record: VehicleRecord): Promise<void> {
   }
 }
 
-export class DispatchTimeout extends Error {
-  readonly code = 'dispatch_timeout';
-}
+export { DispatchTimeout };
 
 /**
- * A record several producers share, not taken in time by one of them whose work goes on: it is
- * complete once every producer's work is (each resolved, or its own completion did).
+ * A record several producers share, not taken in time by one of them whose work goes on: a
+ * publish_timeout complete once every producer's work is (each resolved, or its own completion did).
  */
-class SharedStillInFlight extends Error implements StillInFlight {
-  readonly code: unknown;
-  constructor(
-    err: Error,
-    readonly completion: Promise<void>,
-  ) {
-    super(err.message, { cause: err });
-    this.code = (err as { code?: unknown }).code;
-  }
-}
-
 function sharedCompletion(err: unknown, each: Promise<void>[]): unknown {
   if (!completionOf(err)) return err;
   const all = Promise.all(each.map((r) => r.catch((e: unknown) => completionOf(e) ?? Promise.reject(e)))).then(() => undefined);
   all.catch(() => {});
-  return new SharedStillInFlight(err as Error, all);
+  const code = err instanceof DispatchError ? err.code : 'publish_timeout';
+  return new DispatchError(code, (err as Error).message, { cause: err, completion: all });
 }
 
 /**

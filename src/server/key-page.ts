@@ -13,7 +13,7 @@ export function appKeyAtStart(config: Config, logger: Logger): AppKey | undefine
   try {
     key = readAppKey(configPath(config, config.tesla.private_key));
   } catch (err) {
-    if (isCoded(err)) throw new StartError(`tesla.private_key: ${err.message} [${err.code}]`);
+    if (isCoded(err)) throw new StartError(`tesla.private_key: ${err.message} [${err.code}]`, { cause: err });
     throw err;
   }
   logger.info({ event: 'tesla_key', fingerprint: key.fingerprint }, `application key: P-256, fingerprint ${key.fingerprint}`);

@@ -62,7 +62,7 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   try {
     tls = serverTlsMaterial(config);
   } catch (err) {
-    throw new StartError(`TLS material: ${(err as Error).message}`);
+    throw new StartError(`TLS material: ${(err as Error).message}`, { cause: err });
   }
   if (!worker) logger.info({ event: 'client_ca_pool', sources: tls.pool.sources }, `client-CA pool: ${tls.pool.certs.length} certificates`);
 

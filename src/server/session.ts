@@ -1,7 +1,7 @@
 import { clip } from '../ops/loglimit.js';
-import { isPermanent } from '../producers/types.js';
+import { DecodeError, isPermanent, UnreadableFrame } from '../errors.js';
 import { MESSAGE_STREAM, peekTxid, readFrame, writeAck, writeError, type Frame } from '../envelope/index.js';
-import { DecodeError, decodeRecord } from '../record/decode.js';
+import { decodeRecord } from '../record/decode.js';
 import type { VehicleRecord } from '../record/types.js';
 import { makeConnectivityRecord, UntilTaken } from './connectivity.js';
 import { SlidingWindow } from './ratelimit.js';
@@ -211,13 +211,12 @@ export class VehicleSession {
       this.log.line('warn', { event: 'frame_too_big', bytes: data.length }, 'frame too big');
       return ev.frameDone('', 'error_too_big');
     }
-    const read = readFrame(data);
-    if (!read.ok) {
-      this.respond(writeError('', `unreadable frame: ${read.reason}`));
-      this.log.line('warn', { event: 'frame_unreadable', reason: clip(read.reason) }, 'unreadable frame');
-      return ev.frameDone('', 'error_unreadable');
+    let f: Frame;
+    try {
+      f = readFrame(data);
+    } catch (err) {
+      return this.refuse(err);
     }
-    const f = read.frame;
     if (f.messageType !== MESSAGE_STREAM) {
       this.respond(writeAck(f.txidBytes, ''));
       return ev.frameDone(f.recordType, 'acked_not_stream');
@@ -245,16 +244,32 @@ export class VehicleSession {
     try {
       record = decodeRecord(f.recordType, payload, this.info.vin, f.txid);
     } catch (err) {
-      if (!(err instanceof DecodeError)) throw err;
-      this.respond(writeError(f.txidBytes, `payload does not decode: ${err.message}`));
-      this.log.line('warn', { event: 'payload_undecodable', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(err.message) }, 'payload does not decode');
-      return ev.frameDone(f.recordType, 'error_undecodable');
+      return this.refuse(err, f);
     }
     record.receivedAt = this.lastFrameAt;
     record.clientVersion = this.info.clientVersion;
     const settled = this.opts.dispatcher.dispatch(record, producers);
     if (key !== undefined) this.opts.pending!.track(key, payload, settled);
     this.answerWhen(settled, f, arrivedAt, record.type === 'V' ? record.data.length : 1, record);
+  }
+
+  /**
+   * Answers a frame the server itself finds wrong (errors.ts: permanent): an error response, so
+   * the vehicle stops resending it. Any other error is a bug here and is thrown on.
+   */
+  private refuse(err: unknown, f?: Frame): void {
+    const ev = this.opts.events;
+    if (err instanceof UnreadableFrame) {
+      this.respond(writeError('', `unreadable frame: ${err.message}`));
+      this.log.line('warn', { event: 'frame_unreadable', reason: clip(err.message) }, 'unreadable frame');
+      return ev.frameDone('', 'error_unreadable');
+    }
+    if (err instanceof DecodeError && f) {
+      this.respond(writeError(f.txidBytes, `payload does not decode: ${err.message}`));
+      this.log.line('warn', { event: 'payload_undecodable', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(err.message) }, 'payload does not decode');
+      return ev.frameDone(f.recordType, 'error_undecodable');
+    }
+    throw err;
   }
 
   /**

@@ -8,6 +8,7 @@ import { startAll, startFailureMessage, type RunningServer } from './run.js';
 import type { Presence } from '../publish/presence.js';
 import type { PresenceCorrections } from '../producers/presence.js';
 import type { PresencePort } from './presence/port.js';
+import { isPermanent } from '../errors.js';
 
 /** What the primary asks a worker, answered over IPC. */
 export type Question = 'metrics' | 'vehicles' | 'readiness' | 'fleet' | 'vehicle' | 'presence' | 'close_older';
@@ -105,7 +106,7 @@ export function runWorker(): void {
         if (!running) return { ok: false, error: 'worker not serving' };
         return running.publishPresence(vin, presence).then(
           () => ({ ok: true }),
-          (err: unknown) => ({ ok: false, error: (err as Error).message, permanent: (err as { permanent?: boolean }).permanent === true }),
+          (err: unknown) => ({ ok: false, error: (err as Error).message, permanent: isPermanent(err) }),
         );
       }
       case 'close_older': {

@@ -1,5 +1,5 @@
 import { request } from 'node:https';
-import { FleetTelemetryError } from '../errors.js';
+import { FleetTelemetryError, HttpRefusal } from '../errors.js';
 import type { SignedBody } from './sign-body.js';
 
 /** A request that gets no answer within this fails (a command must not hang on a dead host). */
@@ -13,7 +13,7 @@ export interface ApiAnswer {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Tesla's words for a failed call: its `error` and `error_description`, never the token. */
-function httpError(method: string, path: string, a: ApiAnswer): FleetTelemetryError {
+function httpError(method: string, path: string, a: ApiAnswer): HttpRefusal {
   const b = isObj(a.body) ? a.body : {};
   const said = [b.error, b.error_description].filter((x) => typeof x === 'string' && x).join(': ');
   const hint =
@@ -21,7 +21,7 @@ function httpError(method: string, path: string, a: ApiAnswer): FleetTelemetryEr
     a.status === 403 ? ' (the token lacks a scope this call needs, or the wrong kind of token: a partner token for partner endpoints)' :
     a.status === 412 ? ' (this call must be signed: use tesla push, not a plain POST)' :
     a.status === 421 ? " (this account is in another region: give that region's --region)" : '';
-  return new FleetTelemetryError('FLEET_API_HTTP', `${method} ${path}: HTTP ${a.status}${said ? ` ${said}` : ''}${hint}`, { permanent: a.status !== 429 && a.status < 500 });
+  return new HttpRefusal('FLEET_API_HTTP', a.status, `${method} ${path}: HTTP ${a.status}${said ? ` ${said}` : ''}${hint}`);
 }
 
 /** The Fleet API calls this project makes, with one bearer token. */
@@ -75,7 +75,7 @@ export class FleetApiClient {
       );
       req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${FLEET_API_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
       req.on('error', (err: NodeJS.ErrnoException) =>
-        reject(new FleetTelemetryError('FLEET_API_NETWORK', `${method} ${url.origin}${path}: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim(), { cause: err, permanent: false })),
+        reject(new FleetTelemetryError('FLEET_API_NETWORK', `${method} ${url.origin}${path}: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim(), { cause: err })),
       );
       req.end(payload);
     });

@@ -1,6 +1,6 @@
 import { request } from 'node:https';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { FleetTelemetryError } from '../errors.js';
+import { FleetTelemetryError, HttpRefusal } from '../errors.js';
 
 /** Tesla's documented OAuth hosts: the login page, and the token endpoint of the Fleet API. */
 export const TESLA_AUTHORIZE_BASE = 'https://auth.tesla.com';
@@ -43,13 +43,13 @@ export function tokenRequest(tokenUrl: string, form: Record<string, string>): Pr
         }
         if (res.statusCode !== 200 || typeof j.access_token !== 'string') {
           const said = [j.error, j.error_description].filter((x) => typeof x === 'string').join(': ');
-          return reject(new FleetTelemetryError('AUTH_FAILED', `${form.grant_type} at ${new URL(tokenUrl).origin}: HTTP ${res.statusCode}${said ? ` ${said}` : ''}`));
+          return reject(new HttpRefusal('AUTH_FAILED', res.statusCode ?? 0, `${form.grant_type} at ${new URL(tokenUrl).origin}: HTTP ${res.statusCode}${said ? ` ${said}` : ''}`));
         }
         resolve(j as unknown as TokenAnswer);
       });
     });
     req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
-    req.on('error', (err) => reject(new FleetTelemetryError('AUTH_FAILED', `${new URL(tokenUrl).origin}: ${err.message}`, { cause: err, permanent: false })));
+    req.on('error', (err) => reject(new FleetTelemetryError('AUTH_FAILED', `${new URL(tokenUrl).origin}: ${err.message}`, { cause: err })));
     req.end(body);
   });
 }

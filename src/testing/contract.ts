@@ -3,6 +3,7 @@ import { parseConfig } from '../config/load.js';
 import type { Config, DerivedPublisher, Logger, Producer, ProducerContext, ProducerFactory, RecordType, VehicleRecord } from '../plugin/index.js';
 import { pluginFactory } from '../producers/plugin.js';
 import { contractOthers, contractV } from './records.js';
+import { FleetTelemetryError } from '../plugin/index.js';
 
 export interface ContractOptions {
   /** The producer's name in `records` (`ProducerContext.name`); default `plugin`. */
@@ -43,14 +44,13 @@ export interface ContractReport {
 }
 
 /** A check of the contract failed; `cause` is what the producer did (its rejection, a timeout). */
-export class ContractFailure extends Error {
-  readonly code = 'producer_contract_failed';
+export class ContractFailure extends FleetTelemetryError {
+  declare readonly code: 'producer_contract_failed';
   constructor(
     readonly check: string,
     cause: unknown,
   ) {
-    super(`producer contract: ${check}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'ContractFailure';
+    super('producer_contract_failed', `producer contract: ${check}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 

@@ -8,10 +8,9 @@ import { canonicalJson, type ConformanceCase } from './fixtures.js';
 
 /** The record a conformance frame carries, decoded as the server decodes it. */
 export function caseRecord(c: ConformanceCase): VehicleRecord | undefined {
-  const r = readFrame(Buffer.from(c.frame_b64, 'base64'));
-  if (!r.ok || !r.frame.stream) return undefined;
   try {
-    return decodeRecord(r.frame.recordType, r.frame.stream.payload, c.vin, r.frame.txid);
+    const f = readFrame(Buffer.from(c.frame_b64, 'base64'));
+    return f.stream && decodeRecord(f.recordType, f.stream.payload, c.vin, f.txid);
   } catch {
     return undefined;
   }

@@ -31,10 +31,10 @@ export interface ExpectedDispatch {
  */
 export function expectedDispatch(c: ConformanceCase, vin: string): ExpectedDispatch | undefined {
   if (c.expect.response !== 'ack' || !TESLA_TYPES[c.expect.topic ?? '']) return undefined;
-  const r = readFrame(Buffer.from(c.frame_b64, 'base64'));
-  if (!r.ok || !r.frame.stream) throw new Error(`vector ${c.name} has no readable frame`);
-  const recordType = r.frame.recordType;
-  const message = plain(recordType, r.frame.stream.payload);
+  const f = readFrame(Buffer.from(c.frame_b64, 'base64'));
+  if (!f.stream) throw new Error(`vector ${c.name} has no stream message`);
+  const recordType = f.recordType;
+  const message = plain(recordType, f.stream.payload);
   message.vin = vin;
   if (recordType === 'V') {
     const published = new Map(c.expect.publishes.map((p) => [p.topic.split('/').pop()!, JSON.parse(p.payload).value as unknown]));
@@ -46,5 +46,5 @@ export function expectedDispatch(c: ConformanceCase, vin: string): ExpectedDispa
       else if (typeof shown === 'string' && shown !== s) d.value = { string_value: shown };
     }
   }
-  return { recordType, txid: r.frame.txid, message };
+  return { recordType, txid: f.txid, message };
 }

@@ -39,9 +39,7 @@ export async function connectVehicle(
   });
   const responses: Response[] = [];
   ws.on('message', (data: Buffer) => {
-    const r = readFrame(data);
-    if (!r.ok) throw new Error(`server sent an unreadable frame: ${r.reason}`);
-    const f = r.frame;
+    const f = readFrame(data);
     responses.push({
       kind: f.messageType === 5 ? 'ack' : 'error',
       txid: f.txid,

@@ -24,7 +24,7 @@ export async function readToken(file: string, what: string): Promise<string> {
   try {
     text = readFileSync(file, 'utf8').trim();
   } catch (err) {
-    throw new UsageError(`${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   if (text.startsWith('{')) return accessTokenFrom(file);
   if (!text || /\s/.test(text)) throw new UsageError(`${what} ${file}: not a token (empty, or more than one word)`);

@@ -70,7 +70,7 @@ const login: Command = {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve());
     }).catch((err: NodeJS.ErrnoException) => {
-      throw new UsageError(`cannot listen on 127.0.0.1:${port} for the redirect: ${err.code ?? err.message} (choose another --port)`);
+      throw new UsageError(`cannot listen on 127.0.0.1:${port} for the redirect: ${err.code ?? err.message} (choose another --port)`, { cause: err });
     });
     const redirectUri = (flags['redirect-uri'] as string | undefined) ?? `http://localhost:${(server.address() as AddressInfo).port}/callback`;
     const timer = setTimeout(() => settle({ error: new FleetTelemetryError('AUTH_FAILED', `no redirect within ${Math.round(timeoutMs / 1000)} s`) }), timeoutMs);

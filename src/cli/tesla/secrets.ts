@@ -9,7 +9,7 @@ export function clientSecret(file: string | undefined, env: NodeJS.ProcessEnv = 
       const s = readFileSync(file, 'utf8').trim();
       if (s) return s;
     } catch (err) {
-      throw new UsageError(`--client-secret-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new UsageError(`--client-secret-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
     throw new UsageError(`--client-secret-file ${file} is empty`);
   }

@@ -1,9 +1,9 @@
 import { configPath } from '../../config/load.js';
 import type { Config } from '../../config/types.js';
 import { fleetAccess, type FleetAccess } from './policy.js';
-import { readFleetToken } from './token-file.js';
+import { readFleetToken, type TokenResult } from './token-file.js';
 
-export type FleetAccessResult = { ok: true; access: FleetAccess } | { ok: false; code: string; message: string; cause?: unknown };
+export type FleetAccessResult = { ok: true; access: FleetAccess } | Extract<TokenResult, { ok: false }>;
 
 /** The fleet view's access rule as configured; the token file is read here, once, at start. */
 export function fleetAccessFromConfig(config: Config): FleetAccessResult {

@@ -1,3 +1,4 @@
+import { FleetTelemetryError } from '../../plugin/index.js';
 /** Options of the driver-score plugin (`producers.<name>.options`), with their defaults. */
 export interface ScoreOptions {
   /** Unit the vehicle reports LongitudinalAcceleration / LateralAcceleration in. */
@@ -43,8 +44,11 @@ export const SCORE_DEFAULTS: ScoreOptions = {
 };
 
 /** An option the plugin cannot run with: the server does not start, naming it. */
-export class ScoreOptionsError extends Error {
-  readonly code = 'driver_score_options';
+export class ScoreOptionsError extends FleetTelemetryError {
+  declare readonly code: 'driver_score_options';
+  constructor(message: string, opts?: { cause?: unknown }) {
+    super('driver_score_options', message, opts);
+  }
 }
 
 /** Defaults filled in; an unknown key or a value out of range is an error. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { CompressionTypes, type SASLOptions } from 'kafkajs';
+import { FleetTelemetryError } from '../../errors.js';
 
 /**
  * The `kafka` section is Tesla's: librdkafka configuration properties, by their names, with
@@ -31,9 +32,11 @@ export interface KafkaSettings {
   sasl?: SASLOptions;
 }
 
-export class KafkaConfigError extends Error {
-  readonly code = 'kafka_config';
-  readonly permanent = true;
+export class KafkaConfigError extends FleetTelemetryError {
+  declare readonly code: 'kafka_config';
+  constructor(message: string, opts?: { cause?: unknown }) {
+    super('kafka_config', message, opts);
+  }
 }
 
 /** Keys librdkafka knows that change nothing in what this producer sends or acks. */
@@ -121,7 +124,7 @@ function pemOrFile(raw: Raw, pemKey: string, fileKey: string, resolve: (p: strin
   try {
     return readFileSync(resolve(file), 'utf8');
   } catch (err) {
-    throw new KafkaConfigError(`kafka.${fileKey}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new KafkaConfigError(`kafka.${fileKey}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
 }
 

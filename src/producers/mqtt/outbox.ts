@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { InvalidRecord } from '../types.js';
+import { DispatchError, InvalidRecord } from '../../errors.js';
 import { AckTime } from './ack-time.js';
 import { Admission, vehicleBudget, type AdmissionOptions } from './admission.js';
 import { Batch, DeadlineList, SendQueue, type BatchOwner } from './batch.js';
@@ -7,14 +7,11 @@ import { IdWindow } from './ids.js';
 import { encodePubrel, publishSize, writePublish, writeValuePublish } from './packets.js';
 import { ValuePublish, type Publish } from '../../publish/plan.js';
 
-export class LinkError extends Error {
-  constructor(
-    readonly code: 'broker_unavailable' | 'connection_lost' | 'publish_timeout' | 'shutting_down',
-    message: string,
-    /** A publish_timeout whose publishes are still in flight: settles with them (StillInFlight). */
-    readonly completion?: Promise<void>,
-  ) {
-    super(message);
+/** The MQTT link's transient refusals; a publish_timeout may carry its `completion` (StillInFlight). */
+export class LinkError extends DispatchError {
+  declare readonly code: 'broker_unavailable' | 'connection_lost' | 'publish_timeout' | 'shutting_down';
+  constructor(code: LinkError['code'], message: string, opts: { cause?: unknown; completion?: Promise<void> } = {}) {
+    super(code, message, opts);
   }
 }
 
@@ -82,7 +79,7 @@ export class Outbox implements BatchOwner {
       b.ackOne(); // nothing to publish: taken at once
       return false;
     } catch (err) {
-      b.fail(new InvalidRecord((err as Error).message));
+      b.fail(err instanceof InvalidRecord ? err : new InvalidRecord((err as Error).message, { cause: err }));
       return false;
     }
   }

@@ -8,6 +8,7 @@
  * out of bounds throws PacketError. A 2-byte length field that silently wraps would hand the
  * broker a packet on another topic; a bad character makes mosquitto drop the whole connection.
  */
+import { FleetTelemetryError } from '../../errors.js';
 
 export const enum PacketType {
   CONNACK = 2,
@@ -27,9 +28,11 @@ export const MAX_STRING_BYTES = 65_535;
 export const MAX_PACKET_ID = 65_535;
 
 /** A value the encoder refuses to put on the wire; nothing was written. */
-export class PacketError extends Error {
-  readonly code = 'packet_invalid';
-  override readonly name = 'PacketError';
+export class PacketError extends FleetTelemetryError {
+  declare readonly code: 'packet_invalid';
+  constructor(message: string, opts?: { cause?: unknown }) {
+    super('packet_invalid', message, opts);
+  }
 }
 
 // String.prototype.isWellFormed is in Node 20 but not in the ES2022 lib this project compiles with.

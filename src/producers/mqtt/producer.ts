@@ -123,7 +123,7 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger, pres
             return reject(err);
           }
           // Answered at the deadline, still in flight: the rejection says when the work ends.
-          reject(new LinkError('publish_timeout', err.message, overdue.add(record, b, failed)));
+          reject(new LinkError('publish_timeout', err.message, { cause: err, completion: overdue.add(record, b, failed) }));
         },
         Date.now() + link.deadlineMs(),
       );

@@ -2,6 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import { FleetTelemetryError } from '../../errors.js';
 
 export interface BrokerTls {
   caFile?: string;
@@ -38,9 +39,9 @@ export function spkiPin(cert: PeerCertificate): string {
   return createHash('sha256').update(spki).digest('base64');
 }
 
-export class PinMismatch extends Error {
+export class PinMismatch extends FleetTelemetryError {
   constructor(readonly seen: string) {
-    super(`broker public key pin mismatch (seen sha256/${seen})`);
+    super('pin_mismatch', `broker public key pin mismatch (seen sha256/${seen})`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { FleetTelemetryError } from '../../errors.js';
 /**
  * What a vehicle server tells presence about its connections: the tracker in the same process, or,
  * with workers, the primary (over IPC), which sees every worker's connections.
@@ -23,13 +24,9 @@ export type CloseOutcome = 'closed' | 'active' | 'gone';
 export const SUPERSEDED_CLOSE = { code: 4000, reason: 'superseded by a newer connection of this vehicle' } as const;
 
 /** A presence a worker could not publish (the primary tries again later, maybe through another). */
-export class PresenceNotPublished extends Error {
-  override readonly name = 'PresenceNotPublished';
-  readonly code = 'presence_not_published';
-  constructor(
-    message: string,
-    readonly permanent = false,
-  ) {
-    super(message);
+export class PresenceNotPublished extends FleetTelemetryError {
+  declare readonly code: 'presence_not_published';
+  constructor(message: string, opts?: { cause?: unknown }) {
+    super('presence_not_published', message, opts);
   }
 }
