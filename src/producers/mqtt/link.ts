@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Publish } from '../../publish/plan.js';
 import type { AdmissionOptions } from './admission.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../../backoff.js';
 import { Batch } from './batch.js';
 import { LinkError, Outbox } from './outbox.js';
 import { Nudger } from './nudge.js';
@@ -87,7 +87,8 @@ export class MqttLink {
         if (this.outage) this.outage.failed++;
       },
     });
-    this.backoff = new Backoff(o.retryMaxMs);
+    // The first retry within a second: most losses are a broker restart.
+    this.backoff = new Backoff(750, o.retryMaxMs);
     if (o.subscription) this.sub = new Subscription(o.subscription, o.logger);
   }
 
