@@ -6,6 +6,7 @@ import { Backoff } from '../../backoff.js';
 import { Batch } from './batch.js';
 import { LinkError, Outbox } from './outbox.js';
 import { Nudger } from './nudge.js';
+import { readConnack } from './control-packets.js';
 import { connackReason, DISCONNECT, encodeConnect, PacketReader, PacketType, type ConnectOptions } from './packets.js';
 import { Subscription, type SubscriptionOptions } from './subscription.js';
 import { openSocket, PinMismatch, type BrokerEndpoint } from './transport.js';
@@ -176,13 +177,13 @@ export class MqttLink {
       // A nudge's PINGRESP does not answer the keep-alive's PINGREQ written after it.
       if (this.nudger?.pong() ?? true) this.pingSentAt = 0;
     }
+    else if (type === PacketType.CONNACK) this.onConnack(readConnack(flags, buf.subarray(start, start + length)));
     else if (length < 2) return;
     else if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) {
       if (this.nudger) this.nudger.acks++;
       this.out.acked((buf[start] << 8) | buf[start + 1]);
     }
     else if (type === PacketType.PUBREC) this.out.received((buf[start] << 8) | buf[start + 1]);
-    else if (type === PacketType.CONNACK) this.onConnack(buf[start + 1]);
     else if (this.sub && this.socket && this.connected) this.sub.handle(this.socket, this.out.ids, type, buf, start, length, flags);
   }
 

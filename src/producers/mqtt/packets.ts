@@ -1,8 +1,8 @@
 /**
  * MQTT 3.1.1 packets the producer sends and receives. Only what a publisher needs: CONNECT,
- * PUBLISH, PUBREL, PINGREQ, DISCONNECT out; CONNACK, PUBACK, PUBREC, PUBCOMP, PINGRESP in. The
- * packets of the link's one subscription (SUBSCRIBE, SUBACK, incoming PUBLISH) are in
- * subscribe-packets.ts, built from the same checked helpers.
+ * PUBLISH, PUBREL, PINGREQ, DISCONNECT out; PUBACK, PUBREC, PUBCOMP, PINGRESP in. CONNACK and
+ * SUBACK are read by mqtt-packet (control-packets.ts); the packets of the link's one subscription
+ * (SUBSCRIBE, incoming PUBLISH) are in subscribe-packets.ts, checked by the same helpers.
  *
  * The encoder is strict: every length and string it puts on the wire is checked, and a value
  * out of bounds throws PacketError. A 2-byte length field that silently wraps would hand the
