@@ -20,7 +20,7 @@ import { FrameTemplate, readResponse, RESPONSE_ACK, RESPONSE_ERROR } from './lib
 import { sleep } from './lib/net.js';
 import { rssKb } from './lib/proc.js';
 import { launchServer } from './lib/server.js';
-import { percentiles } from './lib/stats.js';
+import { latencyHistogram, percentiles } from './lib/stats.js';
 
 const SPEC = {
   frames: { type: 'number', default: 20_000, min: 1, max: 10_000_000, int: true, help: 'frames the burst vehicle sends' },
@@ -229,7 +229,7 @@ async function main(): Promise<void> {
   clearInterval(status);
   clearInterval(sampler);
 
-  const lat = percentiles(Float64Array.from(paced.flatMap((c) => c.latencies)));
+  const lat = percentiles(latencyHistogram(paced.flatMap((c) => c.latencies)));
   const summary = {
     frames: N,
     fields: flags.fields,

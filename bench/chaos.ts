@@ -12,16 +12,22 @@ import { sleep } from '../test/helpers/ports.js';
 import { startServer } from '../test/helpers/server.js';
 import { subscribe } from '../test/helpers/subscriber.js';
 import { connectVehicle, vFrame, type VehicleClient } from '../test/helpers/vehicle.js';
+import { flagsOrExit, type FlagSpec } from './lib/args.js';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-};
-const VEHICLES = arg('vehicles', 20);
-const RATE = arg('rate', 10); // frames per second per vehicle
-const DURATION_S = arg('duration', 60);
-const RESTART_EVERY_S = arg('restart-every', 10);
-const RESEND_MS = arg('resend-ms', 2000);
+const SPEC = {
+  vehicles: { type: 'number', default: 20, min: 1, int: true, help: 'vehicles streaming' },
+  rate: { type: 'number', default: 10, min: 0.1, help: 'frames per second per vehicle' },
+  duration: { type: 'number', default: 60, min: 1, help: 'seconds of streaming' },
+  'restart-every': { type: 'number', default: 10, min: 1, help: 'seconds between broker restarts' },
+  'resend-ms': { type: 'number', default: 2000, min: 1, help: 'resend an unanswered frame after this' },
+  help: { type: 'bool', default: false, help: 'this text' },
+} satisfies Record<string, FlagSpec>;
+const flags = flagsOrExit(process.argv.slice(2), SPEC, 'usage: node build/bench/chaos.js [flags]   (make chaos)');
+const VEHICLES = flags.vehicles!;
+const RATE = flags.rate!;
+const DURATION_S = flags.duration!;
+const RESTART_EVERY_S = flags['restart-every']!;
+const RESEND_MS = flags['resend-ms']!;
 
 const FIELDS = (i: number) => [
   { key: 'Odometer', value: { double_value: i } },

@@ -3,20 +3,25 @@ import { performance } from 'node:perf_hooks';
 import { readFrame, writeAck } from '../src/envelope/index.js';
 import { decodeRecord } from '../src/record/decode.js';
 import { planPublishes } from '../src/publish/plan.js';
+import { flagsOrExit, type FlagSpec } from './lib/args.js';
 import { data, frame, payload, planOptions, VIN } from './lib/frame20.js';
 
 // Micro-benchmark of the per-frame hot path without the network: readFrame → decodeRecord →
 // planPublishes → writeAck on one 20-field V frame. Usage:
 //   node build/bench/decode-plan.js [--iterations N] [--runs R] [--warmup W] [--json]
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const ITERATIONS = arg('iterations', 50_000);
-const RUNS = arg('runs', 5);
-const WARMUP = arg('warmup', 20_000);
-const JSON_OUT = process.argv.includes('--json');
+const SPEC = {
+  iterations: { type: 'number', default: 50_000, min: 1, int: true, help: 'frames per timed run' },
+  runs: { type: 'number', default: 5, min: 1, int: true, help: 'timed runs' },
+  warmup: { type: 'number', default: 20_000, min: 0, int: true, help: 'frames before the first run' },
+  json: { type: 'bool', default: false, help: 'one JSON line, for scripts' },
+  help: { type: 'bool', default: false, help: 'this text' },
+} satisfies Record<string, FlagSpec>;
+const flags = flagsOrExit(process.argv.slice(2), SPEC, 'usage: node build/bench/decode-plan.js [flags]   (make bench-micro)');
+const ITERATIONS = flags.iterations!;
+const RUNS = flags.runs!;
+const WARMUP = flags.warmup!;
+const JSON_OUT = flags.json;
 
 const options = planOptions;
 

@@ -5,16 +5,21 @@ import { FleetStore } from '../src/ops/fleet/store.js';
 import { decodeRecord } from '../src/record/decode.js';
 import { lookupEnum, lookupType } from '../src/record/schema.js';
 import type { VRecord } from '../src/record/types.js';
+import { flagsOrExit, type FlagSpec } from './lib/args.js';
 
 // Memory of the fleet view's latest values (issue #23): heap used before and after filling the
 // store with N vehicles × F fields of real decoded records, then the per-field cost of the
 // per-record path once every slot exists, and what reading the whole view costs. Usage:
 //   node --expose-gc build/bench/fleet-memory.js [--vehicles 10000] [--fields 50] [--json]
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
+const SPEC = {
+  vehicles: { type: 'number', default: 10_000, min: 1, int: true, help: 'vehicles in the store' },
+  fields: { type: 'number', default: 50, min: 1, int: true, help: 'fields per vehicle' },
+  updates: { type: 'number', default: 200_000, min: 1, int: true, help: 'records through the per-record path once every slot exists' },
+  json: { type: 'bool', default: false, help: 'one JSON line, for scripts' },
+  help: { type: 'bool', default: false, help: 'this text' },
+} satisfies Record<string, FlagSpec>;
+const flags = flagsOrExit(process.argv.slice(2), SPEC, 'usage: node --expose-gc build/bench/fleet-memory.js [flags]   (make bench-fleet)');
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -23,10 +28,10 @@ if (!gc) {
   process.exit(r.status ?? 1);
 }
 
-const VEHICLES = arg('vehicles', 10_000);
-const FIELDS = arg('fields', 50);
-const UPDATES = arg('updates', 200_000);
-const JSON_OUT = process.argv.includes('--json');
+const VEHICLES = flags.vehicles!;
+const FIELDS = flags.fields!;
+const UPDATES = flags.updates!;
+const JSON_OUT = flags.json;
 
 const Payload = lookupType('telemetry.vehicle_data.Payload');
 const fieldNumbers = Object.values(lookupEnum('telemetry.vehicle_data.Field').values).filter((n) => n > 0 && n < 300);

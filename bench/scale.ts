@@ -18,7 +18,7 @@ import { sleep } from './lib/net.js';
 import { cpuSeconds, fdLimits, machineBusySeconds, peakRssKb, rssKb } from './lib/proc.js';
 import { fix, int, ms, saveJson } from './lib/report.js';
 import { launchServer } from './lib/server.js';
-import { percentiles, Samples } from './lib/stats.js';
+import { Latencies, percentiles } from './lib/stats.js';
 
 const SPEC = {
   connections: { type: 'number', default: 10_000, min: 1, max: 100_000, int: true, help: 'vehicles to connect (fewer when the fd limit or time does not allow)' },
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   log(`server pid ${server.pid}: RSS ${fix(rss0 / 1024, 0)} MB with no vehicle`);
 
   const cars: Car[] = [];
-  const lat = new Samples();
+  const lat = new Latencies();
   const c = { sent: 0, acked: 0, errors: 0, unanswered: 0, closedByServer: 0 };
   const failures = new Map<string, number>();
   const resp = { kind: 0, seq: -1 };

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config/load.js';
-import { Backoff } from '../src/producers/mqtt/backoff.js';
 import { Batch, MqttLink, type LinkOptions } from '../src/producers/mqtt/link.js';
 import { parseBrokerUrl } from '../src/producers/mqtt/transport.js';
 import { builtinProducers } from '../src/producers/registry.js';
@@ -268,16 +267,4 @@ t.test('outage: a hung broker is found by the keep-alive; the reason says so', a
   const back = await waitUntil(() => lines.find((l) => l.event === 'mqtt_reconnected'), 10_000, 'reconnect line');
   t.equal(back.level, INFO);
   t.equal(lines.filter((l) => l.level >= WARN).length, 1, 'one warn line');
-});
-
-t.test('backoff: first retry within a second, then doubling with jitter, never past the longest wait', async (t) => {
-  for (let run = 0; run < 50; run++) {
-    const b = new Backoff(10_000);
-    const d = Array.from({ length: 12 }, () => b.next());
-    t.ok(d[0] <= 1000, 'first retry within a second') || t.comment(d);
-    t.ok(d.every((x) => x >= 1 && x <= 10_000), 'capped') || t.comment(d);
-    t.ok(d[11] >= 8000, 'reaches the cap') || t.comment(d);
-    if (run === 0) t.comment(`delays: ${d.join(', ')}`);
-  }
-  t.equal(new Backoff(200).next() <= 200, true, 'a cap under a second caps the first retry too');
 });

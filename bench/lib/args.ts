@@ -1,4 +1,5 @@
-/** A small flag parser for the bench scripts: `--name value`, `--name=value`, `--flag`, `--no-flag`. */
+/** Flags of the bench scripts, read by node's parseArgs: `--name value`, `--name=value`, `--flag`, `--no-flag`. */
+import { parseArgs } from 'node:util';
 
 export type FlagSpec =
   | { type: 'number'; default?: number; min?: number; max?: number; int?: boolean; help: string }
@@ -23,44 +24,38 @@ export function usage(title: string, spec: Record<string, FlagSpec>): string {
 
 export function parseFlags<S extends Record<string, FlagSpec>>(argv: string[], spec: S): Flags<S> {
   const out: Record<string, unknown> = {};
-  for (const [name, s] of Object.entries(spec)) out[name] = s.default;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) throw new FlagError(`unexpected argument ${a}`);
-    let name = a.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
-    const s = spec[name];
-    if (!s && name.startsWith('no-') && spec[name.slice(3)]?.type === 'bool') {
-      out[name.slice(3)] = false;
-      continue;
-    }
-    if (!s) throw new FlagError(`unknown flag --${name}`);
-    if (s.type === 'bool') {
-      out[name] = value === undefined ? true : value !== 'false' && value !== '0';
-      continue;
-    }
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new FlagError(`--${name} needs a value`);
-    }
-    if (s.type === 'number') {
-      const n = Number(value);
-      if (!Number.isFinite(n)) throw new FlagError(`--${name} must be a number, got ${value}`);
-      if (s.int && !Number.isInteger(n)) throw new FlagError(`--${name} must be a whole number, got ${value}`);
-      if (s.min !== undefined && n < s.min) throw new FlagError(`--${name} must be at least ${s.min}`);
-      if (s.max !== undefined && n > s.max) throw new FlagError(`--${name} must be at most ${s.max}`);
-      out[name] = n;
-    } else {
-      if (s.choices && !s.choices.includes(value)) throw new FlagError(`--${name} must be one of ${s.choices.join(', ')}`);
-      out[name] = value;
-    }
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const [name, s] of Object.entries(spec)) {
+    out[name] = s.default;
+    options[name] = { type: s.type === 'bool' ? 'boolean' : 'string' };
+    if (s.type === 'bool') options[`no-${name}`] = { type: 'boolean' };
+  }
+  // Tokens in order, so a later flag wins over an earlier `--no-` form; errors worded here.
+  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  for (const t of tokens) {
+    if (t.kind === 'positional') throw new FlagError(`unexpected argument ${t.value}`);
+    if (t.kind !== 'option') continue;
+    const s = Object.hasOwn(spec, t.name) ? spec[t.name] : undefined;
+    if (!s && Object.hasOwn(options, t.name)) out[t.name.slice(3)] = false;
+    else if (!s) throw new FlagError(`unknown flag ${t.rawName}`);
+    else if (s.type === 'bool') out[t.name] = t.value === undefined || (t.value !== 'false' && t.value !== '0');
+    else if (t.value === undefined) throw new FlagError(`${t.rawName} needs a value`);
+    else out[t.name] = flagValue(t.name, s, t.value);
   }
   return out as Flags<S>;
+}
+
+function flagValue(name: string, s: FlagSpec, value: string): number | string {
+  if (s.type === 'number') {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new FlagError(`--${name} must be a number, got ${value}`);
+    if (s.int && !Number.isInteger(n)) throw new FlagError(`--${name} must be a whole number, got ${value}`);
+    if (s.min !== undefined && n < s.min) throw new FlagError(`--${name} must be at least ${s.min}`);
+    if (s.max !== undefined && n > s.max) throw new FlagError(`--${name} must be at most ${s.max}`);
+    return n;
+  }
+  if (s.type === 'string' && s.choices && !s.choices.includes(value)) throw new FlagError(`--${name} must be one of ${s.choices.join(', ')}`);
+  return value;
 }
 
 /** Flags for a bench script: a bad flag prints the usage and exits 2; --help prints it and exits 0. */

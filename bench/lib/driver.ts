@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { FrameTemplate, readResponse, RESPONSE_ACK, RESPONSE_ERROR } from './frames.js';
-import { Samples } from './stats.js';
+import { Latencies } from './stats.js';
 
 export interface DriverVehicle {
   vin: string;
@@ -40,7 +40,7 @@ const W = data.window;
 const RING = 1 << Math.max(12, Math.ceil(Math.log2(W * 16)));
 const MASK = RING - 1;
 
-const lat = new Samples();
+const lat = new Latencies();
 const c = { done: 0, errors: 0, unanswered: 0, late: 0, windowFull: 0, sent: 0 };
 let mode: 'idle' | 'saturate' | 'rate' = 'idle';
 const resp = { kind: 0, seq: -1 };
@@ -132,7 +132,7 @@ class Vehicle {
 }
 
 const vehicles = data.vehicles.map((v) => new Vehicle(v));
-const post = (m: unknown, transfer?: ArrayBuffer[]) => parentPort!.postMessage(m, transfer ?? []);
+const post = (m: unknown) => parentPort!.postMessage(m);
 
 const sweeper = setInterval(() => {
   const now = performance.now();
@@ -169,7 +169,7 @@ function mark(type: string, extra: Record<string, unknown> = {}): void {
   const latencies = lat.take();
   const loop = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
   loopDelay.reset();
-  post({ type, ...c, latencies, loop, ...extra }, [latencies.buffer as ArrayBuffer]);
+  post({ type, ...c, latencies, loop, ...extra });
   c.done = c.errors = c.unanswered = c.late = c.windowFull = c.sent = 0;
 }
 

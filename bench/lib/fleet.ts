@@ -1,3 +1,4 @@
+import { createHistogram } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { DriverData, DriverVehicle } from './driver.js';
 import type { Load } from './measure.js';
@@ -77,13 +78,8 @@ export class Fleet implements Load {
 }
 
 function merge(rs: MarkReply[]): MarkReply {
-  const lat = rs.map((r) => r.latencies).filter((l): l is Float64Array => !!l);
-  const all = new Float64Array(lat.reduce((n, l) => n + l.length, 0));
-  let at = 0;
-  for (const l of lat) {
-    all.set(l, at);
-    at += l.length;
-  }
+  const all = createHistogram();
+  for (const r of rs) if (r.latencies) all.add(r.latencies);
   const sum = (k: 'done' | 'errors' | 'unanswered' | 'late' | 'windowFull' | 'sent') => rs.reduce((n, r) => n + r[k], 0);
   const loops = rs.map((r) => r.loop).filter((l): l is { p99: number; max: number } => !!l);
   const loop = loops.length ? { p99: Math.max(...loops.map((l) => l.p99)), max: Math.max(...loops.map((l) => l.max)) } : undefined;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import type { BenchPublish } from './publishes.js';
 
 /** A publisher run by bench/e2e.ts in its own process, so the OS accounts its CPU alone. */
@@ -12,10 +13,11 @@ export interface PublisherImpl {
   counts: { done: number; errors: number; sent: number };
 }
 
+/** A `--name value` flag bench/e2e.ts gave this child. */
 export function arg(name: string, fallback?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : fallback;
-  if (v === undefined) throw new Error(`--${name} is required`);
+  const { values } = parseArgs({ args: process.argv.slice(2), options: { [name]: { type: 'string' } }, strict: false });
+  const v = values[name] ?? fallback;
+  if (typeof v !== 'string') throw new Error(`--${name} is required`);
   return v;
 }
 

@@ -1,5 +1,7 @@
 /** Request/response over a worker's or a forked child's message channel, with a deadline. */
 
+import type { RecordableHistogram } from 'node:perf_hooks';
+
 export interface Channel {
   on(event: 'message', fn: (m: unknown) => void): unknown;
   off(event: 'message', fn: (m: unknown) => void): unknown;
@@ -44,7 +46,8 @@ export interface MarkReply extends Reply {
   /** Fixed-rate mode: times a due frame waited for a window slot. */
   windowFull: number;
   sent: number;
-  latencies?: Float64Array;
+  /** Ack latencies in µs (bench/lib/stats.ts). */
+  latencies?: RecordableHistogram;
   /** The driver's event-loop delay in the interval, ms. */
   loop?: { p99: number; max: number };
 }

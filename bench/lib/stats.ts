@@ -1,30 +1,30 @@
-/** Latency samples in a growable typed array: no per-sample objects, bounded in size. */
-export class Samples {
-  private a = new Float64Array(1 << 16);
-  private n = 0;
-  /** Samples past the cap are dropped (and counted), so a long run cannot exhaust memory. */
-  dropped = 0;
-  constructor(private readonly cap = 1 << 23) {}
+import { createHistogram, type Histogram, type RecordableHistogram } from 'node:perf_hooks';
 
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      if (this.n >= this.cap) {
-        this.dropped++;
-        return;
-      }
-      const b = new Float64Array(Math.min(this.cap, this.a.length * 2));
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = v;
+/**
+ * Latencies in ms, kept by perf_hooks' HDR histogram in whole microseconds (it records integers
+ * ≥ 1, 3 significant figures): memory stays bounded however long the run, and a histogram
+ * crosses to another thread by postMessage.
+ */
+export class Latencies {
+  private h = createHistogram();
+
+  push(ms: number): void {
+    this.h.record(Math.max(1, Math.round(ms * 1000)));
   }
 
-  /** The samples so far (a copy), and start over. */
-  take(): Float64Array {
-    const out = this.a.slice(0, this.n);
-    this.n = 0;
+  /** The latencies so far, and start over. */
+  take(): RecordableHistogram {
+    const out = this.h;
+    this.h = createHistogram();
     return out;
   }
+}
+
+/** Latencies (ms) gathered elsewhere, in one histogram. */
+export function latencyHistogram(ms: Iterable<number>): RecordableHistogram {
+  const l = new Latencies();
+  for (const x of ms) l.push(x);
+  return l.take();
 }
 
 export interface Percentiles {
@@ -34,11 +34,10 @@ export interface Percentiles {
   max: number;
 }
 
-/** Nearest-rank percentiles of latencies in ms (NaN when there are none). */
-export function percentiles(samples: Float64Array): Percentiles {
-  const s = samples.slice().sort();
-  const at = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] : NaN);
-  return { count: s.length, p50: at(0.5), p99: at(0.99), max: s.length ? s[s.length - 1] : NaN };
+/** Percentiles of a latency histogram, back in ms (NaN when there are none). */
+export function percentiles(h: Histogram): Percentiles {
+  if (h.count === 0) return { count: 0, p50: NaN, p99: NaN, max: NaN };
+  return { count: h.count, p50: h.percentile(50) / 1000, p99: h.percentile(99) / 1000, max: h.max / 1000 };
 }
 
 export function median(xs: number[]): number {

@@ -1,4 +1,6 @@
+import { parseArgs as parseArgv } from 'node:util';
 import { FleetTelemetryError } from '../errors.js';
+
 /** A sub-command of the `fleet-telemetry` CLI. `run` resolves to the process exit code. */
 export interface Command {
   summary: string;
@@ -13,39 +15,26 @@ export class UsageError extends FleetTelemetryError {
   }
 }
 
-/** Minimal `--flag value` / `--flag` / positional parser: enough for this CLI, no dependency. */
+/**
+ * `--flag value`, `--flag=value`, `--flag` and positionals, read by node's parseArgs. Not in
+ * strict mode: this CLI words its own errors ("unknown option --x", "--x needs a value").
+ */
 export function parseArgs(
   argv: string[],
   spec: { strings?: string[]; booleans?: string[]; multi?: string[] },
 ): { flags: Record<string, string | boolean | string[]>; positionals: string[] } {
-  const flags: Record<string, string | boolean | string[]> = {};
-  const positionals: string[] = [];
-  const strings = new Set([...(spec.strings ?? []), ...(spec.multi ?? [])]);
-  const multi = new Set(spec.multi ?? []);
-  const booleans = new Set(spec.booleans ?? []);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) {
-      positionals.push(a);
-      continue;
-    }
-    let name = a.slice(2);
-    let inline: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      inline = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
-    if (booleans.has(name)) {
-      flags[name] = inline === undefined ? true : inline !== 'false';
-    } else if (strings.has(name)) {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new UsageError(`--${name} needs a value`);
-      if (multi.has(name)) ((flags[name] ??= []) as string[]).push(v);
-      else flags[name] = v;
-    } else {
-      throw new UsageError(`unknown option --${name}`);
-    }
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
+  for (const name of spec.strings ?? []) options[name] = { type: 'string' };
+  for (const name of spec.multi ?? []) options[name] = { type: 'string', multiple: true };
+  for (const name of spec.booleans ?? []) options[name] = { type: 'boolean' };
+  const { values, positionals, tokens } = parseArgv({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  for (const t of tokens) {
+    if (t.kind !== 'option') continue;
+    const o = Object.hasOwn(options, t.name) ? options[t.name] : undefined;
+    if (!o) throw new UsageError(`unknown option ${t.rawName}`);
+    if (o.type === 'string' && t.value === undefined) throw new UsageError(`${t.rawName} needs a value`);
+    // `--watch=false` turns a switch off.
+    if (o.type === 'boolean' && t.value !== undefined) values[t.name] = t.value !== 'false';
   }
-  return { flags, positionals };
+  return { flags: values as Record<string, string | boolean | string[]>, positionals };
 }

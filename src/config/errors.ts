@@ -45,7 +45,7 @@ export function pointerPart(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-/** Edit distance, for "did you mean" on unknown keys. */
+/** Edit distance ignoring case, for "did you mean" on unknown keys, flags and names. */
 export function editDistance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {

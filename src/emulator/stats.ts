@@ -3,56 +3,44 @@
  * fleet (or a benchmark driving thousands of vehicles) adds up its vehicles without keeping every
  * sample.
  */
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 
-/** Bucket width: 1% of the value, so a percentile is within 1% of the true sample. */
-const GROWTH = 1.01;
-const LOG_GROWTH = Math.log(GROWTH);
-
-/** Latencies in a log-bucketed histogram (microsecond resolution at the bottom). */
+/**
+ * Latencies in ms, kept by perf_hooks' HDR histogram in whole microseconds (it records integers
+ * ≥ 1): 3 significant figures, merged with `add`. The exact extremes are kept beside it.
+ */
 export class LatencyHistogram {
-  private readonly buckets = new Map<number, number>();
-  count = 0;
-  sumMs = 0;
+  private readonly h: RecordableHistogram = createHistogram();
   minMs = Infinity;
   maxMs = 0;
 
   record(ms: number): void {
     if (!(ms >= 0)) return;
-    const us = ms * 1000;
-    const b = us <= 1 ? 0 : Math.ceil(Math.log(us) / LOG_GROWTH);
-    this.buckets.set(b, (this.buckets.get(b) ?? 0) + 1);
-    this.count++;
-    this.sumMs += ms;
+    this.h.record(Math.max(1, Math.round(ms * 1000)));
     if (ms < this.minMs) this.minMs = ms;
     if (ms > this.maxMs) this.maxMs = ms;
   }
 
   merge(o: LatencyHistogram): void {
-    for (const [b, n] of o.buckets) this.buckets.set(b, (this.buckets.get(b) ?? 0) + n);
-    this.count += o.count;
-    this.sumMs += o.sumMs;
+    this.h.add(o.h);
     this.minMs = Math.min(this.minMs, o.minMs);
     this.maxMs = Math.max(this.maxMs, o.maxMs);
+  }
+
+  get count(): number {
+    return this.h.count;
   }
 
   /** The q-quantile (0..1) in ms, or undefined without samples. */
   quantile(q: number): number | undefined {
     if (this.count === 0) return undefined;
-    const rank = Math.max(1, Math.ceil(q * this.count));
-    let seen = 0;
-    for (const b of [...this.buckets.keys()].sort((x, y) => x - y)) {
-      seen += this.buckets.get(b)!;
-      if (seen >= rank) {
-        const upper = b === 0 ? 0.001 : GROWTH ** b / 1000;
-        // A bucket's upper bound can lie outside what was seen; the exact extremes are known.
-        return Math.min(Math.max(upper, this.minMs), this.maxMs);
-      }
-    }
-    return this.maxMs;
+    if (q <= 0) return this.minMs;
+    // A bucket's value can lie outside what was seen; the exact extremes are known.
+    return Math.min(Math.max(this.h.percentile(Math.min(100, q * 100)) / 1000, this.minMs), this.maxMs);
   }
 
   get meanMs(): number | undefined {
-    return this.count ? this.sumMs / this.count : undefined;
+    return this.count ? this.h.mean / 1000 : undefined;
   }
 }
 

@@ -7,6 +7,7 @@ import { seedOf } from './model.js';
 import { tuningOf, type AckEvent, type ErrorEvent, type VehicleOptions, type VehicleTuning } from './options.js';
 import { Outbox, type Pending } from './outbox.js';
 import { RecordFactory } from './records.js';
+import { Backoff } from '../backoff.js';
 import { EmulatorStats, type FinalOutcome } from './stats.js';
 
 export type { AckEvent, ErrorEvent, VehicleOptions, VehicleTuning } from './options.js';
@@ -37,7 +38,7 @@ export class EmulatedVehicle extends EventEmitter {
   private tickTimer?: NodeJS.Timeout;
   private reconnectTimer?: NodeJS.Timeout;
   private pingTimer?: NodeJS.Timeout;
-  private failures = 0;
+  private readonly backoff: Backoff;
   private idleWaiters: (() => void)[] = [];
   private readonly send = (p: Pending) => this.ws!.send(p.bytes, { binary: true });
 
@@ -45,6 +46,7 @@ export class EmulatedVehicle extends EventEmitter {
     super();
     this.vin = opts.vin;
     const t = (this.tuning = tuningOf(opts));
+    this.backoff = new Backoff(t.backoffMs, t.backoffMaxMs);
     this.making = t.generate && (t.frames === undefined || t.frames > 0);
     if (t.generate) {
       this.factory = new RecordFactory({
@@ -217,10 +219,8 @@ export class EmulatedVehicle extends EventEmitter {
   }
 
   private scheduleReconnect(healthy: boolean): void {
-    if (healthy) this.failures = 0;
-    const base = Math.min(this.tuning.backoffMaxMs, this.tuning.backoffMs * 2 ** Math.min(this.failures, 30));
-    this.failures++;
-    const delay = base / 2 + (Math.random() * base) / 2;
+    if (healthy) this.backoff.reset();
+    const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect();

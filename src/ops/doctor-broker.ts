@@ -3,7 +3,8 @@
  * for `check-config --online`: CONNECT, wait for CONNACK, DISCONNECT. Answers in words.
  */
 import type { Socket } from 'node:net';
-import { connackReason, DISCONNECT, encodeConnect, PacketReader } from '../producers/mqtt/packets.js';
+import { readConnack } from '../producers/mqtt/control-packets.js';
+import { connackReason, DISCONNECT, encodeConnect, PacketReader, PacketType } from '../producers/mqtt/packets.js';
 
 export { connackReason };
 import { openSocket, PinMismatch, type BrokerEndpoint } from '../producers/mqtt/transport.js';
@@ -73,9 +74,14 @@ export function probeBroker(ep: BrokerEndpoint, o: ProbeOptions): Promise<ProbeR
           : `no connection within ${o.timeoutMs} ms (timeout)${ep.secure ? ', or the TLS handshake did not finish' : ''}`,
       });
     }, o.timeoutMs);
-    const reader = new PacketReader((type, buf, start, length) => {
-      if (type !== 2) return;
-      const rc = length >= 2 ? buf[start + 1] : 255;
+    const reader = new PacketReader((type, buf, start, length, flags) => {
+      if (type !== PacketType.CONNACK) return;
+      let rc = 255;
+      try {
+        rc = readConnack(flags, buf.subarray(start, start + length));
+      } catch {
+        // A malformed CONNACK: refused for an unknown reason.
+      }
       finish(rc === 0 ? { outcome: 'accepted' } : { outcome: 'refused', code: rc, reason: connackReason(rc) });
     });
     try {

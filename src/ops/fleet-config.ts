@@ -2,6 +2,7 @@
  * The body of the Fleet API's fleet_telemetry_config request for this server: which fields a
  * vehicle streams and how often, validated against the schema's Field enum.
  */
+import { editDistance } from '../config/errors.js';
 import { lookupEnum } from '../record/schema.js';
 
 export interface FieldInterval {
@@ -91,27 +92,13 @@ export function presetFields(name: string): Record<string, number> {
   return { ...p };
 }
 
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0];
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = d[j];
-      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return d[b.length];
-}
-
 /** Up to three Field names close to `name` (case, typos, a part of the name). */
 export function didYouMean(name: string, names = fieldNames()): string[] {
   const lower = name.toLowerCase();
   const exact = names.filter((n) => n.toLowerCase() === lower);
   if (exact.length) return exact;
   const scored = names
-    .map((n) => ({ n, d: distance(lower, n.toLowerCase()) }))
+    .map((n) => ({ n, d: editDistance(name, n) }))
     .filter(({ n, d }) => d <= Math.max(2, Math.floor(n.length / 4)) || (lower.length >= 4 && n.toLowerCase().includes(lower)))
     .sort((a, b) => a.d - b.d || a.n.localeCompare(b.n));
   return scored.slice(0, 3).map((s) => s.n);

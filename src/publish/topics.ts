@@ -4,18 +4,16 @@
  * for every publish: valid UTF-8, no level added, no wildcard, nothing a supported broker
  * (mosquitto, aedes, RabbitMQ, NATS) refuses, and a bounded length.
  */
+import { refusedChars } from './refused-chars.js';
 
 import { TopicLevelError } from '../errors.js';
 
 /** docs/protocol.md §5.3: a level longer than this (UTF-8 bytes, after sanitising) is never published. */
 export const MAX_LEVEL_BYTES = 256;
 
-// `/ + #` would add a level or a wildcard; C0, DEL and C1 controls make mosquitto drop the whole
-// connection as a malformed packet, and so do Unicode noncharacters (U+FDD0–U+FDEF and the last
-// two code points of every plane: a pair whose high half ends in 3F and low half is DFFE/DFFF);
-// NATS closes it on `.` and space; a lone surrogate is not UTF-8.
-const UNSAFE =
-  /[\u0000-\u001f\u007f-\u009f/+#. \ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// `/ + #` would add a level or a wildcard; controls and noncharacters make brokers drop the
+// connection (refused-chars.ts); NATS closes it on `.` and space; a lone surrogate is not UTF-8.
+const UNSAFE = refusedChars('/+#. ', [String.raw`[\ud800-\udbff](?![\udc00-\udfff])`, String.raw`(?<![\ud800-\udbff])[\udc00-\udfff]`], 'g');
 
 export { TopicLevelError };
 

@@ -23,6 +23,7 @@ import { InvalidRecord } from '../errors.js';
 import type { Presence } from '../publish/presence.js';
 import { vehiclesConnectedGauge, VEHICLES_CONNECTED } from '../ops/presence-metrics.js';
 import { startTlsReloader } from './tls-reload.js';
+import { Backoff } from '../backoff.js';
 
 /** `workers` as configured: a number, or "auto" for the cores this process may use. */
 export function workerCount(workers: number | 'auto'): number {
@@ -51,7 +52,8 @@ interface Slot {
   worker?: Worker;
   ready: boolean;
   startedAt: number;
-  backoffMs: number;
+  /** Restarts after quick deaths: 0.5 s doubling to 30 s; no jitter, a worker restarts alone. */
+  restarts: Backoff;
 }
 
 /**
@@ -155,7 +157,7 @@ class Fleet implements MonitorSource {
     this.base = config;
     // One server's id, fixed now: with port 0 it names this (primary) process, not a worker.
     this.clientId = clientIdFrom(config);
-    this.slots = Array.from({ length: n }, (_, i) => ({ k: i + 1, ready: false, startedAt: 0, backoffMs: 0 }));
+    this.slots = Array.from({ length: n }, (_, i) => ({ k: i + 1, ready: false, startedAt: 0, restarts: new Backoff(500, MAX_BACKOFF_MS, Math.random, 0) }));
     this.presence = new PresenceTracker(
       { publish: (vin, p) => this.publishPresence(vin, p), closeIfIdle: (key, since) => this.closeIfIdle(key, since) },
       {
@@ -278,14 +280,15 @@ class Fleet implements MonitorSource {
 
   private restart(s: Slot, code: number | null, signal: string | null, failure: string | undefined, served: boolean): void {
     const quick = !served || Date.now() - s.startedAt < QUICK_DEATH_MS;
-    s.backoffMs = quick ? Math.min(s.backoffMs ? s.backoffMs * 2 : 500, MAX_BACKOFF_MS) : 0;
+    if (!quick) s.restarts.reset();
+    const waitMs = quick ? s.restarts.next() : 0;
     this.logger.warn(
-      { event: 'worker_exited', worker: s.k, code, signal, reason: failure, restart_in_ms: s.backoffMs },
-      `worker ${s.k} exited (${signal ?? `code ${code}`}); restarting${s.backoffMs ? ` in ${s.backoffMs} ms` : ''}`,
+      { event: 'worker_exited', worker: s.k, code, signal, reason: failure, restart_in_ms: waitMs },
+      `worker ${s.k} exited (${signal ?? `code ${code}`}); restarting${waitMs ? ` in ${waitMs} ms` : ''}`,
     );
     setTimeout(() => {
       if (!this.closed && !this.stopping()) this.fork(s).catch(() => {});
-    }, s.backoffMs).unref();
+    }, waitMs).unref();
   }
 
   /** Asks every serving worker (worker k with `arg(k)`); a worker that does not answer in time (or is down) gives undefined. */

@@ -2,6 +2,7 @@ import { lookupType } from '../record/schema.js';
 import type { ConnectivityRecord } from '../record/types.js';
 import type { SessionInfo } from './session.js';
 import { isPermanent } from '../producers/types.js';
+import { Backoff } from '../backoff.js';
 
 const STATUS = { CONNECTED: 1, DISCONNECTED: 2 } as const;
 
@@ -43,15 +44,17 @@ export function makeConnectivityRecord(info: SessionInfo, status: keyof typeof S
  */
 export class UntilTaken {
   private timer?: NodeJS.Timeout;
-  private waitMs = 1000;
+  private readonly backoff: Backoff;
 
   constructor(
     private readonly send: () => Promise<void>,
     private readonly wanted: () => boolean,
     /** Told when a retry (not the first attempt) was taken. */
     private readonly onLate?: (attempts: number) => void,
-    private readonly maxWaitMs = 30_000,
-  ) {}
+    maxWaitMs = 30_000,
+  ) {
+    this.backoff = new Backoff(1000, maxWaitMs);
+  }
 
   private attempts = 0;
 
@@ -73,8 +76,7 @@ export class UntilTaken {
   }
 
   private later(): void {
-    const wait = Math.round(this.waitMs * (0.8 + Math.random() * 0.4));
-    this.waitMs = Math.min(this.waitMs * 2, this.maxWaitMs);
+    const wait = this.backoff.next();
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.wanted()) this.attempt().catch(() => {});

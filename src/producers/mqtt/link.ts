@@ -2,10 +2,11 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Publish } from '../../publish/plan.js';
 import type { AdmissionOptions } from './admission.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../../backoff.js';
 import { Batch } from './batch.js';
 import { LinkError, Outbox } from './outbox.js';
 import { Nudger } from './nudge.js';
+import { readConnack } from './control-packets.js';
 import { connackReason, DISCONNECT, encodeConnect, PacketReader, PacketType, type ConnectOptions } from './packets.js';
 import { Subscription, type SubscriptionOptions } from './subscription.js';
 import { openSocket, PinMismatch, type BrokerEndpoint } from './transport.js';
@@ -87,7 +88,8 @@ export class MqttLink {
         if (this.outage) this.outage.failed++;
       },
     });
-    this.backoff = new Backoff(o.retryMaxMs);
+    // The first retry within a second: most losses are a broker restart.
+    this.backoff = new Backoff(750, o.retryMaxMs);
     if (o.subscription) this.sub = new Subscription(o.subscription, o.logger);
   }
 
@@ -175,13 +177,13 @@ export class MqttLink {
       // A nudge's PINGRESP does not answer the keep-alive's PINGREQ written after it.
       if (this.nudger?.pong() ?? true) this.pingSentAt = 0;
     }
+    else if (type === PacketType.CONNACK) this.onConnack(readConnack(flags, buf.subarray(start, start + length)));
     else if (length < 2) return;
     else if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) {
       if (this.nudger) this.nudger.acks++;
       this.out.acked((buf[start] << 8) | buf[start + 1]);
     }
     else if (type === PacketType.PUBREC) this.out.received((buf[start] << 8) | buf[start + 1]);
-    else if (type === PacketType.CONNACK) this.onConnack(buf[start + 1]);
     else if (this.sub && this.socket && this.connected) this.sub.handle(this.socket, this.out.ids, type, buf, start, length, flags);
   }
 

@@ -1,14 +1,15 @@
 /**
  * MQTT 3.1.1 packets the producer sends and receives. Only what a publisher needs: CONNECT,
- * PUBLISH, PUBREL, PINGREQ, DISCONNECT out; CONNACK, PUBACK, PUBREC, PUBCOMP, PINGRESP in. The
- * packets of the link's one subscription (SUBSCRIBE, SUBACK, incoming PUBLISH) are in
- * subscribe-packets.ts, built from the same checked helpers.
+ * PUBLISH, PUBREL, PINGREQ, DISCONNECT out; PUBACK, PUBREC, PUBCOMP, PINGRESP in. CONNACK and
+ * SUBACK are read by mqtt-packet (control-packets.ts); the packets of the link's one subscription
+ * (SUBSCRIBE, incoming PUBLISH) are in subscribe-packets.ts, checked by the same helpers.
  *
  * The encoder is strict: every length and string it puts on the wire is checked, and a value
  * out of bounds throws PacketError. A 2-byte length field that silently wraps would hand the
  * broker a packet on another topic; a bad character makes mosquitto drop the whole connection.
  */
 import { FleetTelemetryError } from '../../errors.js';
+import { refusedChars } from '../../publish/refused-chars.js';
 
 export const enum PacketType {
   CONNACK = 2,
@@ -71,7 +72,7 @@ export function writeString(buf: Buffer, at: number, s: Buffer): number {
  * them, and our topics must be safe everywhere. Refused: C0 controls (NUL included), DEL, C1
  * controls, Unicode noncharacters (mosquitto drops the connection on them) and the wildcards.
  */
-const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f+#\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
+const FORBIDDEN = refusedChars('+#');
 
 /** Checks a topic name and returns its UTF-8 byte length (hot path: one regex, one byteLength). */
 export function topicBytes(topic: string): number {

@@ -1,19 +1,10 @@
 /**
  * The packets of the link's one subscription (Home Assistant's birth message): SUBSCRIBE and
- * PUBACK out, incoming PUBLISH in. Encoded as strictly as PUBLISH (packets.ts): every length and
- * string checked, PacketError when one is out of bounds.
+ * PUBACK out, incoming PUBLISH in (SUBACK: control-packets.ts). Checked as strictly as PUBLISH
+ * (packets.ts): every length and string, PacketError when one is out of bounds.
  */
-import {
-  checkPacketId,
-  checkQos,
-  checkRemaining,
-  fieldBytes,
-  PacketError,
-  remainingLengthSize,
-  topicBytes,
-  writeRemainingLength,
-  writeString,
-} from './packets.js';
+import { generate, type QoS } from 'mqtt-packet';
+import { checkPacketId, checkQos, checkRemaining, fieldBytes, PacketError, topicBytes } from './packets.js';
 
 /** PUBACK of an incoming QoS 1 PUBLISH. */
 export function encodePuback(id: number): Buffer {
@@ -38,26 +29,17 @@ function filterBytes(filter: string): Buffer {
   return fieldBytes(filter, 'topic filter');
 }
 
-/** A SUBSCRIBE for `filters`, every length and field checked like a PUBLISH's. */
+/** A SUBSCRIBE for `filters`, checked like a PUBLISH, written by mqtt-packet. */
 export function encodeSubscribe(packetId: number, filters: readonly { topic: string; qos: number }[]): Buffer {
   checkPacketId(packetId);
   if (filters.length === 0) throw new PacketError('SUBSCRIBE without a topic filter');
-  const parts = filters.map((f) => {
+  let remaining = 2;
+  for (const f of filters) {
     checkQos(f.qos, 'SUBSCRIBE');
-    return { bytes: filterBytes(f.topic), qos: f.qos };
-  });
-  const remaining = 2 + parts.reduce((n, p) => n + 2 + p.bytes.length + 1, 0);
-  checkRemaining(remaining, 'SUBSCRIBE');
-  const buf = Buffer.allocUnsafe(1 + remainingLengthSize(remaining) + remaining);
-  buf[0] = 0x82;
-  let at = writeRemainingLength(buf, 1, remaining);
-  buf.writeUInt16BE(packetId, at);
-  at += 2;
-  for (const p of parts) {
-    at = writeString(buf, at, p.bytes);
-    buf[at++] = p.qos;
+    remaining += 2 + filterBytes(f.topic).length + 1;
   }
-  return buf;
+  checkRemaining(remaining, 'SUBSCRIBE');
+  return generate({ cmd: 'subscribe', messageId: packetId, subscriptions: filters.map((f) => ({ topic: f.topic, qos: f.qos as QoS })) });
 }
 
 /** An incoming PUBLISH (body at `start`, `length` bytes; `flags` the low nibble of its first byte). */

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { IdWindow } from './ids.js';
+import { readSuback } from './control-packets.js';
 import { PacketType } from './packets.js';
 import { encodePuback, encodeSubscribe, readPublish } from './subscribe-packets.js';
 
@@ -35,12 +36,11 @@ export class Subscription {
   /** Handles SUBACK and PUBLISH; false for any other packet. Throws on a malformed one. */
   handle(socket: Socket, ids: IdWindow<object>, type: number, buf: Buffer, start: number, length: number, flags: number): boolean {
     if (type === PacketType.SUBACK) {
-      if (length < 3) throw new Error('SUBACK from broker without a return code');
-      const id = buf.readUInt16BE(start);
+      const { packetId: id, codes } = readSuback(flags, buf.subarray(start, start + length));
       if (id !== this.pendingId) return true;
       this.pendingId = 0;
       ids.free(id);
-      const refused = [...buf.subarray(start + 2, start + length)].some((c) => c === 0x80);
+      const refused = codes.includes(0x80);
       if (refused) this.logger.warn({ event: 'mqtt_subscribe_refused', filters: this.o.filters.map((f) => f.topic) }, 'the broker refused the subscription');
       else this.logger.debug({ event: 'mqtt_subscribed', filters: this.o.filters.map((f) => f.topic) }, 'subscribed');
       return true;
