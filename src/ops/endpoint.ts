@@ -83,6 +83,8 @@ export function sClient(o: { host: string; port: number; servername: string; caF
         error: spawnFailed ? 'openssl is not installed' : !/CONNECTED/.test(stdout) ? (stderr.trim().split('\n')[0] ?? 'openssl failed') : undefined,
       });
     });
+    // openssl may be gone before its stdin closes (EPIPE): its output above says what happened.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end('');
   });
 }
