@@ -18,7 +18,7 @@ function parseWhole(type: number, flags: number, body: Buffer): Packet {
   p.on('packet', (got: Packet) => (packet ??= got));
   p.on('error', (err: Error) => (error ??= err));
   p.parse(Buffer.concat([head, body]));
-  if (error || !packet) throw new Error(`malformed ${NAMES[type] ?? `packet type ${type}`} from broker: ${error?.message ?? 'incomplete'}`);
+  if (error || !packet) throw new Error(`malformed ${NAMES[type] ?? `packet type ${type}`} from broker: ${error?.message ?? 'incomplete'}`, { cause: error });
   return packet;
 }
 
