@@ -21,12 +21,36 @@ build: $(NODE_MODULES)
 # against this package and run through the contract kit. The example's dependency on this
 # package is a link, as npm makes for its `file:../..`: nothing is downloaded.
 EXAMPLE := examples/jsonl-recorder
-.PHONY: test-plugin-api
-test-plugin-api: build
+.PHONY: test-plugin-api example-link
+test-plugin-api: build example-link
 	npx tsc -p test/types/tsconfig.json
-	mkdir -p $(EXAMPLE)/node_modules && ln -sfn ../../.. $(EXAMPLE)/node_modules/fleet-telemetry
 	npx tsc -p $(EXAMPLE)
 	node --test $(EXAMPLE)/dist/test/
+
+example-link:
+	mkdir -p $(EXAMPLE)/node_modules && ln -sfn ../../.. $(EXAMPLE)/node_modules/fleet-telemetry
+
+# Lint: ESLint with type information (eslint.config.js), which reads the example plugin and
+# test/types through the emitted declarations as their own packages do; then Prettier.
+.PHONY: lint format check
+lint: build example-link
+	npx eslint .
+	npx prettier --check .
+
+# Rewrites what ESLint can fix, then formats; fails when ESLint findings remain.
+format: build example-link
+	@status=0; npx eslint --fix . || status=$$?; npx prettier --write --log-level warn . && exit $$status
+
+# The edit-test loop: types (the build), lint, and the tests that need no outside service and
+# start no process (scripts/fast-tests.mjs). Every step runs even when one before it fails.
+# ESLint keeps a cache here: a file is linted again when it changes, so a type change elsewhere
+# can hide a finding until `make lint`.
+check: build example-link
+	@failed=""; \
+	npx eslint --cache --cache-strategy content --cache-location build/.eslintcache . || failed="$$failed eslint"; \
+	npx prettier --check --cache --cache-location build/.prettiercache --log-level warn . || failed="$$failed prettier"; \
+	set -o pipefail; $(TAP) $$(node scripts/fast-tests.mjs) | node scripts/tap-summary.mjs || failed="$$failed tests"; \
+	if [ -n "$$failed" ]; then echo "make check failed:$$failed" >&2; exit 1; fi
 
 # Every test, then the failover runs on RabbitMQ and NATS clusters (about 4 minutes more).
 test: build test-plugin-api
