@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type Request } from 'playwright-core';
 import { repoRoot } from './server.js';
 
 /** Debian's browser (scripts/test-deps.sh installs it); playwright-core downloads none. */
@@ -34,8 +34,8 @@ export interface WatchedPage {
 
 /**
  * A page at the given size that records everything that went wrong on it. An event stream the page
- * closes itself (switching to a vehicle's stream, or the page closing) ends as "aborted": that is
- * not a failure.
+ * closes itself (switching to a vehicle's stream, or the page closing) ends as "aborted", and so
+ * does what a document was loading when the test navigated away: neither is a failure.
  */
 export async function openPage(browser: Browser, url: string, size: { width: number; height: number }): Promise<WatchedPage> {
   // One locale everywhere, so numbers read the same on every machine ("12,346").
@@ -49,9 +49,19 @@ export async function openPage(browser: Browser, url: string, size: { width: num
     problems.push(`dialog: ${d.message()}`);
     void d.dismiss();
   });
+  // Which document a request belongs to: one the test navigated away from aborts what it was
+  // still loading (the icon, say), and that is not a failure of the page either.
+  let documents = 0;
+  const documentOf = new WeakMap<Request, number>();
+  page.on('request', (r) => {
+    if (r.isNavigationRequest() && r.frame() === page.mainFrame()) documents++;
+    documentOf.set(r, documents);
+  });
   page.on('requestfailed', (r) => {
     const reason = r.failure()?.errorText ?? '';
-    if (reason === 'net::ERR_ABORTED' && new URL(r.url()).pathname === '/api/events') return;
+    const aborted = reason === 'net::ERR_ABORTED';
+    if (aborted && new URL(r.url()).pathname === '/api/events') return;
+    if (aborted && (documentOf.get(r) ?? documents) < documents) return;
     problems.push(`request failed: ${r.url()} ${reason}`);
   });
   page.on('response', (r) => {
