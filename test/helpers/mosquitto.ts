@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { accepting, deadline, freePort, trackChild, waitUntil } from './ports.js';
+import { accepting, deadline, freePort, printedTail, trackChild, untilAccepting, waitUntil } from './ports.js';
 
 const BINARY = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p)) ?? 'mosquitto';
 
@@ -28,9 +28,8 @@ export async function startMosquitto(dir: string, opts: { port?: number; extraCo
   let proc: ChildProcess | undefined;
   const start = async () => {
     proc = spawn(BINARY, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    proc.stderr?.resume();
     trackChild(proc);
-    await waitUntil(() => accepting(port), 10_000, `mosquitto on port ${port}`);
+    await untilAccepting(proc, port, 10_000, `mosquitto on port ${port}`, printedTail(proc));
   };
   const stop = async () => {
     const p = proc;

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 
@@ -89,6 +89,37 @@ export function trackChild(child: { kill(signal?: NodeJS.Signals): boolean; exit
     });
   }
 }
+
+/** The last `max` characters a child wrote to its piped stdout and stderr, for an error that says why it stopped. */
+export function printedTail(proc: ChildProcess, max = 4000): () => string {
+  let text = '';
+  const keep = (chunk: Buffer) => {
+    text = (text + chunk.toString()).slice(-max);
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  return () => text;
+}
+
+/**
+ * Waits until `port` accepts; fails at once, with what the child printed, if it exits first
+ * (a port taken between freePort and its bind, a bad flag), rather than after the whole wait.
+ */
+export async function untilAccepting(proc: ChildProcess, port: number, ms: number, what: string, printed: () => string = () => ''): Promise<void> {
+  await waitUntil(
+    async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        throw new ExitedEarly(`${what} exited (${proc.exitCode ?? proc.signalCode}) before accepting on port ${port}: ${printed().trim() || 'it printed nothing'}`);
+      }
+      return accepting(port);
+    },
+    ms,
+    what,
+  );
+}
+
+/** A child that ended before it listened. */
+export class ExitedEarly extends Error {}
 
 /** Whether something accepts TCP connections on a loopback port now. */
 export function accepting(port: number): Promise<boolean> {

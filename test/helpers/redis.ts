@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { accepting, deadline, freePort, sleep, trackChild, waitUntil } from './ports.js';
+import { accepting, deadline, ExitedEarly, freePort, printedTail, sleep, trackChild, untilAccepting, waitUntil } from './ports.js';
 
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/sbin/redis-server'].find((p) => existsSync(p));
 export const REDIS_CLI = ['/usr/bin/redis-cli'].find((p) => existsSync(p));
@@ -29,27 +29,44 @@ export interface RedisServer {
 /** A real redis-server on a free loopback port, alone (or one node of a cluster), with TLS if asked. */
 export async function startRedis(dir: string, opts: { tls?: RedisTlsFiles; cluster?: boolean; port?: number } = {}): Promise<RedisServer> {
   if (!REDIS_SERVER) throw new Error('redis-server is not installed (scripts/test-deps.sh installs it)');
-  const port = opts.port ?? (await freePort());
-  const data = join(dir, `redis-${port}`);
-  mkdirSync(data, { recursive: true });
-  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', data, '--protected-mode', 'no', '--daemonize', 'no', '--logfile', ''];
-  if (opts.tls) {
-    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no');
-    if (opts.cluster) args.push('--tls-cluster', 'yes');
-    if (opts.tls.client) args.push('--tls-client-cert-file', opts.tls.client.cert, '--tls-client-key-file', opts.tls.client.key);
-  } else args.push('--port', String(port));
-  if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(data, 'nodes.conf'), '--cluster-node-timeout', '2000');
+  let port = opts.port ?? (await freePort());
+  // A cluster node's bus port, named: by default it is port + 10000, which may fall in the
+  // ephemeral range or on another process's port, and the node then exits at once.
+  let busPort = opts.cluster ? await freePort() : 0;
+  const args = () => {
+    const data = join(dir, `redis-${port}`);
+    mkdirSync(data, { recursive: true });
+    const a = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', data, '--protected-mode', 'no', '--daemonize', 'no', '--logfile', ''];
+    if (opts.tls) {
+      a.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no');
+      if (opts.cluster) a.push('--tls-cluster', 'yes');
+      if (opts.tls.client) a.push('--tls-client-cert-file', opts.tls.client.cert, '--tls-client-key-file', opts.tls.client.key);
+    } else a.push('--port', String(port));
+    if (opts.cluster) a.push('--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', join(data, 'nodes.conf'), '--cluster-node-timeout', '2000');
+    return a;
+  };
   let proc: ChildProcess | undefined;
   const start = async () => {
-    proc = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+    proc = spawn(REDIS_SERVER, args(), { stdio: ['ignore', 'pipe', 'pipe'] });
     trackChild(proc);
-    await waitUntil(() => accepting(port), 15_000, `redis-server on port ${port}`);
+    await untilAccepting(proc, port, 15_000, `redis-server on port ${port}`, printedTail(proc));
   };
   const gone = async (p: ChildProcess) => {
     if (p.exitCode === null && p.signalCode === null) await Promise.race([new Promise((r) => p.once('exit', r)), deadline(5000)]);
     await waitUntil(async () => !(await accepting(port)), 5000, 'redis-server to stop');
   };
-  await start();
+  // A port chosen here may be taken before the node binds it: then it exits, and a fresh pair is
+  // tried. A port the caller named is kept, and its failure reported.
+  for (let tries = 1; ; tries++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (!(err instanceof ExitedEarly) || opts.port !== undefined || tries >= 3) throw err;
+      port = await freePort();
+      if (opts.cluster) busPort = await freePort();
+    }
+  }
   return {
     port,
     pid: () => proc?.pid,
