@@ -4,7 +4,7 @@
  */
 
 /** Spread of a delay unless told otherwise: ±20%. */
-export const JITTER = 0.2;
+const JITTER = 0.2;
 
 /**
  * The delay before retry `attempt` (0 for the first), in whole ms: never above the cap, never

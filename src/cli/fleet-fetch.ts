@@ -5,7 +5,7 @@ import { fleetBodyProblem, type FleetBody } from './fleet-body.js';
 import { UsageError } from './command.js';
 
 /** A request that gets no answer within this is a failure (the view must not hang). */
-export const FETCH_TIMEOUT_MS = 5000;
+const FETCH_TIMEOUT_MS = 5000;
 
 export const ENABLE_HINT =
   'The server serves it only when monitoring.prometheus_metrics_port is set in its config (bound to monitoring.host, ' +

@@ -44,7 +44,7 @@ export function safeText(s: string): string {
 const length = (s: string) => [...s].length;
 
 /** `s` cut to `w` characters, an ellipsis marking the cut. */
-export function truncate(s: string, w: number): string {
+function truncate(s: string, w: number): string {
   const chars = [...s];
   if (chars.length <= w) return s;
   return w <= 0 ? '' : chars.slice(0, w - 1).join('') + '…';

@@ -75,7 +75,7 @@ export function allowedText(node: SchemaNode | undefined): string {
 }
 
 /** A value as the operator wrote it, shortened; secrets are never echoed. */
-export function showValue(value: unknown, node?: SchemaNode): string {
+function showValue(value: unknown, node?: SchemaNode): string {
   if (node?.['x-secret']) return '(hidden value)';
   const s = JSON.stringify(value);
   if (s === undefined) return String(value);
@@ -108,7 +108,7 @@ function allPaths(node: SchemaNode, prefix = '', out: string[] = []): string[] {
 const ALL_PATHS = allPaths(rootSchema);
 
 /** "unknown key" with the closest known key at that level, or the same name elsewhere. */
-export function unknownKeyProblem(parentPointer: string, key: string): ConfigProblem {
+function unknownKeyProblem(parentPointer: string, key: string): ConfigProblem {
   const parent = schemaAt(parentPointer);
   const known = Object.keys(parent?.properties ?? {});
   const path = `${parentPointer}/${pointerPart(key)}`;

@@ -23,7 +23,7 @@ export class ConfigError extends FleetTelemetryError {
  * `file: mqtt.qos: <message> [code /mqtt/qos]`: the dotted form reads like the docs, the pointer
  * is exact even for keys holding dots.
  */
-export function formatProblem(file: string, p: ConfigProblem): string {
+function formatProblem(file: string, p: ConfigProblem): string {
   if (!p.path) return `${file}: ${p.message} [${p.code}]`;
   return `${file}: ${dottedPath(p.path)}: ${p.message} [${p.code} ${p.path}]`;
 }

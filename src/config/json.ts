@@ -7,7 +7,7 @@
 import { pointerPart } from './errors.js';
 import { FleetTelemetryError } from '../errors.js';
 
-export interface JsonSyntaxError {
+interface JsonSyntaxError {
   line: number;
   column: number;
   /** Dotted path of the value being read, '' at the top level. */

@@ -1,7 +1,7 @@
 import type { CarModel } from './model.js';
 
 /** A protobuf `Value` as protobufjs' fromObject takes it: exactly one member of the oneof. */
-export type ValueObject = Record<string, unknown>;
+type ValueObject = Record<string, unknown>;
 
 interface FieldSpec {
   name: string;
@@ -68,7 +68,7 @@ export const FIELD_CATALOGUE: readonly FieldSpec[] = [
 /** What a trip score needs: added to the V fields when harsh events are asked for. */
 export const TRIP_FIELDS = ['VehicleSpeed', 'Gear', 'Odometer', 'Location', 'LongitudinalAcceleration', 'LateralAcceleration'] as const;
 
-export const DEFAULT_FIELD_COUNT = 8;
+const DEFAULT_FIELD_COUNT = 8;
 
 /**
  * The fields of each V frame: a count (the first N of the catalogue) or a list of names. A name

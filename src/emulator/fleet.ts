@@ -81,7 +81,7 @@ export interface FleetSummary {
 
 const ms = (x: number | undefined) => (x === undefined ? null : Math.round(x * 1000) / 1000);
 
-export function countsJson(s: RecordTypeStats): CountsJson {
+function countsJson(s: RecordTypeStats): CountsJson {
   const c = s.counts;
   return {
     generated: c.generated,

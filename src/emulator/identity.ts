@@ -3,7 +3,7 @@ import path from 'node:path';
 import { issueCert, loadCa, type KeyPairPem } from '../tls/devcerts.js';
 
 /** Emulated VINs: a Model 3 prefix and a serial, so `certs`' default VIN is vehicle 1. */
-export const VIN_PREFIX = '5YJ3E1EA7KF';
+const VIN_PREFIX = '5YJ3E1EA7KF';
 
 export function emulatorVin(n: number): string {
   if (!Number.isInteger(n) || n < 0 || n > 999_999) throw new RangeError(`vehicle number out of range: ${n}`);

@@ -4,9 +4,9 @@
  * seed, so a run can be reproduced and tests can check the behaviour without a network.
  */
 
-export type Phase = 'park' | 'drive' | 'charge';
-export type Gear = 'P' | 'D';
-export type ChargeStateName = 'Disconnected' | 'Starting' | 'Charging' | 'Complete' | 'Stopped';
+type Phase = 'park' | 'drive' | 'charge';
+type Gear = 'P' | 'D';
+type ChargeStateName = 'Disconnected' | 'Starting' | 'Charging' | 'Complete' | 'Stopped';
 
 export interface CarState {
   /** Simulated seconds since the model started. */

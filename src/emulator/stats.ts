@@ -63,10 +63,10 @@ export interface FrameCounts {
   dropped: number;
 }
 
-export const FINAL_OUTCOMES = ['acked', 'errored', 'expired', 'gaveUp', 'dropped'] as const;
+const FINAL_OUTCOMES = ['acked', 'errored', 'expired', 'gaveUp', 'dropped'] as const;
 export type FinalOutcome = (typeof FINAL_OUTCOMES)[number];
 
-export function emptyCounts(): FrameCounts {
+function emptyCounts(): FrameCounts {
   return { generated: 0, sent: 0, resent: 0, acked: 0, errored: 0, expired: 0, gaveUp: 0, dropped: 0 };
 }
 

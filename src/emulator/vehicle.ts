@@ -10,7 +10,7 @@ import { RecordFactory } from './records.js';
 import { Backoff } from '../backoff.js';
 import { EmulatorStats, type FinalOutcome } from './stats.js';
 
-export type { AckEvent, ErrorEvent, VehicleOptions, VehicleTuning } from './options.js';
+export type { VehicleOptions, VehicleTuning } from './options.js';
 
 /**
  * One emulated vehicle: an mTLS WebSocket client that streams records like a car does. Every frame

@@ -24,4 +24,4 @@ export interface Frame {
   stream?: StreamMessage;
 }
 
-export { UnreadableFrame, type ReadErrorCode } from '../errors.js';
+export { UnreadableFrame } from '../errors.js';

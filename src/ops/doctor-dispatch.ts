@@ -7,7 +7,7 @@ import { configPath } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import type { CheckLine } from '../tls/check.js';
 
-export const DISPATCH_CHECK_CAP_MS = 10_000;
+const DISPATCH_CHECK_CAP_MS = 10_000;
 
 function routed(config: Config, name: string): boolean {
   return Object.values(config.records).some((names) => names?.includes(name)) && !(name in config.producers);
@@ -21,7 +21,7 @@ function withCap<T>(p: Promise<T>, what: string): Promise<T> {
   return Promise.race([p, cap]).finally(() => clearTimeout(timer));
 }
 
-export async function redisCheck(config: Config): Promise<CheckLine | undefined> {
+async function redisCheck(config: Config): Promise<CheckLine | undefined> {
   if (!routed(config, 'redis') || !config.redis) return undefined;
   const { createClient, createCluster } = await import('@redis/client');
   const { redisEndpoint } = await import('../producers/redis/options.js');
@@ -60,7 +60,7 @@ export async function redisCheck(config: Config): Promise<CheckLine | undefined>
   }
 }
 
-export async function zmqCheck(config: Config): Promise<CheckLine | undefined> {
+async function zmqCheck(config: Config): Promise<CheckLine | undefined> {
   if (!routed(config, 'zmq') || !config.zmq?.addr) return undefined;
   const addr = config.zmq.addr;
   const { Publisher } = await import('zeromq');

@@ -13,7 +13,7 @@ import { probeBroker } from './doctor-broker.js';
 import type { Listener } from './doctor.js';
 
 /** No probe waits longer: a port that does not answer by then is someone else's. */
-export const PROBE_MS = 3_000;
+const PROBE_MS = 3_000;
 
 /** How the listener shows it is this config's server (evidence for the ok line), or undefined. */
 export async function answersAsThisServer(l: Listener, config: Config, vehiclePortIsOurs: boolean): Promise<string | undefined> {

@@ -18,7 +18,7 @@ import { kafkaCheck } from './doctor-kafka.js';
 import { kinesisCheck } from './doctor-kinesis.js';
 
 /** The broker check waits no longer than this, whatever mqtt.connect_timeout_ms says. */
-export const BROKER_CHECK_CAP_MS = 10_000;
+const BROKER_CHECK_CAP_MS = 10_000;
 
 /** A listener serve opens: the config key that sets its port, and where it binds. */
 export interface Listener {
@@ -30,7 +30,7 @@ export interface Listener {
 const usesMqtt = (config: Config) => Object.values(config.records).some((names) => names?.includes('mqtt'));
 
 /** Every listener serve would open with this config, in start order. */
-export function listenersOf(config: Config): Listener[] {
+function listenersOf(config: Config): Listener[] {
   const out: Listener[] = [{ key: 'port', host: config.host, port: config.port }];
   if (config.status_port !== undefined) out.push({ key: 'status_port', host: config.host, port: config.status_port });
   const metrics = config.monitoring.prometheus_metrics_port;
@@ -57,7 +57,7 @@ function tryBind(l: Listener): Promise<NodeJS.ErrnoException | undefined> {
  * The port can be bound, or is held by this config's server already running (`running` says how
  * it answered): README step 3 runs this check beside the server.
  */
-export async function portCheck(l: Listener, running?: (l: Listener) => Promise<string | undefined>): Promise<CheckLine> {
+async function portCheck(l: Listener, running?: (l: Listener) => Promise<string | undefined>): Promise<CheckLine> {
   const where = `${hostPort(l.host, l.port)} (${l.key})`;
   const err = await tryBind(l);
   if (!err) {
@@ -92,7 +92,7 @@ export async function portCheck(l: Listener, running?: (l: Listener) => Promise<
 }
 
 /** `host` names an address of this machine; a name must resolve. */
-export async function hostCheck(config: Config): Promise<CheckLine> {
+async function hostCheck(config: Config): Promise<CheckLine> {
   const h = config.host;
   if (h === '' || h === '0.0.0.0' || h === '::') return { status: 'ok', check: 'host', message: `${h || '""'} (host) listens on every interface` };
   if (isIP(h)) return { status: 'ok', check: 'host', message: `${h} (host) is an IP address` };
@@ -127,7 +127,7 @@ export function brokerTlsFileChecks(config: Config): CheckLine[] {
 }
 
 /** One CONNECT with the server's credentials, TLS options and a client id of its own. */
-export async function brokerCheck(config: Config): Promise<CheckLine> {
+async function brokerCheck(config: Config): Promise<CheckLine> {
   if (!usesMqtt(config)) return { status: 'ok', check: 'broker', message: 'not checked: no record type routes to mqtt' };
   if (config.mqtt.broker === 'embedded') {
     return { status: 'ok', check: 'broker', message: 'embedded: serve starts it (its port is checked above)' };
@@ -179,7 +179,7 @@ export async function onlineChecks(config: Config): Promise<CheckLine[]> {
 }
 
 /** How long one plugin module may take to import before check-config gives up on it. */
-export const PLUGIN_LOAD_CAP_MS = 10_000;
+const PLUGIN_LOAD_CAP_MS = 10_000;
 
 /**
  * Each plugin the config declares, imported as serve imports it at start; its factory is not

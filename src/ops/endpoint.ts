@@ -38,7 +38,7 @@ const isPrivate = (a: string) => PRIVATE_V4.test(a) || a === '::1' || /^f[cd]/i.
 const nameOf = (s: string) => JSON.stringify(cnOf(s));
 
 /** A distinguished name as a sorted list of `k=v` parts, so openssl's and Node's spellings compare. */
-export function dnKey(dn: string, sep: 'openssl' | 'node'): string {
+function dnKey(dn: string, sep: 'openssl' | 'node'): string {
   const parts = sep === 'node' ? dn.split('\n') : dn.split(/(?<!\\),/);
   return parts
     .map((p) => p.trim().replace(/\\(.)/g, '$1').replace(/^([A-Za-z0-9.]+)\s*=\s*/, (_, k: string) => `${k.toUpperCase()}=`))
@@ -47,7 +47,7 @@ export function dnKey(dn: string, sep: 'openssl' | 'node'): string {
     .join('|');
 }
 
-export interface SClientResult {
+interface SClientResult {
   /** The server sent a CertificateRequest. */
   requested: boolean;
   /** Its CA names, as openssl prints them with RFC 2253. */
@@ -60,7 +60,7 @@ export interface SClientResult {
 }
 
 /** What `openssl s_client` learns from one handshake. */
-export function sClient(o: { host: string; port: number; servername: string; caFile?: string; cert?: string; key?: string; timeoutMs?: number }): Promise<SClientResult> {
+function sClient(o: { host: string; port: number; servername: string; caFile?: string; cert?: string; key?: string; timeoutMs?: number }): Promise<SClientResult> {
   const args = ['s_client', '-connect', `${isIP(o.host) === 6 ? `[${o.host}]` : o.host}:${o.port}`, '-nameopt', 'RFC2253'];
   if (!isIP(o.servername)) args.push('-servername', o.servername, '-verify_hostname', o.servername);
   else args.push('-verify_ip', o.servername);

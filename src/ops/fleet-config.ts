@@ -77,7 +77,7 @@ const ALL_INTERVAL = 60;
 export const PRESET_NAMES = [...Object.keys(PRESETS), 'all'];
 
 /** Every Field name of the schema except `Unknown`, in enum order. */
-export function fieldNames(): string[] {
+function fieldNames(): string[] {
   const e = lookupEnum('telemetry.vehicle_data.Field');
   return Object.entries(e.values)
     .sort((a, b) => a[1] - b[1])
@@ -85,7 +85,7 @@ export function fieldNames(): string[] {
     .filter((n) => n !== 'Unknown');
 }
 
-export function presetFields(name: string): Record<string, number> {
+function presetFields(name: string): Record<string, number> {
   if (name === 'all') return Object.fromEntries(fieldNames().map((n) => [n, ALL_INTERVAL]));
   const p = PRESETS[name];
   if (!p) throw new Error(`unknown preset ${JSON.stringify(name)}; presets: ${PRESET_NAMES.join(', ')}`);
@@ -93,7 +93,7 @@ export function presetFields(name: string): Record<string, number> {
 }
 
 /** Up to three Field names close to `name` (case, typos, a part of the name). */
-export function didYouMean(name: string, names = fieldNames()): string[] {
+function didYouMean(name: string, names = fieldNames()): string[] {
   const lower = name.toLowerCase();
   const exact = names.filter((n) => n.toLowerCase() === lower);
   if (exact.length) return exact;

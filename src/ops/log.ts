@@ -9,7 +9,7 @@ function plain(v: unknown): string {
 }
 
 /** pino's JSON line as one readable line: time, level, message, then key=value pairs. */
-export function readableLine(json: string): string {
+function readableLine(json: string): string {
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(json) as Record<string, unknown>;

@@ -88,7 +88,7 @@ export class LogLimiter {
 }
 
 /** Longest text of a vehicle's that goes into a log line whole. */
-export const LOG_TEXT_MAX = 128;
+const LOG_TEXT_MAX = 128;
 
 /**
  * A value the vehicle controls (txid, sender_id, record type, a reason quoting frame content),

@@ -23,7 +23,7 @@ export interface MonitorServer {
 }
 
 /** The endpoints served, for the 404 body and the docs. */
-export const MONITOR_PATHS = ['/', '/metrics', '/livez', '/readyz', '/vehicles', '/api/fleet', '/api/vehicles/<VIN>', '/api/events'] as const;
+const MONITOR_PATHS = ['/', '/metrics', '/livez', '/readyz', '/vehicles', '/api/fleet', '/api/vehicles/<VIN>', '/api/events'] as const;
 
 function send(res: ServerResponse, head: boolean, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });

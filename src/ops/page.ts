@@ -24,7 +24,7 @@ export const PAGE_FILES: Readonly<Record<string, string>> = {
  * Nothing from another origin: the page works offline and a value sent by a vehicle cannot make
  * the browser load or send anything elsewhere. Inline scripts and styles are refused too.
  */
-export const PAGE_CSP = [
+const PAGE_CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",

@@ -2,7 +2,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from './metric-labels.js';
 
 export const VEHICLES_CONNECTED = `${METRIC_PREFIX}vehicles_connected`;
-export const VEHICLES_CONNECTED_HELP = 'Vehicles connected now, each once however many connections it has (see vehicle_connections_open).';
+const VEHICLES_CONNECTED_HELP = 'Vehicles connected now, each once however many connections it has (see vehicle_connections_open).';
 
 /** The gauge of vehicles connected, counted by `count` at scrape time (the primary's, over its workers). */
 export function vehiclesConnectedGauge(registry: Registry, count: () => number): void {

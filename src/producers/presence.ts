@@ -9,7 +9,7 @@ export interface PresenceSink {
   publishPresence(vin: string, p: Presence): Promise<void>;
 }
 
-export function isPresenceSink(p: Producer): p is Producer & PresenceSink {
+function isPresenceSink(p: Producer): p is Producer & PresenceSink {
   return typeof (p as Partial<PresenceSink>).publishPresence === 'function';
 }
 

@@ -10,7 +10,7 @@ export { InvalidRecord, isPermanent } from '../errors.js';
  * are lost). The vehicle got no answer; the server remembers the frame as acked once this
  * resolves, so a later resend is acked without publishing anything twice.
  */
-export interface StillInFlight {
+interface StillInFlight {
   readonly completion: Promise<void>;
 }
 

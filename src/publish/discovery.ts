@@ -12,7 +12,7 @@ import { discoveryLevel, type TopicNames } from './topics.js';
  */
 
 /** What a field's first value looked like, when no rule says what the field is. */
-export type ValueKind = 'number' | 'string' | 'bool' | 'null' | 'location' | 'object';
+type ValueKind = 'number' | 'string' | 'bool' | 'null' | 'location' | 'object';
 
 export interface Shape {
   kind: ValueKind;
@@ -65,7 +65,7 @@ export interface DiscoveryOptions {
 const VIN_MODELS: Record<string, string> = { S: 'Model S', '3': 'Model 3', X: 'Model X', Y: 'Model Y', C: 'Cybertruck', R: 'Roadster', T: 'Semi' };
 
 /** "CarTypeModel3" → "Model 3"; from the VIN's fourth character otherwise. */
-export function modelOf(vin: string, carType?: string): string | undefined {
+function modelOf(vin: string, carType?: string): string | undefined {
   if (carType && /^CarType[A-Z]/.test(carType) && carType !== 'CarTypeUnknown') {
     return carType.slice(7).replace(/^Model(\w)$/, 'Model $1').replace('SemiTruck', 'Semi');
   }
@@ -73,18 +73,18 @@ export function modelOf(vin: string, carType?: string): string | undefined {
 }
 
 /** "ACChargingPower" → "AC charging power": the words of a name the table does not know. */
-export function entityName(field: string): string {
+function entityName(field: string): string {
   const words = field.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').replace(/_/g, ' ').split(' ');
   return words.map((w, i) => (i > 0 && /^[A-Z][a-z]+$/.test(w) ? w.toLowerCase() : w)).join(' ');
 }
 
 /** A field's entity name: from the table (ha-names.ts); a field newer than the schema by its words. */
-export function fieldEntityName(field: string): string {
+function fieldEntityName(field: string): string {
   return HA_NAMES.get(field) ?? entityName(field);
 }
 
 /** The entity name of one member of a field whose value is a set of flags (a door, a tire). */
-export function memberEntityName(field: string, member: string): string {
+function memberEntityName(field: string, member: string): string {
   return HA_MEMBER_NAMES.get(field)?.get(member) ?? `${fieldEntityName(field)} ${entityName(member).toLowerCase()}`;
 }
 
@@ -115,7 +115,7 @@ function head(format: 'value' | 'raw'): string {
   return format === 'value' ? '{% set v = value_json.value if value_json is mapping else None %}' : '{% set v = value_json %}';
 }
 
-export const templates = {
+const templates = {
   number: (f: 'value' | 'raw') => `${head(f)}{{ v | float(None) if v is not sameas true and v is not sameas false else None }}`,
   text: (f: 'value' | 'raw') => `${head(f)}{{ v[:255] if v is string else (None if v is none else v | tojson) }}`,
   bool: (f: 'value' | 'raw', invert = false) =>
@@ -134,7 +134,7 @@ export const templates = {
 };
 
 /** Identifier of the server's device, which every vehicle device is linked to. */
-export function serverDeviceId(o: DiscoveryOptions): string {
+function serverDeviceId(o: DiscoveryOptions): string {
   return `fleet_telemetry_${discoveryLevel(o.names.base, 'topic base')}`;
 }
 

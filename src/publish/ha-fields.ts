@@ -5,7 +5,7 @@
  * Fields not listed here get an entity by the kind of their first value, disabled by default.
  */
 
-export type StateClass = 'measurement' | 'total' | 'total_increasing';
+type StateClass = 'measurement' | 'total' | 'total_increasing';
 
 export type FieldRule =
   | { c: 'sensor'; dc?: string; unit?: string; sc?: StateClass; disabled?: boolean }
@@ -151,6 +151,3 @@ export const FIELD_RULES: ReadonlyMap<string, FieldRule> = new Map<string, Field
   ['Location', { c: 'device_tracker' }],
   ...many(['OriginLocation', 'DestinationLocation'], { c: 'device_tracker', disabled: true }),
 ]);
-
-/** Fields whose value describes the vehicle's device (name, software, model). */
-export const DEVICE_FIELDS: ReadonlySet<string> = new Set(['VehicleName', 'Version', 'CarType']);

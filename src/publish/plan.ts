@@ -61,7 +61,7 @@ export function defaultPlanOptions(topicBase = 'telemetry'): PlanOptions {
  * Marks the fields seen in one record, to spot a field that appears twice without a map per
  * record; a generation counter saves clearing the marks each time. One per PlanOptions.
  */
-export class FieldMarks {
+class FieldMarks {
   private gen = 0;
   private readonly seen = new Uint32Array(1024);
 

@@ -104,7 +104,7 @@ function buildKinds(): Map<number, Kind> {
 }
 
 let kinds: Map<number, Kind> | undefined;
-export function valueKinds(): Map<number, Kind> {
+function valueKinds(): Map<number, Kind> {
   return (kinds ??= buildKinds());
 }
 

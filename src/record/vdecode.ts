@@ -8,7 +8,7 @@ import { readTimestamp } from './timestamp.js';
 let fieldNames: string[] | undefined;
 
 /** Field enum names by number; a number the schema does not know is named by its decimal. */
-export function fieldName(key: number): string {
+function fieldName(key: number): string {
   if (!fieldNames) {
     fieldNames = [];
     for (const [n, name] of Object.entries(lookupEnum('telemetry.vehicle_data.Field').valuesById)) {

@@ -11,8 +11,6 @@ function produceSafely(p: Producer, record: VehicleRecord): Promise<void> {
   }
 }
 
-export { DispatchTimeout };
-
 /**
  * A record several producers share, not taken in time by one of them whose work goes on: a
  * publish_timeout complete once every producer's work is (each resolved, or its own completion did).

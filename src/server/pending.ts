@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import { completionOf } from '../producers/types.js';
 
 /** Frames remembered as acked, server-wide; about 100 bytes each. */
-export const ACKED_REMEMBERED = 50_000;
+const ACKED_REMEMBERED = 50_000;
 
 /**
  * Records being published, by vehicle, record type and txid, so that a vehicle's resend of a

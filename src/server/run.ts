@@ -176,8 +176,6 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   return { server: vehicles, broker, producers, logger, metrics, monitor, publishPresence, keyPage, reloadTls: (trigger) => reloader?.reload(trigger) ?? false, stop };
 }
 
-export { StartError };
-
 /** The checks every start makes before anything listens: config keys not used, the TLS files. */
 export function checkConfigAndTls(config: Config, logger: Logger): void {
   if (config.ignoredKeys.length) {

@@ -11,7 +11,7 @@ import type { FrameOutcome, SessionInfo, SessionOptions, VehicleSocket } from '.
 import { FrameQueue } from './frame-queue.js';
 
 /** docs/protocol.md §3.2: frames above this many bytes are refused with an error. */
-export const MAX_FRAME_BYTES = 1_000_000;
+const MAX_FRAME_BYTES = 1_000_000;
 /**
  * Bytes of frames received and not yet handled, per connection, above which the session stops
  * reading. The WebSocket layer may still deliver a message or two after pause(); the bound is on

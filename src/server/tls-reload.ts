@@ -7,17 +7,17 @@ import type { Config } from '../config/types.js';
 import { serverTlsMaterial, splitPem, type ServerTlsMaterial } from './tls.js';
 
 /** How often the TLS files are looked at (stat); an ACME renewal is picked up within this. */
-export const TLS_WATCH_INTERVAL_MS = 2000;
+const TLS_WATCH_INTERVAL_MS = 2000;
 /** A renewal writes the certificate and the key one after the other: one reload after both. */
-export const TLS_SETTLE_MS = 1000;
+const TLS_SETTLE_MS = 1000;
 
-export type TlsLoad = { ok: true; material: ServerTlsMaterial } | { ok: false; file: string; reason: string };
+type TlsLoad = { ok: true; material: ServerTlsMaterial } | { ok: false; file: string; reason: string };
 
 /**
  * The TLS files read and judged as a new context would use them; a broken one is named with
  * the reason, so the caller keeps the context it has.
  */
-export function loadTlsMaterial(config: Config): TlsLoad {
+function loadTlsMaterial(config: Config): TlsLoad {
   const certFile = configPath(config, config.tls.server_cert);
   const keyFile = configPath(config, config.tls.server_key);
   let m: ServerTlsMaterial;

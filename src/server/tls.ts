@@ -23,7 +23,7 @@ export function splitPem(text: string): string[] {
   return (text.match(PEM_CERT) ?? []).map((p) => p + '\n');
 }
 
-export interface ClientCaPool {
+interface ClientCaPool {
   certs: string[];
   /** Where each part came from, for logs and check-config. */
   sources: { file: string; count: number }[];
@@ -34,7 +34,7 @@ export interface ClientCaPool {
  * use_default_eng_ca) unless trust_tesla_ca is false, plus every certificate of tls.ca_file.
  * Nothing from the system store.
  */
-export function clientCaPool(config: Config): ClientCaPool {
+function clientCaPool(config: Config): ClientCaPool {
   const certs: string[] = [];
   const sources: ClientCaPool['sources'] = [];
   const add = (file: string) => {

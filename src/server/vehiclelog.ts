@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import { LogLimiter, type LogLimitOptions } from '../ops/loglimit.js';
 
 /** Per connection and event: the first 3 lines, then one summary a minute. */
-export const CONNECTION_LOG_LIMIT: LogLimitOptions = { burst: 3, intervalMs: 60_000, renew: false, maxKeys: 16 };
+const CONNECTION_LOG_LIMIT: LogLimitOptions = { burst: 3, intervalMs: 60_000, renew: false, maxKeys: 16 };
 /** Process-wide per event, so 10,000 hostile connections cannot flood either: 20 lines a minute. */
-export const SERVER_LOG_LIMIT: LogLimitOptions = { burst: 20, intervalMs: 60_000, renew: true, maxKeys: 64 };
+const SERVER_LOG_LIMIT: LogLimitOptions = { burst: 20, intervalMs: 60_000, renew: true, maxKeys: 64 };
 
 type Level = 'warn' | 'info' | 'debug';
 

@@ -27,7 +27,7 @@ const b64url = (s: string) => Buffer.from(s, 'base64url');
  * encrypted key (the server cannot ask for a pass phrase), a public key or certificate alone,
  * and any key not on P-256 (#212 in Tesla's repository: the car only knows P-256).
  */
-export function parseAppKey(pem: string, label: string): AppKey {
+function parseAppKey(pem: string, label: string): AppKey {
   if (!/-----BEGIN [A-Z0-9 ]+-----/.test(pem)) {
     throw new FleetTelemetryError('KEY_NOT_PEM', `${label}: refused: no PEM key in it`);
   }

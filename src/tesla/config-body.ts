@@ -11,7 +11,7 @@ export interface ConfigBody {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Why a parsed body cannot be signed, or undefined when it can. */
-export function configBodyProblem(v: unknown): string | undefined {
+function configBodyProblem(v: unknown): string | undefined {
   if (!isObj(v)) return 'not a JSON object';
   if (!Array.isArray(v.vins)) return '"vins" is not an array';
   for (const [i, vin] of v.vins.entries()) if (typeof vin !== 'string' || !VIN_PATTERN.test(vin)) return `vins[${i}] is not a VIN`;

@@ -3,7 +3,7 @@ import { FleetTelemetryError, HttpRefusal } from '../errors.js';
 import type { SignedBody } from './sign-body.js';
 
 /** A request that gets no answer within this fails (a command must not hang on a dead host). */
-export const FLEET_API_TIMEOUT_MS = 30_000;
+const FLEET_API_TIMEOUT_MS = 30_000;
 
 export interface ApiAnswer {
   status: number;

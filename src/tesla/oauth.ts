@@ -3,8 +3,8 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { FleetTelemetryError, HttpRefusal } from '../errors.js';
 
 /** Tesla's documented OAuth hosts: the login page, and the token endpoint of the Fleet API. */
-export const TESLA_AUTHORIZE_BASE = 'https://auth.tesla.com';
-export const TESLA_TOKEN_BASE = 'https://fleet-auth.prd.vn.cloud.tesla.com';
+const TESLA_AUTHORIZE_BASE = 'https://auth.tesla.com';
+const TESLA_TOKEN_BASE = 'https://fleet-auth.prd.vn.cloud.tesla.com';
 export const DEFAULT_SCOPE = 'openid offline_access vehicle_device_data';
 
 /** Where to log in and where to get tokens; --auth-base / TESLA_AUTH_BASE puts both on one host. */

@@ -1,11 +1,11 @@
 /** Tesla's documented Fleet API hosts by region (developer.tesla.com, "Base URLs by Region"). */
-export const FLEET_API_HOSTS = {
+const FLEET_API_HOSTS = {
   na: 'https://fleet-api.prd.na.vn.cloud.tesla.com',
   eu: 'https://fleet-api.prd.eu.vn.cloud.tesla.com',
   cn: 'https://fleet-api.prd.cn.vn.cloud.tesla.cn',
 } as const;
 
-export type Region = keyof typeof FLEET_API_HOSTS;
+type Region = keyof typeof FLEET_API_HOSTS;
 
 /**
  * The Fleet API base URL: --api-base, else --region, else TESLA_API_BASE; or why there is

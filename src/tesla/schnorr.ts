@@ -11,8 +11,8 @@ import { p256 } from '@noble/curves/nist.js';
 
 const { Point } = p256;
 const N = Point.Fn.ORDER;
-export const SCALAR_LENGTH = 32;
-export const SIGNATURE_LENGTH = 3 * SCALAR_LENGTH;
+const SCALAR_LENGTH = 32;
+const SIGNATURE_LENGTH = 3 * SCALAR_LENGTH;
 
 const toBig = (b: Uint8Array): bigint => (b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`));
 const toBytes32 = (n: bigint): Buffer => Buffer.from(n.toString(16).padStart(64, '0'), 'hex');
@@ -26,7 +26,7 @@ function lengthValue(h: ReturnType<typeof createHash>, buf: Uint8Array): void {
 }
 
 /** The challenge c: SHA-256 of the generator, the public nonce, the signer's key and the message, each length-prefixed. */
-export function challenge(publicNonce: Uint8Array, signerPublic: Uint8Array, message: Uint8Array): Buffer {
+function challenge(publicNonce: Uint8Array, signerPublic: Uint8Array, message: Uint8Array): Buffer {
   const h = createHash('sha256');
   lengthValue(h, Point.BASE.toBytes(false));
   lengthValue(h, publicNonce);
@@ -97,9 +97,4 @@ export function schnorrVerify(signerPublic: Uint8Array, message: Uint8Array, sig
   if (sum.is0()) return 'invalid-signature';
   const { x, y } = sum.toAffine();
   return x === vx && y === vy ? 'ok' : 'invalid-signature';
-}
-
-/** The uncompressed public key of a private scalar. */
-export function publicFromScalar(scalar: Uint8Array): Uint8Array {
-  return Point.BASE.multiply(toBig(scalar)).toBytes(false);
 }

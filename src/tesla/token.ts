@@ -4,7 +4,7 @@ import { goJson } from './go-json.js';
 import { schnorrSign, schnorrVerify } from './schnorr.js';
 
 /** vehicle-command's JWT algorithm name for Schnorr/P-256/SHA-256. */
-export const TESLA_ALG = 'Tesla.SS256';
+const TESLA_ALG = 'Tesla.SS256';
 /** The header golang-jwt writes for it (keys sorted). */
 const HEADER = goJson({ alg: TESLA_ALG, typ: 'JWT' });
 

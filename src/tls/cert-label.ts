@@ -12,7 +12,7 @@ export function cnOf(name: string): string {
 }
 
 /** `3F:9A:21:C0:D1:E2:F3:A4`: enough to tell certificates apart, short enough to read. */
-export function shortFingerprint(x: X509Certificate): string {
+function shortFingerprint(x: X509Certificate): string {
   return x.fingerprint256.split(':').slice(0, 8).join(':');
 }
 

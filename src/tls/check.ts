@@ -14,7 +14,7 @@ import type { Config } from '../config/types.js';
 import { splitPem, teslaCaDir } from '../server/tls.js';
 import { certLabel } from './cert-label.js';
 
-export type CheckStatus = 'ok' | 'warn' | 'fail';
+type CheckStatus = 'ok' | 'warn' | 'fail';
 
 export interface CheckLine {
   status: CheckStatus;
@@ -72,7 +72,7 @@ export function shownPath(config: Config, written: string): string {
 }
 
 /** The rule for relative paths, in the words every message uses. */
-export function pathRule(config: Config): string {
+function pathRule(config: Config): string {
   return `relative paths resolve from the config file's folder, ${config.baseDir}`;
 }
 

@@ -42,9 +42,9 @@ export interface DevCertPaths {
   files: { path: string; action: 'written' | 'kept' }[];
 }
 
-export const DEFAULT_CA_DAYS = 3650;
+const DEFAULT_CA_DAYS = 3650;
 /** 825 days: the longest leaf validity Apple platforms still accept. */
-export const DEFAULT_LEAF_DAYS = 825;
+const DEFAULT_LEAF_DAYS = 825;
 /** Back-date notBefore so a peer whose clock is slightly behind still accepts a fresh cert. */
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -158,7 +158,7 @@ async function authorityKeyId(x509: X509, issuerCert: LoadedIssuer['cert']) {
  * runs (`make run`'s and `certs --hostname`'s) never share a subject a message could confuse.
  * A common name holds at most 64 characters: a long purpose is cut.
  */
-export function caCommonName(purpose: string): string {
+function caCommonName(purpose: string): string {
   return `fleet-telemetry ${purpose.slice(0, 36)} CA ${randomBytes(4).toString('hex')}`;
 }
 

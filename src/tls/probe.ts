@@ -119,7 +119,7 @@ export interface CaSource {
 }
 
 /** `the ca from FILE holds "A" (SHA-256 …), "B" (SHA-256 …)`: which CA it is, not just its name. */
-export function caHolds(ca: CaSource): string {
+function caHolds(ca: CaSource): string {
   const certs = splitCerts(ca.pem);
   const shown = certs.slice(0, 3).map((c) => certLabel(c));
   const more = certs.length > shown.length ? ` and ${certs.length - shown.length} more` : '';

@@ -19,7 +19,7 @@ export const API_USAGE = [
  * A token from a file: the bare token, or JSON with access_token (what tesla login and
  * tesla register write), refreshed first when it has expired and the file can refresh it.
  */
-export async function readToken(file: string, what: string): Promise<string> {
+async function readToken(file: string, what: string): Promise<string> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8').trim();

@@ -5,7 +5,7 @@ import { LOGIN_CSP, loginPage } from './login-page.js';
 import { FLEET_COOKIE, isFleetPath, presentedToken, tokenMatches, type FleetAccess } from './policy.js';
 
 /** Failed tokens an address may send per minute before every attempt is refused for the rest of it. */
-export const FAILURES_PER_MINUTE = 10;
+const FAILURES_PER_MINUTE = 10;
 const LOGIN_BODY_MAX = 4096;
 
 export interface FleetGuard {

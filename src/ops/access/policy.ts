@@ -12,7 +12,7 @@ export type FleetAccess =
   | { kind: 'closed' };
 
 /** 127.0.0.0/8, ::1 and localhost; "", 0.0.0.0 and :: are every interface. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   if (h === 'localhost' || h === '::1') return true;
   if (isIP(h) === 4) return h.startsWith('127.');

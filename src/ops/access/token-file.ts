@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /** Shorter than this, a token can be guessed even at the failure limit. */
-export const MIN_TOKEN_LENGTH = 16;
+const MIN_TOKEN_LENGTH = 16;
 
 export type TokenResult = { ok: true; token: string } | { ok: false; code: 'fleet_token_unreadable' | 'fleet_token_short'; message: string; cause?: unknown };
 

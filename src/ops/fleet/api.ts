@@ -2,9 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FleetEventStreams } from './sse.js';
 import type { FleetSource } from './types.js';
 
-/** Paths of the fleet view on the monitoring port. */
-export const FLEET_PATHS = ['/api/fleet', '/api/vehicles/<VIN>', '/api/events'] as const;
-
 const VEHICLE_PREFIX = '/api/vehicles/';
 
 function json(res: ServerResponse, head: boolean, status: number, v: unknown): void {

@@ -27,8 +27,6 @@ export const EVENT_COLUMNS = [
   'error_counts',
 ] as const;
 
-export type EventColumn = (typeof EVENT_COLUMNS)[number];
-
 /** A cell: a JSON scalar, `[lat, lon]`, or counts as `[fault, warning, info]`. */
 export type Cell = string | number | boolean | null | readonly number[];
 
@@ -59,7 +57,7 @@ export function rowCells(r: FleetRow): Cell[] {
   ];
 }
 
-export function sameCell(a: Cell, b: Cell): boolean {
+function sameCell(a: Cell, b: Cell): boolean {
   if (a === b) return true;
   if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

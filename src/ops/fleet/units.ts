@@ -21,7 +21,7 @@ export function unitOf(field: string): string | null {
 }
 
 /** The unit of each numeric key value (every field of one key shares it). */
-export function keyUnits(): KeyUnits {
+function keyUnits(): KeyUnits {
   const out = {} as KeyUnits;
   for (const k of Object.keys(KEY_FIELDS) as (keyof typeof KEY_FIELDS)[]) out[k] = unitOf(KEY_FIELDS[k][0]);
   return out;

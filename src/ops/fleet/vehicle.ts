@@ -16,10 +16,10 @@ export interface SessionLike {
 /** Field keys below this are found through a per-vehicle index; the schema's go up to ~260. */
 const INDEXED_KEYS = 320;
 /** Latest alerts and errors kept per vehicle, by name; the oldest name goes first. */
-export const MAX_ALERTS = 16;
-export const MAX_ERRORS = 16;
+const MAX_ALERTS = 16;
+const MAX_ERRORS = 16;
 
-export function instantMs(t: Instant | undefined): number | null {
+function instantMs(t: Instant | undefined): number | null {
   if (!t) return null;
   const ms = Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
   return Number.isFinite(ms) ? ms : null;

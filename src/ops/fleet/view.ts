@@ -18,7 +18,7 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /** Location as published (`{"latitude":…,"longitude":…}`) to `{lat, lon}`. */
-export function locationOf(v: unknown): { lat: number; lon: number } | null {
+function locationOf(v: unknown): { lat: number; lon: number } | null {
   if (!v || typeof v !== 'object') return null;
   const lat = num((v as Record<string, unknown>).latitude);
   const lon = num((v as Record<string, unknown>).longitude);
@@ -76,7 +76,7 @@ export function detailBody(d: StoredDetail): VehicleDetail {
 }
 
 /** Which of two rows of one VIN is newer: a connected one, then the one heard from last. */
-export function newer(a: StoredRow, b: StoredRow): StoredRow {
+function newer(a: StoredRow, b: StoredRow): StoredRow {
   if (a.connected !== b.connected) return a.connected ? a : b;
   return b.heard > a.heard ? b : a;
 }

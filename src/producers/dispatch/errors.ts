@@ -1,2 +1,2 @@
 // The catalogue (errors.ts) holds the transient refusals; re-exported for the dispatch producers.
-export { DispatchError, type DispatchErrorCode } from '../../errors.js';
+export { DispatchError } from '../../errors.js';

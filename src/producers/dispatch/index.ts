@@ -32,12 +32,9 @@
  * unknown fields are dropped (Go keeps them), and the JSON has no random spaces.
  */
 export { dispatchTopic, kinesisStream, redisSubscriberSetKey, redisVinChannel } from './topic.js';
-export { dispatchMessage, type DispatchMessage, type DispatchOptions } from './message.js';
-export { dispatchHeaders } from './headers.js';
-export { encodeTeslaMessage, teslaMessage, TESLA_MESSAGE_TYPES, type TeslaMessage } from './proto.js';
-export { teslaJson } from './json.js';
+export { dispatchMessage } from './message.js';
+export { TESLA_MESSAGE_TYPES } from './proto.js';
 export { parseGoLocation } from './location.js';
-export { DispatchTally, isTallied, type TalliedProducer } from './tally.js';
-export { DispatchError, type DispatchErrorCode } from './errors.js';
+export { DispatchTally } from './tally.js';
+export { DispatchError } from './errors.js';
 export { InFlightRecords } from './in-flight.js';
-export { LinkHealth, type HealthLines } from './link-health.js';

@@ -15,7 +15,7 @@ export function teslaJson(m: TeslaMessage): string {
 }
 
 /** protoc's json_name: each `_` dropped and the letter after it upper-cased. */
-export function jsonName(field: string): string {
+function jsonName(field: string): string {
   let out = '';
   let upper = false;
   for (const c of field) {
@@ -116,7 +116,7 @@ function longText(v: number | Long | undefined): string {
 }
 
 /** RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as Go's protojson writes a Timestamp. */
-export function timestampText(m: ProtoObject): string {
+function timestampText(m: ProtoObject): string {
   const sv = m.seconds as number | Long | undefined;
   const seconds = sv === undefined ? 0 : typeof sv === 'number' ? sv : Long.fromValue(sv).toNumber();
   const nanos = (m.nanos as number | undefined) ?? 0;

@@ -25,7 +25,7 @@ export const enum PacketType {
 /** Largest remaining length a 4-byte variable-length integer can carry (MQTT 3.1.1 §2.2.3). */
 export const MAX_REMAINING_LENGTH = 268_435_455;
 /** Largest UTF-8 string or binary field: its length is a 2-byte integer. */
-export const MAX_STRING_BYTES = 65_535;
+const MAX_STRING_BYTES = 65_535;
 export const MAX_PACKET_ID = 65_535;
 
 /** A value the encoder refuses to put on the wire; nothing was written. */
@@ -60,7 +60,7 @@ export function writeRemainingLength(buf: Buffer, at: number, n: number): number
   return at;
 }
 
-export function writeString(buf: Buffer, at: number, s: Buffer): number {
+function writeString(buf: Buffer, at: number, s: Buffer): number {
   buf.writeUInt16BE(s.length, at);
   s.copy(buf, at + 2);
   return at + 2 + s.length;

@@ -2,8 +2,6 @@ import { presenceVin, readPresence } from '../../publish/presence.js';
 import type { TopicNames } from '../../publish/topics.js';
 import type { PresenceCorrections } from '../presence.js';
 
-export type { PresenceCorrections };
-
 export interface PresenceWatchOptions {
   names: TopicNames;
   /** This server's ids as presence names them (its own and, with workers, every worker's). */
@@ -14,7 +12,7 @@ export interface PresenceWatchOptions {
 }
 
 /** Status topics of servers with the default mqtt.status_topic (fleet-telemetry/<client id>/status). */
-export const DEFAULT_STATUS_FILTER = 'fleet-telemetry/+/status';
+const DEFAULT_STATUS_FILTER = 'fleet-telemetry/+/status';
 
 /**
  * Reads every vehicle's presence and the servers' status back from the broker, to correct an

@@ -1,7 +1,7 @@
 import type { Publish } from '../../publish/plan.js';
 
 /** Configs per batch of a republish; the next batch goes once the broker acknowledged this one. */
-export const REPUBLISH_CHUNK = 500;
+const REPUBLISH_CHUNK = 500;
 
 /**
  * Publishes every discovery config again (Home Assistant's birth message, a broker that lost its

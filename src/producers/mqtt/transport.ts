@@ -34,7 +34,7 @@ export function parseBrokerUrl(url: string, tls: BrokerTls): BrokerEndpoint {
 }
 
 /** base64 SHA-256 of the certificate's SubjectPublicKeyInfo (the usual public-key pin). */
-export function spkiPin(cert: PeerCertificate): string {
+function spkiPin(cert: PeerCertificate): string {
   const spki = new X509Certificate(cert.raw).publicKey.export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(spki).digest('base64');
 }

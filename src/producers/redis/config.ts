@@ -81,7 +81,7 @@ export const redisSchema = {
   },
 } as const;
 
-export interface RedisTlsConfig {
+interface RedisTlsConfig {
   ca_file?: string;
   server_cert?: string;
   server_key?: string;

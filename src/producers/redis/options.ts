@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { REDIS_DEFAULT_PUBLISH_TIMEOUT_NS, REDIS_PASSWORD_ENV, type RedisConfig } from './config.js';
 
-export interface RedisNode {
+interface RedisNode {
   host: string;
   port: number;
 }
@@ -21,7 +21,7 @@ export interface RedisEndpoint {
 }
 
 /** `host:port`, `[v6]:port`, `redis://host:port` or `rediss://host:port` (which asks for TLS). */
-export function parseRedisAddr(addr: string): RedisNode & { secure: boolean } {
+function parseRedisAddr(addr: string): RedisNode & { secure: boolean } {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(addr) ? addr : `redis://${addr}`;
   const u = new URL(withScheme);
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`redis address ${addr}: unsupported scheme ${u.protocol} (use host:port)`);
@@ -34,7 +34,7 @@ export function parseRedisAddr(addr: string): RedisNode & { secure: boolean } {
  * The name every node's certificate is checked against with override_tls_server_name: the host
  * of the first address, as Tesla's server takes it.
  */
-export function overrideServerName(addrs: readonly string[]): string | undefined {
+function overrideServerName(addrs: readonly string[]): string | undefined {
   return addrs.length ? parseRedisAddr(addrs[0]).host : undefined;
 }
 

@@ -8,7 +8,7 @@ import type { TrustedProxies } from './trusted.js';
 const TLS_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
 
 /** A TLS record starts with 0x16 (handshake) and a 3.x version; no HTTP method does. */
-export function looksLikeTls(bytes: Buffer | undefined): boolean {
+function looksLikeTls(bytes: Buffer | undefined): boolean {
   return !!bytes && bytes.length >= 3 && bytes[0] === 0x16 && bytes[1] === 0x03;
 }
 

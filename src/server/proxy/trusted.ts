@@ -8,7 +8,7 @@ export interface TrustedProxies {
 export type TrustedProxiesResult = { ok: true; trusted: TrustedProxies } | { ok: false; index: number; reason: string };
 
 /** IPv4 peers of a dual-stack socket arrive as ::ffff:a.b.c.d; rules are written as a.b.c.d. */
-export function plainAddress(address: string): string {
+function plainAddress(address: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return m ? m[1] : address;
 }
