@@ -1,5 +1,6 @@
 import { Kafka, logLevel, Partitioners, type LogEntry, type Producer as KafkaClient } from 'kafkajs';
 import type { Logger } from 'pino';
+import { Backoff } from '../../backoff.js';
 import { consistentPartition } from './partition.js';
 import type { KafkaSettings } from './options.js';
 import type { DispatchTally } from '../dispatch/index.js';
@@ -13,7 +14,7 @@ export interface KafkaMessage {
   headers: Record<string, string>;
 }
 
-/** Longest wait between connection attempts while no broker answers. */
+/** Longest wait between connection attempts while no broker answers (unless retry.backoff.ms is longer). */
 const CONNECT_RETRY_MAX_MS = 5000;
 
 /**
@@ -84,7 +85,8 @@ export class KafkaLink {
   start(): void {
     if (this.started) return;
     this.started = true;
-    let wait = this.s.retryBackoffMs;
+    // retry.backoff.ms doubling, ±20% so servers that lost the same cluster do not come back in step.
+    const backoff = new Backoff(this.s.retryBackoffMs, Math.max(CONNECT_RETRY_MAX_MS, this.s.retryBackoffMs));
     const attempt = () => {
       this.connecting = undefined;
       if (this.closed) return;
@@ -96,9 +98,9 @@ export class KafkaLink {
         },
         (err: unknown) => {
           if (this.closed) return;
+          const wait = backoff.next();
           this.log.warn({ event: 'kafka_connect_failed', brokers: this.s.brokers.join(','), err: (err as Error).message, retry_ms: wait }, 'cannot connect to the Kafka cluster');
           this.connecting = setTimeout(attempt, wait);
-          wait = Math.min(CONNECT_RETRY_MAX_MS, wait * 2);
         },
       );
     };

@@ -1,6 +1,7 @@
 import { KinesisClient, ListStreamsCommand, PutRecordsCommand, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Logger } from 'pino';
+import { Backoff } from '../../backoff.js';
 import type { KinesisSettings } from './options.js';
 import type { DispatchTally } from '../dispatch/index.js';
 import { LinkHealth } from '../dispatch/link-health.js';
@@ -14,7 +15,8 @@ export interface KinesisEntry {
 
 const CONNECT_MS = 3000;
 const REQUEST_MS = 10_000;
-/** Longest wait between start-up probes while the API server does not answer. */
+/** Waits between start-up probes while the API server does not answer: 100 ms doubling to 5 s, ±20 %. */
+const PROBE_RETRY_FIRST_MS = 100;
 const PROBE_RETRY_MAX_MS = 5000;
 
 /**
@@ -51,7 +53,7 @@ export class KinesisLink {
 
   /** Tesla's start-up check (ListStreams, one stream), tried again with backoff until it answers. */
   start(): void {
-    let wait = 100;
+    const backoff = new Backoff(PROBE_RETRY_FIRST_MS, PROBE_RETRY_MAX_MS);
     const attempt = () => {
       this.probing = undefined;
       if (this.closed) return;
@@ -63,9 +65,9 @@ export class KinesisLink {
         },
         (err: unknown) => {
           if (this.closed) return;
+          const wait = backoff.next();
           this.log.warn({ event: 'kinesis_connect_failed', endpoint: this.s.endpoint ?? 'aws', err: (err as Error).message, retry_ms: wait }, 'the Kinesis API does not answer');
           this.probing = setTimeout(attempt, wait);
-          wait = Math.min(PROBE_RETRY_MAX_MS, wait * 2);
         },
       );
     };

@@ -1,5 +1,6 @@
 import { createClient, createCluster } from '@redis/client';
 import type { Logger } from 'pino';
+import { Backoff, backoffDelay } from '../../backoff.js';
 import type { DispatchTally } from '../dispatch/tally.js';
 import type { RedisEndpoint } from './options.js';
 
@@ -12,14 +13,9 @@ interface Commands {
   destroy(): void;
 }
 
-/** Longest wait between connection attempts. */
+/** Waits between connection attempts: 100 ms doubling to 5 s, ±20 %, so a restarted Redis is found again within seconds. */
+const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5000;
-
-/** 100 ms doubling to 5 s, ±20 %: a restarted Redis is found again within seconds. */
-export function retryDelay(attempt: number, random = Math.random): number {
-  const base = Math.min(100 * 2 ** Math.min(attempt, 16), RETRY_MAX_MS);
-  return Math.round(base * (0.8 + random() * 0.4));
-}
 
 /**
  * The producer's connection to Redis: one client (or one cluster client, with a connection per
@@ -35,7 +31,7 @@ export class RedisLink {
   /** Cluster nodes whose connection is down now ("host:port"). */
   private readonly downNodes = new Set<string>();
   private retryTimer?: NodeJS.Timeout;
-  private attempts = 0;
+  private readonly backoff = new Backoff(RETRY_FIRST_MS, RETRY_MAX_MS);
 
   constructor(
     private readonly ep: RedisEndpoint,
@@ -56,7 +52,7 @@ export class RedisLink {
     void this.connect();
   }
 
-  private reconnectStrategy = (retries: number): number | false => (this.closed ? false : retryDelay(retries));
+  private reconnectStrategy = (retries: number): number | false => (this.closed ? false : backoffDelay(retries, RETRY_FIRST_MS, RETRY_MAX_MS));
 
   private make(): Commands & { connect(): Promise<unknown>; on(event: string, f: (...a: unknown[]) => void): unknown } {
     const ep = this.ep;
@@ -112,12 +108,12 @@ export class RedisLink {
     try {
       await c.connect();
       if (this.ep.cluster) this.setReady(true);
-      this.attempts = 0;
+      this.backoff.reset();
     } catch (err) {
       this.onError(err as Error);
       c.destroy();
       if (this.closed) return;
-      this.retryTimer = setTimeout(() => void this.connect(), retryDelay(this.attempts++));
+      this.retryTimer = setTimeout(() => void this.connect(), this.backoff.next());
     }
   }
 
