@@ -223,8 +223,8 @@ async function runCli(dir: string, config: Record<string, unknown>) {
   writeFileSync(file, JSON.stringify(config));
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
-  proc.stderr!.resume();
+  proc.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  proc.stderr.resume();
   const exited = new Promise<number | null>((r) => proc.once('exit', r));
   return {
     lines: () => out.split('\n').filter(Boolean),
