@@ -214,7 +214,7 @@ export function renderValue(v: RawValue): string {
       return kind.json.get(n) ?? `"${n}"`;
     }
     case 'message':
-      return kind.render(v.sub ?? new Map());
+      return kind.render(v.sub ?? new Map<number, unknown>());
     case 'string':
       return JSON.stringify(v.text ?? '');
   }
