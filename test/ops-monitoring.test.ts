@@ -7,7 +7,7 @@ import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';
 import { monitoringPort, startMonitored } from './helpers/monitored.js';
 import { freePort, sleep, waitUntil } from './helpers/ports.js';
-import { CLI, startServer, type ServerProcess } from './helpers/server.js';
+import { CLI, startServer } from './helpers/server.js';
 import { connectVehicle, vFrame, vPayload } from './helpers/vehicle.js';
 
 // Operations (issue #8): /metrics, /vehicles, /livez, /readyz on the monitoring port, and the logs.

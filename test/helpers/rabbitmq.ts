@@ -168,7 +168,7 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
     const beams = nodes.map((n) => n.beamPid()).filter((p): p is number => p !== undefined);
     for (const n of nodes) n.kill();
     for (const p of procs.slice(1)) if (p.exitCode === null && p.signalCode === null) groupOf(p).kill('SIGKILL');
-    await Promise.race([Promise.all(procs.slice(1).map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once('exit', r))))), deadline(10_000)]);
+    await Promise.race([Promise.all(procs.slice(1).map((p) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r))))), deadline(10_000)]);
     // The VMs too (not children of ours, so no exit event): tap removes their directory next.
     await waitUntil(() => !beams.some(alive), 10_000, 'the RabbitMQ VMs to exit').catch(() => undefined);
     if (epmd.exitCode === null && epmd.signalCode === null) epmd.kill('SIGKILL');
