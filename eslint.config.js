@@ -62,6 +62,10 @@ export default defineConfig(
       // Expected CLI output is matched as printed, its column alignment included.
       'no-regex-spaces': 'off',
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      // The one enum, PacketType, is what MQTT readers compare any packet type number off the wire with.
+      '@typescript-eslint/no-unsafe-enum-comparison': 'off',
+      // A closure made before a `let` is set reads it as undefined until then, not as a TDZ error.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       eqeqeq: ['error', 'always', { null: 'ignore' }],
     },
   },

@@ -35,7 +35,7 @@ function perCall(fn: () => unknown): number {
 const frame = benchFrame();
 const f = readFrame(frame);
 if (!f.stream) throw new Error('bench frame has no stream');
-const record = decodeRecord(f.recordType, f.stream!.payload, VIN, f.txid);
+const record = decodeRecord(f.recordType, f.stream.payload, VIN, f.txid);
 
 const steps: Array<[string, () => unknown]> = [
   ['readFrame', () => readFrame(frame)],

@@ -167,7 +167,7 @@ async function main(): Promise<void> {
   const done = new Promise<BurstResult>((resolve) =>
     worker.on('message', (m: { type: string; message?: string; [k: string]: unknown }) => {
       if (m.type === 'log') log(`  ${m.message}`);
-      else if (m.type === 'progress') lastProgress = `acked ${m.acked}, sent ${m.sent}, resent ${m.resent}, errors ${m.errors}, in flight ${m.outstanding}`;
+      else if (m.type === 'progress') lastProgress = `acked ${String(m.acked)}, sent ${String(m.sent)}, resent ${String(m.resent)}, errors ${String(m.errors)}, in flight ${String(m.outstanding)}`;
       else if (m.type === 'done') resolve(m as unknown as BurstResult);
     }),
   );

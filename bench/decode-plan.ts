@@ -30,7 +30,7 @@ let sink = 0; // keeps the work observable so nothing is optimised away
 function handle(buf: Uint8Array): number {
   const f = readFrame(buf);
   if (!f.stream) throw new Error('bench frame has no stream');
-  const record = decodeRecord(f.recordType, f.stream!.payload, VIN, f.txid);
+  const record = decodeRecord(f.recordType, f.stream.payload, VIN, f.txid);
   const publishes = planPublishes(record, options);
   const ack = writeAck(f.txidBytes, f.recordType);
   return publishes.length + ack.length;

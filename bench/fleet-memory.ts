@@ -46,8 +46,8 @@ function record(vin: string, i: number, round: number): VRecord {
 
 const vinOf = (i: number) => `5YJ3E7EB2NF${String(i).padStart(6, '0')}`;
 const heap = () => {
-  gc!();
-  gc!();
+  gc();
+  gc();
   return process.memoryUsage().heapUsed;
 };
 

@@ -118,7 +118,7 @@ async function main(): Promise<void> {
   } else log('haproxy is not installed: skipped');
   await broker.stop();
 
-  process.stdout.write(`\n| mode (${int(flags.vehicles!)} idle vehicles) | server RSS per vehicle | proxy RSS per vehicle | together |\n|---|---|---|---|\n`);
+  process.stdout.write(`\n| mode (${int(flags.vehicles)} idle vehicles) | server RSS per vehicle | proxy RSS per vehicle | together |\n|---|---|---|---|\n`);
   for (const r of rows) {
     process.stdout.write(`| ${r.mode} | ${fix(r.server, 1)} kB | ${r.proxy === undefined ? '–' : `${fix(r.proxy, 1)} kB`} | ${fix(r.server + (r.proxy ?? 0), 1)} kB |\n`);
   }

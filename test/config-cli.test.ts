@@ -1,5 +1,5 @@
-import t, { type Test } from 'tap';
-import { CLI, runCli, STACK, testdir } from './helpers/cli.js';
+import t from 'tap';
+import { runCli, STACK, testdir } from './helpers/cli.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

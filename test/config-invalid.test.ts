@@ -144,7 +144,7 @@ t.test('every invalid config is one line per problem naming its path, without a 
       err = e;
     }
     if (!(err instanceof ConfigError)) {
-      t.fail(`${c.name}: expected a ConfigError, got ${err === undefined ? 'none' : String(err)}`);
+      t.fail(`${c.name}: expected a ConfigError, got ${err === undefined ? 'none' : err instanceof Error ? String(err) : JSON.stringify(err)}`);
       continue;
     }
     const paths = err.problems.map((p) => p.path);

@@ -100,7 +100,7 @@ t.test('deploy/haproxy.cfg: passthrough, spread, failover, readiness without cut
   const sub = await subscribe(mosq.url, `${TOPIC_BASE}/#`);
   t.teardown(() => sub.close());
   const cars: Car[] = [];
-  t.teardown(() => Promise.all(cars.map((c) => c.client?.close())));
+  t.teardown(() => Promise.all(cars.map(async (c) => c.client?.close())));
   /** The server that logged this connection of the car (its nth `vehicle_connected`). */
   const serverOf = async (car: Car): Promise<number> => {
     const nth = await waitUntil(

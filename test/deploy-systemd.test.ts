@@ -14,7 +14,7 @@ const DRAIN_BOUND_S = 2.5 + 10;
 
 function analyze(args: string[]): { status: number | null; stdout: string; stderr: string; error?: NodeJS.ErrnoException } {
   const r = spawnSync('systemd-analyze', args, { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error as NodeJS.ErrnoException | undefined };
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
 }
 
 /** The key's values in [Service] (a key may repeat). */

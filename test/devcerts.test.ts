@@ -1,6 +1,6 @@
 import t from 'tap';
 import tls from 'node:tls';
-import net from 'node:net';
+import type net from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { CLI, runCli, STACK, testdir } from './helpers/cli.js';
+import { runCli, STACK, testdir } from './helpers/cli.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';

@@ -1,4 +1,4 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { runCli, STACK, testdir } from './helpers/cli.js';
 import { join } from 'node:path';
 import { createCa, issueCert, type KeyPairPem } from '../src/tls/devcerts.js';

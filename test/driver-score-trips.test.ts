@@ -53,7 +53,7 @@ function trace(unit: 'g' | 'm/s2'): VRecord[] {
   let s = 10;
   for (const a of LONG_G) out.push(rec(++s, { speed: 30 + s, long: a * k }));
   for (const a of LAT_G) out.push(rec(++s, { speed: 40, latAcc: a * k, long: 0 }));
-  out.push(rec(++s, { odo: 1012.5 }), rec(++s, { gear: 'P', speed: 0 }), rec(++s, { gear: 'P', speed: 0, long: -0.9 * k }));
+  out.push(rec(++s, { odo: 1012.5 }), rec(++s, { gear: 'P', speed: 0 }), rec(s + 1, { gear: 'P', speed: 0, long: -0.9 * k }));
   return out;
 }
 

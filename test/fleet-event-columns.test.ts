@@ -1,7 +1,7 @@
 import t from 'tap';
 import { changedCells, EVENT_COLUMNS, rowCells } from '../src/ops/fleet/columns.js';
 import { LocalFleet } from '../src/ops/fleet/local.js';
-import { FleetStore } from '../src/ops/fleet/store.js';
+import { type FleetStore } from '../src/ops/fleet/store.js';
 import { StreamRows } from '../src/ops/fleet/stream-rows.js';
 import type { FleetBody, FleetRow } from '../src/ops/fleet/types.js';
 import { addVehicle, makeVehicle, startFilledFleet } from './helpers/fleet-filled.js';

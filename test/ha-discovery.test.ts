@@ -4,7 +4,7 @@ import { makePki, type TestPki } from './helpers/pki.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { waitUntil } from './helpers/ports.js';
 import { expectedAvailability, serverStatusConfigs, startServer, testWorkers } from './helpers/server.js';
-import { subscribe, type Received } from './helpers/subscriber.js';
+import { subscribe } from './helpers/subscriber.js';
 import { renderTemplates } from './helpers/jinja.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 
@@ -170,7 +170,11 @@ for (const format of ['value', 'raw'] as const) {
       if (!read || !template) continue;
       const field = read.split('/').pop()!;
       const seen = new Set<string>();
-      for (const m of sub.messages) if (m.topic === read && !seen.has(m.payload)) seen.add(m.payload), jobs.push({ template, payload: m.payload, e, field });
+      for (const m of sub.messages) {
+        if (m.topic !== read || seen.has(m.payload)) continue;
+        seen.add(m.payload);
+        jobs.push({ template, payload: m.payload, e, field });
+      }
     }
     const out = render(jobs);
     let checked = 0;

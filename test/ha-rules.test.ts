@@ -33,12 +33,12 @@ t.test('every mapped field: component, device class, unit and state class as Hom
           t.ok(HA_SENSOR_UNITS[dc].includes(c.unit_of_measurement as string), `${field}: unit ${String(c.unit_of_measurement)} is one of ${dc}'s`);
         }
         if (c.state_class !== undefined) {
-          t.ok(HA_STATE_CLASSES.includes(c.state_class as string), `${field}: state class ${String(c.state_class)}`);
+          t.ok(HA_STATE_CLASSES.includes(c.state_class as string), `${field}: state class ${JSON.stringify(c.state_class)}`);
           if (dc === 'energy') t.not(c.state_class, 'measurement', `${field}: energy is a total`);
         }
       }
       if (component === 'binary_sensor' && c.device_class !== undefined) {
-        t.ok(HA_BINARY_SENSOR_CLASSES.includes(c.device_class as string), `${field}: binary_sensor device class ${String(c.device_class)}`);
+        t.ok(HA_BINARY_SENSOR_CLASSES.includes(c.device_class as string), `${field}: binary_sensor device class ${JSON.stringify(c.device_class)}`);
       }
       t.match(c.unique_id, /^tesla_5YJ3E1EA7KF000001_[A-Za-z0-9_-]+$/, `${field}: unique_id from VIN and field`);
       t.match(p.topic, /^homeassistant\/(sensor|binary_sensor|device_tracker)\/5YJ3E1EA7KF000001\/[A-Za-z0-9_-]+\/config$/);

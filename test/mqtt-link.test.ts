@@ -244,10 +244,10 @@ t.test('outage: one warn when the broker goes, one info when it is back, attempt
   );
   t.equal(down.level, WARN);
   t.type(down.reason, 'string');
-  t.ok((down.reason as string).length > 0, `the reason: ${down.reason}`);
+  t.ok((down.reason as string).length > 0, `the reason: ${String(down.reason)}`);
   t.equal(back.level, INFO);
   t.equal(back.records_failed, 7, 'records failed during the outage');
-  t.ok((back.outage_s as number) >= 2.5 && (back.outage_s as number) < 10, `outage_s ${back.outage_s}`);
+  t.ok((back.outage_s as number) >= 2.5 && (back.outage_s as number) < 10, `outage_s ${String(back.outage_s)}`);
   const attempts = during.filter((l) => l.event === 'mqtt_connecting');
   t.ok(attempts.length >= 2, `${attempts.length} attempts logged at debug`);
   t.ok(attempts.every((l) => l.level === 20), 'all at debug');

@@ -94,7 +94,7 @@ t.test('hung broker: queued publishes and heap go back down at the deadline, wha
   mosq.resume();
   await waitUntil(() => link.hasRoom(), 10_000, 'room again once the broker answers');
   const before = acked;
-  offer(++offered);
+  offer(offered + 1);
   await waitUntil(() => acked === before + 1, 10_000, 'a new record acked after the resume');
   t.equal(link.reconnects, 0, 'the same connection throughout');
 });

@@ -7,7 +7,7 @@ import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';
 import { monitoringPort, startMonitored } from './helpers/monitored.js';
 import { freePort, sleep, waitUntil } from './helpers/ports.js';
-import { CLI, startServer, type ServerProcess } from './helpers/server.js';
+import { CLI, startServer } from './helpers/server.js';
 import { connectVehicle, vFrame, vPayload } from './helpers/vehicle.js';
 
 // Operations (issue #8): /metrics, /vehicles, /livez, /readyz on the monitoring port, and the logs.
@@ -223,8 +223,8 @@ async function runCli(dir: string, config: Record<string, unknown>) {
   writeFileSync(file, JSON.stringify(config));
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
-  proc.stderr!.resume();
+  proc.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  proc.stderr.resume();
   const exited = new Promise<number | null>((r) => proc.once('exit', r));
   return {
     lines: () => out.split('\n').filter(Boolean),

@@ -4,7 +4,7 @@ import { decodeRecord } from '../src/record/decode.js';
 import { lookupEnum, lookupType } from '../src/record/schema.js';
 import type { VehicleRecord } from '../src/record/types.js';
 import {
-  DispatchError,
+  type DispatchError,
   DispatchTally,
   InFlightRecords,
   dispatchMessage,
@@ -162,7 +162,7 @@ t.test('connectivity: the connection id is the txid header', async (t) => {
   const bytes = Connectivity.encode(
     Connectivity.fromObject({ vin: VIN, connection_id: 'c0ffee00-0000-4000-8000-000000000001', status: 1, created_at: { seconds: 1700000000 }, network_interface: 'wifi' }),
   ).finish();
-  const rec = { ...record('connectivity', bytes), txid: '' } as VehicleRecord;
+  const rec = { ...record('connectivity', bytes), txid: '' };
   const m = dispatchMessage(rec, { now: () => 42 });
   t.equal(m.headers.txid, 'c0ffee00-0000-4000-8000-000000000001');
   t.equal(m.headers.receivedat, '42', 'the clock when the record carries no time');

@@ -19,7 +19,7 @@ function sourceFiles(dir: string): string[] {
 
 /** Section numbers of a document's headings: `## 3. …` gives 3, `### 3.2 …` gives 3.2. */
 function sections(markdown: string): Set<string> {
-  return new Set([...markdown.matchAll(/^#{2,4} (\d+(?:\.\d+)*)\.? /gm)].map((m) => m[1]!));
+  return new Set([...markdown.matchAll(/^#{2,4} (\d+(?:\.\d+)*)\.? /gm)].map((m) => m[1]));
 }
 
 /** The sections of docs/<name>, read once; empty for a document that is not there. */
@@ -43,7 +43,7 @@ function docSections(): (name: string) => Set<string> {
 /** What is wrong with the references of one line, given the sections each document has. */
 function problems(line: string, known: (doc: string) => Set<string>): string[] {
   const out: string[] = [];
-  for (const m of line.matchAll(INTERNAL)) if (!known(m[1]!).has(m[2]!)) out.push(`docs/${m[1]} §${m[2]} does not exist`);
+  for (const m of line.matchAll(INTERNAL)) if (!known(m[1]).has(m[2])) out.push(`docs/${m[1]} §${m[2]} does not exist`);
   if (line.replace(INTERNAL, '').replace(EXTERNAL, '').includes('§')) out.push(`a § that names no document: ${line.trim()}`);
   return out;
 }

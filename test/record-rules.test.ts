@@ -108,7 +108,7 @@ t.test('double_value: shortest decimal of the double', async (t) => {
   t.equal(d(1.7976931348623157e308), '1.7976931348623157e+308');
   t.equal(d(5e-324), '5e-324');
   t.equal(d(1e21), '1e+21');
-  t.equal(d(9007199254740993), '9007199254740992', 'a double, not an integer type');
+  t.equal(d(2 ** 53 + 1), '9007199254740992', 'a double, not an integer type');
   t.equal(d(NaN), 'null');
   t.equal(d(Infinity), 'null');
   t.equal(d(-Infinity), 'null');

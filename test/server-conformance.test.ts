@@ -40,7 +40,7 @@ async function runVectors(t: Test, brokerKind: 'embedded' | 'mosquitto') {
       t.equal(r.kind, c.expect.response, 'response kind');
       if (c.expect.topic !== undefined && r.kind === 'ack') t.equal(r.topic, c.expect.topic, 'ack topic');
       if (c.expect.publishes.length) {
-        await sub.waitFor((m) => fieldPublishes(before).length >= c.expect.publishes.length, 5000, `${c.expect.publishes.length} publishes`);
+        await sub.waitFor(() => fieldPublishes(before).length >= c.expect.publishes.length, 5000, `${c.expect.publishes.length} publishes`);
       } else {
         await sleep(300);
       }

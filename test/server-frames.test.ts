@@ -137,8 +137,8 @@ t.test('a CN that would need sanitising is refused at the upgrade with 403 and a
     t.match(err?.message, /Unexpected server response: 403/, `${JSON.stringify(cn)}: 403`);
     const line = await server.waitForLog((l) => l.event === 'vehicle_refused' && l.cn === JSON.stringify(cn).slice(1, -1));
     t.equal(line.level, 40, 'at warn');
-    t.match(line.issuer as string, /CN=/, 'names the issuer');
-    t.match(line.reason as string, /A-Za-z0-9_-/, 'says why');
+    t.match(line.issuer, /CN=/, 'names the issuer');
+    t.match(line.reason, /A-Za-z0-9_-/, 'says why');
   }
   t.notOk(sub.messages.some((m) => m.topic.startsWith('tt/AB')), 'nothing published for any of them');
 });

@@ -221,7 +221,7 @@ t.test('--workers overrides the config; the primary owns the embedded broker; ea
   const brokerLine = server.logs.find((l) => l.event === 'embedded_broker_listening')!;
   t.equal(brokerLine.worker, undefined, 'the embedded broker runs in the primary');
   const connected = await waitUntil(() => {
-    const ids = server.logs.filter((l) => l.event === 'mqtt_connected').map((l) => `${l.worker} ${l.client_id}`);
+    const ids = server.logs.filter((l) => l.event === 'mqtt_connected').map((l) => `${String(l.worker)} ${String(l.client_id)}`);
     return ids.length >= 2 ? ids : undefined;
   }, 10_000, 'both workers connected');
   t.same(connected.sort(), ['1 mine-w1', '2 mine-w2'], 'mqtt.client_id suffixed -w<k> per worker');

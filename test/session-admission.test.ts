@@ -63,7 +63,7 @@ async function setup(opts: { perVehicle?: number; room?: number; max?: number; h
   const producer = heldProducer(opts.room);
   producer.budget = opts.budget;
   producer.holdConnectivity = opts.holdConnectivity ?? false;
-  const dispatcher = new Dispatcher({ V: ['held'] }, new Map([['held', producer as Producer]]), 60_000);
+  const dispatcher = new Dispatcher({ V: ['held'] }, new Map([['held', producer]]), 60_000);
   const gate = new InflightGate({ max: opts.max ?? 20_000, perVehicle: opts.perVehicle, producers: dispatcher.allProducers() });
   const logger = pino({ level: 'silent' });
   const session = async (vin: string) => {

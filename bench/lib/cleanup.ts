@@ -67,7 +67,7 @@ function install(): void {
     process.exit(1);
   });
   process.on('unhandledRejection', (err) => {
-    process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
+    process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(1);
   });
 }

@@ -34,7 +34,7 @@ const usage = [
   '  --vehicles N             how many vehicles (default 1); VINs 5YJ3E1EA7KF000001, …000002, …',
   '  --vin VIN                use this VIN (repeatable) instead of generated ones',
   `  --rate R                 frames per second per vehicle (default ${D.rate}; 0: as fast as the window allows)`,
-  `  --fields N|A,B,…         V fields per frame: the first N of the catalogue, or names (default ${D.fields})`,
+  `  --fields N|A,B,…         V fields per frame: the first N of the catalogue, or names (default ${String(D.fields)})`,
   '  --duration S             stop making frames after S seconds',
   '  --frames N               stop after N frames per vehicle',
   `  --alerts-every N         every Nth frame is an alerts record (default ${D.alertsEvery}; 0: never)`,

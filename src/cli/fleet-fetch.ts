@@ -56,8 +56,9 @@ function networkWhy(err: NodeJS.ErrnoException): string {
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return 'host unreachable';
+    default:
+      return err.message;
   }
-  return err.message;
 }
 
 /** A GET with node:http, not fetch(): fetch refuses some ports (6000, 6665-6669, …) a monitoring port may use. */

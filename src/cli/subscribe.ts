@@ -98,7 +98,7 @@ const subscribe: Command = {
       }
     }
     const topic = positionals[0] ?? `${topicBase}/#`;
-    const brokerAt = /^[a-z][a-z0-9+.-]*:\/\//i.test(url!) ? url! : `mqtt://${url}`;
+    const brokerAt = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `mqtt://${url}`;
     let endpoint: { host: string; port: number; secure: boolean };
     try {
       endpoint = parseBrokerUrl(brokerAt, {});

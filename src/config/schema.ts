@@ -575,7 +575,7 @@ function unusedNotes(node: SchemaNode, prefix = '', out = new Map<string, string
 }
 
 /** Tesla keys accepted for compatibility and named in one warning at start-up, with why. */
-export const UNUSED_KEY_NOTES: ReadonlyMap<string, string> = unusedNotes(configSchema as unknown as SchemaNode);
+export const UNUSED_KEY_NOTES: ReadonlyMap<string, string> = unusedNotes(configSchema);
 
 /** Tesla keys accepted for compatibility and not used here (dotted paths). */
 export const TESLA_UNSUPPORTED_KEYS = [...UNUSED_KEY_NOTES.keys()];

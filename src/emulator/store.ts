@@ -72,7 +72,7 @@ export class FileFrameStore implements FrameStore {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const pid = Number(readFileSync(this.lock, 'utf8'));
-        if (pid && alive(pid)) throw new Error(`${this.file} is in use by process ${pid}`);
+        if (pid && alive(pid)) throw new Error(`${this.file} is in use by process ${pid}`, { cause: err });
         unlinkSync(this.lock); // left by a process that is gone
       }
     }

@@ -38,13 +38,14 @@ export function socketErrorText(err: NodeJS.ErrnoException, ep: { host: string; 
       return `the connection was reset (ECONNRESET)${ep.secure ? `: does ${at} speak TLS? mqtts:// needs a TLS listener` : ''}`;
     case 'ETIMEDOUT':
       return `the connection timed out (ETIMEDOUT)`;
-    default:
+    default: {
       if (err instanceof PinMismatch) return `TLS: ${err.message}`;
       // TLS errors carry their own words ("self-signed certificate", "Hostname/IP does not match ...").
       const text = err.code && !err.message.includes(err.code) ? `${err.message} (${err.code})` : err.message;
       if (!ep.secure) return text;
       const untrusted = /UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER/.test(err.code ?? '');
       return `TLS handshake failed: ${text}${untrusted ? "; set mqtt.tls.ca_file to the CA that issued the broker's certificate" : ''}`;
+    }
   }
 }
 

@@ -22,7 +22,8 @@ function readableLine(json: string): string {
     .filter(([k]) => !SKIP.has(k))
     .map(([k, v]) => `${k}=${plain(v)}`)
     .join(' ');
-  return `${time} ${level} ${o.msg ?? ''}${rest ? ' ' + rest : ''}\n`;
+  const msg = o.msg == null ? '' : typeof o.msg === 'string' ? o.msg : JSON.stringify(o.msg);
+  return `${time} ${level} ${msg}${rest ? ' ' + rest : ''}\n`;
 }
 
 function readableStream(out: NodeJS.WritableStream): DestinationStream {

@@ -354,7 +354,7 @@ export class ServerMetrics implements ServerEvents {
   producerRejected(producer: string, err: unknown): void {
     const reason = this.reasonOf(err);
     let byReason = this.failures.get(producer);
-    if (!byReason) this.failures.set(producer, (byReason = new Map()));
+    if (!byReason) this.failures.set(producer, (byReason = new Map<string, number>()));
     byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
   }
 

@@ -83,7 +83,7 @@ class FieldMarks {
 function planV(r: VRecord, o: PlanOptions, names: TopicNames, prefix: string): Publish[] {
   const { qos, retain } = o.v;
   const wrap = o.payloadFormat === 'value';
-  const out: Publish[] = new Array(r.data.length);
+  const out: Publish[] = new Array<Publish>(r.data.length);
   if (!(o.marks ??= new FieldMarks()).hasDuplicates(r)) {
     // The common case: every field once, so no map is needed.
     for (let i = 0; i < r.data.length; i++) {

@@ -27,7 +27,7 @@ function enumNamer(name: string): (n: number) => string {
 
 function safeDecode(type: protobuf.Type, payload: Uint8Array): Record<string, unknown> {
   try {
-    return type.decode(payload) as unknown as Record<string, unknown>;
+    return type.decode(payload);
   } catch (err) {
     throw new DecodeError(`${type.name}: ${(err as Error).message}`, { cause: err });
   }

@@ -1,4 +1,3 @@
-import type protobuf from 'protobufjs';
 import { lookupType } from './schema.js';
 import { float32Text, float64Text, int64Text } from './numbers.js';
 import { Wire, utf8 } from './wire.js';
@@ -62,10 +61,10 @@ function buildKinds(): Map<number, Kind> {
     let kind: Kind;
     if (field.name === 'invalid') kind = { k: 'invalid' };
     else if (field.resolvedType && 'values' in field.resolvedType) {
-      const e = field.resolvedType as protobuf.Enum;
+      const e = field.resolvedType;
       kind = { k: 'enum', json: new Map(Object.entries(e.valuesById).map(([n, name]) => [Number(n), JSON.stringify(name)])) };
     } else if (field.resolvedType) {
-      const t = field.resolvedType as protobuf.Type;
+      const t = field.resolvedType;
       const fields = new Map<number, SubField>();
       const ordered =
         t.name === 'Doors'
@@ -215,7 +214,7 @@ export function renderValue(v: RawValue): string {
       return kind.json.get(n) ?? `"${n}"`;
     }
     case 'message':
-      return kind.render(v.sub ?? new Map());
+      return kind.render(v.sub ?? new Map<number, unknown>());
     case 'string':
       return JSON.stringify(v.text ?? '');
   }

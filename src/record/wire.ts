@@ -93,7 +93,7 @@ export class Wire {
 
 const textDecoder = new TextDecoder('utf-8');
 /** Node's native one-byte copy; it takes any Uint8Array. */
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
 
 /**
  * Short ASCII strings dominate telemetry (txids, VINs, names, values). Below 12 characters a

@@ -17,7 +17,7 @@ export function vinFromCertificate(cert: PeerCertificate | undefined): VinResult
 /** For log lines: a certificate's subject CN and issuer, with what a client chose kept short. */
 export function certificateNames(cert: PeerCertificate | undefined): { cn: string; issuer: string } {
   // JSON escapes make control characters visible in a readable log line.
-  const show = (v: unknown) => JSON.stringify(clip(typeof v === 'string' ? v : v === undefined ? '' : String(v))).slice(1, -1);
+  const show = (v: unknown) => JSON.stringify(clip(typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v))).slice(1, -1);
   const issuer = cert?.issuer ? Object.entries(cert.issuer).map(([k, v]) => `${k}=${show(first(v))}`).join(', ') : '';
   return { cn: show(first(cert?.subject?.CN)), issuer };
 }

@@ -126,8 +126,8 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
     const allowed = fleetAccessFromConfig(config);
     if (!allowed.ok) await unwind(new StartError(allowed.message, { code: allowed.code, cause: allowed.cause }));
     const access = allowed.ok ? allowed.access : undefined;
-    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort!, access, metrics, logger, fleet }).catch((err) =>
-      unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort!)),
+    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort, access, metrics, logger, fleet }).catch((err) =>
+      unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort)),
     );
     undo.push(() => monitor!.close());
     logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/ fleet page, /metrics, /livez, /readyz, /vehicles, /api)`);

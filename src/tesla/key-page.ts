@@ -42,7 +42,7 @@ export async function startPublicKeyPage(opts: { host: string; port: number; cer
   });
   return {
     port,
-    setCertificate: (cert, key) => server.setSecureContext({ cert, key, minVersion: 'TLSv1.2' } as SecureContextOptions),
+    setCertificate: (cert, key) => server.setSecureContext({ cert, key, minVersion: 'TLSv1.2' }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -362,7 +362,7 @@ export function checkTls(config: Config, opts: TlsCheckOptions = {}): CheckLine[
 
 /** The config's own lines: valid, routes, accepted-but-unused keys, other warnings. */
 export function configChecks(config: Config, file: string): CheckLine[] {
-  const routes = Object.entries(config.records).map(([t, names]) => `${t} → ${names!.join(', ')}`);
+  const routes = Object.entries(config.records).map(([t, names]) => `${t} → ${names.join(', ')}`);
   if (!config.records.connectivity && routes.length) {
     const all = [...new Set(Object.values(config.records).flat())];
     routes.push(`connectivity → ${all.join(', ')} (as the other record types)`);

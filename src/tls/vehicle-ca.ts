@@ -3,7 +3,7 @@
  * this server. Derived from the server's own chain, whoever issued it (this project's dev CA, an
  * ACME CA, a company CA): the certificates above the server certificate, ending at its root.
  */
-import { X509Certificate } from 'node:crypto';
+import { type X509Certificate } from 'node:crypto';
 import { issuedBy, publicRootCerts } from './check.js';
 
 export interface DerivedCa {

@@ -19,7 +19,7 @@ export function caseRecord(c: ConformanceCase): VehicleRecord | undefined {
 /** A protobuf value as a plain object: enums by name, 64-bit integers as strings, defaults left out. */
 export function plainMessage(recordType: VehicleRecord['type'], bytes: Uint8Array): Record<string, unknown> {
   const type = lookupType(TESLA_MESSAGE_TYPES[recordType]);
-  return type.toObject(type.decode(bytes), { enums: String, longs: String, defaults: false }) as Record<string, unknown>;
+  return type.toObject(type.decode(bytes), { enums: String, longs: String, defaults: false });
 }
 
 /** What Tesla's dispatcher sends for the frame's record, as a plain object. */

@@ -162,7 +162,7 @@ export async function startFleetApiStandIn(o: StandInOptions): Promise<StandIn> 
         if (!d.valid) return refuse(400, 'invalid_field', 'InvalidSignature: unknown issuer');
         if (d.header.typ !== 'JWT') return refuse(400, 'invalid_field', 'typ is not JWT');
         if (d.claims.iss !== iss) return refuse(400, 'invalid_field', 'iss is not the registered key');
-        const vins = j.vins as string[];
+        const vins = j.vins;
         const fleetAud = 'com.tesla.fleet.TelemetryClient';
         const vinAud = vins.length === 1 ? `com.tesla.vehicle.${vins[0]}.TelemetryClient` : undefined;
         if (d.claims.aud !== fleetAud && d.claims.aud !== vinAud) return refuse(400, 'invalid_field', `aud ${String(d.claims.aud)} does not fit vins`);

@@ -35,8 +35,8 @@ async function runHaproxy(file: string, env: NodeJS.ProcessEnv): Promise<Haproxy
       buf = buf.slice(i + 1);
     }
   };
-  proc.stdout!.setEncoding('utf8').on('data', onData);
-  proc.stderr!.setEncoding('utf8').on('data', onData);
+  proc.stdout.setEncoding('utf8').on('data', onData);
+  proc.stderr.setEncoding('utf8').on('data', onData);
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   await Promise.race([
     waitUntil(() => accepting(port), 10_000, 'haproxy to listen'),

@@ -52,10 +52,10 @@ export async function outcome(v: VehicleClient, txid: string, ms: number): Promi
  * Opens a WebSocket with `cert` and says how the upgrade went: the HTTP status of a refused
  * upgrade, 'open' when it was accepted (then closed at once), or the error message.
  */
-export function upgradeOutcome(port: number, cert: KeyPairPem, caPem: string, ms = 5000): Promise<number | 'open' | string> {
+export function upgradeOutcome(port: number, cert: KeyPairPem, caPem: string, ms = 5000): Promise<number | string> {
   return new Promise((resolve) => {
     const ws = new WebSocket(`wss://localhost:${port}/`, { cert: cert.certPem, key: cert.keyPem, ca: caPem });
-    const done = (r: number | 'open' | string) => {
+    const done = (r: number | string) => {
       clearTimeout(timer);
       resolve(r);
       ws.terminate();

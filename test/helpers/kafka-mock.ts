@@ -85,7 +85,7 @@ export async function startKafkaMock(brokers = 3): Promise<KafkaMock> {
     return run;
   };
   return {
-    bootstrap: m[1]!,
+    bootstrap: m[1],
     pid: proc.pid!,
     down: (b) => command(`down ${b}`),
     up: (b) => command(`up ${b}`),

@@ -33,7 +33,7 @@ export async function startKinesalite(dir: string): Promise<Kinesalite> {
   const start = async () => {
     const p = (proc = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] }));
     let stderr = '';
-    p.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-2000)));
+    p.stderr.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-2000)));
     trackChild(p);
     // Loading LevelDB and its modules takes a while on a loaded machine.
     await waitUntil(

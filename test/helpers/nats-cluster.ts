@@ -68,8 +68,8 @@ export async function startNatsCluster(dir: string, startMs = 60_000): Promise<N
     procs.push(proc);
     outs.push('');
     const keep = (c: string) => (outs[i] = (outs[i] + c).slice(-20_000));
-    proc.stdout!.setEncoding('utf8').on('data', keep);
-    proc.stderr!.setEncoding('utf8').on('data', keep);
+    proc.stdout.setEncoding('utf8').on('data', keep);
+    proc.stderr.setEncoding('utf8').on('data', keep);
     nodes.push({
       name: `ft_nats_${i + 1}`,
       mqttPort: ports[i].mqtt,

@@ -37,8 +37,8 @@ export async function startNginx(dir: string, env: Record<string, string>): Prom
   trackChild(proc);
   const lines: string[] = [];
   const onData = (c: string) => lines.push(...c.split('\n').filter(Boolean));
-  proc.stdout!.setEncoding('utf8').on('data', onData);
-  proc.stderr!.setEncoding('utf8').on('data', onData);
+  proc.stdout.setEncoding('utf8').on('data', onData);
+  proc.stderr.setEncoding('utf8').on('data', onData);
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   await Promise.race([
     waitUntil(() => accepting(port), 10_000, 'nginx to listen'),

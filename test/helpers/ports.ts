@@ -60,7 +60,7 @@ export async function waitUntil<T>(check: () => T | Promise<T>, ms: number, what
   const end = Date.now() + ms;
   for (;;) {
     const v = await check();
-    if (v) return v as NonNullable<T>;
+    if (v) return v;
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(20);
   }

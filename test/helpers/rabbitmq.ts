@@ -132,8 +132,8 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
     procs.push(proc);
     outs.push('');
     const keep = (c: string) => (outs[i] = (outs[i] + c).slice(-20_000));
-    proc.stdout!.setEncoding('utf8').on('data', keep);
-    proc.stderr!.setEncoding('utf8').on('data', keep);
+    proc.stdout.setEncoding('utf8').on('data', keep);
+    proc.stderr.setEncoding('utf8').on('data', keep);
     const beamPid = () => {
       try {
         const p = Number(readFileSync(pidFile, 'utf8').trim());
@@ -168,7 +168,7 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
     const beams = nodes.map((n) => n.beamPid()).filter((p): p is number => p !== undefined);
     for (const n of nodes) n.kill();
     for (const p of procs.slice(1)) if (p.exitCode === null && p.signalCode === null) groupOf(p).kill('SIGKILL');
-    await Promise.race([Promise.all(procs.slice(1).map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once('exit', r))))), deadline(10_000)]);
+    await Promise.race([Promise.all(procs.slice(1).map((p) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r))))), deadline(10_000)]);
     // The VMs too (not children of ours, so no exit event): tap removes their directory next.
     await waitUntil(() => !beams.some(alive), 10_000, 'the RabbitMQ VMs to exit').catch(() => undefined);
     if (epmd.exitCode === null && epmd.signalCode === null) epmd.kill('SIGKILL');
@@ -217,8 +217,8 @@ async function runningNodes(env: NodeJS.ProcessEnv, node: string): Promise<strin
   trackChild(p);
   let out = '';
   let err = '';
-  p.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
-  p.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  p.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  p.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
   const code = await new Promise<number | null>((r) => p.once('close', r));
   try {
     return (JSON.parse(out) as { running_nodes?: string[] }).running_nodes ?? [];
@@ -232,7 +232,7 @@ async function clientIdTrackers(env: NodeJS.ProcessEnv, node: string): Promise<s
   const p = spawn(join(RABBITMQ_SBIN!, 'rabbitmqctl'), ['-n', node, 'eval', 'ra:members({mqtt_node, node()}).'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
   trackChild(p);
   let out = '';
-  p.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  p.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   await new Promise((r) => p.once('close', r));
   // {ok, [{mqtt_node,'rabbit-a@localhost'}, …], Leader}: the members are the list, before the leader.
   const list = /^\{ok,\s*\[([^\]]*)\]/.exec(out.trim())?.[1] ?? '';

@@ -90,7 +90,7 @@ export async function startServer(dir: string, config: Record<string, unknown>, 
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   let buf = '';
-  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     buf += chunk;
     let i;
     while ((i = buf.indexOf('\n')) >= 0) {
@@ -103,7 +103,7 @@ export async function startServer(dir: string, config: Record<string, unknown>, 
       }
     }
   });
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
+  proc.stderr.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const waitForLog = (pred: (l: LogLine) => boolean, ms = 10_000) => waitUntil(() => logs.find(pred), ms, 'log line');
   // Until it listens or exits, not a fixed time: on a busy machine a server with workers took

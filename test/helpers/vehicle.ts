@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { readFrame, writeStreamFrame, type Frame } from '../../src/envelope/index.js';
 import { lookupType } from '../../src/record/schema.js';
 import type { KeyPairPem } from '../../src/tls/devcerts.js';

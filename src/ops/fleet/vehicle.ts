@@ -77,7 +77,7 @@ export class VehicleEntry {
 
   /** Sets a field's latest value; false when it is new and the vehicle has no room left. */
   setField(key: number, name: string, json: string, at: number, max: number): boolean {
-    let slot = -1;
+    let slot: number;
     if (key >= 0 && key < INDEXED_KEYS) {
       const index = (this.index ??= new Uint16Array(INDEXED_KEYS));
       slot = index[key] - 1;
@@ -113,14 +113,14 @@ export class VehicleEntry {
   }
 
   setAlerts(alerts: Alert[]): void {
-    const m = (this.alerts ??= new Map());
+    const m = (this.alerts ??= new Map<string, AlertView>());
     for (const a of alerts) {
       keepLatest(m, a.name, { name: a.name, audiences: a.audiences, started_at: instantMs(a.startedAt && alertInstant(a.startedAt)), ended_at: instantMs(a.endedAt && alertInstant(a.endedAt)) }, MAX_ALERTS);
     }
   }
 
   setErrors(errors: VehicleErrorEntry[], now: number): void {
-    const m = (this.errors ??= new Map());
+    const m = (this.errors ??= new Map<string, ErrorView>());
     for (const e of errors) keepLatest(m, e.name, { name: e.name, body: e.body, at: instantMs(e.createdAt) ?? now }, MAX_ERRORS);
   }
 

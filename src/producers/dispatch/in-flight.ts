@@ -85,7 +85,7 @@ export class InFlightRecords {
 
   private arm(): void {
     if (this.timer) return;
-    const first = this.entries.values().next().value as Entry | undefined;
+    const first = this.entries.values().next().value;
     if (!first) return;
     this.timer = setTimeout(() => this.sweep(), Math.max(0, first.deadline - this.now()));
     this.timer.unref();

@@ -88,8 +88,8 @@ export function teslaMessage(record: VehicleRecord): TeslaMessage {
     transformScientific(data);
   } else if (record.type === 'alerts') {
     for (const a of (message.alerts as Record<string, unknown>[] | undefined) ?? []) {
-      if (a.started_at) a.started_at = alertTimestamp(a.started_at as TimestampObject);
-      if (a.ended_at) a.ended_at = alertTimestamp(a.ended_at as TimestampObject);
+      if (a.started_at) a.started_at = alertTimestamp(a.started_at);
+      if (a.ended_at) a.ended_at = alertTimestamp(a.ended_at);
     }
   }
   return { type, message };

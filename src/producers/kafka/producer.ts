@@ -1,5 +1,4 @@
 import { configPath } from '../../config/load.js';
-import type { VehicleRecord } from '../../record/types.js';
 import { BatchSender } from '../batches.js';
 import { batchedProducer } from '../dispatch/batched.js';
 import { dispatchMessage, DispatchError, DispatchTally, dispatchTopic, InFlightRecords } from '../dispatch/index.js';

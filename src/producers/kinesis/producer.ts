@@ -61,7 +61,7 @@ export const createKinesisProducer: ProducerFactory = ({ name, config, logger })
         if (!idx) byStream.set(e.stream, (idx = []));
         idx.push(i);
       });
-      const outcomes: (Error | undefined)[] = new Array(batch.length);
+      const outcomes: (Error | undefined)[] = new Array<Error | undefined>(batch.length);
       await Promise.all(
         [...byStream].map(async ([stream, idx]) => {
           const got = await putStream(stream, idx.map((i) => batch[i]));

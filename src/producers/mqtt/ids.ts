@@ -6,7 +6,7 @@ import { MAX_PACKET_ID } from './packets.js';
  * whatever the caller settles on the ack; `null` marks an id whose owner needs no answer.
  */
 export class IdWindow<T extends object> {
-  private readonly owners: (T | null | undefined)[] = new Array(MAX_PACKET_ID + 1);
+  private readonly owners: (T | null | undefined)[] = new Array<T | null | undefined>(MAX_PACKET_ID + 1);
   private readonly qos2 = new Uint8Array(MAX_PACKET_ID + 1);
   private nextId = 1;
   /** Ids awaiting their acknowledgement. */

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { DispatchError, InvalidRecord } from '../../errors.js';
 import { AckTime } from './ack-time.js';
 import { Admission, vehicleBudget, type AdmissionOptions } from './admission.js';
-import { Batch, DeadlineList, SendQueue, type BatchOwner } from './batch.js';
+import { type Batch, DeadlineList, SendQueue, type BatchOwner } from './batch.js';
 import { IdWindow } from './ids.js';
 import { encodePubrel, publishSize, writePublish, writeValuePublish } from './packets.js';
 import { ValuePublish, type Publish } from '../../publish/plan.js';

@@ -72,7 +72,7 @@ export class RedisLink {
         this.setReady(false);
       });
       c.on('error', (err: Error) => this.onError(err));
-      return c as unknown as ReturnType<RedisLink['make']>;
+      return c;
     }
     const c = createCluster({
       rootNodes: ep.nodes.map((n) => ({ socket: socket(n) })),
@@ -98,7 +98,7 @@ export class RedisLink {
     });
     c.on('node-error', (err: Error) => this.onError(err));
     c.on('error', (err: Error) => this.onError(err));
-    return c as unknown as ReturnType<RedisLink['make']>;
+    return c;
   }
 
   private async connect(): Promise<void> {

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { type X509Certificate } from 'node:crypto';
 
 export type VerifyResult = { ok: true; chain: X509Certificate[] } | { ok: false; reason: string };
 
