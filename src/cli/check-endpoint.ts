@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { checkEndpoint } from '../ops/endpoint.js';
+import { checkEndpoint } from './doctor/endpoint.js';
 import { splitPem } from '../server/tls.js';
 import { formatLine, type CheckLine } from '../tls/check.js';
 import { deliveryPolicyProblem } from '../tesla/delivery-policy.js';
