@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { configPath } from '../config/load.js';
-import { expiry, PRESET_NAMES, resolveFields, type FleetTelemetryConfigBody } from '../ops/fleet-config.js';
+import { expiry, PRESET_NAMES, resolveFields, type FleetTelemetryConfigBody } from '../tesla/telemetry-config.js';
 import { splitPem } from '../server/tls.js';
 import { VIN_PATTERN } from '../tls/devcerts.js';
 import { verifyCaAgainstServer } from '../tls/probe.js';
