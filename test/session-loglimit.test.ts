@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { clip, LogLimiter } from '../src/ops/loglimit.js';
+import { clip, LogLimiter } from '../src/log-limit.js';
 import { SessionLog } from '../src/server/vehiclelog.js';
 
 t.test('per connection: the first lines, then one summary per interval with the count', async (t) => {

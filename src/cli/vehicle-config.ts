@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { configPath } from '../config/load.js';
 import { expiry, PRESET_NAMES, resolveFields, type FleetTelemetryConfigBody } from '../tesla/telemetry-config.js';
-import { splitPem } from '../server/tls.js';
+import { splitPem } from '../tls/ca-bundle.js';
 import { VIN_PATTERN } from '../tls/devcerts.js';
 import { verifyCaAgainstServer } from '../tls/probe.js';
 import { deriveVehicleCa } from '../tls/vehicle-ca.js';

@@ -1,7 +1,7 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { clip, LogLimiter } from '../ops/loglimit.js';
+import { clip, LogLimiter } from '../log-limit.js';
 import type { ServerEvents } from './events.js';
 
 /** Why a vehicle's TLS handshake failed, as a metric label and a sentence an operator can act on. */

@@ -1,7 +1,7 @@
 import type { PeerCertificate } from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import { vinFromCommonName, type VinResult } from '../publish/topics.js';
-import { clip } from '../ops/loglimit.js';
+import { clip } from '../log-limit.js';
 
 function first(v: unknown): unknown {
   return Array.isArray(v) ? v[0] : v;

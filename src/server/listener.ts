@@ -16,14 +16,14 @@ import { PendingRecords } from './pending.js';
 import type { Readiness } from '../ops/readiness.js';
 import { bindError } from './start-error.js';
 import { startStatusServer, type StatusServer } from './status.js';
-import { clip } from '../ops/loglimit.js';
+import { clip } from '../log-limit.js';
 import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
 import type { ServerTlsMaterial } from './tls.js';
 import type { InflightGate } from './gate.js';
 import { SUPERSEDED_CLOSE, type CloseOutcome, type PresencePort } from './presence/port.js';
 import { createPlainListener } from './proxy/plain-listener.js';
 import { proxiedCertificate } from './proxy/identify.js';
-import { parseTrustedProxies } from './proxy/trusted.js';
+import { parseTrustedProxies } from '../config/trusted-proxies.js';
 
 /**
  * The floor of docs/protocol.md §1.4: well above the 1,000,000 bytes of docs/protocol.md §3.2,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { LogLimiter } from '../ops/loglimit.js';
+import type { LogLimiter } from '../log-limit.js';
 import type { Dispatcher } from './dispatch.js';
 import type { ServerEvents } from './events.js';
 import type { InflightGate } from './gate.js';

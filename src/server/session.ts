@@ -1,4 +1,4 @@
-import { clip } from '../ops/loglimit.js';
+import { clip } from '../log-limit.js';
 import { DecodeError, isPermanent, UnreadableFrame } from '../errors.js';
 import { MESSAGE_STREAM, peekTxid, readFrame, writeAck, writeError, type Frame } from '../envelope/index.js';
 import { decodeRecord } from '../record/decode.js';
