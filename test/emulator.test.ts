@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeRecord } from '../src/record/decode.js';
 import type { VRecord } from '../src/record/types.js';
-import { writeDevCerts } from '../src/tls/devcerts.js';
+import { writeDevCerts } from '../src/tls/dev-certs.js';
 import {
   CarModel,
   certSourceFromCa,

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { configPath } from '../config/load.js';
 import { expiry, PRESET_NAMES, resolveFields, type FleetTelemetryConfigBody } from '../tesla/telemetry-config.js';
 import { splitPem } from '../tls/ca-bundle.js';
-import { VIN_PATTERN } from '../tls/devcerts.js';
+import { VIN_PATTERN } from '../tls/dev-certs.js';
 import { verifyCaAgainstServer } from '../tls/probe.js';
 import { deriveVehicleCa } from '../tls/vehicle-ca.js';
 import { DELIVERY_POLICY, deliveryPolicyProblem } from '../tesla/delivery-policy.js';

@@ -11,7 +11,7 @@ import type { Dispatcher } from './dispatch.js';
 import type { ServerEvents } from './events.js';
 import { certificateNames, connectionIdFrom, vinFromCertificate } from './identity.js';
 import { limitedLog, watchHandshakes } from './handshake.js';
-import { serverLogLimiter } from './vehiclelog.js';
+import { serverLogLimiter } from './vehicle-log.js';
 import { PendingRecords } from './pending.js';
 import type { Readiness } from '../ops/readiness.js';
 import { bindError } from './start-error.js';

@@ -29,7 +29,7 @@ export interface SessionOptions {
   rateLimit?: { messageLimit: number; intervalMs: number };
   /** Admission: server-wide and per-vehicle bounds on records in flight, producers' room. */
   gate?: InflightGate;
-  /** The process-wide log limit, shared by every session (see vehiclelog.ts). */
+  /** The process-wide log limit, shared by every session (see vehicle-log.ts). */
   logs?: LogLimiter;
   /** Records in flight server-wide, so a resend joins its original (see pending.ts). */
   pending?: PendingRecords;

@@ -4,8 +4,8 @@ import { MESSAGE_STREAM, peekTxid, readFrame, writeAck, writeError, type Frame }
 import { decodeRecord } from '../record/decode.js';
 import type { VehicleRecord } from '../record/types.js';
 import { makeConnectivityRecord, UntilTaken } from './connectivity.js';
-import { SlidingWindow } from './ratelimit.js';
-import { SessionLog } from './vehiclelog.js';
+import { SlidingWindow } from './rate-limit.js';
+import { SessionLog } from './vehicle-log.js';
 import { PendingRecords } from './pending.js';
 import type { FrameOutcome, SessionInfo, SessionOptions, VehicleSocket } from './session-types.js';
 import { FrameQueue } from './frame-queue.js';
@@ -61,7 +61,7 @@ export class VehicleSession {
 
   /**
    * Made on first use: most connections never log, and 10,000 idle vehicles each holding a child
-   * logger is memory for nothing. Limited per event (see vehiclelog.ts): vehicles must not
+   * logger is memory for nothing. Limited per event (see vehicle-log.ts): vehicles must not
    * control the log volume.
    */
   private get log(): SessionLog {

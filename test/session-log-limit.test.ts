@@ -2,7 +2,7 @@ import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { clip, LogLimiter } from '../src/log-limit.js';
-import { SessionLog } from '../src/server/vehiclelog.js';
+import { SessionLog } from '../src/server/vehicle-log.js';
 
 t.test('per connection: the first lines, then one summary per interval with the count', async (t) => {
   const l = new LogLimiter({ burst: 3, intervalMs: 60_000, renew: false });
