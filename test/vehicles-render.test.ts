@@ -1,5 +1,5 @@
 import t from 'tap';
-import { fleetBodyProblem } from '../src/cli/fleet-body.js';
+import { fleetListingProblem } from '../src/cli/fleet-listing.js';
 import { baseFromConfig, baseFromUrl } from '../src/cli/fleet-fetch.js';
 import { UsageError } from '../src/cli/command.js';
 import { ago, clip, duration, renderFleet, safeText, valueText } from '../src/cli/vehicles-render.js';
@@ -145,11 +145,11 @@ t.test('clip counts visible characters only', async (t) => {
 });
 
 t.test('what the view accepts as a fleet body', async (t) => {
-  t.equal(fleetBodyProblem(fleetFixture()), undefined);
-  t.equal(fleetBodyProblem([]), 'not a JSON object');
-  t.equal(fleetBodyProblem({ at: 1, health: {}, vehicles: {} }), '"vehicles" is not an array');
-  t.equal(fleetBodyProblem({ at: 1, health: {}, vehicles: [{ name: 'x' }] }), 'vehicles[0] has no "vin"');
-  t.equal(fleetBodyProblem({ count: 0, vehicles: [] }), '"at" is not a number', "the older /vehicles body is not taken for a fleet");
+  t.equal(fleetListingProblem(fleetFixture()), undefined);
+  t.equal(fleetListingProblem([]), 'not a JSON object');
+  t.equal(fleetListingProblem({ at: 1, health: {}, vehicles: {} }), '"vehicles" is not an array');
+  t.equal(fleetListingProblem({ at: 1, health: {}, vehicles: [{ name: 'x' }] }), 'vehicles[0] has no "vin"');
+  t.equal(fleetListingProblem({ count: 0, vehicles: [] }), '"at" is not a number', "the older /vehicles body is not taken for a fleet");
 });
 
 t.test('where the monitoring port is: --url forms and a config', async (t) => {

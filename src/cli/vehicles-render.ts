@@ -1,4 +1,4 @@
-import type { FleetBody, FleetHealth, FleetVehicle } from './fleet-body.js';
+import type { FleetListing, FleetHealth, FleetVehicle } from './fleet-listing.js';
 
 /**
  * The terminal view of GET /api/fleet: a health line and one row per vehicle. Pure: the same body
@@ -188,7 +188,7 @@ export function clip(s: string, w: number): string {
 const finish = (lines: string[], width: number | undefined) => (width === undefined ? lines : lines.map((l) => clip(l, width))).join('\n') + '\n';
 
 /** The whole view: health, a blank line, the table (lines end with "\n"). */
-export function renderFleet(body: FleetBody, opts: RenderOptions): string {
+export function renderFleet(body: FleetListing, opts: RenderOptions): string {
   const { width, color } = opts;
   const out = joinWrapped(healthParts(body.health ?? {}), width, color);
   out.push('');
