@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { makePki, type TestPki } from '../test/helpers/pki.js';
 import { NGINX, startNginx } from '../test/helpers/nginx.js';
 import { HAPROXY, startTlsLb } from '../test/helpers/haproxy.js';
-import { teslaCaDir } from '../src/server/tls.js';
+import { teslaCaDir } from '../src/tls/ca-bundle.js';
 import { flagsOrExit, type FlagSpec } from './lib/args.js';
 import { startBroker } from './lib/broker.js';
 import { deadlineExit, trackDir } from './lib/cleanup.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
-import { clientIssuerLine, EXTRA_CA_NAMES_WARN, longCaList } from '../src/ops/endpoint.js';
-import { createCa, issueCert } from '../src/tls/devcerts.js';
-import { tlsEndLine } from '../src/ops/tls-end.js';
+import { clientIssuerLine, EXTRA_CA_NAMES_WARN, longCaList } from '../src/cli/doctor/endpoint.js';
+import { createCa, issueCert } from '../src/tls/dev-certs.js';
+import { tlsEndLine } from '../src/cli/doctor/tls-end.js';
 
 // The pure rules behind check-endpoint's ca_list and tls_end lines.
 

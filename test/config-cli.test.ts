@@ -3,7 +3,7 @@ import { runCli, STACK, testdir } from './helpers/cli.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCa, issueCert, type KeyPairPem } from '../src/tls/devcerts.js';
+import { createCa, issueCert, type KeyPairPem } from '../src/tls/dev-certs.js';
 
 
 

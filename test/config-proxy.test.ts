@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseConfig } from '../src/config/load.js';
 import { ConfigError } from '../src/config/errors.js';
-import { parseTrustedProxies } from '../src/server/proxy/trusted.js';
+import { parseTrustedProxies } from '../src/config/trusted-proxies.js';
 import { configChecks } from '../src/tls/check.js';
 
 // tls.proxy: absent by default; its addresses and header name checked at load, with stable codes.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseConfig } from '../src/config/load.js';
 import { checkAtStart, checkTls, type CheckLine } from '../src/tls/check.js';
-import { createCa, issueCert, type KeyPairPem } from '../src/tls/devcerts.js';
+import { createCa, issueCert, type KeyPairPem } from '../src/tls/dev-certs.js';
 
 /**
  * t.testdir, named per process: another run of the suite in this checkout (engineers test in

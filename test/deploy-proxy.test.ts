@@ -9,7 +9,7 @@ import { NGINX, startNginx } from './helpers/nginx.js';
 import { subscribe, type Subscriber } from './helpers/subscriber.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 import { escapedPem, rawExchange } from './helpers/proxied.js';
-import { teslaCaDir } from '../src/server/tls.js';
+import { teslaCaDir } from '../src/tls/ca-bundle.js';
 import { sleep, waitUntil } from './helpers/ports.js';
 import { runCli } from './helpers/cli.js';
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createCa, issueCert, loadCa, writeDevCerts, type KeyPairPem } from '../src/tls/devcerts.js';
+import { createCa, issueCert, loadCa, writeDevCerts, type KeyPairPem } from '../src/tls/dev-certs.js';
 
 const execFileP = promisify(execFile);
 const VIN = '5YJ3E1EA7KF000001';

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCa, issueCert, type KeyPairPem } from '../src/tls/devcerts.js';
+import { createCa, issueCert, type KeyPairPem } from '../src/tls/dev-certs.js';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
 import { freePort } from './helpers/ports.js';
 import { startServer } from './helpers/server.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { runCli, STACK, testdir } from './helpers/cli.js';
 import { join } from 'node:path';
-import { createCa, issueCert, type KeyPairPem } from '../src/tls/devcerts.js';
+import { createCa, issueCert, type KeyPairPem } from '../src/tls/dev-certs.js';
 
 // Relative paths in a config resolve from the config file's folder; Tesla's server resolves them
 // from its working directory. A missing TLS file must show the path as written, the path it was

@@ -2,7 +2,7 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConnectFailureReport } from '../src/emulator/connect-failures.js';
-import { issueCert } from '../src/tls/devcerts.js';
+import { issueCert } from '../src/tls/dev-certs.js';
 import { runCli, testdir } from './helpers/cli.js';
 import { makePki } from './helpers/pki.js';
 import { startServer } from './helpers/server.js';

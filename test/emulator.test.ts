@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeRecord } from '../src/record/decode.js';
-import { writeDevCerts } from '../src/tls/devcerts.js';
+import { writeDevCerts } from '../src/tls/dev-certs.js';
 import {
   CarModel,
   certSourceFromCa,

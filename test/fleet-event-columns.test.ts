@@ -3,7 +3,7 @@ import { changedCells, EVENT_COLUMNS, rowCells } from '../src/ops/fleet/columns.
 import { LocalFleet } from '../src/ops/fleet/local.js';
 import { type FleetStore } from '../src/ops/fleet/store.js';
 import { StreamRows } from '../src/ops/fleet/stream-rows.js';
-import type { FleetBody, FleetRow } from '../src/ops/fleet/types.js';
+import type { FleetUpdate, FleetRow } from '../src/ops/fleet/types.js';
 import { addVehicle, makeVehicle, startFilledFleet } from './helpers/fleet-filled.js';
 
 // /api/events in columns: what the server keeps and sends (src/ops/fleet/columns.ts,
@@ -28,7 +28,7 @@ interface DeltaEvent {
   removed: string[];
 }
 
-const bodyOf = (store: FleetStore, since = 0): Promise<{ body: FleetBody; cursor: number }> =>
+const bodyOf = (store: FleetStore, since = 0): Promise<{ body: FleetUpdate; cursor: number }> =>
   new LocalFleet(store, { fleetTotals: () => ({ frames_acked_total: 0, frames_unanswered_total: 0, frames_error_total: 0, fields_total: 0, records_in_flight: 0, broker_connected: null }), readiness: () => ({ ready: true }) }).changes(since);
 
 t.test('a full event read by the page gives back the rows of /api/fleet', async (t) => {

@@ -2,7 +2,7 @@ import t from 'tap';
 import WebSocket from 'ws';
 import type { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import type { KeyPairPem } from '../src/tls/devcerts.js';
+import type { KeyPairPem } from '../src/tls/dev-certs.js';
 import { FrameTemplate, readResponse, RESPONSE_ACK, RESPONSE_ERROR } from '../bench/lib/frames.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbeddedBroker } from '../src/broker/embedded.js';
 
-import { issueCert } from '../src/tls/devcerts.js';
+import { issueCert } from '../src/tls/dev-certs.js';
 import { NATS_BINARY, startNats } from './helpers/isolation.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';

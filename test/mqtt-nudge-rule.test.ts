@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { Batch, type MqttLink } from '../src/producers/mqtt/link.js';
 import { Nudger } from '../src/producers/mqtt/nudge.js';
 import type { Publish } from '../src/publish/plan.js';
-import { createCa, issueCert } from '../src/tls/devcerts.js';
+import { createCa, issueCert } from '../src/tls/dev-certs.js';
 import { makeLink, PINGRESP, puback, ScriptedBroker } from './helpers/nudge.js';
 import { waitUntil } from './helpers/ports.js';
 

@@ -10,7 +10,7 @@ import { REDIS_SERVER, startRedis, startRedisCluster, subscribeRedis, type Redis
 import { startServer, type ServerProcess } from './helpers/server.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 import { sleep } from './helpers/ports.js';
-import { issueCert } from '../src/tls/devcerts.js';
+import { issueCert } from '../src/tls/dev-certs.js';
 
 // Tesla's redis dispatcher (datastore/redis/redis.go): each record's protobuf message, with the
 // certificate's VIN set and Tesla's transforms applied, PUBLISHed on

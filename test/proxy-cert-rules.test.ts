@@ -2,10 +2,10 @@ import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCa, issueCert } from '../src/tls/devcerts.js';
+import { createCa, issueCert } from '../src/tls/dev-certs.js';
 import { certFromHeader } from '../src/server/proxy/header-cert.js';
 import { verifyClientCert } from '../src/server/proxy/verify.js';
-import { splitPem, teslaCaDir } from '../src/server/tls.js';
+import { splitPem, teslaCaDir } from '../src/tls/ca-bundle.js';
 
 // The pure rules of tls.proxy: reading the header and verifying what it holds, as OpenSSL would.
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate, createHash } from 'node:crypto';
-import { issueCert } from '../src/tls/devcerts.js';
+import { issueCert } from '../src/tls/dev-certs.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { makePki } from './helpers/pki.js';
 import { freePort, sleep } from './helpers/ports.js';

@@ -8,7 +8,7 @@ import { startServer, type ServerProcess } from './helpers/server.js';
 import { subscribe, type Subscriber } from './helpers/subscriber.js';
 import { connectVehicle, vFrame, vPayload } from './helpers/vehicle.js';
 import { sleep, waitUntil } from './helpers/ports.js';
-import { issueCert } from '../src/tls/devcerts.js';
+import { issueCert } from '../src/tls/dev-certs.js';
 
 // What each kind of frame gets (contract §3), through the real CLI on the embedded broker.
 const VIN = '5YJ3E1EA7KF000002';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { connect as tlsConnect } from 'node:tls';
-import { createCa, issueCert } from '../src/tls/devcerts.js';
+import { createCa, issueCert } from '../src/tls/dev-certs.js';
 import { makePki } from './helpers/pki.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { brokerConnected, startServer } from './helpers/server.js';

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { closedAfterCertificate, classifyHandshakeFailure } from '../src/server/handshake.js';
-import { createCa } from '../src/tls/devcerts.js';
+import { createCa } from '../src/tls/dev-certs.js';
 import { testdir } from './helpers/cli.js';
 import { makePki } from './helpers/pki.js';
 import { waitUntil } from './helpers/ports.js';

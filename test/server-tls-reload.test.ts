@@ -8,7 +8,7 @@ import { makePki } from './helpers/pki.js';
 import { freePort } from './helpers/ports.js';
 import { startServer, type ServerProcess } from './helpers/server.js';
 import { connectVehicle, vFrame, type VehicleClient } from './helpers/vehicle.js';
-import { issueCert, type KeyPairPem } from '../src/tls/devcerts.js';
+import { issueCert, type KeyPairPem } from '../src/tls/dev-certs.js';
 
 // Issue #30 item 6: certificates renewed without a restart (SIGHUP and file changes).
 t.setTimeout(240_000);

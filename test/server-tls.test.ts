@@ -5,7 +5,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { makePki, type TestPki } from './helpers/pki.js';
 import { startServer } from './helpers/server.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
-import { splitPem, teslaCaDir } from '../src/server/tls.js';
+import { splitPem, teslaCaDir } from '../src/tls/ca-bundle.js';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

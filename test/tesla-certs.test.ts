@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runCli, STACK, testdir } from './helpers/cli.js';
-import { splitPem } from '../src/server/tls.js';
+import { splitPem } from '../src/tls/ca-bundle.js';
 
 // certs --hostname: a server certificate for the public name a real car connects to.
 const execFileP = promisify(execFile);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createServer, type TlsOptions } from 'node:tls';
 import { runCli, STACK, testdir } from './helpers/cli.js';
 import { startServer } from './helpers/server.js';
-import { createCa, issueCert } from '../src/tls/devcerts.js';
+import { createCa, issueCert } from '../src/tls/dev-certs.js';
 
 // check-endpoint: the server as a vehicle reaches it, against real listeners.
 const VIN = '5YJ3E1EA7KF000031';

@@ -6,8 +6,8 @@ import { connect as tlsConnect } from 'node:tls';
 import { runCli, STACK, testdir } from './helpers/cli.js';
 import { startServer } from './helpers/server.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
-import { splitPem } from '../src/server/tls.js';
-import { createCa, issueCert } from '../src/tls/devcerts.js';
+import { splitPem } from '../src/tls/ca-bundle.js';
+import { createCa, issueCert } from '../src/tls/dev-certs.js';
 
 // vehicle-config: the fleet_telemetry_config body, its ca judged against the server vehicles reach.
 const VIN = '5YJ3E1EA7KF000021';

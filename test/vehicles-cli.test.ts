@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FleetBody } from '../src/cli/fleet-body.js';
+import type { FleetListing } from '../src/cli/fleet-listing.js';
 import { CLI, runCli, STACK, testdir } from './helpers/cli.js';
 import { fleetFixture } from './helpers/fleet-fixture.js';
 import { freePort, trackChild } from './helpers/ports.js';
@@ -21,7 +21,7 @@ interface StandIn {
 }
 
 /** CONTRACT STAND-IN for the monitoring port: GET /api/fleet answers `body(n)` for the n-th request. */
-async function contractStandIn(t: Test, body: (n: number) => FleetBody | { status: number; text: string }): Promise<StandIn> {
+async function contractStandIn(t: Test, body: (n: number) => FleetListing | { status: number; text: string }): Promise<StandIn> {
   let n = 0;
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/api/fleet') {

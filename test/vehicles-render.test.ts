@@ -1,8 +1,8 @@
 import t from 'tap';
-import { fleetBodyProblem } from '../src/cli/fleet-body.js';
+import { fleetListingProblem } from '../src/cli/fleet-listing.js';
 import { baseFromConfig, baseFromUrl } from '../src/cli/fleet-fetch.js';
 import { UsageError } from '../src/cli/command.js';
-import { ago, clip, duration, renderFleet, safeText, valueText } from '../src/cli/vehicles-render.js';
+import { ago, duration, fitWidth, renderFleet, safeText, valueText } from '../src/cli/vehicles-render.js';
 import type { Config } from '../src/config/types.js';
 import { AT, fleetFixture, row } from './helpers/fleet-fixture.js';
 
@@ -137,19 +137,19 @@ t.test('a long fleet in a short terminal: the rows that fit, then a count', asyn
   t.equal(lines(renderFleet(body, { color: false, maxRows: 10 })).filter((l) => l.startsWith('5YJ3')).length, 10, 'exactly enough room: no count line');
 });
 
-t.test('clip counts visible characters only', async (t) => {
-  t.equal(clip('abcdef', 6), 'abcdef');
-  t.equal(clip('abcdef', 4), 'abc…');
-  t.equal(clip('\x1b[1mabcdef\x1b[0m', 6), '\x1b[1mabcdef\x1b[0m');
-  t.equal(clip('\x1b[1mabcdef\x1b[0m', 3), '\x1b[1mab…\x1b[0m');
+t.test('fitWidth counts visible characters only', async (t) => {
+  t.equal(fitWidth('abcdef', 6), 'abcdef');
+  t.equal(fitWidth('abcdef', 4), 'abc…');
+  t.equal(fitWidth('\x1b[1mabcdef\x1b[0m', 6), '\x1b[1mabcdef\x1b[0m');
+  t.equal(fitWidth('\x1b[1mabcdef\x1b[0m', 3), '\x1b[1mab…\x1b[0m');
 });
 
 t.test('what the view accepts as a fleet body', async (t) => {
-  t.equal(fleetBodyProblem(fleetFixture()), undefined);
-  t.equal(fleetBodyProblem([]), 'not a JSON object');
-  t.equal(fleetBodyProblem({ at: 1, health: {}, vehicles: {} }), '"vehicles" is not an array');
-  t.equal(fleetBodyProblem({ at: 1, health: {}, vehicles: [{ name: 'x' }] }), 'vehicles[0] has no "vin"');
-  t.equal(fleetBodyProblem({ count: 0, vehicles: [] }), '"at" is not a number', "the older /vehicles body is not taken for a fleet");
+  t.equal(fleetListingProblem(fleetFixture()), undefined);
+  t.equal(fleetListingProblem([]), 'not a JSON object');
+  t.equal(fleetListingProblem({ at: 1, health: {}, vehicles: {} }), '"vehicles" is not an array');
+  t.equal(fleetListingProblem({ at: 1, health: {}, vehicles: [{ name: 'x' }] }), 'vehicles[0] has no "vin"');
+  t.equal(fleetListingProblem({ count: 0, vehicles: [] }), '"at" is not a number', "the older /vehicles body is not taken for a fleet");
 });
 
 t.test('where the monitoring port is: --url forms and a config', async (t) => {

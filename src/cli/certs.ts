@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseArgs, UsageError, type Command } from './command.js';
-import { HOSTNAME_PATTERN, VIN_PATTERN, writeDevCerts, writeNamedServerCert } from '../tls/devcerts.js';
+import { HOSTNAME_PATTERN, VIN_PATTERN, writeDevCerts, writeNamedServerCert } from '../tls/dev-certs.js';
 
 const DEFAULT_OUT = 'dev-certs';
 const DEFAULT_VINS = ['5YJ3E1EA7KF000001'];

@@ -1,7 +1,7 @@
 import { loadConfigForCommand } from './config-file.js';
 import { parseArgs, UsageError, type Command } from './command.js';
 import { checkTls, configChecks, formatLine } from '../tls/check.js';
-import { brokerTlsFileChecks, onlineChecks, pluginChecks } from '../ops/doctor.js';
+import { brokerTlsFileChecks, onlineChecks, pluginChecks } from './doctor/online.js';
 import { teslaChecks } from '../tesla/checks.js';
 
 const checkConfig: Command = {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { checkEndpoint } from '../ops/endpoint.js';
-import { splitPem } from '../server/tls.js';
+import { checkEndpoint } from './doctor/endpoint.js';
+import { splitPem } from '../tls/ca-bundle.js';
 import { formatLine, type CheckLine } from '../tls/check.js';
 import { deliveryPolicyProblem } from '../tesla/delivery-policy.js';
 import { parseArgs, UsageError, type Command } from './command.js';

@@ -1,7 +1,7 @@
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import type { Config } from '../config/types.js';
-import { fleetBodyProblem, type FleetBody } from './fleet-body.js';
+import { fleetListingProblem, type FleetListing } from './fleet-listing.js';
 import { UsageError } from './command.js';
 
 /** A request that gets no answer within this is a failure (the view must not hang). */
@@ -41,7 +41,7 @@ export function baseFromConfig(cfg: Config, file: string): { base: string } | { 
   return { base: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };
 }
 
-export type FetchResult = { ok: true; body: FleetBody; text: string } | { ok: false; why: string };
+export type FetchResult = { ok: true; body: FleetListing; text: string } | { ok: false; why: string };
 
 /** Plain words for why a request found no server. */
 function networkWhy(err: NodeJS.ErrnoException): string {
@@ -92,7 +92,7 @@ export async function fetchFleet(url: string, signal?: AbortSignal): Promise<Fet
   } catch {
     return { ok: false, why: 'the answer is not JSON (is this the monitoring port?)' };
   }
-  const problem = fleetBodyProblem(body);
+  const problem = fleetListingProblem(body);
   if (problem) return { ok: false, why: `the answer is not a fleet view: ${problem}` };
-  return { ok: true, body: body as FleetBody, text: res.text };
+  return { ok: true, body: body as FleetListing, text: res.text };
 }

@@ -4,7 +4,7 @@ import { parseArgs, UsageError, type Command } from './command.js';
 import { ConfigError } from '../config/errors.js';
 import { configPath, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
-import { connackReason, socketErrorText } from '../ops/doctor-broker.js';
+import { connackReason, socketErrorText } from './doctor/broker.js';
 import { brokerUrl } from '../producers/mqtt/options.js';
 import { parseBrokerUrl } from '../producers/mqtt/transport.js';
 

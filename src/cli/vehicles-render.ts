@@ -1,4 +1,4 @@
-import type { FleetBody, FleetHealth, FleetVehicle } from './fleet-body.js';
+import type { FleetListing, FleetHealth, FleetVehicle } from './fleet-listing.js';
 
 /**
  * The terminal view of GET /api/fleet: a health line and one row per vehicle. Pure: the same body
@@ -164,7 +164,7 @@ function layout(rows: Cell[][], width: number | undefined): { keep: number[]; wi
  * `s` cut to `w` visible characters; colour sequences do not count, and a cut line ends with a
  * reset so the colour does not run on.
  */
-export function clip(s: string, w: number): string {
+export function fitWidth(s: string, w: number): string {
   const ESC = /^\x1b\[[0-9;]*m/;
   if (length(s.replace(/\x1b\[[0-9;]*m/g, '')) <= w) return s;
   let out = '';
@@ -185,10 +185,10 @@ export function clip(s: string, w: number): string {
   return w <= 0 ? '' : out + '…' + (s.includes('\x1b[') ? '\x1b[0m' : '');
 }
 
-const finish = (lines: string[], width: number | undefined) => (width === undefined ? lines : lines.map((l) => clip(l, width))).join('\n') + '\n';
+const finish = (lines: string[], width: number | undefined) => (width === undefined ? lines : lines.map((l) => fitWidth(l, width))).join('\n') + '\n';
 
 /** The whole view: health, a blank line, the table (lines end with "\n"). */
-export function renderFleet(body: FleetBody, opts: RenderOptions): string {
+export function renderFleet(body: FleetListing, opts: RenderOptions): string {
   const { width, color } = opts;
   const out = joinWrapped(healthParts(body.health ?? {}), width, color);
   out.push('');

@@ -6,7 +6,7 @@ import { closest, ConfigError, dottedPath, pointerPart, type ConfigProblem } fro
 import { describeError, schemaAt, type SchemaNode } from './describe.js';
 import { scanJson } from './json.js';
 import type { Config } from './types.js';
-import { broadEntries, parseTrustedProxies } from '../server/proxy/trusted.js';
+import { broadEntries, parseTrustedProxies } from './trusted-proxies.js';
 
 export { BUILTIN_PRODUCERS };
 

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { KeyPairPem } from '../tls/devcerts.js';
+import type { KeyPairPem } from '../tls/dev-certs.js';
 import { ConnectFailureReport } from './connect-failures.js';
 import { emulatorVins, type CertSource } from './identity.js';
 import { seedOf } from './model.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { issueCert, loadCa, type KeyPairPem } from '../tls/devcerts.js';
+import { issueCert, loadCa, type KeyPairPem } from '../tls/dev-certs.js';
 
 /** Emulated VINs: a Model 3 prefix and a serial, so `certs`' default VIN is vehicle 1. */
 const VIN_PREFIX = '5YJ3E1EA7KF';

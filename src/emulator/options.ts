@@ -1,4 +1,4 @@
-import type { KeyPairPem } from '../tls/devcerts.js';
+import type { KeyPairPem } from '../tls/dev-certs.js';
 import type { FrameStore } from './store.js';
 
 /** How a vehicle behaves; every field has a default (VEHICLE_DEFAULTS). */

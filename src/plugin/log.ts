@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LogLimiter } from '../ops/loglimit.js';
+import { LogLimiter } from '../log-limit.js';
 
 /** Levels a rate-limited line can be written at. */
 export type LimitedLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -1,6 +1,6 @@
 import type protobuf from 'protobufjs';
 import { lookupEnum, lookupType } from './schema.js';
-import { decodeVPayload } from './vdecode.js';
+import { decodeVPayload } from './v-decode.js';
 import type { Alert, Instant, VehicleErrorEntry, VehicleRecord } from './types.js';
 import { DecodeError } from '../errors.js';
 

@@ -83,17 +83,17 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
   const broker = await startBrokerIfEmbedded(config, logger);
   if (broker) undo.push(() => broker.close());
   let stopping = false;
-  const fleet = new Fleet(config, logger, n, () => stopping);
+  const pool = new WorkerPool(config, logger, n, () => stopping);
 
   const monitoringPort = config.monitoring.prometheus_metrics_port;
   let monitor: MonitorServer | undefined;
   if (monitoringPort !== undefined) {
     // The fleet view over every worker: each answers the rows changed since its cursor.
-    const view = new MergedFleet((what, arg) => fleet.ask(what, arg), () => fleet.readiness(), n, config.monitoring.fleet_view.max_vehicles);
+    const view = new MergedFleet((what, arg) => pool.ask(what, arg), () => pool.readiness(), n, config.monitoring.fleet_view.max_vehicles);
     const allowed = fleetAccessFromConfig(config);
     if (!allowed.ok) await unwind(new StartError(allowed.message, { code: allowed.code, cause: allowed.cause }));
     const access = allowed.ok ? allowed.access : undefined;
-    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort, access, metrics: fleet, logger, fleet: view }).catch((err) =>
+    monitor = await startMonitor({ host: config.monitoring.host, port: monitoringPort, access, metrics: pool, logger, fleet: view }).catch((err) =>
       unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort)),
     );
     undo.push(() => monitor!.close());
@@ -101,21 +101,21 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
   }
   let status: StatusServer | undefined;
   if (config.status_port !== undefined) {
-    status = await startStatusServer({ host: config.host, port: config.status_port, readiness: () => fleet.readiness(), stopping: () => stopping }).catch(unwind);
+    status = await startStatusServer({ host: config.host, port: config.status_port, readiness: () => pool.readiness(), stopping: () => stopping }).catch(unwind);
     undo.push(() => status!.close());
   }
 
   const keyPage = await startKeyPageIfConfigured(config, appKey, tls, logger).catch(unwind);
   if (keyPage) undo.push(() => keyPage.close());
 
-  const port = await fleet.start().catch(unwind);
+  const port = await pool.start().catch(unwind);
   logger.info(
     { event: 'listening', host: config.host, port, status_port: status?.port, workers: n },
     `vehicle server listening on ${config.host}:${port} (${n} workers)`,
   );
   // Judged once here, then handed to every worker: one error line for a broken file, not N.
   const reloader = startTlsReloader(config, tls, logger, (m) => {
-    fleet.broadcast({ ft: 'tls', cert: m.cert, key: m.key, ca: m.ca });
+    pool.broadcast({ ft: 'tls', cert: m.cert, key: m.key, ca: m.ca });
     keyPage?.setCertificate(m.cert, m.key);
   });
   let stopped: Promise<void> | undefined;
@@ -125,7 +125,7 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
       (stopped ??= (async () => {
         reloader.close();
         stopping = true;
-        await fleet.stop();
+        await pool.stop();
         status?.close();
         await keyPage?.close();
         await broker?.close();
@@ -135,7 +135,7 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
 }
 
 /** The N workers: forking, restarting, asking them questions, stopping them. */
-class Fleet implements MonitorSource {
+class WorkerPool implements MonitorSource {
   private readonly slots: Slot[];
   private readonly base: Config;
   private readonly clientId: string;

@@ -1,7 +1,7 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { clip, LogLimiter } from '../ops/loglimit.js';
+import { LogLimiter, shortenForLog } from '../log-limit.js';
 import type { ServerEvents } from './events.js';
 
 /** Why a vehicle's TLS handshake failed, as a metric label and a sentence an operator can act on. */
@@ -35,7 +35,7 @@ function dn(name: PeerCertificate['issuer'] | undefined): string {
   const o = name.O as unknown;
   const first = (v: unknown) => String(Array.isArray(v) ? v[0] : v);
   const parts = [cn !== undefined ? `CN=${first(cn)}` : '', o !== undefined ? `O=${first(o)}` : ''].filter(Boolean);
-  return clip(JSON.stringify(parts.join(', ') || 'unknown').slice(1, -1));
+  return shortenForLog(JSON.stringify(parts.join(', ') || 'unknown').slice(1, -1));
 }
 
 /**
@@ -76,7 +76,7 @@ export function classifyHandshakeFailure(err: NodeJS.ErrnoException & { reason?:
   if (code === 'ECONNRESET' || /hang up|ETIMEDOUT/.test(err.message)) {
     return { reason: 'closed_early', message: 'connection closed during the TLS handshake', notable: false };
   }
-  return { reason: 'other', message: `TLS handshake failed: ${clip(err.reason ?? err.message.split('\n')[0])}`, notable: true };
+  return { reason: 'other', message: `TLS handshake failed: ${shortenForLog(err.reason ?? err.message.split('\n')[0])}`, notable: true };
 }
 
 export type LimitedLog = (level: 'warn' | 'info' | 'debug', key: string, fields: { event: string } & Record<string, unknown>, msg: string) => void;
@@ -180,5 +180,5 @@ export function watchHandshakes(https: HttpsServer, limited: LimitedLog, events:
 /** The name the client asked for (SNI), cut short; undefined when it sent none. */
 function sniOf(socket: TLSSocket): string | undefined {
   const name = (socket as TLSSocket & { servername?: string | false }).servername;
-  return typeof name === 'string' && name ? clip(name) : undefined;
+  return typeof name === 'string' && name ? shortenForLog(name) : undefined;
 }

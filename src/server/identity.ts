@@ -1,7 +1,7 @@
 import type { PeerCertificate } from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import { vinFromCommonName, type VinResult } from '../publish/topics.js';
-import { clip } from '../ops/loglimit.js';
+import { shortenForLog } from '../log-limit.js';
 
 function first(v: unknown): unknown {
   return Array.isArray(v) ? v[0] : v;
@@ -17,7 +17,7 @@ export function vinFromCertificate(cert: PeerCertificate | undefined): VinResult
 /** For log lines: a certificate's subject CN and issuer, with what a client chose kept short. */
 export function certificateNames(cert: PeerCertificate | undefined): { cn: string; issuer: string } {
   // JSON escapes make control characters visible in a readable log line.
-  const show = (v: unknown) => JSON.stringify(clip(typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v))).slice(1, -1);
+  const show = (v: unknown) => JSON.stringify(shortenForLog(typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v))).slice(1, -1);
   const issuer = cert?.issuer ? Object.entries(cert.issuer).map(([k, v]) => `${k}=${show(first(v))}`).join(', ') : '';
   return { cn: show(first(cert?.subject?.CN)), issuer };
 }

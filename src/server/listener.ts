@@ -11,19 +11,19 @@ import type { Dispatcher } from './dispatch.js';
 import type { ServerEvents } from './events.js';
 import { certificateNames, connectionIdFrom, vinFromCertificate } from './identity.js';
 import { limitedLog, watchHandshakes } from './handshake.js';
-import { serverLogLimiter } from './vehiclelog.js';
+import { serverLogLimiter } from './vehicle-log.js';
 import { PendingRecords } from './pending.js';
 import type { Readiness } from '../ops/readiness.js';
 import { bindError } from './start-error.js';
 import { startStatusServer, type StatusServer } from './status.js';
-import { clip } from '../ops/loglimit.js';
+import { shortenForLog } from '../log-limit.js';
 import { VehicleSession, type SessionOptions, type VehicleSocket } from './session.js';
 import type { ServerTlsMaterial } from './tls.js';
 import type { InflightGate } from './gate.js';
 import { SUPERSEDED_CLOSE, type CloseOutcome, type PresencePort } from './presence/port.js';
 import { createPlainListener } from './proxy/plain-listener.js';
 import { proxiedCertificate } from './proxy/identify.js';
-import { parseTrustedProxies } from './proxy/trusted.js';
+import { parseTrustedProxies } from '../config/trusted-proxies.js';
 
 /**
  * The floor of docs/protocol.md §1.4: well above the 1,000,000 bytes of docs/protocol.md §3.2,
@@ -61,7 +61,7 @@ export interface VehicleServerDeps {
 /** A request header the vehicle chose, cut to what a log line or /vehicles should carry. */
 function header(req: IncomingMessage, name: string): string {
   const v = req.headers[name];
-  return clip((Array.isArray(v) ? v[0] : v) ?? '');
+  return shortenForLog((Array.isArray(v) ? v[0] : v) ?? '');
 }
 
 function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
@@ -193,7 +193,7 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
         session.onMessage(toBuffer(data));
       });
       answerPings(ws);
-      ws.on('error', (err) => limited('info', 'vehicle_socket_error', { event: 'vehicle_socket_error', vin, reason: clip(err.message) }, 'vehicle socket error'));
+      ws.on('error', (err) => limited('info', 'vehicle_socket_error', { event: 'vehicle_socket_error', vin, reason: shortenForLog(err.message) }, 'vehicle socket error'));
       ws.on('close', (code) => {
         sockets.delete(session);
         void session.onClose().finally(() => {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { LogLimiter } from '../ops/loglimit.js';
+import type { LogLimiter } from '../log-limit.js';
 import type { Dispatcher } from './dispatch.js';
 import type { ServerEvents } from './events.js';
 import type { InflightGate } from './gate.js';
@@ -29,7 +29,7 @@ export interface SessionOptions {
   rateLimit?: { messageLimit: number; intervalMs: number };
   /** Admission: server-wide and per-vehicle bounds on records in flight, producers' room. */
   gate?: InflightGate;
-  /** The process-wide log limit, shared by every session (see vehiclelog.ts). */
+  /** The process-wide log limit, shared by every session (see vehicle-log.ts). */
   logs?: LogLimiter;
   /** Records in flight server-wide, so a resend joins its original (see pending.ts). */
   pending?: PendingRecords;

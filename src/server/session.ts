@@ -1,11 +1,11 @@
-import { clip } from '../ops/loglimit.js';
+import { shortenForLog } from '../log-limit.js';
 import { DecodeError, isPermanent, UnreadableFrame } from '../errors.js';
 import { MESSAGE_STREAM, peekTxid, readFrame, writeAck, writeError, type Frame } from '../envelope/index.js';
 import { decodeRecord } from '../record/decode.js';
 import type { VehicleRecord } from '../record/types.js';
 import { makeConnectivityRecord, UntilTaken } from './connectivity.js';
-import { SlidingWindow } from './ratelimit.js';
-import { SessionLog } from './vehiclelog.js';
+import { SlidingWindow } from './rate-limit.js';
+import { SessionLog } from './vehicle-log.js';
 import { PendingRecords } from './pending.js';
 import type { FrameOutcome, SessionInfo, SessionOptions, VehicleSocket } from './session-types.js';
 import { FrameQueue } from './frame-queue.js';
@@ -61,7 +61,7 @@ export class VehicleSession {
 
   /**
    * Made on first use: most connections never log, and 10,000 idle vehicles each holding a child
-   * logger is memory for nothing. Limited per event (see vehiclelog.ts): vehicles must not
+   * logger is memory for nothing. Limited per event (see vehicle-log.ts): vehicles must not
    * control the log volume.
    */
   private get log(): SessionLog {
@@ -145,7 +145,7 @@ export class VehicleSession {
         await send();
       }
     } catch (err) {
-      this.log.line('warn', { event: 'connectivity_not_published', status, err: clip((err as Error).message) }, 'connectivity record not published');
+      this.log.line('warn', { event: 'connectivity_not_published', status, err: shortenForLog((err as Error).message) }, 'connectivity record not published');
     }
   }
 
@@ -261,12 +261,12 @@ export class VehicleSession {
     const ev = this.opts.events;
     if (err instanceof UnreadableFrame) {
       this.respond(writeError('', `unreadable frame: ${err.message}`));
-      this.log.line('warn', { event: 'frame_unreadable', reason: clip(err.message) }, 'unreadable frame');
+      this.log.line('warn', { event: 'frame_unreadable', reason: shortenForLog(err.message) }, 'unreadable frame');
       return ev.frameDone('', 'error_unreadable');
     }
     if (err instanceof DecodeError && f) {
       this.respond(writeError(f.txidBytes, `payload does not decode: ${err.message}`));
-      this.log.line('warn', { event: 'payload_undecodable', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(err.message) }, 'payload does not decode');
+      this.log.line('warn', { event: 'payload_undecodable', txid: shortenForLog(f.txid), record_type: shortenForLog(f.recordType), reason: shortenForLog(err.message) }, 'payload does not decode');
       return ev.frameDone(f.recordType, 'error_undecodable');
     }
     throw err;
@@ -301,12 +301,12 @@ export class VehicleSession {
         if (isPermanent(err)) {
           // The record can never be produced: an error response, so the vehicle stops resending.
           this.respond(writeError(f.txidBytes, reason));
-          this.log.line('warn', { event: 'record_invalid', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(reason) }, 'record can never be produced; error response');
+          this.log.line('warn', { event: 'record_invalid', txid: shortenForLog(f.txid), record_type: shortenForLog(f.recordType), reason: shortenForLog(reason) }, 'record can never be produced; error response');
           return this.settle(f.recordType, 'error_invalid', weight);
         }
         // docs/protocol.md §3.7: no response at all; the vehicle resends after its own timeout. A broker failure,
         // not the vehicle's: the MQTT producer logs the outage once; here only debug, limited.
-        this.log.line('debug', { event: 'record_unacked', txid: clip(f.txid), record_type: clip(f.recordType), reason: clip(reason) }, 'record not taken; no response');
+        this.log.line('debug', { event: 'record_unacked', txid: shortenForLog(f.txid), record_type: shortenForLog(f.recordType), reason: shortenForLog(reason) }, 'record not taken; no response');
         this.settle(f.recordType, 'unacked', weight);
       },
     );
@@ -335,7 +335,7 @@ export class VehicleSession {
     this.opts.events.senderMismatch();
     if (!this.senderWarned) {
       this.senderWarned = true;
-      this.log.line('warn', { event: 'sender_id_mismatch', sender_id: clip(sender), txid: clip(f.txid) }, 'sender_id does not match the certificate; using the certificate VIN');
+      this.log.line('warn', { event: 'sender_id_mismatch', sender_id: shortenForLog(sender), txid: shortenForLog(f.txid) }, 'sender_id does not match the certificate; using the certificate VIN');
     }
   }
 }

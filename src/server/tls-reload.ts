@@ -4,7 +4,8 @@ import { unwatchFile, watchFile } from 'node:fs';
 import type { Logger } from 'pino';
 import { configPath } from '../config/load.js';
 import type { Config } from '../config/types.js';
-import { serverTlsMaterial, splitPem, type ServerTlsMaterial } from './tls.js';
+import { splitPem } from '../tls/ca-bundle.js';
+import { serverTlsMaterial, type ServerTlsMaterial } from './tls.js';
 
 /** How often the TLS files are looked at (stat); an ACME renewal is picked up within this. */
 const TLS_WATCH_INTERVAL_MS = 2000;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { FleetTelemetryError } from '../errors.js';
-import { VIN_PATTERN } from '../tls/devcerts.js';
+import { VIN_PATTERN } from '../tls/dev-certs.js';
 
 /** The body `vehicle-config` prints: which cars, and the config they get. */
 export interface ConfigBody {

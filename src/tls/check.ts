@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { configPath } from '../config/load.js';
 import { CONFIGURED_PRODUCERS, UNUSED_KEY_NOTES } from '../config/schema.js';
 import type { Config } from '../config/types.js';
-import { splitPem, teslaCaDir } from '../server/tls.js';
+import { splitPem, teslaCaDir } from './ca-bundle.js';
 import { certLabel } from './cert-label.js';
 
 type CheckStatus = 'ok' | 'warn' | 'fail';

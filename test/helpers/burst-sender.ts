@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { writeStreamFrame } from '../../src/envelope/index.js';
-import type { KeyPairPem } from '../../src/tls/devcerts.js';
+import type { KeyPairPem } from '../../src/tls/dev-certs.js';
 import { vPayloadBytes } from '../../bench/lib/fields.js';
 import { connectVehicle } from './vehicle.js';
 

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCa, issueCert } from '../../src/tls/devcerts.js';
+import { createCa, issueCert } from '../../src/tls/dev-certs.js';
 import { independentVerifyToken } from './tesla-verify.js';
 
 export type SkipReason = 'missing_key' | 'unsupported_firmware' | 'unsupported_hardware' | 'max_configs';

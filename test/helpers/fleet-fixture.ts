@@ -1,4 +1,4 @@
-import type { FleetBody, FleetVehicle } from '../../src/cli/fleet-body.js';
+import type { FleetListing, FleetVehicle } from '../../src/cli/fleet-listing.js';
 
 /** The moment the fixture's server answered; every relative time is measured from it. */
 export const AT = 1_764_530_000_000;
@@ -11,7 +11,7 @@ export function row(vin: string, over: Partial<FleetVehicle> = {}): FleetVehicle
 }
 
 /** Three vehicles: one driving, one disconnected five minutes ago with a long name, one silent. */
-export function fleetFixture(): FleetBody {
+export function fleetFixture(): FleetListing {
   return {
     at: AT,
     health: {

@@ -5,7 +5,7 @@ import Long from 'long';
 import WebSocket from 'ws';
 import { writeStreamFrame } from '../../src/envelope/index.js';
 import { lookupType } from '../../src/record/schema.js';
-import type { KeyPairPem } from '../../src/tls/devcerts.js';
+import type { KeyPairPem } from '../../src/tls/dev-certs.js';
 import { accepting, deadline, freePort, trackChild, waitUntil } from './ports.js';
 import type { VehicleClient } from './vehicle.js';
 

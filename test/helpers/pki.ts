@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCa, issueCert, type KeyPairPem } from '../../src/tls/devcerts.js';
+import { createCa, issueCert, type KeyPairPem } from '../../src/tls/dev-certs.js';
 
 export interface TestPki {
   dir: string;

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:net';
 import WebSocket from 'ws';
-import type { KeyPairPem } from '../../src/tls/devcerts.js';
+import type { KeyPairPem } from '../../src/tls/dev-certs.js';
 
 /** The header nginx's $ssl_client_escaped_cert makes: the PEM, URL-encoded. */
 export const escapedPem = (cert: KeyPairPem) => encodeURIComponent(cert.certPem);

@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import type protobuf from 'protobufjs';
 import { readFrame, writeStreamFrame, type Frame } from '../../src/envelope/index.js';
 import { lookupType } from '../../src/record/schema.js';
-import type { KeyPairPem } from '../../src/tls/devcerts.js';
+import type { KeyPairPem } from '../../src/tls/dev-certs.js';
 import { deadline, waitUntil } from './ports.js';
 
 export interface Response {

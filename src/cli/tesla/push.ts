@@ -6,7 +6,7 @@ import { signConfigBody } from '../../tesla/sign-body.js';
 import { skipReasonWords } from '../../tesla/skip-reasons.js';
 import { clock, parseDuration, waitForSync } from '../../tesla/sync-wait.js';
 import { telemetryAudience } from '../../tesla/token.js';
-import { VIN_PATTERN } from '../../tls/devcerts.js';
+import { VIN_PATTERN } from '../../tls/dev-certs.js';
 import { parseArgs, UsageError, type Command } from '../command.js';
 import { loadConfigForCommand } from '../config-file.js';
 import { API_STRINGS, API_USAGE, apiClients, errorLines } from './api-flags.js';

@@ -1,7 +1,7 @@
 import { readAppKey } from '../../tesla/app-key.js';
 import { FleetApiClient } from '../../tesla/fleet-api.js';
 import { authUrls, storedFrom, tokenRequest, writeTokenFile } from '../../tesla/oauth.js';
-import { HOSTNAME_PATTERN } from '../../tls/devcerts.js';
+import { HOSTNAME_PATTERN } from '../../tls/dev-certs.js';
 import { parseArgs, UsageError, type Command } from '../command.js';
 import { audienceFrom, clientSecret } from './secrets.js';
 

@@ -1,7 +1,7 @@
 import { readAppKey } from '../../tesla/app-key.js';
 import { readConfigBody } from '../../tesla/config-body.js';
 import { signConfigBody } from '../../tesla/sign-body.js';
-import { VIN_PATTERN } from '../../tls/devcerts.js';
+import { VIN_PATTERN } from '../../tls/dev-certs.js';
 import { parseArgs, UsageError, type Command } from '../command.js';
 
 const sign: Command = {

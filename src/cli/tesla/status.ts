@@ -1,4 +1,4 @@
-import { VIN_PATTERN } from '../../tls/devcerts.js';
+import { VIN_PATTERN } from '../../tls/dev-certs.js';
 import { parseArgs, UsageError, type Command } from '../command.js';
 import { API_STRINGS, API_USAGE, apiClients, errorLines } from './api-flags.js';
 

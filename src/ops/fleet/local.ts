@@ -1,5 +1,5 @@
 import type { FleetStore } from './store.js';
-import type { FleetBody, FleetChanges, FleetSource, FleetTotals, VehicleDetail } from './types.js';
+import type { FleetUpdate, FleetChanges, FleetSource, FleetTotals, VehicleDetail } from './types.js';
 import { KEY_UNITS } from './units.js';
 import { detailBody, healthOf, publicRow, RateWindow } from './view.js';
 
@@ -18,7 +18,7 @@ export class LocalFleet implements FleetSource {
     private readonly metrics: FleetMetrics,
   ) {}
 
-  changes(since: number): Promise<{ body: FleetBody; cursor: number }> {
+  changes(since: number): Promise<{ body: FleetUpdate; cursor: number }> {
     const { rows, cursor } = this.store.changes(since);
     const now = Date.now();
     const health = healthOf(this.metrics.fleetTotals(), this.store.counts(), this.metrics.readiness().ready, 1, this.rate, now);

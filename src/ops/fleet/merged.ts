@@ -1,4 +1,4 @@
-import type { FleetBody, FleetChanges, FleetSource, FleetTotals, StoredDetail, StoredRow, VehicleDetail } from './types.js';
+import type { FleetUpdate, FleetChanges, FleetSource, FleetTotals, StoredDetail, StoredRow, VehicleDetail } from './types.js';
 import { KEY_UNITS } from './units.js';
 import { detailBody, healthOf, mergeRows, publicRow, RateWindow, sumTotals } from './view.js';
 
@@ -88,7 +88,7 @@ export class MergedFleet implements FleetSource {
     }
   }
 
-  async changes(since: number): Promise<{ body: FleetBody; cursor: number }> {
+  async changes(since: number): Promise<{ body: FleetUpdate; cursor: number }> {
     await this.refresh();
     const ready = await this.ready().then((r) => r.ready, () => false);
     const rows: StoredRow[] = [];

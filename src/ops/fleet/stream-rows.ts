@@ -1,5 +1,5 @@
 import { allCells, changedCells, EVENT_COLUMNS, rowCells, type Cell } from './columns.js';
-import type { FleetBody, FleetHealth, KeyUnits } from './types.js';
+import type { FleetUpdate, FleetHealth, KeyUnits } from './types.js';
 
 interface Kept {
   cells: Cell[];
@@ -25,7 +25,7 @@ export class StreamRows {
   }
 
   /** Takes a body's rows (changed ones, or all); returns a delta entry per row that changed. */
-  apply(body: FleetBody): Record<string, Cell>[] {
+  apply(body: FleetUpdate): Record<string, Cell>[] {
     this.at = body.at;
     this.health = body.health;
     this.units = body.units;
@@ -53,7 +53,7 @@ export class StreamRows {
   }
 
   /** Keeps only the VINs of `body` (a full one); returns the VINs dropped. */
-  retain(body: FleetBody): string[] {
+  retain(body: FleetUpdate): string[] {
     const keep = new Set(body.vehicles.map((v) => v.vin));
     const removed: string[] = [];
     for (const vin of this.rows.keys()) {

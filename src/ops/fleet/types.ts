@@ -90,7 +90,8 @@ export interface FleetHealth {
   workers: number;
 }
 
-export interface FleetBody {
+/** Health, units and the rows changed after a cursor (from 0: every row, the body of GET /api/fleet). */
+export interface FleetUpdate {
   at: number;
   health: FleetHealth;
   /** The unit of each numeric key value (soc, speed, odometer, range), from the discovery table. */
@@ -128,6 +129,6 @@ export interface FleetChanges {
 /** What the HTTP layer reads: one server's store, or the primary's merge over its workers. */
 export interface FleetSource {
   /** Rows changed after `since` (0: every row), health, and the cursor for the next call. */
-  changes(since: number): Promise<{ body: FleetBody; cursor: number }>;
+  changes(since: number): Promise<{ body: FleetUpdate; cursor: number }>;
   vehicle(vin: string): Promise<VehicleDetail | undefined>;
 }

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LimitedLog } from '../handshake.js';
 import type { ServerEvents } from '../events.js';
-import type { TrustedProxies } from './trusted.js';
+import type { TrustedProxies } from '../../config/trusted-proxies.js';
 
 /** A fatal TLS alert (handshake_failure): a TLS client sees a refusal instead of a hang. */
 const TLS_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);

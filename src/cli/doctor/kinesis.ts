@@ -3,10 +3,10 @@
  * each stream a routed record type goes to must exist and be active.
  */
 import { DescribeStreamSummaryCommand, ListStreamsCommand } from '@aws-sdk/client-kinesis';
-import type { Config } from '../config/types.js';
-import { KinesisLink } from '../producers/kinesis/link.js';
-import { kinesisSettingsFrom } from '../producers/kinesis/options.js';
-import type { CheckLine } from '../tls/check.js';
+import type { Config } from '../../config/types.js';
+import { KinesisLink } from '../../producers/kinesis/link.js';
+import { kinesisSettingsFrom } from '../../producers/kinesis/options.js';
+import type { CheckLine } from '../../tls/check.js';
 import { pino } from 'pino';
 
 function within<T>(p: Promise<T>, ms: number): Promise<T> {

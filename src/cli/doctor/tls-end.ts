@@ -5,7 +5,7 @@
  */
 import { request } from 'node:https';
 import { isIP } from 'node:net';
-import type { CheckLine } from '../tls/check.js';
+import type { CheckLine } from '../../tls/check.js';
 
 export interface StatusAnswer {
   status?: number;

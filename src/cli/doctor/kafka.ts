@@ -3,10 +3,10 @@
  * it, then one connection to the cluster with its settings, asking who its brokers are.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { configPath } from '../config/load.js';
-import type { Config } from '../config/types.js';
-import { kafkaSettingsFrom, unusedKafkaKeys, type KafkaSettings } from '../producers/kafka/options.js';
-import type { CheckLine } from '../tls/check.js';
+import { configPath } from '../../config/load.js';
+import type { Config } from '../../config/types.js';
+import { kafkaSettingsFrom, unusedKafkaKeys, type KafkaSettings } from '../../producers/kafka/options.js';
+import type { CheckLine } from '../../tls/check.js';
 
 const routesTo = (config: Config, name: string) => Object.values(config.records).some((names) => names?.includes(name));
 

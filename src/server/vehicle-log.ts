@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LogLimiter, type LogLimitOptions } from '../ops/loglimit.js';
+import { LogLimiter, type LogLimitOptions } from '../log-limit.js';
 
 /** Per connection and event: the first 3 lines, then one summary a minute. */
 const CONNECTION_LOG_LIMIT: LogLimitOptions = { burst: 3, intervalMs: 60_000, renew: false, maxKeys: 16 };

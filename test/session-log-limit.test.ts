@@ -1,8 +1,8 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { clip, LogLimiter } from '../src/ops/loglimit.js';
-import { SessionLog } from '../src/server/vehiclelog.js';
+import { LogLimiter, shortenForLog } from '../src/log-limit.js';
+import { SessionLog } from '../src/server/vehicle-log.js';
 
 t.test('per connection: the first lines, then one summary per interval with the count', async (t) => {
   const l = new LogLimiter({ burst: 3, intervalMs: 60_000, renew: false });
@@ -31,13 +31,13 @@ t.test('keys are bounded', async (t) => {
   t.ok(l.flush().length <= 4);
 });
 
-t.test('clip: vehicle text cut to a bounded size, with its full size', async (t) => {
-  t.equal(clip('short'), 'short');
+t.test('shortenForLog: vehicle text cut to a bounded size, with its full size', async (t) => {
+  t.equal(shortenForLog('short'), 'short');
   const long = 'x'.repeat(1_000_000);
-  const c = clip(long);
+  const c = shortenForLog(long);
   t.ok(c.length < 200, `${c.length} chars`);
   t.match(c, /^x{128}…\(1000000 bytes\)$/);
-  t.equal(clip('é'.repeat(200), 4), 'éééé…(400 bytes)', 'bytes, not characters');
+  t.equal(shortenForLog('é'.repeat(200), 4), 'éééé…(400 bytes)', 'bytes, not characters');
 });
 
 function capture(level = 'debug') {

@@ -15,7 +15,8 @@ export type FleetVehicle = Omit<FleetRow, 'key' | 'alert_counts' | 'error_counts
     key: { [K in Drawn]: unknown } & Pick<KeyValues, 'location'> & { [K in Exclude<keyof KeyValues, Drawn | 'location'>]?: unknown };
   };
 
-export interface FleetBody {
+/** Every vehicle of GET /api/fleet with the health figures, as the terminal view receives them. */
+export interface FleetListing {
   at: number;
   health: FleetHealth;
   units?: Partial<KeyUnits>;
@@ -25,7 +26,7 @@ export interface FleetBody {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Why `v` cannot be drawn as a fleet, or undefined when it can. */
-export function fleetBodyProblem(v: unknown): string | undefined {
+export function fleetListingProblem(v: unknown): string | undefined {
   if (!isObj(v)) return 'not a JSON object';
   if (typeof v.at !== 'number') return '"at" is not a number';
   if (!isObj(v.health)) return '"health" is not an object';

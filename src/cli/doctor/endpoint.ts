@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { connect as netConnect, isIP } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { RecordFactory } from '../emulator/records.js';
-import { readFrame, writeStreamFrame, type Frame } from '../envelope/index.js';
-import { splitPem, teslaCaDir } from '../server/tls.js';
-import { certLabel, cnOf } from '../tls/cert-label.js';
-import type { CheckLine } from '../tls/check.js';
-import { explainVerifyError, probeTls, type TlsProbe } from '../tls/probe.js';
+import { RecordFactory } from '../../emulator/records.js';
+import { readFrame, writeStreamFrame, type Frame } from '../../envelope/index.js';
+import { splitPem, teslaCaDir } from '../../tls/ca-bundle.js';
+import { certLabel, cnOf } from '../../tls/cert-label.js';
+import type { CheckLine } from '../../tls/check.js';
+import { explainVerifyError, probeTls, type TlsProbe } from '../../tls/probe.js';
 import { fetchStatus, tlsEndLine } from './tls-end.js';
 
 export interface EndpointOptions {

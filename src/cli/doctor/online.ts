@@ -6,16 +6,16 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { createServer, isIP } from 'node:net';
-import type { Config } from '../config/types.js';
-import { brokerTlsFrom, brokerUrl, clientIdFrom } from '../producers/mqtt/options.js';
-import { parseBrokerUrl, type BrokerEndpoint } from '../producers/mqtt/transport.js';
-import { shownPath, unreadableNote, type CheckLine } from '../tls/check.js';
-import { probeBroker } from './doctor-broker.js';
-import { dispatchChecks } from './doctor-dispatch.js';
-import { answersAsThisServer } from './doctor-running.js';
-import { loadPluginFactory } from '../producers/plugin.js';
-import { kafkaCheck } from './doctor-kafka.js';
-import { kinesisCheck } from './doctor-kinesis.js';
+import type { Config } from '../../config/types.js';
+import { brokerTlsFrom, brokerUrl, clientIdFrom } from '../../producers/mqtt/options.js';
+import { parseBrokerUrl, type BrokerEndpoint } from '../../producers/mqtt/transport.js';
+import { shownPath, unreadableNote, type CheckLine } from '../../tls/check.js';
+import { probeBroker } from './broker.js';
+import { dispatchChecks } from './dispatch.js';
+import { answersAsThisServer } from './running.js';
+import { loadPluginFactory } from '../../producers/plugin.js';
+import { kafkaCheck } from './kafka.js';
+import { kinesisCheck } from './kinesis.js';
 
 /** The broker check waits no longer than this, whatever mqtt.connect_timeout_ms says. */
 const BROKER_CHECK_CAP_MS = 10_000;

@@ -94,7 +94,7 @@ const LOG_TEXT_MAX = 128;
  * A value the vehicle controls (txid, sender_id, record type, a reason quoting frame content),
  * cut for a log line: the first `max` characters and the full size in bytes.
  */
-export function clip(value: string, max = LOG_TEXT_MAX): string {
+export function shortenForLog(value: string, max = LOG_TEXT_MAX): string {
   if (value.length <= max) return value;
   return `${value.slice(0, max)}…(${Buffer.byteLength(value, 'utf8')} bytes)`;
 }

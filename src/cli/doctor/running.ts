@@ -6,11 +6,11 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:tls';
-import type { Config } from '../config/types.js';
-import { configPath } from '../config/load.js';
-import { METRIC_PREFIX } from './metric-labels.js';
-import { probeBroker } from './doctor-broker.js';
-import type { Listener } from './doctor.js';
+import type { Config } from '../../config/types.js';
+import { configPath } from '../../config/load.js';
+import { METRIC_PREFIX } from '../../ops/metric-labels.js';
+import { probeBroker } from './broker.js';
+import type { Listener } from './online.js';
 
 /** No probe waits longer: a port that does not answer by then is someone else's. */
 const PROBE_MS = 3_000;

@@ -3,11 +3,11 @@
  * for `check-config --online`: CONNECT, wait for CONNACK, DISCONNECT. Answers in words.
  */
 import type { Socket } from 'node:net';
-import { readConnack } from '../producers/mqtt/control-packets.js';
-import { connackReason, DISCONNECT, encodeConnect, PacketReader, PacketType } from '../producers/mqtt/packets.js';
+import { readConnack } from '../../producers/mqtt/control-packets.js';
+import { connackReason, DISCONNECT, encodeConnect, PacketReader, PacketType } from '../../producers/mqtt/packets.js';
 
 export { connackReason };
-import { openSocket, PinMismatch, type BrokerEndpoint } from '../producers/mqtt/transport.js';
+import { openSocket, PinMismatch, type BrokerEndpoint } from '../../producers/mqtt/transport.js';
 
 export type ProbeResult =
   | { outcome: 'accepted' }

@@ -3,9 +3,9 @@
  * Redis: connect with the configured credentials and TLS and PING (cluster: discover the masters).
  * ZMQ: bind the configured endpoint and let it go.
  */
-import { configPath } from '../config/load.js';
-import type { Config } from '../config/types.js';
-import type { CheckLine } from '../tls/check.js';
+import { configPath } from '../../config/load.js';
+import type { Config } from '../../config/types.js';
+import type { CheckLine } from '../../tls/check.js';
 
 const DISPATCH_CHECK_CAP_MS = 10_000;
 
@@ -24,7 +24,7 @@ function withCap<T>(p: Promise<T>, what: string): Promise<T> {
 async function redisCheck(config: Config): Promise<CheckLine | undefined> {
   if (!routed(config, 'redis') || !config.redis) return undefined;
   const { createClient, createCluster } = await import('@redis/client');
-  const { redisEndpoint } = await import('../producers/redis/options.js');
+  const { redisEndpoint } = await import('../../producers/redis/options.js');
   let ep;
   try {
     ep = redisEndpoint(config.redis, (p) => configPath(config, p));
