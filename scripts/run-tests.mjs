@@ -77,7 +77,11 @@ function countsOf(stdout) {
 
 // Printed in the order given, each as soon as it and those before it are done.
 let failed = 0;
-const totals = new Map([['total', 0], ['pass', 0], ['fail', 0]]);
+const totals = new Map([
+  ['total', 0],
+  ['pass', 0],
+  ['fail', 0],
+]);
 for (let i = 0; i < files.length; i++) {
   if (!results[i]) await new Promise((resolve) => (waiting[i] = resolve));
   const { ok, text } = report(i + 1, files[i], results[i]);
