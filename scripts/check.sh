@@ -28,7 +28,7 @@ fast_tests() {
   local files
   files=$(node scripts/fast-tests.mjs) || return 1
   # shellcheck disable=SC2086 # one built file per line, no spaces
-  node scripts/run-tests.mjs $files | node scripts/tap-summary.mjs
+  node scripts/run-tests.mjs --times build/check/test-times.json $files | node scripts/tap-summary.mjs
 }
 
 (

@@ -4,15 +4,18 @@
 // cost more than most of these files. A file fails on a failing assertion and also on a non-zero
 // exit, a signal or a timeout; it then ends with its stderr. The closing counts add up each file's
 // own "# { total: ... }" line, as tap's runner does, a failed file counting one failure more.
-// Exit 1 when any file failed.
-//   node scripts/run-tests.mjs [--jobs N] [--timeout SECONDS] FILE...
+// Exit 1 when any file failed. With --times FILE the files start slowest first by the times that
+// FILE kept from the run before (new files first of all), so a slow file does not start last and
+// run alone; the run then writes its own times there.
+//   node scripts/run-tests.mjs [--jobs N] [--timeout SECONDS] [--times FILE] FILE...
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 
 const { values, positionals: files } = parseArgs({
   allowPositionals: true,
-  options: { jobs: { type: 'string', default: String(availableParallelism()) }, timeout: { type: 'string', default: '240' } },
+  options: { jobs: { type: 'string', default: String(availableParallelism()) }, timeout: { type: 'string', default: '240' }, times: { type: 'string' } },
 });
 const jobs = Math.max(1, Number(values.jobs));
 const timeoutMs = Number(values.timeout) * 1000;
@@ -56,13 +59,25 @@ function report(n, file, r) {
   return { ok, text: lines.join('\n') };
 }
 
+/** Milliseconds per file from the run before; empty when there was none. */
+function previousTimes(path) {
+  try {
+    return new Map(Object.entries(JSON.parse(readFileSync(path, 'utf8'))));
+  } catch {
+    return new Map();
+  }
+}
+
+const before = values.times ? previousTimes(values.times) : new Map();
+const order = files.map((_, i) => i).sort((a, b) => (before.get(files[b]) ?? Infinity) - (before.get(files[a]) ?? Infinity));
+
 console.log('TAP version 14');
 const results = new Array(files.length);
 const waiting = new Array(files.length);
 let next = 0;
 async function worker() {
   while (next < files.length) {
-    const i = next++;
+    const i = order[next++];
     results[i] = await run(files[i]);
     waiting[i]?.();
   }
@@ -91,6 +106,7 @@ for (let i = 0; i < files.length; i++) {
   console.log(text);
 }
 await Promise.all(workers);
+if (values.times) writeFileSync(values.times, JSON.stringify(Object.fromEntries(files.map((f, i) => [f, Math.round(results[i].ms)]))));
 console.log(`1..${files.length}`);
 if (failed) console.log(`# ${failed} of ${files.length} files failed`);
 console.log(`# { ${[...totals].map(([key, n]) => `${key}: ${n}`).join(', ')} }`);
