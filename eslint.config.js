@@ -22,7 +22,7 @@ export default defineConfig(
       parserOptions: {
         // The tsconfigs that build each file: test/, bench/ and test-cluster/ are only in the
         // test one; test/types and the example plugin import this package by name.
-        project: ['./tsconfig.test.json', './test/types/tsconfig.json', './examples/jsonl-recorder/tsconfig.json'],
+        project: ['./tsconfig.json', './tsconfig.test.json', './test/types/tsconfig.json', './examples/jsonl-recorder/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },
