@@ -18,6 +18,7 @@ build: $(NODE_MODULES)
 	@[ -e dist/cli.js ] || rm -f build/tsc/src.tsbuildinfo
 	npx tsc -p tsconfig.json
 	npx tsc -p tsconfig.test.json
+	@node scripts/prune-build.mjs
 
 # The plugin API as a plugin in its own package sees it: the declarations under strict
 # (test/types, each @ts-expect-error a mistake they must refuse), and the example plugin built
@@ -52,12 +53,8 @@ format: build example-link
 check: $(NODE_MODULES) example-link
 	@bash scripts/check.sh
 
-# `make test` starts with `make lint` when LINT_IN_TEST=1 (make test LINT_IN_TEST=1).
-LINT_IN_TEST ?= 0
-TEST_LINT := $(if $(filter 1,$(LINT_IN_TEST)),lint)
-
 # Every test, then the failover runs on RabbitMQ and NATS clusters (about 4 minutes more).
-test: $(TEST_LINT) build test-plugin-api
+test: lint build test-plugin-api
 	@bash scripts/test-deps.sh rabbitmq-server
 	@set -o pipefail; $(TAP) 'build/test/**/*.test.js' | node scripts/tap-summary.mjs
 	@set -o pipefail; $(CLUSTER_TAP) | node scripts/tap-summary.mjs

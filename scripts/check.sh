@@ -39,6 +39,7 @@ fast_tests() {
 lane1=$!
 (
   step types-test npx tsc -p tsconfig.test.json
+  node scripts/prune-build.mjs
   step tests fast_tests
 ) &
 lane2=$!
