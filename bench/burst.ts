@@ -167,7 +167,8 @@ async function main(): Promise<void> {
   const done = new Promise<BurstResult>((resolve) =>
     worker.on('message', (m: { type: string; message?: string; [k: string]: unknown }) => {
       if (m.type === 'log') log(`  ${m.message}`);
-      else if (m.type === 'progress') lastProgress = `acked ${String(m.acked)}, sent ${String(m.sent)}, resent ${String(m.resent)}, errors ${String(m.errors)}, in flight ${String(m.outstanding)}`;
+      else if (m.type === 'progress')
+        lastProgress = `acked ${String(m.acked)}, sent ${String(m.sent)}, resent ${String(m.resent)}, errors ${String(m.errors)}, in flight ${String(m.outstanding)}`;
       else if (m.type === 'done') resolve(m as unknown as BurstResult);
     }),
   );
@@ -185,17 +186,23 @@ async function main(): Promise<void> {
   const interval = flags['interval-ms']!;
   const pacers = paced.map((car, i) => {
     let timer: NodeJS.Timeout | undefined;
-    const start = setTimeout(() => {
-      car.send();
-      timer = setInterval(() => car.send(), interval);
-    }, (interval * i) / Math.max(1, P));
+    const start = setTimeout(
+      () => {
+        car.send();
+        timer = setInterval(() => car.send(), interval);
+      },
+      (interval * i) / Math.max(1, P),
+    );
     return () => {
       clearTimeout(start);
       clearInterval(timer);
     };
   });
   const sweeper = setInterval(() => paced.forEach((c) => c.sweep(performance.now(), flags['unanswered-ms']!)), 100);
-  const status = setInterval(() => lastProgress && log(`  burst: ${lastProgress}; server RSS ${Math.round(rssKb(server.pid) / 1024)} MB${hung ? ' (broker stopped)' : ''}`), 5000);
+  const status = setInterval(
+    () => lastProgress && log(`  burst: ${lastProgress}; server RSS ${Math.round(rssKb(server.pid) / 1024)} MB${hung ? ' (broker stopped)' : ''}`),
+    5000,
+  );
 
   const t0 = Date.now();
   worker.postMessage({ cmd: 'start' });
@@ -260,7 +267,9 @@ async function main(): Promise<void> {
   await server.stop();
   await broker.stop();
 
-  console.log(`paced vehicles (${P}, 1 frame / ${interval} ms): ack p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms; ${lat.count} acked, ${summary.paced_unanswered} unanswered, ${summary.paced_errors} errors`);
+  console.log(
+    `paced vehicles (${P}, 1 frame / ${interval} ms): ack p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms; ${lat.count} acked, ${summary.paced_unanswered} unanswered, ${summary.paced_errors} errors`,
+  );
   console.log(
     `burst vehicle: ${burst.acked} of ${N} acked in ${fmt(burst.elapsedMs / 1000)} s = ${summary.burst_acked_per_s} acked/s (${burst.resent} resent, ${burst.errors} errors, ${burst.unackedAtEnd} unacked at end)`,
   );

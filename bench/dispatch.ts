@@ -137,10 +137,19 @@ interface PhaseResult {
   load: number;
 }
 
-async function phase(sink: Sink, dir: string, pki: Awaited<ReturnType<typeof makePki>>, certs: { vin: string; certPem: string; keyPem: string }[]): Promise<PhaseResult> {
+async function phase(
+  sink: Sink,
+  dir: string,
+  pki: Awaited<ReturnType<typeof makePki>>,
+  certs: { vin: string; certPem: string; keyPem: string }[],
+): Promise<PhaseResult> {
   const target = await SINK_SERVERS[sink].start(dir);
   Object.assign(process.env, target.env ?? {});
-  const server = await launchServer(dir, { log_level: 'warn', tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile }, ...target.config });
+  const server = await launchServer(dir, {
+    log_level: 'warn',
+    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
+    ...target.config,
+  });
   const fleet = new Fleet(
     { port: server.port, caPem: pki.ca.certPem, fields: F, window: flags.window!, unansweredMs: UNANSWERED_MS, drainMs: UNANSWERED_MS + 1000, log },
     certs.map((c, i) => ({ vin: c.vin, index: i, certPem: c.certPem, keyPem: c.keyPem })),
@@ -182,7 +191,9 @@ async function phase(sink: Sink, dir: string, pki: Awaited<ReturnType<typeof mak
 async function main(): Promise<void> {
   const load0 = loadavg();
   const dir = trackDir(mkdtempSync(join(tmpdir(), 'ft-bench-dispatch-')));
-  log(`dispatch bench: ${K} vehicles × ${F} fields, window ${flags.window}; node ${process.version}, ${cpus().length} cores, load average ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `dispatch bench: ${K} vehicles × ${F} fields, window ${flags.window}; node ${process.version}, ${cpus().length} cores, load average ${load0.map((l) => l.toFixed(2)).join(' ')}`,
+  );
   const pki = await makePki(join(dir, 'pki'));
   const vins = Array.from({ length: K }, (_, i) => `5YJ3BENCH${String(i).padStart(8, '0')}`);
   const certs = await Promise.all(vins.map(async (vin) => ({ vin, ...(await pki.vehicle(vin)) })));
@@ -198,7 +209,9 @@ async function main(): Promise<void> {
     );
     if (s.errors || s.unanswered) rows.push(`<!-- ${sink}: ${s.errors} errors, ${s.unanswered} unanswered -->`);
   }
-  console.log(`\ndispatch bench — ${K} vehicles × ${F} fields, window ${flags.window}; medians of ${flags.runs} runs × ${flags.seconds} s; load average at start ${load0.map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(
+    `\ndispatch bench — ${K} vehicles × ${F} fields, window ${flags.window}; medians of ${flags.runs} runs × ${flags.seconds} s; load average at start ${load0.map((l) => l.toFixed(2)).join(' ')}\n`,
+  );
   console.log(rows.join('\n'));
 }
 

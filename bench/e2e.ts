@@ -40,7 +40,14 @@ const SPEC = {
   'batched-window': { type: 'number', default: 20000, min: 1, max: 65535, int: true, help: 'batched publisher: unacked publishes' },
   'broker-nodelay': { type: 'bool', default: false, help: 'diagnostic: set_tcp_nodelay true on mosquitto (the default run keeps it stock)' },
   tls: { type: 'bool', default: false, help: 'the server reaches mosquitto over TLS (a second listener; the baselines stay on plain TCP)' },
-  workers: { type: 'number', default: 1, min: 1, max: 256, int: true, help: "the server's workers (processes serving vehicles; server CPU counts them, RSS is the primary's only)" },
+  workers: {
+    type: 'number',
+    default: 1,
+    min: 1,
+    max: 256,
+    int: true,
+    help: "the server's workers (processes serving vehicles; server CPU counts them, RSS is the primary's only)",
+  },
   'server-node-options': { type: 'string', help: "node flags for the server process only, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'" },
   'server-log': { type: 'string', help: "append the server's stdout and stderr to this file" },
   'log-level': { type: 'string', default: 'warn', choices: ['warn', 'info'], help: "server's log level" },
@@ -87,7 +94,9 @@ function progress(label: string, unit: string, subject: string, mult = 1) {
 }
 
 async function serverPhase(fleet: Fleet, server: BenchServer, broker: Broker, pings: BrokerPings, label: string, rate?: number): Promise<PhaseResult> {
-  log(`${label}: ${rate === undefined ? `saturating, window ${W} per vehicle` : `fixed ${int(rate)} frames/s in total`}; warm-up ${WARMUP} s, ${RUNS} × ${SECONDS} s`);
+  log(
+    `${label}: ${rate === undefined ? `saturating, window ${W} per vehicle` : `fixed ${int(rate)} frames/s in total`}; warm-up ${WARMUP} s, ${RUNS} × ${SECONDS} s`,
+  );
   const say = progress(label, 'frames', 'server', F);
   const pingreqsPerFrame: number[] = [];
   let at: PingSnapshot = pings.snapshot();
@@ -149,7 +158,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   const load0 = loadavg();
   const dir = trackDir(mkdtempSync(join(tmpdir(), 'ft-bench-')));
-  log(`e2e bench: ${K} vehicles × ${F} fields, QoS ${QOS}, window ${W}; node ${process.version}, ${cpus().length} cores, load average ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `e2e bench: ${K} vehicles × ${F} fields, QoS ${QOS}, window ${W}; node ${process.version}, ${cpus().length} cores, load average ${load0.map((l) => l.toFixed(2)).join(' ')}`,
+  );
 
   const pki = await makePki(join(dir, 'pki'));
   const vins = Array.from({ length: K }, (_, i) => `5YJ3BENCH${String(i).padStart(8, '0')}`);
@@ -160,14 +171,20 @@ async function main(): Promise<void> {
   const broker = await startBroker(dir, [SYS_EVERY_SECOND, ...(flags['broker-nodelay'] ? ['set_tcp_nodelay true'] : []), ...tlsListener]);
   const brokerUrl = tlsPort ? `mqtts://localhost:${tlsPort}` : broker.url;
   const pings = await BrokerPings.open(broker.url);
-  const server = await launchServer(dir, {
-    log_level: flags['log-level'],
-    workers: flags.workers,
-    records: { V: ['mqtt'] },
-    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
-    mqtt: { broker: brokerUrl, topic_base: TOPIC_BASE, qos: QOS, ...(tlsPort ? { tls: { ca_file: pki.caFile } } : {}) },
-  }, { nodeOptions: flags['server-node-options'], logFile: flags['server-log'] });
-  log(`mosquitto pid ${broker.pid} on 127.0.0.1:${broker.port}${tlsPort ? ` (the server's link: TLS on ${tlsPort})` : ''}; server pid ${server.pid} on 127.0.0.1:${server.port}`);
+  const server = await launchServer(
+    dir,
+    {
+      log_level: flags['log-level'],
+      workers: flags.workers,
+      records: { V: ['mqtt'] },
+      tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
+      mqtt: { broker: brokerUrl, topic_base: TOPIC_BASE, qos: QOS, ...(tlsPort ? { tls: { ca_file: pki.caFile } } : {}) },
+    },
+    { nodeOptions: flags['server-node-options'], logFile: flags['server-log'] },
+  );
+  log(
+    `mosquitto pid ${broker.pid} on 127.0.0.1:${broker.port}${tlsPort ? ` (the server's link: TLS on ${tlsPort})` : ''}; server pid ${server.pid} on 127.0.0.1:${server.port}`,
+  );
   const rssIdleKb = rssKb(server.pid);
 
   const fleet = new Fleet(
@@ -216,11 +233,35 @@ async function main(): Promise<void> {
   // ---- report ----
   const s = results.server.summary;
   const cols: Column[] = [
-    { title: flags.rate === undefined ? 'server, saturated' : 'server, fixed rate', s, unit: 'frames', fields: F, load: flags.rate === undefined ? `${K}×${W} unacked` : `${int(flags.rate)} frames/s`, subject: 'server' },
+    {
+      title: flags.rate === undefined ? 'server, saturated' : 'server, fixed rate',
+      s,
+      unit: 'frames',
+      fields: F,
+      load: flags.rate === undefined ? `${K}×${W} unacked` : `${int(flags.rate)} frames/s`,
+      subject: 'server',
+    },
   ];
-  if (results.half) cols.push({ title: 'server, half load', s: results.half.summary, unit: 'frames', fields: F, load: `${int(halfRate)} frames/s`, subject: 'server' });
-  if (results.mqttjs) cols.push({ title: 'mqtt.js client', s: results.mqttjs.summary, unit: 'publishes', fields: F, load: `${int(flags['mqttjs-window'] ?? K * W * F)} unacked`, subject: 'publisher' });
-  if (results.batched) cols.push({ title: 'batched publisher', s: results.batched.summary, unit: 'publishes', fields: F, load: `${int(flags.batch)}/write`, subject: 'publisher' });
+  if (results.half)
+    cols.push({ title: 'server, half load', s: results.half.summary, unit: 'frames', fields: F, load: `${int(halfRate)} frames/s`, subject: 'server' });
+  if (results.mqttjs)
+    cols.push({
+      title: 'mqtt.js client',
+      s: results.mqttjs.summary,
+      unit: 'publishes',
+      fields: F,
+      load: `${int(flags['mqttjs-window'] ?? K * W * F)} unacked`,
+      subject: 'publisher',
+    });
+  if (results.batched)
+    cols.push({
+      title: 'batched publisher',
+      s: results.batched.summary,
+      unit: 'publishes',
+      fields: F,
+      load: `${int(flags.batch)}/write`,
+      subject: 'publisher',
+    });
 
   const ratios = {
     cpuPerFieldOverMqttjsCpuPerPublish: results.mqttjs ? s.cpuUsPerUnit / results.mqttjs.summary.cpuUsPerUnit : undefined,
@@ -237,10 +278,16 @@ async function main(): Promise<void> {
     table(cols),
     '',
   ];
-  if (ratios.cpuPerFieldOverMqttjsCpuPerPublish !== undefined) lines.push(`server CPU per field ÷ mqtt.js CPU per publish:        ${fix(ratios.cpuPerFieldOverMqttjsCpuPerPublish, 2)}×`);
-  if (ratios.fieldsPerSecondOverBatchedPublishesPerSecond !== undefined) lines.push(`server fields/s ÷ batched publisher publishes/s:       ${fix(ratios.fieldsPerSecondOverBatchedPublishesPerSecond, 3)}`);
-  if (ratios.fieldsPerSecondOverMqttjsPublishesPerSecond !== undefined) lines.push(`server fields/s ÷ mqtt.js publishes/s:                 ${fix(ratios.fieldsPerSecondOverMqttjsPublishesPerSecond, 3)}`);
-  if (halfP99 !== undefined) lines.push(`ack p99 at half load (${int(halfRate)} frames/s, achieved ${int(results.half.summary.perSecond)}): ${ms(halfP99)} ms — target ≤ 5 ms: ${halfP99 <= 5 ? 'met' : 'NOT met'}`);
+  if (ratios.cpuPerFieldOverMqttjsCpuPerPublish !== undefined)
+    lines.push(`server CPU per field ÷ mqtt.js CPU per publish:        ${fix(ratios.cpuPerFieldOverMqttjsCpuPerPublish, 2)}×`);
+  if (ratios.fieldsPerSecondOverBatchedPublishesPerSecond !== undefined)
+    lines.push(`server fields/s ÷ batched publisher publishes/s:       ${fix(ratios.fieldsPerSecondOverBatchedPublishesPerSecond, 3)}`);
+  if (ratios.fieldsPerSecondOverMqttjsPublishesPerSecond !== undefined)
+    lines.push(`server fields/s ÷ mqtt.js publishes/s:                 ${fix(ratios.fieldsPerSecondOverMqttjsPublishesPerSecond, 3)}`);
+  if (halfP99 !== undefined)
+    lines.push(
+      `ack p99 at half load (${int(halfRate)} frames/s, achieved ${int(results.half.summary.perSecond)}): ${ms(halfP99)} ms — target ≤ 5 ms: ${halfP99 <= 5 ? 'met' : 'NOT met'}`,
+    );
   lines.push(`server PINGREQs per frame, by run (mosquitto's $SYS counts): ${ppf(results.server)}${results.half ? `; half load ${ppf(results.half)}` : ''}`);
   if (flags.rate !== undefined) lines.push(`fixed rate asked ${int(flags.rate)} frames/s, achieved ${int(s.perSecond)} frames/s`);
   lines.push(`server RSS: ${fix(rssIdleKb / 1024, 0)} MB idle, peak (VmHWM) ${fix(serverPeakKb / 1024, 0)} MB`);
@@ -250,7 +297,8 @@ async function main(): Promise<void> {
   const notes = [...cols.map((c) => (c.s.windowFull ? `${c.title}: a due frame waited for a window slot ${int(c.s.windowFull)} times` : ''))].filter(Boolean);
   for (const n of notes) lines.push(n);
   const busiest = Math.max(...cols.map((c) => c.s.otherPercent));
-  if (busiest > 15) lines.push(`warning: other processes used up to ${fix(busiest, 0)}% CPU during the runs: this machine was shared, the figures are not clean`);
+  if (busiest > 15)
+    lines.push(`warning: other processes used up to ${fix(busiest, 0)}% CPU during the runs: this machine was shared, the figures are not clean`);
   console.log(lines.join('\n'));
 
   const file = saveJson(join(repoRoot(), 'bench', 'results'), 'e2e', {
@@ -258,7 +306,24 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     elapsedS: Math.round((Date.now() - started) / 1000),
     machine: { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, loadavgStart: load0, loadavgEnd: loadavg() },
-    settings: { tls: flags.tls, vehicles: K, fields: F, workers: flags.workers, qos: QOS, window: W, rate: flags.rate ?? null, seconds: SECONDS, runs: RUNS, warmup: WARMUP, driverThreads: flags['driver-threads'], mqttjsWindow: flags['mqttjs-window'] ?? K * W * F, batch: flags.batch, batchedWindow: flags['batched-window'], logLevel: flags['log-level'], unansweredMs: flags['unanswered-ms'] },
+    settings: {
+      tls: flags.tls,
+      vehicles: K,
+      fields: F,
+      workers: flags.workers,
+      qos: QOS,
+      window: W,
+      rate: flags.rate ?? null,
+      seconds: SECONDS,
+      runs: RUNS,
+      warmup: WARMUP,
+      driverThreads: flags['driver-threads'],
+      mqttjsWindow: flags['mqttjs-window'] ?? K * W * F,
+      batch: flags.batch,
+      batchedWindow: flags['batched-window'],
+      logLevel: flags['log-level'],
+      unansweredMs: flags['unanswered-ms'],
+    },
     server: { rssIdleMb: rssIdleKb / 1024, rssPeakMb: serverPeakKb / 1024, events: serverEvents, eventSamples: serverSamples, exitCode },
     halfRate: halfRate ?? null,
     halfLoadP99TargetMet: halfP99 === undefined ? null : halfP99 <= 5,

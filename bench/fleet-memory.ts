@@ -52,7 +52,13 @@ const heap = () => {
 };
 
 const store = new FleetStore({ max_vehicles: VEHICLES, max_fields_per_vehicle: 256 });
-const sessions = Array.from({ length: VEHICLES }, (_, i) => ({ info: { vin: vinOf(i) }, connectedAt: Date.now(), frames: 1, fields: FIELDS, lastFrameAt: Date.now() }));
+const sessions = Array.from({ length: VEHICLES }, (_, i) => ({
+  info: { vin: vinOf(i) },
+  connectedAt: Date.now(),
+  frames: 1,
+  fields: FIELDS,
+  lastFrameAt: Date.now(),
+}));
 // The decoder's own tables are built by a first record, outside the figure.
 record(vinOf(0), 0, 0);
 const before = heap();
@@ -110,7 +116,11 @@ const result = {
 if (JSON_OUT) console.log(JSON.stringify(result));
 else {
   console.log(`fleet store: ${VEHICLES} vehicles × ${FIELDS} fields`);
-  console.log(`  heap used ${result.heap_before_mb} MB → ${result.heap_after_mb} MB: ${result.store_mb} MB, ${result.bytes_per_vehicle} B per vehicle, ${result.bytes_per_field} B per field`);
-  console.log(`  per-record path, slots existing: ${result.update_ns_per_field} ns per field; ${result.update_bytes_allocated_per_field} B allocated per field (${UPDATES} records, ${gcs} collections meanwhile)`);
+  console.log(
+    `  heap used ${result.heap_before_mb} MB → ${result.heap_after_mb} MB: ${result.store_mb} MB, ${result.bytes_per_vehicle} B per vehicle, ${result.bytes_per_field} B per field`,
+  );
+  console.log(
+    `  per-record path, slots existing: ${result.update_ns_per_field} ns per field; ${result.update_bytes_allocated_per_field} B allocated per field (${UPDATES} records, ${gcs} collections meanwhile)`,
+  );
   console.log(`  reading: /api/fleet rows (${rows}) in ${result.fleet_read_ms} ms, one detail (${detailFields} fields) in ${result.detail_read_ms} ms`);
 }

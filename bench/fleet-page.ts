@@ -67,7 +67,10 @@ async function main(): Promise<void> {
   const filling = performance.now();
   const fleet = await startFilledFleet(n);
   const fillMs = performance.now() - filling;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
   try {
     const firstViews: number[] = [];
     const heaps: number[] = [];
@@ -106,7 +109,11 @@ async function main(): Promise<void> {
       const from = Date.now();
       fleet.touch(all);
       fleet.drive([watched], () => speed);
-      await page.waitForFunction(([vin, want]) => document.querySelector(`#vehicles tr[data-vin="${vin}"] td[data-key="speed"]`)?.textContent === want, [watched, String(speed)] as const, { timeout: 30_000 });
+      await page.waitForFunction(
+        ([vin, want]) => document.querySelector(`#vehicles tr[data-vin="${vin}"] td[data-key="speed"]`)?.textContent === want,
+        [watched, String(speed)] as const,
+        { timeout: 30_000 },
+      );
       latencies.push(Date.now() - from);
       const d = await page.$eval('#vehicles', (e) => ({ a: Number((e as HTMLElement).dataset.applyMs), r: Number((e as HTMLElement).dataset.renderMs) }));
       applyMs.push(d.a);
@@ -155,8 +162,15 @@ async function main(): Promise<void> {
       console.log(`  JS heap           ${range(heaps, 1)} MB after a collection`);
       console.log(`  rows in the DOM   ${rows}`);
       console.log(`  live, all sending: change to screen ${range(latencies)} ms; event parsed and applied ${range(applyMs)} ms; render ${range(renderMs)} ms`);
-      console.log(`  server, one tick with every row changed: ${range(tickMs)} ms (changed columns and JSON, once for all streams); a new page's full event ${range(fullMs)} ms`);
-      console.log(`  events: full ${(sizes[0] / 1e6).toFixed(2)} MB, deltas ${sizes.slice(1).map((s) => `${(s / 1e6).toFixed(2)} MB`).join(', ')}`);
+      console.log(
+        `  server, one tick with every row changed: ${range(tickMs)} ms (changed columns and JSON, once for all streams); a new page's full event ${range(fullMs)} ms`,
+      );
+      console.log(
+        `  events: full ${(sizes[0] / 1e6).toFixed(2)} MB, deltas ${sizes
+          .slice(1)
+          .map((s) => `${(s / 1e6).toFixed(2)} MB`)
+          .join(', ')}`,
+      );
     }
   } finally {
     await browser.close();

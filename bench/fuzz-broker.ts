@@ -29,7 +29,12 @@ const SPEC = {
   window: { type: 'number', default: 32, min: 1, max: 10_000, int: true, help: 'frames without a response per vehicle' },
   'unanswered-ms': { type: 'number', default: 5000, min: 100, help: 'a frame with no response after this long frees its window slot' },
   'max-seconds': { type: 'number', default: 3600, min: 5, help: 'stop sending after this long whatever the count' },
-  'log-level': { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'], help: "the server's log level (log bytes are counted)" },
+  'log-level': {
+    type: 'string',
+    default: 'info',
+    choices: ['trace', 'debug', 'info', 'warn', 'error'],
+    help: "the server's log level (log bytes are counted)",
+  },
   help: { type: 'bool', default: false, help: 'this text' },
 } satisfies Record<string, FlagSpec>;
 const TITLE = 'bench/fuzz-broker.ts: seeded hostile frames through the real server to a real mosquitto';
@@ -367,7 +372,14 @@ async function main(): Promise<void> {
   const probeEnd = Date.now() + 20_000;
   for (let i = 0; counts.ack === 0; i++) {
     if (Date.now() > probeEnd) throw new Error('the server acked no probe frame within 20 s (is it connected to the broker?)');
-    cars[0].ws!.send(writeStreamFrame({ txid: `probe-${i}`, recordType: 'V', payload: encode('telemetry.vehicle_data.Payload', { data: [{ key: 4, value: { float_value: 1 } }], vin: cars[0].vin }) }), { binary: true });
+    cars[0].ws!.send(
+      writeStreamFrame({
+        txid: `probe-${i}`,
+        recordType: 'V',
+        payload: encode('telemetry.vehicle_data.Payload', { data: [{ key: 4, value: { float_value: 1 } }], vin: cars[0].vin }),
+      }),
+      { binary: true },
+    );
     await sleep(500);
   }
   await sleep(500);
@@ -394,7 +406,9 @@ async function main(): Promise<void> {
     pump();
     if (now - lastLog > 5000) {
       lastLog = now;
-      log(`  ${counts.sent} sent, ${counts.ack} ack, ${counts.error} error; ${topics.seen} topics seen, ${topics.escaped} escaped; server RSS ${Math.round(rssKb(server.pid) / 1024)} MB`);
+      log(
+        `  ${counts.sent} sent, ${counts.ack} ack, ${counts.error} error; ${topics.seen} topics seen, ${topics.escaped} escaped; server RSS ${Math.round(rssKb(server.pid) / 1024)} MB`,
+      );
     }
   }, 20);
   pump();

@@ -43,7 +43,11 @@ async function connectAll(port: number, contexts: SecureContext[], vins: string[
   const resp = { kind: 0, seq: -1 };
   const one = (i: number) =>
     new Promise<void>((resolve, reject) => {
-      const ws = new WebSocket(`wss://127.0.0.1:${port}/`, { secureContext: contexts[i % contexts.length], perMessageDeflate: false, handshakeTimeout: 30_000 } as WebSocket.ClientOptions);
+      const ws = new WebSocket(`wss://127.0.0.1:${port}/`, {
+        secureContext: contexts[i % contexts.length],
+        perMessageDeflate: false,
+        handshakeTimeout: 30_000,
+      } as WebSocket.ClientOptions);
       ws.once('open', () => ws.send(new FrameTemplate(vins[i % vins.length], i, 5).frame(0)));
       ws.on('message', (b: Buffer) => {
         readResponse(b, resp);
@@ -63,7 +67,14 @@ interface Row {
   proxy?: number;
 }
 
-async function measureMode(mode: string, server: BenchServer, port: number, proxyPid: number | undefined, contexts: SecureContext[], vins: string[]): Promise<Row> {
+async function measureMode(
+  mode: string,
+  server: BenchServer,
+  port: number,
+  proxyPid: number | undefined,
+  contexts: SecureContext[],
+  vins: string[],
+): Promise<Row> {
   await sleep(2000);
   const s0 = rssKb(server.pid);
   const p0 = proxyPid ? treeRss(proxyPid) : 0;
@@ -73,7 +84,9 @@ async function measureMode(mode: string, server: BenchServer, port: number, prox
   const s1 = rssKb(server.pid);
   const p1 = proxyPid ? treeRss(proxyPid) : 0;
   const n = socks.length;
-  log(`${mode}: ${int(n)} vehicles connected and acked in ${fix((Date.now() - t0) / 1000, 1)} s; server RSS ${fix(s0 / 1024, 0)} → ${fix(s1 / 1024, 0)} MB${proxyPid ? `, proxy ${fix(p0 / 1024, 0)} → ${fix(p1 / 1024, 0)} MB` : ''}`);
+  log(
+    `${mode}: ${int(n)} vehicles connected and acked in ${fix((Date.now() - t0) / 1000, 1)} s; server RSS ${fix(s0 / 1024, 0)} → ${fix(s1 / 1024, 0)} MB${proxyPid ? `, proxy ${fix(p0 / 1024, 0)} → ${fix(p1 / 1024, 0)} MB` : ''}`,
+  );
   for (const ws of socks) ws.terminate();
   await sleep(1000);
   return { mode, server: (s1 - s0) / n, proxy: proxyPid ? (p1 - p0) / n : undefined };
@@ -100,7 +113,14 @@ async function main(): Promise<void> {
   const teslaCa = join(teslaCaDir(), 'production.pem');
   if (NGINX) {
     const server = await launchServer(dir, proxied);
-    const nginx = await startNginx(dir, { FT_PROXY_CERT: pki.serverCert, FT_PROXY_KEY: pki.serverKey, FT_TESLA_CA: teslaCa, FT_CA_FILE: pki.caFile, FT_SERVER1_ADDR: `127.0.0.1:${server.port}`, FT_SERVER2_ADDR: `127.0.0.1:${server.port}` });
+    const nginx = await startNginx(dir, {
+      FT_PROXY_CERT: pki.serverCert,
+      FT_PROXY_KEY: pki.serverKey,
+      FT_TESLA_CA: teslaCa,
+      FT_CA_FILE: pki.caFile,
+      FT_SERVER1_ADDR: `127.0.0.1:${server.port}`,
+      FT_SERVER2_ADDR: `127.0.0.1:${server.port}`,
+    });
     rows.push(await measureMode('tls.proxy behind nginx', server, nginx.port, nginx.pid, contexts, vins));
     await nginx.stop();
     await server.stop();
@@ -110,7 +130,13 @@ async function main(): Promise<void> {
     const server = await launchServer(dir, { ...proxied, status_port: statusPort });
     const combined = join(dir, 'proxy.pem');
     writeFileSync(combined, readFileSync(pki.serverCert, 'utf8') + readFileSync(pki.serverKey, 'utf8'));
-    const lb = await startTlsLb([{ port: server.port, statusPort }, { port: server.port, statusPort }], { proxyCert: combined, teslaCa, caFile: pki.caFile });
+    const lb = await startTlsLb(
+      [
+        { port: server.port, statusPort },
+        { port: server.port, statusPort },
+      ],
+      { proxyCert: combined, teslaCa, caFile: pki.caFile },
+    );
     await sleep(1500); // two health checks (rise 2 at 500 ms)
     rows.push(await measureMode('tls.proxy behind haproxy', server, lb.port, lb.pid, contexts, vins));
     await lb.stop();
@@ -120,7 +146,9 @@ async function main(): Promise<void> {
 
   process.stdout.write(`\n| mode (${int(flags.vehicles)} idle vehicles) | server RSS per vehicle | proxy RSS per vehicle | together |\n|---|---|---|---|\n`);
   for (const r of rows) {
-    process.stdout.write(`| ${r.mode} | ${fix(r.server, 1)} kB | ${r.proxy === undefined ? '–' : `${fix(r.proxy, 1)} kB`} | ${fix(r.server + (r.proxy ?? 0), 1)} kB |\n`);
+    process.stdout.write(
+      `| ${r.mode} | ${fix(r.server, 1)} kB | ${r.proxy === undefined ? '–' : `${fix(r.proxy, 1)} kB`} | ${fix(r.server + (r.proxy ?? 0), 1)} kB |\n`,
+    );
   }
 }
 

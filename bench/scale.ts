@@ -21,7 +21,14 @@ import { launchServer } from './lib/server.js';
 import { Latencies, percentiles } from './lib/stats.js';
 
 const SPEC = {
-  connections: { type: 'number', default: 10_000, min: 1, max: 100_000, int: true, help: 'vehicles to connect (fewer when the fd limit or time does not allow)' },
+  connections: {
+    type: 'number',
+    default: 10_000,
+    min: 1,
+    max: 100_000,
+    int: true,
+    help: 'vehicles to connect (fewer when the fd limit or time does not allow)',
+  },
   batch: { type: 'number', default: 100, min: 1, max: 5000, int: true, help: 'connections opened at once' },
   certs: { type: 'number', default: 200, min: 1, max: 10_000, int: true, help: 'distinct vehicle certificates (VINs), shared round-robin' },
   interval: { type: 'number', default: 60, min: 1, max: 600, help: "seconds between one vehicle's frames" },
@@ -59,7 +66,9 @@ async function main(): Promise<void> {
   let wanted = flags.connections!;
   const fdRoom = fd.soft - 200;
   if (fdRoom < wanted) {
-    notes.push(`ulimit -n is ${fd.soft} (hard ${fd.hard}): the file-descriptor limit caps this run at ${Math.max(0, fdRoom)} connections; raise it (make bench-scale raises the soft limit to the hard one) for more`);
+    notes.push(
+      `ulimit -n is ${fd.soft} (hard ${fd.hard}): the file-descriptor limit caps this run at ${Math.max(0, fdRoom)} connections; raise it (make bench-scale raises the soft limit to the hard one) for more`,
+    );
     wanted = Math.max(0, fdRoom);
   } else notes.push(`ulimit -n is ${fd.soft} (hard ${fd.hard}): not limiting ${wanted} connections`);
   log(`bench-scale: up to ${int(wanted)} vehicles, batches of ${flags.batch}, one frame per ${flags.interval} s each; ${notes[0]}`);
@@ -161,18 +170,23 @@ async function main(): Promise<void> {
     attempted += n;
     if (performance.now() - lastReport > 5000) {
       lastReport = performance.now();
-      log(`  ${int(cars.length)} connected, ${int(attempted - cars.length)} failed, ${fix((performance.now() - tc0) / 1000, 1)} s, server RSS ${fix(rssKb(server.pid) / 1024, 0)} MB`);
+      log(
+        `  ${int(cars.length)} connected, ${int(attempted - cars.length)} failed, ${fix((performance.now() - tc0) / 1000, 1)} s, server RSS ${fix(rssKb(server.pid) / 1024, 0)} MB`,
+      );
     }
   }
   const connectS = (performance.now() - tc0) / 1000;
   const connectCpu = cpuSeconds(server.pid) - cpu0;
   const clientCpu = cpuSeconds(process.pid) - self0;
   const otherCpu = machineBusySeconds() - busy0 - connectCpu - clientCpu - (cpuSeconds(broker.pid) - mosq0);
-  if (attempted < wanted) notes.push(`stopped connecting after ${fix(connectS, 0)} s (the --max-seconds share for connecting): ${int(attempted)} of ${int(wanted)} attempted`);
+  if (attempted < wanted)
+    notes.push(`stopped connecting after ${fix(connectS, 0)} s (the --max-seconds share for connecting): ${int(attempted)} of ${int(wanted)} attempted`);
   const rssConnected = rssKb(server.pid);
   // Acks of connected vehicles while handshakes occupy the server, apart from the quiet hold.
   const latConnect = percentiles(lat.take());
-  log(`${int(cars.length)} connected in ${fix(connectS, 1)} s (${int(cars.length / connectS)} handshakes/s), ${int(attempted - cars.length)} failed; holding ${flags.hold} s`);
+  log(
+    `${int(cars.length)} connected in ${fix(connectS, 1)} s (${int(cars.length / connectS)} handshakes/s), ${int(attempted - cars.length)} failed; holding ${flags.hold} s`,
+  );
 
   // Hold: frames keep trickling in; RSS settles.
   const holdMs = Math.min(flags.hold! * 1000, Math.max(0, MAX_S * 1000 - (performance.now() - tc0)));
@@ -208,11 +222,23 @@ async function main(): Promise<void> {
     '',
     `bench-scale — node ${process.version}, ${cpus().length} cores, load average at start ${load0.map((l) => l.toFixed(2)).join(' ')}`,
     '',
-    row('connections asked / attempted / open / failed', `${int(flags.connections)} / ${int(attempted)} / ${int(connected)} / ${int(failed)}${failures.size ? ` (${[...failures].map(([k, v]) => `${k} ×${v}`).join(', ')})` : ''}`),
+    row(
+      'connections asked / attempted / open / failed',
+      `${int(flags.connections)} / ${int(attempted)} / ${int(connected)} / ${int(failed)}${failures.size ? ` (${[...failures].map(([k, v]) => `${k} ×${v}`).join(', ')})` : ''}`,
+    ),
     row('handshakes per second (mTLS + WS upgrade)', `${int(connected / connectS)} (${int(connected)} in ${fix(connectS, 1)} s, batches of ${flags.batch})`),
-    row('server CPU per handshake', `${fix((connectCpu * 1000) / Math.max(1, connected), 2)} ms (${fix((100 * connectCpu) / connectS, 0)}% of a core while connecting)`),
-    row('bench (client side) CPU while connecting', `${fix((100 * clientCpu) / connectS, 0)}% of a core (${fix((clientCpu * 1000) / Math.max(1, connected), 2)} ms per handshake); other processes ${fix(Math.max(0, (100 * otherCpu) / connectS), 0)}%`),
-    row('server RSS: none / all connected / end / peak', `${fix(rss0 / 1024, 0)} / ${fix(rssConnected / 1024, 0)} / ${fix(rssEnd / 1024, 0)} / ${fix(Math.max(rssPeak, hwm) / 1024, 0)} MB`),
+    row(
+      'server CPU per handshake',
+      `${fix((connectCpu * 1000) / Math.max(1, connected), 2)} ms (${fix((100 * connectCpu) / connectS, 0)}% of a core while connecting)`,
+    ),
+    row(
+      'bench (client side) CPU while connecting',
+      `${fix((100 * clientCpu) / connectS, 0)}% of a core (${fix((clientCpu * 1000) / Math.max(1, connected), 2)} ms per handshake); other processes ${fix(Math.max(0, (100 * otherCpu) / connectS), 0)}%`,
+    ),
+    row(
+      'server RSS: none / all connected / end / peak',
+      `${fix(rss0 / 1024, 0)} / ${fix(rssConnected / 1024, 0)} / ${fix(rssEnd / 1024, 0)} / ${fix(Math.max(rssPeak, hwm) / 1024, 0)} MB`,
+    ),
     row('server RSS per connection', `${fix(perConnKb, 1)} kB ((end − none) ÷ open connections)`),
     row(`server CPU while holding (${fix(holdS, 0)} s)`, `${fix((100 * holdCpu) / Math.max(holdS, 0.001), 1)}% of a core`),
     row('frames sent / acked / errors / unanswered', `${int(c.sent)} / ${int(c.acked)} / ${int(c.errors)} / ${int(c.unanswered + pending)}`),
@@ -223,7 +249,12 @@ async function main(): Promise<void> {
   ];
   if (!alive) lines.push(`the server exited during the run: ${server.stderrTail().slice(-500)}`);
   const shutdownEvents = Object.fromEntries([...server.events].map(([e, n]) => [e, n - (events[e] ?? 0)]).filter(([, n]) => (n as number) > 0));
-  const list = (o: Record<string, number>) => (Object.keys(o).length ? Object.entries(o).map(([e, n]) => `${e} ×${n}`).join(', ') : 'none');
+  const list = (o: Record<string, number>) =>
+    Object.keys(o).length
+      ? Object.entries(o)
+          .map(([e, n]) => `${e} ×${n}`)
+          .join(', ')
+      : 'none';
   lines.push(`server log events (warn+) during the run: ${list(events)}; at shutdown: ${list(shutdownEvents)}`);
   console.log(lines.join('\n'));
 
@@ -237,7 +268,15 @@ async function main(): Promise<void> {
       machine: { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, loadavgStart: load0, loadavgEnd: loadavg() },
       settings: flags,
       fdLimit: fd,
-      connections: { asked: flags.connections, attempted, open: connected, failed, failures: Object.fromEntries(failures), stillOpenAtEnd: open_, closedByServer: c.closedByServer },
+      connections: {
+        asked: flags.connections,
+        attempted,
+        open: connected,
+        failed,
+        failures: Object.fromEntries(failures),
+        stillOpenAtEnd: open_,
+        closedByServer: c.closedByServer,
+      },
       handshakesPerSecond: connected / connectS,
       connectSeconds: connectS,
       serverCpuMsPerHandshake: (connectCpu * 1000) / Math.max(1, connected),

@@ -58,7 +58,11 @@ class Vehicle {
   connect(): Promise<boolean> {
     this.attempts++;
     return new Promise((resolve) => {
-      const ws = new WebSocket(`wss://127.0.0.1:${this.port}/`, { secureContext: this.ctx, perMessageDeflate: false, handshakeTimeout: 30_000 } as WebSocket.ClientOptions);
+      const ws = new WebSocket(`wss://127.0.0.1:${this.port}/`, {
+        secureContext: this.ctx,
+        perMessageDeflate: false,
+        handshakeTimeout: 30_000,
+      } as WebSocket.ClientOptions);
       const resp = { kind: 0, seq: -1 };
       let open = false;
       ws.once('open', () => {
@@ -112,7 +116,15 @@ interface StormResult {
   complete: boolean;
 }
 
-async function storm(dir: string, pki: Awaited<ReturnType<typeof makePki>>, contexts: SecureContext[], vins: string[], n: number, workers: number, brokerUrl: string): Promise<StormResult> {
+async function storm(
+  dir: string,
+  pki: Awaited<ReturnType<typeof makePki>>,
+  contexts: SecureContext[],
+  vins: string[],
+  n: number,
+  workers: number,
+  brokerUrl: string,
+): Promise<StormResult> {
   const port = await freePort();
   const config = {
     log_level: 'warn',
@@ -123,7 +135,10 @@ async function storm(dir: string, pki: Awaited<ReturnType<typeof makePki>>, cont
   };
   let server: BenchServer = await launchServer(dir, config, { port });
   let done = 0;
-  const vehicles = Array.from({ length: n }, (_, i) => new Vehicle(port, contexts[i % contexts.length], new FrameTemplate(vins[i % vins.length], i, 5), () => done++));
+  const vehicles = Array.from(
+    { length: n },
+    (_, i) => new Vehicle(port, contexts[i % contexts.length], new FrameTemplate(vins[i % vins.length], i, 5), () => done++),
+  );
   const t0 = Date.now();
   for (let i = 0; i < n; i += flags.batch!) {
     const part = vehicles.slice(i, i + flags.batch!);
@@ -143,7 +158,10 @@ async function storm(dir: string, pki: Awaited<ReturnType<typeof makePki>>, cont
   const restartS = (Date.now() - killedAt) / 1000;
   const complete = await waitUntilAll(vehicles, (v) => v.ackedAt > killedAt, flags['max-seconds']! * 1000);
   const connected = vehicles.map((v) => v.connectedAt - killedAt).filter((x) => x > 0);
-  const acked = vehicles.map((v) => v.ackedAt - killedAt).filter((x) => x > 0).sort((a, b) => a - b);
+  const acked = vehicles
+    .map((v) => v.ackedAt - killedAt)
+    .filter((x) => x > 0)
+    .sort((a, b) => a - b);
   const result: StormResult = {
     workers,
     vehicles: n,

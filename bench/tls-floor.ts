@@ -43,9 +43,13 @@ interface Memory {
 
 async function measure(v: Variant, files: { cert: string; key: string; ca: string }, client: ReturnType<typeof createSecureContext>, n: number) {
   const child = track(
-    fork(join(dirname(fileURLToPath(import.meta.url)), 'lib', 'tls-floor-server.js'), [files.cert, files.key, files.ca, v.mtls ? '1' : '0', v.tickets ? '1' : '0'], {
-      execArgv: ['--expose-gc'],
-    }),
+    fork(
+      join(dirname(fileURLToPath(import.meta.url)), 'lib', 'tls-floor-server.js'),
+      [files.cert, files.key, files.ca, v.mtls ? '1' : '0', v.tickets ? '1' : '0'],
+      {
+        execArgv: ['--expose-gc'],
+      },
+    ),
   );
   const next = <T>() => new Promise<T>((resolve) => child.once('message', (m) => resolve(m as T)));
   const { port } = await next<{ port: number }>();
@@ -54,7 +58,11 @@ async function measure(v: Variant, files: { cert: string; key: string; ca: strin
   const sockets: WebSocket[] = [];
   const open = () =>
     new Promise<void>((resolve, reject) => {
-      const ws = new WebSocket(`wss://127.0.0.1:${port}/`, { secureContext: client, servername: 'localhost', perMessageDeflate: false } as WebSocket.ClientOptions);
+      const ws = new WebSocket(`wss://127.0.0.1:${port}/`, {
+        secureContext: client,
+        servername: 'localhost',
+        perMessageDeflate: false,
+      } as WebSocket.ClientOptions);
       ws.once('open', () => {
         sockets.push(ws);
         resolve();
@@ -67,7 +75,13 @@ async function measure(v: Variant, files: { cert: string; key: string; ca: strin
   const after = await next<Memory>();
   for (const ws of sockets) ws.terminate();
   child.kill();
-  return { variant: v.name, open: after.open, rssPerConnKb: (after.rss - before.rss) / after.open / 1024, heapPerConnKb: (after.heapUsed - before.heapUsed) / after.open / 1024, rssNoneMb: before.rss / 1048576 };
+  return {
+    variant: v.name,
+    open: after.open,
+    rssPerConnKb: (after.rss - before.rss) / after.open / 1024,
+    heapPerConnKb: (after.heapUsed - before.heapUsed) / after.open / 1024,
+    rssNoneMb: before.rss / 1048576,
+  };
 }
 
 async function main(): Promise<void> {
@@ -78,10 +92,16 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'v.pem'), v.certPem);
   const files = { cert: pki.serverCert, key: pki.serverKey, ca: pki.caFile };
   const client = createSecureContext({ cert: v.certPem, key: v.keyPem, ca: pki.ca.certPem });
-  console.log(`bench-tls-floor — node ${process.version} (OpenSSL ${process.versions.openssl}), ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${int(n)} idle WebSocket connections per variant, ECDSA P-256 certificates\n`);
+  console.log(
+    `bench-tls-floor — node ${process.version} (OpenSSL ${process.versions.openssl}), ${cpus().length} cores, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; ${int(n)} idle WebSocket connections per variant, ECDSA P-256 certificates\n`,
+  );
   for (const variant of VARIANTS) {
     const r = await measure(variant, files, client, n);
-    console.log(`${r.variant.padEnd(44)} RSS ${fix(r.rssPerConnKb, 1)} kB per connection (JS heap ${fix(r.heapPerConnKb, 1)} kB of it); ${int(r.open)} open, ${fix(r.rssNoneMb, 0)} MB with none`);
+    console.log(
+      `${r.variant.padEnd(44)} RSS ${fix(r.rssPerConnKb, 1)} kB per connection (JS heap ${fix(r.heapPerConnKb, 1)} kB of it); ${int(r.open)} open, ${fix(r.rssNoneMb, 0)} MB with none`,
+    );
   }
 }
 

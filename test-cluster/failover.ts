@@ -141,10 +141,15 @@ export async function failoverRun(t: Test, dir: string, cluster: ClusterUnderTes
     servers.push(s);
   }
   for (const [i, s] of servers.entries()) {
-    await s.waitForLog((l) => l.event === 'mqtt_connected', 60_000).catch((e: Error) => {
-      const tail = s.logs.slice(-8).map((l) => JSON.stringify(l)).join('\n');
-      throw new Error(`server ${i + 1}: ${e.message}; its last log lines:\n${tail}\nbroker haproxy:\n${brokerLb.lines.slice(-8).join('\n')}`);
-    });
+    await s
+      .waitForLog((l) => l.event === 'mqtt_connected', 60_000)
+      .catch((e: Error) => {
+        const tail = s.logs
+          .slice(-8)
+          .map((l) => JSON.stringify(l))
+          .join('\n');
+        throw new Error(`server ${i + 1}: ${e.message}; its last log lines:\n${tail}\nbroker haproxy:\n${brokerLb.lines.slice(-8).join('\n')}`);
+      });
   }
   const lb = await startVehicleLb(servers.map((s) => ({ port: s.port, statusPort: s.statusPort! })));
   t.teardown(() => lb.stop());
@@ -191,8 +196,7 @@ export async function failoverRun(t: Test, dir: string, cluster: ClusterUnderTes
   cars.forEach((c) => c.stop());
   const acked = cars.flatMap((c) => [...c.frames.values()].filter((f) => f.ackedAt !== undefined));
   const total = cars.reduce((n, c) => n + c.frames.size, 0);
-  const missingOf = () =>
-    acked.reduce((n, f) => n + ([...f.fields].some(([topic, v]) => !received.get(topic)?.has(v)) ? 1 : 0), 0);
+  const missingOf = () => acked.reduce((n, f) => n + ([...f.fields].some(([topic, v]) => !received.get(topic)?.has(v)) ? 1 : 0), 0);
   await waitUntil(() => missingOf() === 0, shape.drainMs, 'every acked frame at the subscriber').catch(() => undefined);
 
   const errors = cars.flatMap((c) => c.errors);

@@ -13,10 +13,15 @@ t.test('NATS cluster: kill -9 of a node, then of a server, under resending vehic
   const cluster = await startNatsCluster(dir);
   t.teardown(() => cluster.stop());
   t.comment(`3 NATS nodes with a JetStream leader in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  await failoverRun(t, dir, {
-    mqttPorts: cluster.nodes.map((n) => n.mqttPort),
-    killNode: (i) => cluster.nodes[i].kill(),
-    server: { username: NATS_USER, password: NATS_PASSWORD },
-    subscriber: { username: NATS_SUBSCRIBER_USER, password: NATS_PASSWORD },
-  }, HEAVY_SHAPE);
+  await failoverRun(
+    t,
+    dir,
+    {
+      mqttPorts: cluster.nodes.map((n) => n.mqttPort),
+      killNode: (i) => cluster.nodes[i].kill(),
+      server: { username: NATS_USER, password: NATS_PASSWORD },
+      subscriber: { username: NATS_SUBSCRIBER_USER, password: NATS_PASSWORD },
+    },
+    HEAVY_SHAPE,
+  );
 });

@@ -29,7 +29,11 @@ t.test('RabbitMQ cluster: kill -9 of a node, then of a server, under resending v
   });
   if (!t.passing()) {
     for (const n of cluster.nodes.slice(1)) {
-      const bad = n.log().split('\n').filter((l) => /\[(warning|error)\]/.test(l)).slice(-12);
+      const bad = n
+        .log()
+        .split('\n')
+        .filter((l) => /\[(warning|error)\]/.test(l))
+        .slice(-12);
       t.comment(`${n.name} warnings and errors:\n${bad.join('\n')}`);
     }
   }

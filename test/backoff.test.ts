@@ -6,7 +6,10 @@ const mid = () => 0.5;
 const high = () => 0.999_999;
 
 t.test('doubles from the base per attempt and stops at the cap', async (t) => {
-  t.same([0, 1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, 1000, 30_000, mid)), [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+  t.same(
+    [0, 1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, 1000, 30_000, mid)),
+    [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000],
+  );
   t.equal(backoffDelay(1e6, 1000, 30_000, mid), 30_000, 'a huge attempt count stays at the cap');
 });
 
@@ -20,7 +23,10 @@ t.test('jitter spreads ±20% by default, never past the cap nor under 1 ms', asy
 });
 
 t.test('the jitter fraction is a parameter; 0 gives exact doubling', async (t) => {
-  t.same([0, 1, 2, 6, 7].map((n) => backoffDelay(n, 500, 30_000, high, 0)), [500, 1000, 2000, 30_000, 30_000]);
+  t.same(
+    [0, 1, 2, 6, 7].map((n) => backoffDelay(n, 500, 30_000, high, 0)),
+    [500, 1000, 2000, 30_000, 30_000],
+  );
   t.equal(backoffDelay(0, 1000, 30_000, low, 0.5), 500);
   t.equal(backoffDelay(0, 1000, 30_000, high, 0.5), 1500);
 });
@@ -39,7 +45,10 @@ t.test('with Math.random: first retry near the base, then within the cap', async
     const b = new Backoff(750, 10_000);
     const d = Array.from({ length: 12 }, () => b.next());
     t.ok(d[0] >= 600 && d[0] <= 900, 'first retry within ±20% of 750 ms') || t.comment(d);
-    t.ok(d.every((x) => x >= 1 && x <= 10_000), 'capped') || t.comment(d);
+    t.ok(
+      d.every((x) => x >= 1 && x <= 10_000),
+      'capped',
+    ) || t.comment(d);
     t.ok(d[11] >= 8000, 'reaches the cap') || t.comment(d);
   }
 });

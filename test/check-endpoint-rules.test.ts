@@ -15,9 +15,18 @@ t.test('a long acceptable-CA list is a warning naming #395', async (t) => {
 
 t.test('tls_end from the /status answer', async (t) => {
   t.match(tlsEndLine({ status: 200, mode: 'direct', body: 'mtls ok' }, true), { status: 'ok', message: /direct mode/ });
-  t.match(tlsEndLine({ status: 200, mode: 'proxy', body: 'mtls ok', server: 'nginx' }, true), { status: 'ok', message: /proxy in front decrypts \(nginx answered\).*tls\.proxy mode/ });
-  t.match(tlsEndLine({ status: 403, mode: 'proxy', body: 'client certificate refused: not trusted' }, true), { status: 'fail', message: /refused the certificate it passed: client certificate refused: not trusted/ });
-  t.match(tlsEndLine({ status: 502, server: 'nginx', body: 'Bad Gateway' }, true), { status: 'fail', message: /no fleet-telemetry server in tls\.proxy mode answered behind it \(HTTP 502\)/ });
+  t.match(tlsEndLine({ status: 200, mode: 'proxy', body: 'mtls ok', server: 'nginx' }, true), {
+    status: 'ok',
+    message: /proxy in front decrypts \(nginx answered\).*tls\.proxy mode/,
+  });
+  t.match(tlsEndLine({ status: 403, mode: 'proxy', body: 'client certificate refused: not trusted' }, true), {
+    status: 'fail',
+    message: /refused the certificate it passed: client certificate refused: not trusted/,
+  });
+  t.match(tlsEndLine({ status: 502, server: 'nginx', body: 'Bad Gateway' }, true), {
+    status: 'fail',
+    message: /no fleet-telemetry server in tls\.proxy mode answered behind it \(HTTP 502\)/,
+  });
   t.match(tlsEndLine({ status: 400, server: 'nginx' }, false), { status: 'warn', message: /Give --cert\/--key/ });
   t.equal(tlsEndLine({ error: 'socket hang up' }, true), undefined, 'no answer: no line');
 });
@@ -33,5 +42,8 @@ t.test("client_issuer: the client certificate's issuer among the acceptable CA n
   const many = Array.from({ length: 10 }, (_, i) => `CN=CA ${i},O=Tesla`);
   const refused = clientIssuerLine(leaf.certPem, many);
   t.equal(refused.status, 'fail');
-  t.match(refused.message, /the client certificate "VIN1" is issued by "Vehicle CA, Inc\.", which is not among the 10 CAs the server accepts \("CA 0", "CA 1", .*"CA 7" and 2 more\): the server will refuse it/);
+  t.match(
+    refused.message,
+    /the client certificate "VIN1" is issued by "Vehicle CA, Inc\.", which is not among the 10 CAs the server accepts \("CA 0", "CA 1", .*"CA 7" and 2 more\): the server will refuse it/,
+  );
 });

@@ -5,15 +5,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCa, issueCert, type KeyPairPem } from '../src/tls/dev-certs.js';
 
-
-
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DAY = 24 * 60 * 60 * 1000;
 
 // Each check is a fresh node process (~0.7 s on a small machine).
 t.setTimeout(120_000);
-
-
 
 let root: KeyPairPem;
 let leaf: KeyPairPem;
@@ -54,7 +50,10 @@ t.test('serve and check-config refuse an invalid config: exit 2, the path, no st
   // One at a time: fourteen node processes at once overran the guard on a loaded 2-core machine.
   const runs = [];
   for (const [i, c] of invalid.entries()) {
-    for (const args of [['serve', '--config', 'config.json'], ['check-config', 'config.json']]) {
+    for (const args of [
+      ['serve', '--config', 'config.json'],
+      ['check-config', 'config.json'],
+    ]) {
       runs.push({ c, args, r: await runCli(args, join(dir, `case${i}`), { env: c.env }) });
     }
   }
@@ -70,7 +69,10 @@ t.test('serve and check-config refuse an invalid config: exit 2, the path, no st
 
 t.test('a config file that does not exist', async (t) => {
   const dir = testdir(t, {});
-  for (const args of [['serve', '--config', 'nope.json'], ['check-config', 'nope.json']]) {
+  for (const args of [
+    ['serve', '--config', 'nope.json'],
+    ['check-config', 'nope.json'],
+  ]) {
     const r = await runCli(args, dir);
     t.equal(r.code, 2);
     t.match(r.stderr, /nope\.json: cannot read the config file: no such file/);
@@ -85,7 +87,10 @@ t.test('check-config on a good setup: ok lines, exit 0', async (t) => {
   const lines = r.stdout.trim().split('\n');
   t.match(lines[0], /^ok    config: config\.json is valid; records: V → mqtt; alerts → mqtt; connectivity → mqtt \(as the other record types\)/);
   for (const check of ['server_cert', 'server_key', 'chain', 'expiry', 'names', 'hostname', 'ca_file', 'tesla_ca']) {
-    t.ok(lines.some((l) => l.startsWith(`ok    ${check}: `)), `an ok ${check} line`);
+    t.ok(
+      lines.some((l) => l.startsWith(`ok    ${check}: `)),
+      `an ok ${check} line`,
+    );
   }
   t.equal(lines[lines.length - 1], 'all checks passed');
   t.equal(r.stderr, '');
@@ -99,7 +104,15 @@ t.test("check-config on Tesla's example: loads, names what is not used", async (
   t.equal(r.code, 0, r.stdout + r.stderr);
   const unused = r.stdout.split('\n').find((l) => l.startsWith('warn  config: accepted but not used'));
   t.ok(unused, 'one warning names the unused keys');
-  for (const k of ['reliable_ack (acks here are always reliable)', 'monitoring.profiler_port', 'monitoring.profiling_path', 'monitoring.statsd', 'logger', 'kafka', 'kinesis']) {
+  for (const k of [
+    'reliable_ack (acks here are always reliable)',
+    'monitoring.profiler_port',
+    'monitoring.profiling_path',
+    'monitoring.statsd',
+    'logger',
+    'kafka',
+    'kinesis',
+  ]) {
     t.ok(unused?.includes(k), `names ${k}`);
   }
   t.match(r.stdout, /records: alerts → logger; errors → logger; V → logger/);
@@ -108,9 +121,20 @@ t.test("check-config on Tesla's example: loads, names what is not used", async (
 t.test('check-config catches a mismatched key, a missing intermediate and an expired certificate: exit 1', async (t) => {
   const int = await createCa({ commonName: 'CLI Test Intermediate', issuer: root });
   const fromInt = await issueCert(int, { commonName: 'localhost', kind: 'server', dnsNames: ['localhost'] });
-  const expired = await issueCert(root, { commonName: 'localhost', kind: 'server', dnsNames: ['localhost'], notBefore: new Date(Date.now() - 100 * DAY), notAfter: new Date(Date.now() - DAY) });
+  const expired = await issueCert(root, {
+    commonName: 'localhost',
+    kind: 'server',
+    dnsNames: ['localhost'],
+    notBefore: new Date(Date.now() - 100 * DAY),
+    notAfter: new Date(Date.now() - DAY),
+  });
   const cases = [
-    { name: 'mismatched key', cert: leaf.certPem, key: other.keyPem, says: /^fail  server_key: server\.key does not match the server certificate "localhost"/m },
+    {
+      name: 'mismatched key',
+      cert: leaf.certPem,
+      key: other.keyPem,
+      says: /^fail  server_key: server\.key does not match the server certificate "localhost"/m,
+    },
     { name: 'missing intermediate', cert: fromInt.certPem, key: fromInt.keyPem, says: /^fail  chain: missing intermediate "CLI Test Intermediate"/m },
     { name: 'expired', cert: expired.certPem, key: expired.keyPem, says: /^fail  expiry: the server certificate "localhost" expired on/m },
   ];

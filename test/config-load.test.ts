@@ -16,7 +16,6 @@ function testdir(t: Test, content?: Parameters<Test['testdir']>[0]): string {
   return t.testdir(content);
 }
 
-
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const minimal = { tls: { server_cert: 'server.pem', server_key: 'server.key' }, records: { V: ['mqtt'] } };
@@ -60,16 +59,8 @@ t.test("a config in the shape of Tesla's example loads, naming what it does not 
   t.same(c.records, { alerts: ['logger'], errors: ['logger'], V: ['logger'] });
   t.equal(c.rate_limit.enabled, true);
   t.equal(c.monitoring.prometheus_metrics_port, 9090);
-  t.same(c.ignoredKeys.sort(), [
-    'kafka',
-    'kinesis',
-    'logger',
-    'monitoring.profiler_port',
-    'monitoring.profiling_path',
-    'monitoring.statsd',
-    'reliable_ack',
-  ]);
-  t.equal(c.namespace, 'tesla_telemetry', 'namespace names the Tesla producers\' topics');
+  t.same(c.ignoredKeys.sort(), ['kafka', 'kinesis', 'logger', 'monitoring.profiler_port', 'monitoring.profiling_path', 'monitoring.statsd', 'reliable_ack']);
+  t.equal(c.namespace, 'tesla_telemetry', "namespace names the Tesla producers' topics");
   t.match(UNUSED_KEY_NOTES.get('reliable_ack'), /always reliable/);
 });
 
@@ -117,14 +108,35 @@ t.test('every Tesla key of the contract §7 is accepted', async (t) => {
 });
 
 t.test('broker forms: host:port, bare host, URLs, embedded', async (t) => {
-  for (const broker of ['embedded', 'localhost:1883', 'broker', '10.0.0.5:1883', '[::1]:1883', 'mqtt://b:1883', 'mqtts://b.example.com:8883', 'tcp://b:1883', 'ssl://b:8883']) {
+  for (const broker of [
+    'embedded',
+    'localhost:1883',
+    'broker',
+    '10.0.0.5:1883',
+    '[::1]:1883',
+    'mqtt://b:1883',
+    'mqtts://b.example.com:8883',
+    'tcp://b:1883',
+    'ssl://b:8883',
+  ]) {
     t.equal(parseConfig(JSON.stringify({ ...minimal, mqtt: { broker } }), 'c', {}).mqtt.broker, broker, broker);
   }
 });
 
 t.test('per record type QoS and retain fall back to the global ones', async (t) => {
   const c = parseConfig(
-    JSON.stringify({ ...minimal, mqtt: { qos: 1, retained: false, v: { qos: 0 }, alerts_current: { retained: true }, alerts_history: { qos: 2 }, errors: {}, connectivity: { qos: 2, retained: true } } }),
+    JSON.stringify({
+      ...minimal,
+      mqtt: {
+        qos: 1,
+        retained: false,
+        v: { qos: 0 },
+        alerts_current: { retained: true },
+        alerts_history: { qos: 2 },
+        errors: {},
+        connectivity: { qos: 2, retained: true },
+      },
+    }),
     'c',
     {},
   );

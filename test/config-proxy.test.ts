@@ -59,6 +59,13 @@ t.test('a trusted_proxies range wider than a site network is a warning', async (
 
 t.test('check-config says the mode', async (t) => {
   const lines = configChecks(load({ proxy: { trusted_proxies: ['10.0.0.5'], client_cert_header: 'X-Client-Cert' } }), 'c.json');
-  t.match(lines.find((l) => l.check === 'tls_proxy'), { status: 'ok', message: /plain HTTP to 10\.0\.0\.5 only, and verifies the certificate in X-Client-Cert again/ });
-  t.equal(configChecks(load({}), 'c.json').find((l) => l.check === 'tls_proxy'), undefined, 'nothing in direct mode');
+  t.match(
+    lines.find((l) => l.check === 'tls_proxy'),
+    { status: 'ok', message: /plain HTTP to 10\.0\.0\.5 only, and verifies the certificate in X-Client-Cert again/ },
+  );
+  t.equal(
+    configChecks(load({}), 'c.json').find((l) => l.check === 'tls_proxy'),
+    undefined,
+    'nothing in direct mode',
+  );
 });

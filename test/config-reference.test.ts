@@ -10,24 +10,59 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 t.test('docs/configuration.md is the reference rendered from the schema', async (t) => {
   const committed = readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8');
   const rendered = renderReference();
-  t.ok(
-    committed === rendered,
-    'docs/configuration.md is out of date: run `npx tsc -p tsconfig.json && node dist/config/reference.js docs/configuration.md`',
-  );
+  t.ok(committed === rendered, 'docs/configuration.md is out of date: run `npx tsc -p tsconfig.json && node dist/config/reference.js docs/configuration.md`');
 });
 
 /** Every key contract §7 names, as a JSON Pointer. */
 const CONTRACT_KEYS = [
-  'host', 'port', 'status_port', 'log_level', 'json_log_enable', 'namespace', 'records',
-  'tls/server_cert', 'tls/server_key', 'tls/ca_file', 'tls/trust_tesla_ca', 'use_default_eng_ca',
-  'rate_limit/enabled', 'rate_limit/message_limit', 'rate_limit/message_interval_time',
-  'monitoring/prometheus_metrics_port', 'monitoring/profiler_port', 'monitoring/profiling_path',
-  'vins_signal_tracking_enabled', 'reliable_ack', 'reliable_ack_sources',
-  'mqtt/broker', 'mqtt/client_id', 'mqtt/username', 'mqtt/password', 'mqtt/topic_base', 'mqtt/qos', 'mqtt/retained',
-  'mqtt/connect_timeout_ms', 'mqtt/publish_timeout_ms', 'mqtt/disconnect_timeout_ms', 'mqtt/connect_retry_interval_ms',
-  'mqtt/keep_alive_seconds', 'mqtt/payload_format',
-  'mqtt/v', 'mqtt/alerts_current', 'mqtt/alerts_history', 'mqtt/errors', 'mqtt/connectivity',
-  'kafka', 'kinesis', 'pubsub', 'zmq', 'redis', 'statsd' /* Tesla's is monitoring.statsd */, 'airbrake', 'logger', 'transmit_decoded_records',
+  'host',
+  'port',
+  'status_port',
+  'log_level',
+  'json_log_enable',
+  'namespace',
+  'records',
+  'tls/server_cert',
+  'tls/server_key',
+  'tls/ca_file',
+  'tls/trust_tesla_ca',
+  'use_default_eng_ca',
+  'rate_limit/enabled',
+  'rate_limit/message_limit',
+  'rate_limit/message_interval_time',
+  'monitoring/prometheus_metrics_port',
+  'monitoring/profiler_port',
+  'monitoring/profiling_path',
+  'vins_signal_tracking_enabled',
+  'reliable_ack',
+  'reliable_ack_sources',
+  'mqtt/broker',
+  'mqtt/client_id',
+  'mqtt/username',
+  'mqtt/password',
+  'mqtt/topic_base',
+  'mqtt/qos',
+  'mqtt/retained',
+  'mqtt/connect_timeout_ms',
+  'mqtt/publish_timeout_ms',
+  'mqtt/disconnect_timeout_ms',
+  'mqtt/connect_retry_interval_ms',
+  'mqtt/keep_alive_seconds',
+  'mqtt/payload_format',
+  'mqtt/v',
+  'mqtt/alerts_current',
+  'mqtt/alerts_history',
+  'mqtt/errors',
+  'mqtt/connectivity',
+  'kafka',
+  'kinesis',
+  'pubsub',
+  'zmq',
+  'redis',
+  'statsd' /* Tesla's is monitoring.statsd */,
+  'airbrake',
+  'logger',
+  'transmit_decoded_records',
 ];
 
 t.test('the schema has every key of contract §7, and the docs list it', async (t) => {

@@ -15,38 +15,131 @@ import { makePki } from './helpers/pki.js';
  * server does not use is named in the start-up warning.
  */
 const TESLA_KEYS = [
-  'host', 'port', 'status_port', 'tls.ca_file', 'tls.server_cert', 'tls.server_key', 'use_default_eng_ca',
-  'rate_limit.enabled', 'rate_limit.message_limit', 'rate_limit.message_interval_time', 'reliable_ack_sources',
-  'kafka', 'kinesis.max_retries', 'kinesis.override_host', 'kinesis.streams', 'pubsub.gcp_project_id',
-  'zmq.addr', 'zmq.server_key_json_path', 'zmq.allowed_public_keys_json_path', 'zmq.verbose',
-  'redis.addrs', 'redis.username', 'redis.password', 'redis.db', 'redis.tls', 'redis.override_tls_server_name',
-  'redis.pool', 'redis.publish_timeout', 'redis.cluster_mode', 'redis.publish_vin_topics', 'redis.subscriber_set_prefix',
+  'host',
+  'port',
+  'status_port',
+  'tls.ca_file',
+  'tls.server_cert',
+  'tls.server_key',
+  'use_default_eng_ca',
+  'rate_limit.enabled',
+  'rate_limit.message_limit',
+  'rate_limit.message_interval_time',
+  'reliable_ack_sources',
+  'kafka',
+  'kinesis.max_retries',
+  'kinesis.override_host',
+  'kinesis.streams',
+  'pubsub.gcp_project_id',
+  'zmq.addr',
+  'zmq.server_key_json_path',
+  'zmq.allowed_public_keys_json_path',
+  'zmq.verbose',
+  'redis.addrs',
+  'redis.username',
+  'redis.password',
+  'redis.db',
+  'redis.tls',
+  'redis.override_tls_server_name',
+  'redis.pool',
+  'redis.publish_timeout',
+  'redis.cluster_mode',
+  'redis.publish_vin_topics',
+  'redis.subscriber_set_prefix',
   'namespace',
-  'monitoring.prometheus_metrics_port', 'monitoring.prometheus_metrics_host', 'monitoring.statsd',
-  'monitoring.profiler_port', 'monitoring.profiler_host', 'monitoring.profiling_path',
-  'logger.verbose', 'log_level', 'json_log_enable', 'records', 'transmit_decoded_records', 'vins_signal_tracking_enabled',
-  'airbrake.host', 'airbrake.project_key', 'airbrake.environment', 'airbrake.project_id', 'airbrake.tls',
-  'mqtt.broker', 'mqtt.client_id', 'mqtt.username', 'mqtt.password', 'mqtt.topic_base', 'mqtt.qos', 'mqtt.retained',
-  'mqtt.connect_timeout_ms', 'mqtt.publish_timeout_ms', 'mqtt.disconnect_timeout_ms', 'mqtt.connect_retry_interval_ms',
+  'monitoring.prometheus_metrics_port',
+  'monitoring.prometheus_metrics_host',
+  'monitoring.statsd',
+  'monitoring.profiler_port',
+  'monitoring.profiler_host',
+  'monitoring.profiling_path',
+  'logger.verbose',
+  'log_level',
+  'json_log_enable',
+  'records',
+  'transmit_decoded_records',
+  'vins_signal_tracking_enabled',
+  'airbrake.host',
+  'airbrake.project_key',
+  'airbrake.environment',
+  'airbrake.project_id',
+  'airbrake.tls',
+  'mqtt.broker',
+  'mqtt.client_id',
+  'mqtt.username',
+  'mqtt.password',
+  'mqtt.topic_base',
+  'mqtt.qos',
+  'mqtt.retained',
+  'mqtt.connect_timeout_ms',
+  'mqtt.publish_timeout_ms',
+  'mqtt.disconnect_timeout_ms',
+  'mqtt.connect_retry_interval_ms',
   'mqtt.keep_alive_seconds',
 ];
 
 const SAMPLE: Record<string, unknown> = {
-  host: '0.0.0.0', port: 4443, status_port: 8080, 'tls.ca_file': 'ca.pem', 'tls.server_cert': 's.pem', 'tls.server_key': 's.key',
-  use_default_eng_ca: false, 'rate_limit.enabled': true, 'rate_limit.message_limit': 1000, 'rate_limit.message_interval_time': 30,
-  reliable_ack_sources: { V: 'kafka' }, kafka: { 'bootstrap.servers': 'kafka:9092' }, 'kinesis.max_retries': 3,
-  'kinesis.override_host': 'http://kinesis:4566', 'kinesis.streams': { V: 'v' }, 'pubsub.gcp_project_id': 'p',
-  'zmq.addr': 'tcp://*:5284', 'zmq.server_key_json_path': '/k.json', 'zmq.allowed_public_keys_json_path': '/a.json', 'zmq.verbose': true,
-  'redis.addrs': ['redis:6379'], 'redis.username': 'u', 'redis.password': 'p', 'redis.db': 0, 'redis.tls': { ca_file: 'x' },
-  'redis.override_tls_server_name': false, 'redis.pool': { pool_size: 4 }, 'redis.publish_timeout': 1000000000, 'redis.cluster_mode': false,
-  'redis.publish_vin_topics': true, 'redis.subscriber_set_prefix': 'c', namespace: 'tesla_telemetry',
-  'monitoring.prometheus_metrics_port': 9090, 'monitoring.prometheus_metrics_host': '127.0.0.2', 'monitoring.statsd': { host: 's:8125', prefix: 'p', flush_period: 1000 },
-  'monitoring.profiler_port': 4269, 'monitoring.profiler_host': '0.0.0.0', 'monitoring.profiling_path': '/tmp/p',
-  'logger.verbose': true, log_level: 'info', json_log_enable: true, records: { V: ['mqtt', 'logger'] }, transmit_decoded_records: true,
-  vins_signal_tracking_enabled: ['device-1'], 'airbrake.host': 'http://errbit', 'airbrake.project_key': 'k', 'airbrake.environment': 'e',
-  'airbrake.project_id': 1, 'airbrake.tls': { ca_file: 'x' }, 'mqtt.broker': 'mqtt:1883', 'mqtt.client_id': 'client-1', 'mqtt.username': 'u',
-  'mqtt.password': 'p', 'mqtt.topic_base': 'telemetry', 'mqtt.qos': 1, 'mqtt.retained': false, 'mqtt.connect_timeout_ms': 30000,
-  'mqtt.publish_timeout_ms': 1000, 'mqtt.disconnect_timeout_ms': 250, 'mqtt.connect_retry_interval_ms': 10000, 'mqtt.keep_alive_seconds': 30,
+  host: '0.0.0.0',
+  port: 4443,
+  status_port: 8080,
+  'tls.ca_file': 'ca.pem',
+  'tls.server_cert': 's.pem',
+  'tls.server_key': 's.key',
+  use_default_eng_ca: false,
+  'rate_limit.enabled': true,
+  'rate_limit.message_limit': 1000,
+  'rate_limit.message_interval_time': 30,
+  reliable_ack_sources: { V: 'kafka' },
+  kafka: { 'bootstrap.servers': 'kafka:9092' },
+  'kinesis.max_retries': 3,
+  'kinesis.override_host': 'http://kinesis:4566',
+  'kinesis.streams': { V: 'v' },
+  'pubsub.gcp_project_id': 'p',
+  'zmq.addr': 'tcp://*:5284',
+  'zmq.server_key_json_path': '/k.json',
+  'zmq.allowed_public_keys_json_path': '/a.json',
+  'zmq.verbose': true,
+  'redis.addrs': ['redis:6379'],
+  'redis.username': 'u',
+  'redis.password': 'p',
+  'redis.db': 0,
+  'redis.tls': { ca_file: 'x' },
+  'redis.override_tls_server_name': false,
+  'redis.pool': { pool_size: 4 },
+  'redis.publish_timeout': 1000000000,
+  'redis.cluster_mode': false,
+  'redis.publish_vin_topics': true,
+  'redis.subscriber_set_prefix': 'c',
+  namespace: 'tesla_telemetry',
+  'monitoring.prometheus_metrics_port': 9090,
+  'monitoring.prometheus_metrics_host': '127.0.0.2',
+  'monitoring.statsd': { host: 's:8125', prefix: 'p', flush_period: 1000 },
+  'monitoring.profiler_port': 4269,
+  'monitoring.profiler_host': '0.0.0.0',
+  'monitoring.profiling_path': '/tmp/p',
+  'logger.verbose': true,
+  log_level: 'info',
+  json_log_enable: true,
+  records: { V: ['mqtt', 'logger'] },
+  transmit_decoded_records: true,
+  vins_signal_tracking_enabled: ['device-1'],
+  'airbrake.host': 'http://errbit',
+  'airbrake.project_key': 'k',
+  'airbrake.environment': 'e',
+  'airbrake.project_id': 1,
+  'airbrake.tls': { ca_file: 'x' },
+  'mqtt.broker': 'mqtt:1883',
+  'mqtt.client_id': 'client-1',
+  'mqtt.username': 'u',
+  'mqtt.password': 'p',
+  'mqtt.topic_base': 'telemetry',
+  'mqtt.qos': 1,
+  'mqtt.retained': false,
+  'mqtt.connect_timeout_ms': 30000,
+  'mqtt.publish_timeout_ms': 1000,
+  'mqtt.disconnect_timeout_ms': 250,
+  'mqtt.connect_retry_interval_ms': 10000,
+  'mqtt.keep_alive_seconds': 30,
 };
 
 function build(keys: string[]): Record<string, unknown> {
@@ -65,7 +158,10 @@ t.test("every key of Tesla's config.Config is accepted at once", async (t) => {
   const c = parseConfig(JSON.stringify(build(TESLA_KEYS)), '/etc/ft/config.json', {});
   t.equal(c.monitoring.host, '127.0.0.2', 'prometheus_metrics_host is the monitoring bind address');
   for (const k of ['monitoring.profiler_host', 'monitoring.profiler_port', 'monitoring.profiling_path', 'airbrake', 'logger', 'pubsub', 'redis.pool']) {
-    t.ok(c.ignoredKeys.some((i) => i === k || i.startsWith(`${k}.`)), `${k} named in the start-up warning`);
+    t.ok(
+      c.ignoredKeys.some((i) => i === k || i.startsWith(`${k}.`)),
+      `${k} named in the start-up warning`,
+    );
   }
   // Shipped producers whose block is present but that no record type routes to are named too.
   for (const k of ['kafka', 'kinesis', 'redis', 'zmq']) t.ok(c.ignoredKeys.includes(k), `${k} (not routed) named in the start-up warning`);
@@ -78,11 +174,18 @@ t.test("every key of Tesla's config.Config is accepted at once", async (t) => {
 
 t.test('each Tesla key alone is accepted too', async (t) => {
   for (const k of TESLA_KEYS) {
-    const cfg = { tls: { server_cert: 's.pem', server_key: 's.key' }, records: { V: ['logger'] }, ...(k.startsWith('tls.') ? {} : build([k])) } as Record<string, unknown>;
+    const cfg = { tls: { server_cert: 's.pem', server_key: 's.key' }, records: { V: ['logger'] }, ...(k.startsWith('tls.') ? {} : build([k])) } as Record<
+      string,
+      unknown
+    >;
     if (k.startsWith('tls.')) (cfg.tls as Record<string, unknown>)[k.slice(4)] = SAMPLE[k];
     t.doesNotThrow(() => parseConfig(JSON.stringify(cfg), 'config.json', {}), k);
   }
-  const host = parseConfig(JSON.stringify({ tls: { server_cert: 's', server_key: 'k' }, records: {}, monitoring: { prometheus_metrics_host: '' } }), 'c.json', {});
+  const host = parseConfig(
+    JSON.stringify({ tls: { server_cert: 's', server_key: 'k' }, records: {}, monitoring: { prometheus_metrics_host: '' } }),
+    'c.json',
+    {},
+  );
   t.equal(host.monitoring.host, '0.0.0.0', '"" binds every interface, as Tesla does');
 });
 
@@ -107,10 +210,14 @@ t.test("Tesla's shipped configs through check-config (TLS paths adapted)", async
   const it = spawnSync(process.execPath, [CLI, 'check-config', adapt('tesla-integration.json')], { encoding: 'utf8' });
   t.equal(it.status, 2);
   t.notMatch(it.stderr + it.stdout, /unknown key/, 'no key refused');
-  t.match(it.stderr, /producer "pubsub" \(used by V, connectivity\) is one of Tesla's and is refused here: no Google Pub\/Sub server or emulator runs on this machine/);
+  t.match(
+    it.stderr,
+    /producer "pubsub" \(used by V, connectivity\) is one of Tesla's and is refused here: no Google Pub\/Sub server or emulator runs on this machine/,
+  );
   const routed = ['kafka', 'kinesis', 'pubsub', 'zmq', 'redis'];
   const refused = routed.filter((p) => p in REFUSED_PRODUCERS);
-  for (const p of refused) t.match(it.stderr, `producer "${p}" (used by V, connectivity) is one of Tesla's and is refused here: ${REFUSED_PRODUCERS[p]}`, `${p} refused`);
+  for (const p of refused)
+    t.match(it.stderr, `producer "${p}" (used by V, connectivity) is one of Tesla's and is refused here: ${REFUSED_PRODUCERS[p]}`, `${p} refused`);
   for (const p of routed.filter((p) => !refused.includes(p))) t.notMatch(it.stderr, `"${p}"`, `${p} is shipped`);
   const problems = it.stderr.split('\n').filter((l) => /\[\w+ \//.test(l));
   t.equal(problems.length, refused.length, `one problem per refused producer: ${it.stderr}`);

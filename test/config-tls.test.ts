@@ -16,7 +16,6 @@ function testdir(t: Test, content?: Parameters<Test['testdir']>[0]): string {
   return t.testdir(content);
 }
 
-
 const DAY = 24 * 60 * 60 * 1000;
 
 interface Pki {
@@ -63,7 +62,10 @@ t.test('a good setup: every line ok', async (t) => {
   t.same(fails(lines), []);
   t.same(warns(lines), []);
   t.match(line(lines, 'server_key')?.message, /matches the server certificate/);
-  t.match(line(lines, 'chain')?.message, /complete: "localhost" issued by "Test Root" \(in ca_file: "Test Root" \(SHA-256 ([0-9A-F]{2}:){7}[0-9A-F]{2}, from [^)]*ca\.pem\)\)/);
+  t.match(
+    line(lines, 'chain')?.message,
+    /complete: "localhost" issued by "Test Root" \(in ca_file: "Test Root" \(SHA-256 ([0-9A-F]{2}:){7}[0-9A-F]{2}, from [^)]*ca\.pem\)\)/,
+  );
   t.match(line(lines, 'names')?.message, /DNS:localhost, DNS:telemetry\.example\.com, IP:127\.0\.0\.1/);
   t.match(line(lines, 'ca_file')?.message, /1 CA certificate \("Test Root" \(SHA-256 [0-9A-F:]{23}\)\)/, 'the CA by name and fingerprint');
   t.match(line(lines, 'tesla_ca', 'ok')?.message, /Tesla's production vehicle CA bundle/);
@@ -96,7 +98,10 @@ t.test('with the intermediate sent, the chain is complete', async (t) => {
   const lines = run(t, { cert: pki.leafFromInt.certPem + pki.int.certPem, key: pki.leafFromInt.keyPem, ca: pki.root.certPem });
   t.same(fails(lines), []);
   t.same(warns(lines), []);
-  t.match(line(lines, 'chain')?.message, /complete: "localhost" issued by "Test Intermediate" issued by "Test Root" \(in ca_file: "Test Root" \(SHA-256 [0-9A-F:]{23}, from [^)]*\)\)/);
+  t.match(
+    line(lines, 'chain')?.message,
+    /complete: "localhost" issued by "Test Intermediate" issued by "Test Root" \(in ca_file: "Test Root" \(SHA-256 [0-9A-F:]{23}, from [^)]*\)\)/,
+  );
   t.equal(lines.filter((l) => l.check === 'expiry').length, 2, 'leaf and intermediate are both checked');
 });
 
@@ -122,7 +127,10 @@ t.test('a chain out of order, and a certificate that is not part of it', async (
   const stray = await createCa({ commonName: 'Stray CA' });
   const lines = run(t, { cert: pki.leafFromInt.certPem + pki.root.certPem + pki.int.certPem + stray.certPem, key: pki.leafFromInt.keyPem });
   t.same(fails(lines), []);
-  t.match(warns(lines).map((l) => l.message), [/certificate #4 "Stray CA" .* is not part of/, /out of order/]);
+  t.match(
+    warns(lines).map((l) => l.message),
+    [/certificate #4 "Stray CA" .* is not part of/, /out of order/],
+  );
 });
 
 t.test('a self-signed server certificate', async (t) => {
@@ -133,7 +141,13 @@ t.test('a self-signed server certificate', async (t) => {
 });
 
 t.test('an expired server certificate fails', async (t) => {
-  const expired = await issueCert(pki.root, { commonName: 'localhost', kind: 'server', dnsNames: ['localhost'], notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - DAY) });
+  const expired = await issueCert(pki.root, {
+    commonName: 'localhost',
+    kind: 'server',
+    dnsNames: ['localhost'],
+    notBefore: new Date(Date.now() - 400 * DAY),
+    notAfter: new Date(Date.now() - DAY),
+  });
   const lines = run(t, { cert: expired.certPem, key: expired.keyPem, ca: pki.root.certPem });
   const f = fails(lines);
   t.equal(f.length, 1);
@@ -149,14 +163,31 @@ t.test('a server certificate expiring within 30 days warns', async (t) => {
 });
 
 t.test('a certificate not valid yet fails', async (t) => {
-  const later = await issueCert(pki.root, { commonName: 'localhost', kind: 'server', dnsNames: ['localhost'], notBefore: new Date(Date.now() + 2 * DAY), days: 100 });
+  const later = await issueCert(pki.root, {
+    commonName: 'localhost',
+    kind: 'server',
+    dnsNames: ['localhost'],
+    notBefore: new Date(Date.now() + 2 * DAY),
+    days: 100,
+  });
   const lines = run(t, { cert: later.certPem, key: later.keyPem, ca: pki.root.certPem });
   t.match(line(lines, 'expiry', 'fail')?.message, /is not valid before/);
 });
 
 t.test('an expired intermediate fails', async (t) => {
-  const oldInt = await createCa({ commonName: 'Old Intermediate', issuer: pki.root, notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - DAY) });
-  const leaf = await issueCert(oldInt, { commonName: 'localhost', kind: 'server', dnsNames: ['localhost'], notBefore: new Date(Date.now() - 10 * DAY), days: 100 });
+  const oldInt = await createCa({
+    commonName: 'Old Intermediate',
+    issuer: pki.root,
+    notBefore: new Date(Date.now() - 400 * DAY),
+    notAfter: new Date(Date.now() - DAY),
+  });
+  const leaf = await issueCert(oldInt, {
+    commonName: 'localhost',
+    kind: 'server',
+    dnsNames: ['localhost'],
+    notBefore: new Date(Date.now() - 10 * DAY),
+    days: 100,
+  });
   const lines = run(t, { cert: leaf.certPem + oldInt.certPem, key: leaf.keyPem, ca: pki.root.certPem });
   t.match(line(lines, 'expiry', 'fail')?.message, /chain certificate "Old Intermediate" expired on/);
 });
@@ -211,7 +242,11 @@ t.test('server files that are missing, swapped or encrypted', async (t) => {
 });
 
 t.test('names the server certificate covers', async (t) => {
-  const lines = run(t, { cert: pki.leaf.certPem, key: pki.leaf.keyPem, ca: pki.root.certPem }, { hostnames: ['telemetry.example.com', '127.0.0.1', 'other.example.com'] });
+  const lines = run(
+    t,
+    { cert: pki.leaf.certPem, key: pki.leaf.keyPem, ca: pki.root.certPem },
+    { hostnames: ['telemetry.example.com', '127.0.0.1', 'other.example.com'] },
+  );
   const host = lines.filter((l) => l.check === 'hostname');
   t.match(host, [
     { status: 'ok', message: /telemetry\.example\.com is covered/ },

@@ -25,7 +25,12 @@ async function proxiedServers(t: Test, dir: string, pki: TestPki, brokerUrl: str
     const s = await startServer(dir, {
       status_port: 0,
       records: { V: ['mqtt'] },
-      tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile, proxy: { trusted_proxies: ['127.0.0.1'], client_cert_header: HEADER } },
+      tls: {
+        server_cert: pki.serverCert,
+        server_key: pki.serverKey,
+        ca_file: pki.caFile,
+        proxy: { trusted_proxies: ['127.0.0.1'], client_cert_header: HEADER },
+      },
       mqtt: { broker: brokerUrl, qos: 1, topic_base: BASE, client_id: `fleet-telemetry-proxy-test-${i}-${Date.now()}` },
     });
     t.teardown(() => s.stop().catch(() => s.proc.kill('SIGKILL')));
@@ -44,10 +49,14 @@ async function proxyCases(t: Test, name: string, port: number, pki: TestPki, ser
     const cert = await pki.vehicle(vin(9));
     writeFileSync(join(pki.dir, `v${vinBase}.pem`), cert.certPem);
     writeFileSync(join(pki.dir, `v${vinBase}.key`), cert.keyPem);
-    const r = await waitUntil(async () => {
-      const run = await runCli(['check-endpoint', `localhost:${port}`, '--ca', pki.caFile, '--cert', `v${vinBase}.pem`, '--key', `v${vinBase}.key`], pki.dir);
-      return /frame: WebSocket upgrade/.test(run.stdout) ? run : sleep(200).then(() => undefined);
-    }, 20_000, `check-endpoint through ${name}`);
+    const r = await waitUntil(
+      async () => {
+        const run = await runCli(['check-endpoint', `localhost:${port}`, '--ca', pki.caFile, '--cert', `v${vinBase}.pem`, '--key', `v${vinBase}.key`], pki.dir);
+        return /frame: WebSocket upgrade/.test(run.stdout) ? run : sleep(200).then(() => undefined);
+      },
+      20_000,
+      `check-endpoint through ${name}`,
+    );
     t.equal(r.code, 0, r.stdout + r.stderr);
     t.match(r.stdout, /ok +tls_end: a proxy in front decrypts.*tls\.proxy mode and verified the certificate it passed again/);
     // The CertificateRequest names Tesla's bundle only: tls.ca_file is trusted, not named.
@@ -60,7 +69,11 @@ async function proxyCases(t: Test, name: string, port: number, pki: TestPki, ser
   await t.test(`${name}: a vehicle is acked, under the VIN of its certificate`, async (t) => {
     const cert = await pki.vehicle(vin(1));
     // Until the proxy has a server in service: haproxy's first health checks may still run.
-    const car = await waitUntil(() => connectVehicle(port, cert, pki.ca.certPem).catch(() => sleep(200).then(() => undefined)), 10_000, `a vehicle connected through ${name}`);
+    const car = await waitUntil(
+      () => connectVehicle(port, cert, pki.ca.certPem).catch(() => sleep(200).then(() => undefined)),
+      10_000,
+      `a vehicle connected through ${name}`,
+    );
     t.teardown(() => car.close());
     car.send(vFrame('p-1', vin(1), [{ key: 'VehicleSpeed', value: { float_value: 61 } }]));
     const r = await car.response('p-1', 15_000);
@@ -89,7 +102,10 @@ async function proxyCases(t: Test, name: string, port: number, pki: TestPki, ser
     const line = servers.flatMap((s) => s.logs).find((l) => l.event === 'vehicle_connected' && l.vin === vin(2));
     t.equal(line?.forwarded_for, '127.0.0.1', "the connection line names the vehicle's address as the proxy gave it");
     t.notOk(seen(vin(3)), 'no session under the VIN of the header the client sent');
-    t.notOk(sub.messages.some((x) => x.topic.startsWith(`${BASE}/${vin(3)}/`)), 'nothing published under it');
+    t.notOk(
+      sub.messages.some((x) => x.topic.startsWith(`${BASE}/${vin(3)}/`)),
+      'nothing published under it',
+    );
   });
 }
 
@@ -137,6 +153,9 @@ t.test('deploy/nginx.conf and deploy/haproxy-tls.cfg end mTLS in front of server
     await servers[0].waitForLog((l) => l.event === 'proxy_untrusted' && l.remote === '127.0.0.2');
     await t.rejects(connectVehicle(servers[1].port, cert, pki.ca.certPem), 'a vehicle connecting with TLS straight to a server is refused');
     await servers[1].waitForLog((l) => l.event === 'tls_at_plain_listener');
-    t.notOk(servers.some((s) => s.logs.some((l) => l.event === 'vehicle_connected' && l.vin === forgedVin)), 'no session either way');
+    t.notOk(
+      servers.some((s) => s.logs.some((l) => l.event === 'vehicle_connected' && l.vin === forgedVin)),
+      'no session either way',
+    );
   });
 });

@@ -56,9 +56,7 @@ t.test('systemd-analyze verify: no complaint about the unit', { skip: cannot }, 
   writeFileSync(file, local);
   const r = analyze(['verify', file]);
   // The user exists only where the unit is installed; nothing is created on this machine.
-  const complaints = (r.stdout + r.stderr)
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !/\buser\b|\bgroup\b/i.test(l));
+  const complaints = (r.stdout + r.stderr).split('\n').filter((l) => l.trim() !== '' && !/\buser\b|\bgroup\b/i.test(l));
   t.same(complaints, [], 'nothing reported');
   t.equal(r.status, 0, 'exit 0');
 

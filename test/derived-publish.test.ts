@@ -25,8 +25,18 @@ t.test('TopicNames.derived: one safe level under the VIN, types checked', async 
   const n = new TopicNames('tb');
   t.equal(n.derived(VIN, 'trip'), `tb/${VIN}/derived/trip`);
   t.equal(n.derived('a/+#', '../x'), 'tb/a___/derived/___x', 'the VIN level is made safe too');
-  for (const [vin, name] of [['', 'trip'], [VIN, ''], [VIN, 42], [undefined, 'trip'], [VIN, 'x'.repeat(MAX_LEVEL_BYTES + 1)]]) {
-    t.throws(() => n.derived(vin as string, name as string), { name: 'TopicLevelError', code: 'record_invalid', permanent: true }, `${JSON.stringify([vin, name]).slice(0, 40)} refused`);
+  for (const [vin, name] of [
+    ['', 'trip'],
+    [VIN, ''],
+    [VIN, 42],
+    [undefined, 'trip'],
+    [VIN, 'x'.repeat(MAX_LEVEL_BYTES + 1)],
+  ]) {
+    t.throws(
+      () => n.derived(vin as string, name as string),
+      { name: 'TopicLevelError', code: 'record_invalid', permanent: true },
+      `${JSON.stringify([vin, name]).slice(0, 40)} refused`,
+    );
   }
 });
 
@@ -39,7 +49,9 @@ t.test('hostile derived names stay under <base>/<VIN>/derived/ or are refused (r
   t.teardown(() => sub.close());
   const server = await startServer(dir, {
     records: { V: ['mqtt', 'hostile'] },
-    producers: { hostile: { module: join(fixturesDir(), 'plugins', 'derived-hostile.js'), options: { names: [...HOSTILE, ...REFUSED], not_json: 'not-json' } } },
+    producers: {
+      hostile: { module: join(fixturesDir(), 'plugins', 'derived-hostile.js'), options: { names: [...HOSTILE, ...REFUSED], not_json: 'not-json' } },
+    },
     tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
     mqtt: { broker: `127.0.0.1:${mosq.port}`, topic_base: 'tb', qos: 1 },
   });

@@ -38,16 +38,13 @@ async function handshake(
 ): Promise<HandshakeResult> {
   const res: HandshakeResult = { greeted: false };
   const open = new Set<net.Socket>();
-  const server = tls.createServer(
-    { ...serverOpts, requestCert: true, rejectUnauthorized, minVersion: 'TLSv1.2' },
-    (sock) => {
-      const peer = sock.getPeerCertificate();
-      res.peerCN = typeof peer.subject?.CN === 'string' ? peer.subject.CN : undefined;
-      res.serverAuthorized = sock.authorized;
-      res.authorizationError = sock.authorizationError?.toString();
-      sock.end('ok');
-    },
-  );
+  const server = tls.createServer({ ...serverOpts, requestCert: true, rejectUnauthorized, minVersion: 'TLSv1.2' }, (sock) => {
+    const peer = sock.getPeerCertificate();
+    res.peerCN = typeof peer.subject?.CN === 'string' ? peer.subject.CN : undefined;
+    res.serverAuthorized = sock.authorized;
+    res.authorizationError = sock.authorizationError?.toString();
+    sock.end('ok');
+  });
   server.on('connection', (s: net.Socket) => {
     open.add(s);
     s.on('close', () => open.delete(s));
@@ -185,7 +182,10 @@ t.test('writeDevCerts writes, then reuses the CA', async (t) => {
   for (const k of [first.caKey, first.serverKey, first.vehicles.VINA.key]) {
     t.equal(statSync(k).mode & 0o777, 0o600, `${path.basename(k)} mode 0600`);
   }
-  t.ok(first.files.every((f) => f.action === 'written'), 'all written on first run');
+  t.ok(
+    first.files.every((f) => f.action === 'written'),
+    'all written on first run',
+  );
 
   const caPem = readFileSync(first.caCert, 'utf8');
   const serverPem = readFileSync(first.serverCert, 'utf8');
@@ -235,7 +235,11 @@ t.test('CLI: fleet-telemetry certs', async (t) => {
   }
   t.equal(stdout.split('\n').filter((l) => /^(wrote|kept )/.test(l)).length, 8, 'one line per file');
   t.match(stdout, /^wrote .*ca\.pem$/m);
-  t.match(stdout, /\n\n\S*server\.pem is a development server certificate for localhost, 127\.0\.0\.1 and ::1 \(what make run uses\); for a host vehicles reach, add --hostname NAME\.\n$/, 'says what the server certificate it wrote is for');
+  t.match(
+    stdout,
+    /\n\n\S*server\.pem is a development server certificate for localhost, 127\.0\.0\.1 and ::1 \(what make run uses\); for a host vehicles reach, add --hostname NAME\.\n$/,
+    'says what the server certificate it wrote is for',
+  );
 
   const again = await execFileP(process.execPath, [cli, 'certs', '--out', dir, '--vin', 'C']);
   t.match(again.stdout, /^kept {2}.*ca\.pem$/m, 'second run keeps the CA');
@@ -256,7 +260,7 @@ t.test('the CAs of `certs --out` and `certs --hostname` never share a subject', 
   await execFileP(process.execPath, [cli, 'certs', '--hostname', 'car.example.com', '--out', path.join(base, 'named')]);
   await execFileP(process.execPath, [cli, 'certs', '--hostname', 'car.example.com', '--out', path.join(base, 'named2')]);
   const subject = (dir: string) => new X509Certificate(readFileSync(path.join(base, dir, 'ca.pem'))).subject;
-  t.match(subject('dev'), /^CN=fleet-telemetry localhost dev CA [0-9a-f]{8}$/, 'make run\'s CA says what it is for');
+  t.match(subject('dev'), /^CN=fleet-telemetry localhost dev CA [0-9a-f]{8}$/, "make run's CA says what it is for");
   t.match(subject('named'), /^CN=fleet-telemetry car\.example\.com server CA [0-9a-f]{8}$/, 'the named one names its host');
   t.not(subject('named'), subject('named2'), 'two CAs for the same name differ too');
   t.not(subject('dev'), subject('named'));

@@ -15,10 +15,25 @@ t.test('self-timed producers side by side: acked when both resolve, the refusing
   const refused: string[] = [];
   const ok = producer('mqtt', () => Promise.resolve());
   const bad = producer('plugin', () => Promise.reject(Object.assign(new Error('no'), { code: 'nope' })));
-  const d = new Dispatcher({ V: ['mqtt', 'plugin'] }, new Map([['mqtt', ok], ['plugin', bad]]), 50, (p) => refused.push(p));
+  const d = new Dispatcher(
+    { V: ['mqtt', 'plugin'] },
+    new Map([
+      ['mqtt', ok],
+      ['plugin', bad],
+    ]),
+    50,
+    (p) => refused.push(p),
+  );
   await t.rejects(d.dispatch(record, d.producersFor('V')!), { code: 'nope' });
   t.same(refused, ['plugin']);
-  const both = new Dispatcher({ V: ['mqtt', 'other'] }, new Map([['mqtt', ok], ['other', producer('other', () => Promise.resolve())]]), 50);
+  const both = new Dispatcher(
+    { V: ['mqtt', 'other'] },
+    new Map([
+      ['mqtt', ok],
+      ['other', producer('other', () => Promise.resolve())],
+    ]),
+    50,
+  );
   await t.resolves(both.dispatch(record, both.producersFor('V')!));
 });
 
@@ -26,7 +41,15 @@ t.test('beside a producer that keeps no deadline, the guard still ends a record 
   const refused: string[] = [];
   const ok = producer('mqtt', () => Promise.resolve());
   const hung = producer('plugin', () => new Promise<void>(() => {}), false);
-  const d = new Dispatcher({ V: ['mqtt', 'plugin'] }, new Map([['mqtt', ok], ['plugin', hung]]), 50, (p) => refused.push(p));
+  const d = new Dispatcher(
+    { V: ['mqtt', 'plugin'] },
+    new Map([
+      ['mqtt', ok],
+      ['plugin', hung],
+    ]),
+    50,
+    (p) => refused.push(p),
+  );
   await t.rejects(d.dispatch(record, d.producersFor('V')!), { code: 'dispatch_timeout' });
   t.same(refused, ['plugin'], 'only the one still pending is named');
 });

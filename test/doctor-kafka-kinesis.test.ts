@@ -29,7 +29,10 @@ t.test('kafka: the brokers answer → ok; gone → a fail line naming bootstrap.
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const kafka = await startKafkaMock(3);
   t.teardown(() => kafka.stop());
-  await configIn(dir, { records: { V: ['kafka'] }, kafka: { 'bootstrap.servers': kafka.bootstrap, 'statistics.interval.ms': 1000, 'socket.nagle.disable': true } });
+  await configIn(dir, {
+    records: { V: ['kafka'] },
+    kafka: { 'bootstrap.servers': kafka.bootstrap, 'statistics.interval.ms': 1000, 'socket.nagle.disable': true },
+  });
   const ok = await runCli(['check-config', '--online', 'config.json'], dir);
   t.equal(ok.code, 0, ok.stdout + ok.stderr);
   t.match(ok.stdout, /^ok    kafka: \S+ \(kafka\.bootstrap\.servers\) answered: 3 broker\(s\), acks=all$/m);
@@ -53,7 +56,11 @@ t.test('kinesis: ListStreams answers, then each routed stream must exist', async
   mkdirSync(join(dir, 'kinesis'));
   const kinesis = await startKinesalite(join(dir, 'kinesis'));
   t.teardown(() => kinesis.stop());
-  await configIn(dir, { namespace: 'ns', records: { V: ['kinesis'], alerts: ['kinesis'] }, kinesis: { override_host: kinesis.endpoint, streams: { V: 'vehicle_data' } } });
+  await configIn(dir, {
+    namespace: 'ns',
+    records: { V: ['kinesis'], alerts: ['kinesis'] },
+    kinesis: { override_host: kinesis.endpoint, streams: { V: 'vehicle_data' } },
+  });
   await kinesis.createStream('vehicle_data', 1);
   const missing = await runCli(['check-config', '--online', 'config.json'], dir, { env: KINESALITE_ENV });
   t.equal(missing.code, 1, missing.stdout + missing.stderr);

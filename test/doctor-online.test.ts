@@ -18,9 +18,6 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 t.setTimeout(180_000);
 
-
-
-
 let root: KeyPairPem;
 let leaf: KeyPairPem;
 
@@ -70,7 +67,12 @@ t.test('a config serve can start with: every line ok, exit 0', async (t) => {
 
 t.test('a port held by another process: a fail line naming the key, exit 1; without --online no network', async (t) => {
   // check-config probes a held port for this server: the holder takes its probes and drops them.
-  const holder: Server = createServer((sock) => sock.on('error', () => {}).resume().end());
+  const holder: Server = createServer((sock) =>
+    sock
+      .on('error', () => {})
+      .resume()
+      .end(),
+  );
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => holder.close(() => resolve())));
   const held = (holder.address() as AddressInfo).port;
@@ -91,7 +93,13 @@ t.test('a port held by another process: a fail line naming the key, exit 1; with
   const dir2 = await setup(t, (c) => (c.mqtt.embedded_port = held));
   const r2 = await runCli(['check-config', '--online', 'config.json'], dir2);
   t.equal(r2.code, 1);
-  t.match(r2.stdout, new RegExp(`^fail  port: 127\\.0\\.0\\.1:${held} \\(mqtt\\.embedded_port\\) is in use by another process, often another MQTT broker.*"broker": "127\\.0\\.0\\.1:${held}"`, 'm'));
+  t.match(
+    r2.stdout,
+    new RegExp(
+      `^fail  port: 127\\.0\\.0\\.1:${held} \\(mqtt\\.embedded_port\\) is in use by another process, often another MQTT broker.*"broker": "127\\.0\\.0\\.1:${held}"`,
+      'm',
+    ),
+  );
 });
 
 t.test('beside the server of this config, running: its ports are ok as in use by it, exit 0', async (t) => {
@@ -120,7 +128,11 @@ t.test('beside the server of this config, running: its ports are ok as in use by
   const r2 = await runCli(['check-config', '--online', 'config.json'], other);
   t.equal(r2.code, 1, r2.stdout + r2.stderr);
   t.match(r2.stdout, new RegExp(`^fail  port: 127\\.0\\.0\\.1:${c.port} \\(port\\) is in use by another process`, 'm'));
-  t.match(r2.stdout, new RegExp(`^fail  port: 127\\.0\\.0\\.1:${c.mqtt.embedded_port} \\(mqtt\\.embedded_port\\) is in use by another process`, 'm'), 'an MQTT broker counts as ours only beside our vehicle port');
+  t.match(
+    r2.stdout,
+    new RegExp(`^fail  port: 127\\.0\\.0\\.1:${c.mqtt.embedded_port} \\(mqtt\\.embedded_port\\) is in use by another process`, 'm'),
+    'an MQTT broker counts as ours only beside our vehicle port',
+  );
 });
 
 t.test('a host that does not resolve: fail, exit 1', async (t) => {
@@ -152,7 +164,10 @@ t.test('a broker that wants a password', async (t) => {
     const r = await runCli(['check-config', '--online', 'config.json'], dir);
     t.equal(r.code, 1, r.stdout + r.stderr);
     // mosquitto answers a 3.1.1 client 5 (not authorized) for a wrong password; other brokers 4.
-    t.match(r.stdout, /^fail  broker: mqtt:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) refused the connection as user "alice": (bad user name or password \(CONNACK code 4\)|not authorized \(CONNACK code 5\))/m);
+    t.match(
+      r.stdout,
+      /^fail  broker: mqtt:\/\/127\.0\.0\.1:\d+ \(mqtt\.broker\) refused the connection as user "alice": (bad user name or password \(CONNACK code 4\)|not authorized \(CONNACK code 5\))/m,
+    );
     t.notMatch(r.stdout + r.stderr, /wrong-pw/);
   });
 

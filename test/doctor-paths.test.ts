@@ -7,10 +7,7 @@ import { createCa, issueCert, type KeyPairPem } from '../src/tls/dev-certs.js';
 // from its working directory. A missing TLS file must show the path as written, the path it was
 // looked for at, and that rule, in check-config and in serve's start error alike.
 
-
 t.setTimeout(120_000);
-
-
 
 let root: KeyPairPem;
 let leaf: KeyPairPem;
@@ -37,17 +34,33 @@ t.test("a config written for Tesla's server: files beside the working directory,
 
   const r = await runCli(['check-config', 'etc/config.json'], cwd);
   t.equal(r.code, 1, r.stdout + r.stderr);
-  for (const [check, file] of [['server_cert', 'server.pem'], ['server_key', 'server.key'], ['ca_file', 'ca.pem']]) {
+  for (const [check, file] of [
+    ['server_cert', 'server.pem'],
+    ['server_key', 'server.key'],
+    ['ca_file', 'ca.pem'],
+  ]) {
     const line = r.stdout.split('\n').find((l) => l.startsWith(`fail  ${check}: `)) ?? '';
-    t.match(line, new RegExp(`^fail  ${check}: certs/${esc(file)}: cannot read: no such file at ${esc(join(folder, 'certs', file))}; ${esc(rule)}`), `${check}: written, resolved, the rule`);
-    t.ok(line.includes(`(${join(cwd, 'certs', file)} exists: Tesla's server resolves paths from its working directory`), `${check}: names the file that exists from the working directory`);
+    t.match(
+      line,
+      new RegExp(`^fail  ${check}: certs/${esc(file)}: cannot read: no such file at ${esc(join(folder, 'certs', file))}; ${esc(rule)}`),
+      `${check}: written, resolved, the rule`,
+    );
+    t.ok(
+      line.includes(`(${join(cwd, 'certs', file)} exists: Tesla's server resolves paths from its working directory`),
+      `${check}: names the file that exists from the working directory`,
+    );
   }
   t.match(r.stdout, new RegExp(`^ok    paths: ${esc(rule)}`, 'm'));
   t.notMatch(r.stdout + r.stderr, STACK);
 
   const s = await runCli(['serve', '--config', 'etc/config.json'], cwd);
   t.equal(s.code, 2, 'serve refuses to start');
-  t.match(s.stderr, new RegExp(`cannot start: TLS check failed:\\nfail  server_cert: certs/server\\.pem: cannot read: no such file at ${esc(join(folder, 'certs', 'server.pem'))}; ${esc(rule)}`));
+  t.match(
+    s.stderr,
+    new RegExp(
+      `cannot start: TLS check failed:\\nfail  server_cert: certs/server\\.pem: cannot read: no such file at ${esc(join(folder, 'certs', 'server.pem'))}; ${esc(rule)}`,
+    ),
+  );
 });
 
 t.test('files where the rule says: each TLS line shows the path as written and resolved', async (t) => {

@@ -35,8 +35,30 @@ t.test('server + driver-score + emulate --harsh-every: scored trips with events 
   const monitorPort = (await server.waitForLog((l) => l.event === 'monitoring_listening')).port as number;
 
   const run = await runCli(
-    ['emulate', '--url', `wss://localhost:${server.port}/`, '--ca', pki.caFile, '--cert-dir', pki.dir, '--vehicles', '2', '--rate', '25', '--frames', '250',
-      '--harsh-every', '5', '--alerts-every', '0', '--errors-every', '0', '--progress', '0', '--json'],
+    [
+      'emulate',
+      '--url',
+      `wss://localhost:${server.port}/`,
+      '--ca',
+      pki.caFile,
+      '--cert-dir',
+      pki.dir,
+      '--vehicles',
+      '2',
+      '--rate',
+      '25',
+      '--frames',
+      '250',
+      '--harsh-every',
+      '5',
+      '--alerts-every',
+      '0',
+      '--errors-every',
+      '0',
+      '--progress',
+      '0',
+      '--json',
+    ],
     work,
     { killAfterMs: 120_000 },
   );
@@ -52,7 +74,10 @@ t.test('server + driver-score + emulate --harsh-every: scored trips with events 
     t.ok(x.distance_mi > 0 && x.max_speed_mph > 0 && x.duration_s >= 0, 'distance, speed, duration');
   }
   t.ok(parked.reduce((n, x) => n + x.harsh_braking + x.rapid_acceleration, 0) > 0, 'events are counted');
-  t.ok(sub.messages.some((m) => m.topic.endsWith('/derived/trip_live')), 'running trips show on trip_live');
+  t.ok(
+    sub.messages.some((m) => m.topic.endsWith('/derived/trip_live')),
+    'running trips show on trip_live',
+  );
   t.ok(!server.logs.some((l) => l.event === 'derived_publish_failed'), 'no derived publish failed');
 
   // The fleet view shows each vehicle's last trip score, the one last published on derived/trip.
@@ -61,11 +86,15 @@ t.test('server + driver-score + emulate --harsh-every: scored trips with events 
     const mine = sub.messages.filter((m) => m.topic === `ds/${vin}/derived/trip`);
     return mine.length ? (JSON.parse(mine[mine.length - 1].payload) as { score: number }).score : undefined;
   };
-  const row = await waitUntil(async () => {
-    const body = (await (await fetch(`http://127.0.0.1:${monitorPort}/api/fleet`)).json()) as { vehicles: { vin: string; trip_score: number | null }[] };
-    const r = body.vehicles.find((v) => v.vin === vin);
-    return r && r.trip_score !== null && r.trip_score === lastScore() ? r : undefined;
-  }, 10_000, 'the fleet view shows the last trip score');
+  const row = await waitUntil(
+    async () => {
+      const body = (await (await fetch(`http://127.0.0.1:${monitorPort}/api/fleet`)).json()) as { vehicles: { vin: string; trip_score: number | null }[] };
+      const r = body.vehicles.find((v) => v.vin === vin);
+      return r && r.trip_score !== null && r.trip_score === lastScore() ? r : undefined;
+    },
+    10_000,
+    'the fleet view shows the last trip score',
+  );
   t.equal(row.trip_score, lastScore(), `fleet view trip_score ${row.trip_score}`);
 });
 
@@ -85,7 +114,10 @@ t.test('a trip ends on disconnect and on silence (real server, connectivity reco
   });
   t.teardown(() => server.stop());
   await server.waitForLog((l) => l.event === 'mqtt_connected');
-  const drive = [{ key: 'Gear', value: { shift_state_value: 5 } }, { key: 'VehicleSpeed', value: { float_value: 30 } }];
+  const drive = [
+    { key: 'Gear', value: { shift_state_value: 5 } },
+    { key: 'VehicleSpeed', value: { float_value: 30 } },
+  ];
   const brake = [{ key: 'LongitudinalAcceleration', value: { double_value: -6 } }];
 
   const a = await connectVehicle(server.port, await pki.vehicle('5YJ3E1EA7KF000031'), pki.ca.certPem);
@@ -94,13 +126,22 @@ t.test('a trip ends on disconnect and on silence (real server, connectivity reco
   await a.response('d-2');
   await a.close();
   await sub.waitFor((m) => m.some((x) => x.topic === 'ds/5YJ3E1EA7KF000031/derived/trip'), 10_000, 'trip ended by the disconnect');
-  t.match(JSON.parse(sub.messages.find((x) => x.topic === 'ds/5YJ3E1EA7KF000031/derived/trip')!.payload), { end_reason: 'disconnect', harsh_braking: 1, score: 95 });
+  t.match(JSON.parse(sub.messages.find((x) => x.topic === 'ds/5YJ3E1EA7KF000031/derived/trip')!.payload), {
+    end_reason: 'disconnect',
+    harsh_braking: 1,
+    score: 95,
+  });
 
   const b = await connectVehicle(server.port, await pki.vehicle('5YJ3E1EA7KF000032'), pki.ca.certPem);
   t.teardown(() => b.close());
   b.send(vFrame('s-1', '5YJ3E1EA7KF000032', drive));
   await b.response('s-1');
   await sub.waitFor((m) => m.some((x) => x.topic === 'ds/5YJ3E1EA7KF000032/derived/trip'), 15_000, 'trip ended by silence');
-  t.match(JSON.parse(sub.messages.find((x) => x.topic === 'ds/5YJ3E1EA7KF000032/derived/trip')!.payload), { end_reason: 'silence', max_speed_mph: 30, harsh_braking: 0, score: 100 });
+  t.match(JSON.parse(sub.messages.find((x) => x.topic === 'ds/5YJ3E1EA7KF000032/derived/trip')!.payload), {
+    end_reason: 'silence',
+    max_speed_mph: 30,
+    harsh_braking: 0,
+    score: 100,
+  });
   t.equal(b.ws.readyState, 1, 'the silent vehicle is still connected');
 });

@@ -204,7 +204,10 @@ t.test('the producer: live updates throttled, resends not counted twice, disconn
 
   await p.produce({ ...rec(10, { gear: 'D', speed: 20 }), vin: 'SILENT' });
   await waitUntil(() => calls.some((c) => c[0] === 'SILENT' && c[1] === 'trip'), 5000, 'silence to end the trip');
-  t.match(calls.find((c) => c[0] === 'SILENT' && c[1] === 'trip'), ['SILENT', 'trip', { end_reason: 'silence', max_speed_mph: 20 }]);
+  t.match(
+    calls.find((c) => c[0] === 'SILENT' && c[1] === 'trip'),
+    ['SILENT', 'trip', { end_reason: 'silence', max_speed_mph: 20 }],
+  );
 
   // Three vehicles, room for two: the least recently heard from is forgotten with its trip.
   for (const vin of ['A', 'B', 'C']) await p.produce({ ...rec(20, { gear: 'D' }), vin });

@@ -60,8 +60,24 @@ t.test('CLI: certs → serve → emulate --json, and subscribe', async (t) => {
   const emuConfig = join(dir, 'emulate-config.json');
   writeFileSync(emuConfig, JSON.stringify({ ...config, host: '127.0.0.1', port: server.port }));
   const emu = await run([
-    'emulate', '--config', emuConfig, '--vehicles', '3', '--frames', '15', '--rate', '30', '--fields', '6',
-    '--alerts-every', '0', '--errors-every', '0', '--progress', '0.2', '--json',
+    'emulate',
+    '--config',
+    emuConfig,
+    '--vehicles',
+    '3',
+    '--frames',
+    '15',
+    '--rate',
+    '30',
+    '--fields',
+    '6',
+    '--alerts-every',
+    '0',
+    '--errors-every',
+    '0',
+    '--progress',
+    '0.2',
+    '--json',
   ]);
   t.equal(emu.code, 0, 'emulate exits 0');
   if (emu.code !== 0) t.comment(emu.stderr);
@@ -71,17 +87,41 @@ t.test('CLI: certs → serve → emulate --json, and subscribe', async (t) => {
   t.equal(s.ok, true);
   t.match(emu.stderr, /emulating 3 vehicles → wss:\/\/127\.0\.0\.1:\d+\//);
   t.match(emu.stderr, /connected\s+sent \d+\s+acked \d+/, 'progress lines on stderr');
-  t.ok(server.logs.some((l) => l.event === 'vehicle_connected' && l.vin === emulatorVin(1)), 'the certs-made vehicle connected');
+  t.ok(
+    server.logs.some((l) => l.event === 'vehicle_connected' && l.vin === emulatorVin(1)),
+    'the certs-made vehicle connected',
+  );
 
   t.equal(await subExit, 0, 'subscribe exits after --count publishes');
   const lines = subOut.trim().split('\n');
   t.equal(lines.length, 45);
-  t.ok(lines.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z telemetry\/5YJ3E1EA7KF00000[123]\/v\/Soc \{"value":[\d.]+\}$/.test(l)), lines[0]);
+  t.ok(
+    lines.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z telemetry\/5YJ3E1EA7KF00000[123]\/v\/Soc \{"value":[\d.]+\}$/.test(l)),
+    lines[0],
+  );
 
   // Exit 1 when frames did not end acked: nobody listens on this port. The text summary says why.
-  const none = await run(['emulate', '--url', `127.0.0.1:${await freePort()}`, '--cert-dir', certDir, '--frames', '2', '--rate', '20', '--drain-timeout', '0.5', '--progress', '0']);
+  const none = await run([
+    'emulate',
+    '--url',
+    `127.0.0.1:${await freePort()}`,
+    '--cert-dir',
+    certDir,
+    '--frames',
+    '2',
+    '--rate',
+    '20',
+    '--drain-timeout',
+    '0.5',
+    '--progress',
+    '0',
+  ]);
   t.equal(none.code, 1, 'exit 1 with frames unacked');
-  t.match(none.stdout, /^record\s+generated\s+sent\s+acked\s+errored\s+resent\s+expired\s+gave_up\s+dropped\s+pending\s+p50 ms\s+p99 ms$/m, 'a table by record type');
+  t.match(
+    none.stdout,
+    /^record\s+generated\s+sent\s+acked\s+errored\s+resent\s+expired\s+gave_up\s+dropped\s+pending\s+p50 ms\s+p99 ms$/m,
+    'a table by record type',
+  );
   t.match(none.stdout, /^total\s+2\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+2\s+-\s+-$/m);
   t.match(none.stdout, /connections: 0 opened, \d+ failed attempts, 0 lost \(last failure: connect ECONNREFUSED/);
   t.match(none.stdout, /result: FAILED, 0 of 2 frames acked \(2 pending\)/);

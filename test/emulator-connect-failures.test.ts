@@ -39,8 +39,29 @@ t.test('emulate toward a server certificate for another name: the reason while i
   t.teardown(() => server.stop());
 
   const r = await runCli(
-    ['emulate', '--url', `wss://127.0.0.1:${server.port}/`, '--ca', pki.caFile, '--cert-dir', dir, '--vehicles', '2', '--duration', '3',
-      '--rate', '2', '--backoff-ms', '50', '--backoff-max-ms', '100', '--progress', '0.5', '--drain-timeout', '0.5'],
+    [
+      'emulate',
+      '--url',
+      `wss://127.0.0.1:${server.port}/`,
+      '--ca',
+      pki.caFile,
+      '--cert-dir',
+      dir,
+      '--vehicles',
+      '2',
+      '--duration',
+      '3',
+      '--rate',
+      '2',
+      '--backoff-ms',
+      '50',
+      '--backoff-max-ms',
+      '100',
+      '--progress',
+      '0.5',
+      '--drain-timeout',
+      '0.5',
+    ],
     dir,
   );
   t.equal(r.code, 1, 'exit 1: nothing acked');
@@ -50,8 +71,16 @@ t.test('emulate toward a server certificate for another name: the reason while i
   const counts = [...r.stderr.matchAll(/failed connects (\d+)/g)].map((m) => Number(m[1]));
   t.ok(counts.length >= 2, `the progress lines count the failures (${counts.join(', ')})`);
   t.ok(counts[counts.length - 1] > 2, 'more failed attempts than lines saying why');
-  t.same([...counts].sort((a, b) => a - b), counts, 'the count only grows');
+  t.same(
+    [...counts].sort((a, b) => a - b),
+    counts,
+    'the count only grows',
+  );
   const total = Number(/connections: 0 opened, (\d+) failed attempts/.exec(r.stdout)?.[1]);
   t.ok(total >= counts[counts.length - 1], 'the summary counts them all');
-  t.match(r.stdout, new RegExp(`failed connection attempts:\\n  ${total}× Hostname/IP does not match certificate's altnames`), 'the summary lists each reason with its count');
+  t.match(
+    r.stdout,
+    new RegExp(`failed connection attempts:\\n  ${total}× Hostname/IP does not match certificate's altnames`),
+    'the summary lists each reason with its count',
+  );
 });

@@ -38,9 +38,13 @@ t.test('harshEvery 10: events while driving, P → D → P trips, the trip field
   const r = run(10, 400);
   t.ok(r.harsh >= 20, `harsh events: ${r.harsh} in 400 frames`);
   t.ok(r.harsh <= 40, 'at most one per 10 frames');
-  t.ok(r.harshFrames.every((f, i) => i === 0 || f > r.harshFrames[i - 1]), 'one per frame');
+  t.ok(
+    r.harshFrames.every((f, i) => i === 0 || f > r.harshFrames[i - 1]),
+    'one per frame',
+  );
   t.same([...r.gears].sort(), ['ShiftStateD', 'ShiftStateP'], 'drives and parks');
-  for (const f of ['Gear', 'VehicleSpeed', 'Odometer', 'Location', 'LongitudinalAcceleration', 'LateralAcceleration']) t.ok(r.fields.includes(f), `${f} is sent`);
+  for (const f of ['Gear', 'VehicleSpeed', 'Odometer', 'Location', 'LongitudinalAcceleration', 'LateralAcceleration'])
+    t.ok(r.fields.includes(f), `${f} is sent`);
   t.ok(r.maxLongG < 0.3 && r.maxLatG < 0.3, `outside events, accelerations stay mild (${r.maxLongG.toFixed(3)} g, ${r.maxLatG.toFixed(3)} g)`);
 });
 

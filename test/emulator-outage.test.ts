@@ -53,7 +53,10 @@ t.test('broker outage: frames unanswered, resent with the same txid, all acked a
   t.equal(s.totals.errored, 0, 'a broker outage never gets an error response');
   t.equal(s.totals.expired + s.totals.gave_up + s.totals.dropped, 0);
   t.ok(s.totals.resent >= 4, `resent ${s.totals.resent}`);
-  t.ok(server.logs.some((l) => l.event === 'record_unacked'), 'the server left frames unanswered');
+  t.ok(
+    server.logs.some((l) => l.event === 'record_unacked'),
+    'the server left frames unanswered',
+  );
 
   t.test('queue file: frames unacked when the emulator stops go out after it restarts', async (t) => {
     const file = join(dir, 'queue');

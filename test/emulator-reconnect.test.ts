@@ -16,7 +16,15 @@ t.test('no server yet, then a server restart: backoff, reconnect, unanswered fra
   const pki = await makePki(dir);
   const port = await freePort();
   const vin = emulatorVin(70);
-  const v = new EmulatedVehicle({ vin, url: `wss://localhost:${port}/`, ca: pki.ca.certPem, cert: await pki.vehicle(vin), rate: 20, backoffMs: 100, backoffMaxMs: 800 });
+  const v = new EmulatedVehicle({
+    vin,
+    url: `wss://localhost:${port}/`,
+    ca: pki.ca.certPem,
+    cert: await pki.vehicle(vin),
+    rate: 20,
+    backoffMs: 100,
+    backoffMaxMs: 800,
+  });
   t.teardown(() => v.stop());
   v.start();
   await sleep(1600);

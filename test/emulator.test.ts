@@ -67,13 +67,19 @@ t.test('the car model drives and charges like a car', async (t) => {
     t.ok(drive[drive.length - 1].odometerMi > states[start - 1].odometerMi, 'the odometer counts');
     const moved = Math.hypot(drive[drive.length - 1].latitude - drive[0].latitude, drive[drive.length - 1].longitude - drive[0].longitude);
     t.ok(moved > 0.001, 'the location moves along a path');
-    t.ok(states.every((s) => s.gear === 'D' || s.speedMph === 0), 'never moving in P');
+    t.ok(
+      states.every((s) => s.gear === 'D' || s.speedMph === 0),
+      'never moving in P',
+    );
     // A charging session: starting, charging with power while charge rises, then unplugged.
     const cs = states.findIndex((s) => s.chargeState === 'Charging');
     t.ok(cs > 0 && states[cs - 1].chargeState === 'Starting', `seed ${seed}: charging begins with Starting`);
     const ce = states.findIndex((s, i) => i > cs && s.chargeState !== 'Charging');
     const session = states.slice(cs, ce);
-    t.ok(session.every((s) => s.acChargingPowerKw > 0 && s.gear === 'P' && s.speedMph === 0), 'AC power flows, parked');
+    t.ok(
+      session.every((s) => s.acChargingPowerKw > 0 && s.gear === 'P' && s.speedMph === 0),
+      'AC power flows, parked',
+    );
     t.ok(states[ce - 1].soc > states[cs - 1].soc, 'charge rises while charging');
     t.ok(['Complete', 'Disconnected'].includes(states[ce].chargeState), 'then complete or unplugged');
   }
@@ -87,7 +93,12 @@ t.test('records decode as the server decodes them', async (t) => {
     const r = f.next(1_700_000_000_000 + i * 1000);
     types.push(r.recordType);
     const rec = decodeRecord(r.recordType, r.payload, vin, `tx${i}`);
-    if (rec.type === 'V') t.same(rec.data.map((d) => d.name), f.fieldNames, 'every catalogue field, by its schema name');
+    if (rec.type === 'V')
+      t.same(
+        rec.data.map((d) => d.name),
+        f.fieldNames,
+        'every catalogue field, by its schema name',
+      );
   }
   t.same(types, ['V', 'V', 'V', 'alerts', 'V', 'errors', 'V', 'alerts', 'V', 'V', 'V', 'errors']);
   t.same(new RecordFactory({ vin, seed: 1, fields: ['soc', 'Gear'] }).fieldNames, ['Soc', 'Gear'], 'fields by name, any case');
@@ -133,7 +144,11 @@ t.test('queue file: a journal that survives restarts and torn writes', async (t)
 t.test('against the server', async (t) => {
   const dir = t.testdir();
   const pki = await makePki(dir);
-  const server = await startServer(dir, { records: ALL_RECORDS, tls: tlsOf(pki), mqtt: { broker: 'embedded', embedded_port: 0, topic_base: 'telemetry', qos: 1 } });
+  const server = await startServer(dir, {
+    records: ALL_RECORDS,
+    tls: tlsOf(pki),
+    mqtt: { broker: 'embedded', embedded_port: 0, topic_base: 'telemetry', qos: 1 },
+  });
   t.teardown(() => server.stop());
   const url = `wss://localhost:${server.port}/`;
 
@@ -176,11 +191,20 @@ t.test('against the server', async (t) => {
       if (v.stats.type('V').counts.resent === 0) {
         t.equal(sub.messages.filter((x) => x.topic === `telemetry/${v.vin}/v/Soc`).length, vFrames, `${v.vin}: one Soc per V frame`);
       }
-      t.ok(sub.messages.some((x) => x.topic.startsWith(`telemetry/${v.vin}/alerts/`) && x.topic.endsWith('/history')), 'alerts published');
-      t.ok(sub.messages.some((x) => x.topic.startsWith(`telemetry/${v.vin}/errors/`)), 'errors published');
+      t.ok(
+        sub.messages.some((x) => x.topic.startsWith(`telemetry/${v.vin}/alerts/`) && x.topic.endsWith('/history')),
+        'alerts published',
+      );
+      t.ok(
+        sub.messages.some((x) => x.topic.startsWith(`telemetry/${v.vin}/errors/`)),
+        'errors published',
+      );
     }
     const gear = sub.messages.filter((x) => x.topic.endsWith('/v/Gear')).map((x) => JSON.parse(x.payload).value);
-    t.ok(gear.every((g) => /^ShiftState[PD]$/.test(g)), 'Gear is a shift state');
+    t.ok(
+      gear.every((g) => /^ShiftState[PD]$/.test(g)),
+      'Gear is a shift state',
+    );
     const loc = JSON.parse(sub.messages.find((x) => x.topic.endsWith('/v/Location'))!.payload).value;
     t.match(loc, { latitude: Number, longitude: Number }, 'Location is a location');
     await sub.close();
@@ -205,7 +229,10 @@ t.test('against the server', async (t) => {
     t.ok(await v.whenFinished(10_000));
     c = v.stats.type('V').counts;
     t.equal(c.acked, 1, 'the vehicle goes on: a good frame is acked');
-    t.ok([...v.stats.errorReasons.keys()].some((r) => r.includes('does not decode')), 'the reason is kept');
+    t.ok(
+      [...v.stats.errorReasons.keys()].some((r) => r.includes('does not decode')),
+      'the reason is kept',
+    );
     t.notOk(summaryOk(v.stats), 'a run with an errored frame is not ok');
     await v.stop();
     t.equal(server.logs.filter((l) => l.event === 'payload_undecodable' && l.txid === bad).length, 1, 'the server saw it once');

@@ -65,7 +65,16 @@ t.test('every code is unique, described, and says whether it is permanent', asyn
     t.ok(e.about.length > 0, `${code}: described`);
   }
   // Codes users see in logs, metrics and docs: the catalogue keeps them.
-  for (const c of ['record_invalid', 'undecodable_payload', 'broker_unavailable', 'publish_timeout', 'derived_unavailable', 'KEY_NOT_PEM', 'FLEET_API_HTTP', 'fleet_token_unreadable']) {
+  for (const c of [
+    'record_invalid',
+    'undecodable_payload',
+    'broker_unavailable',
+    'publish_timeout',
+    'derived_unavailable',
+    'KEY_NOT_PEM',
+    'FLEET_API_HTTP',
+    'fleet_token_unreadable',
+  ]) {
     t.ok(c in ERROR_CODES, `${c} kept`);
   }
 });
@@ -155,5 +164,5 @@ t.test('src/: every error class extends the catalogue; every wrapped message kee
       if (wraps && (/Error$/.test(m[1]) || m[1] in classes) && !/\bcause\b/.test(args)) lost.push(`${p}:${s.slice(0, m.index).split('\n').length}`);
     }
   }
-  t.same(lost, [], 'an error made from another error\'s message keeps it as cause');
+  t.same(lost, [], "an error made from another error's message keeps it as cause");
 });

@@ -12,19 +12,26 @@ import { makePki } from './helpers/pki.js';
 const TOKEN = 'c0ffee-fleet-token-0123456789abcdef';
 
 /** GET or POST on the monitoring port from a given loopback address. */
-function call(port: number, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function call(
+  port: number,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers, localAddress: opts.localAddress, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => {
-        body += c;
-        // An event stream never ends: its headers and first bytes are enough.
-        if (res.headers['content-type'] === 'text/event-stream') res.destroy();
-      });
-      const done = () => resolve({ status: res.statusCode!, headers: res.headers, body });
-      res.on('end', done);
-      res.on('close', done);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers, localAddress: opts.localAddress, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => {
+          body += c;
+          // An event stream never ends: its headers and first bytes are enough.
+          if (res.headers['content-type'] === 'text/event-stream') res.destroy();
+        });
+        const done = () => resolve({ status: res.statusCode!, headers: res.headers, body });
+        res.on('end', done);
+        res.on('close', done);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -55,7 +62,9 @@ t.test('off loopback with public: true the fleet view is open, and the warning s
 t.test('with a token file: Bearer for the API, a login form and cookie for the page, failures limited, the token never logged', async (t) => {
   const dir = t.testdir();
   writeFileSync(join(dir, 'fleet.token'), `${TOKEN}\n`);
-  const { server, port } = await startMonitored(dir, { monitoring: { prometheus_metrics_port: 0, prometheus_metrics_host: '', fleet_view: { token_file: 'fleet.token' } } });
+  const { server, port } = await startMonitored(dir, {
+    monitoring: { prometheus_metrics_port: 0, prometheus_metrics_host: '', fleet_view: { token_file: 'fleet.token' } },
+  });
   t.teardown(() => server.stop());
   const bearer = { authorization: `Bearer ${TOKEN}` };
 
@@ -79,14 +88,18 @@ t.test('with a token file: Bearer for the API, a login form and cookie for the p
   const wrong = await call(port, '/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=nope' });
   t.equal(wrong.status, 401, 'a wrong token at the form: 401');
   t.equal(wrong.headers['set-cookie'], undefined, 'and no cookie');
-  const login = await call(port, '/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(TOKEN)}` });
+  const login = await call(port, '/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `token=${encodeURIComponent(TOKEN)}`,
+  });
   t.equal(login.status, 303, 'the right token: redirected to the page');
   const cookie = String(login.headers['set-cookie']);
   t.match(cookie, /HttpOnly/, 'HttpOnly');
   t.match(cookie, /SameSite=Strict/, 'SameSite=Strict');
   const jar = cookie.split(';')[0];
   t.equal((await call(port, '/', { headers: { cookie: jar } })).status, 200, 'the page with the cookie');
-  t.equal((await call(port, '/api/fleet', { headers: { cookie: jar } })).status, 200, 'the API with the cookie (the page\'s own requests)');
+  t.equal((await call(port, '/api/fleet', { headers: { cookie: jar } })).status, 200, "the API with the cookie (the page's own requests)");
 
   // Failures limited per address: 127.0.0.3 guesses, then even the right token waits.
   const from = { localAddress: '127.0.0.3' };

@@ -102,7 +102,11 @@ t.test('/api/fleet and /api/vehicles/<VIN>: every vehicle seen, its key values, 
   t.match(r.type, /^application\/json/);
   t.equal(r.cache, 'no-store');
   const f = JSON.parse(r.text) as Fleet;
-  t.same(f.vehicles.map((v) => v.vin), [A, B], 'sorted by VIN');
+  t.same(
+    f.vehicles.map((v) => v.vin),
+    [A, B],
+    'sorted by VIN',
+  );
   const ra = f.vehicles[0];
   t.equal(ra.name, 'Red Car', 'name from VehicleName');
   t.equal(ra.connected, true);
@@ -110,21 +114,48 @@ t.test('/api/fleet and /api/vehicles/<VIN>: every vehicle seen, its key values, 
   t.ok(ra.last_frame_at! >= ra.since, 'last frame time');
   t.equal(ra.frames, 3);
   t.equal(ra.fields, 8, 'six datums and one per alerts/errors record, as /vehicles counts them');
-  t.same(ra.key, { soc: 81.5, speed: 52, gear: 'ShiftStateD', charging: 'DetailedChargeStateCharging', location: { lat: 37.4, lon: -122.1 }, odometer: null, range: null, firmware: null });
+  t.same(ra.key, {
+    soc: 81.5,
+    speed: 52,
+    gear: 'ShiftStateD',
+    charging: 'DetailedChargeStateCharging',
+    location: { lat: 37.4, lon: -122.1 },
+    odometer: null,
+    range: null,
+    firmware: null,
+  });
   t.equal(ra.trip_score, null);
   t.same(ra.alert_counts, { fault: 0, warning: 1, info: 0 }, 'the active alert meant for the driver: a warning');
   t.same(ra.error_counts, { fault: 0, warning: 1, info: 0 }, 'the error: a warning');
   t.same(f.units, { soc: '%', speed: 'mph', odometer: 'mi', range: 'mi' }, 'units of the numeric key values, as discovery publishes them');
-  t.same(f.vehicles[1].key, { soc: 40, speed: null, gear: null, charging: null, location: null, odometer: null, range: null, firmware: null }, 'BatteryLevel when there is no Soc');
+  t.same(
+    f.vehicles[1].key,
+    { soc: 40, speed: null, gear: null, charging: null, location: null, odometer: null, range: null, firmware: null },
+    'BatteryLevel when there is no Soc',
+  );
   t.equal(f.vehicles[1].name, null);
-  t.match(f.health, { vehicles_connected: 2, vehicles_known: 2, frames_acked_total: 4, frames_unanswered_total: 0, frames_error_total: 0, broker_connected: true, ready: true, records_in_flight: 0, workers: testWorkers().workers ?? 1 });
+  t.match(f.health, {
+    vehicles_connected: 2,
+    vehicles_known: 2,
+    frames_acked_total: 4,
+    frames_unanswered_total: 0,
+    frames_error_total: 0,
+    broker_connected: true,
+    ready: true,
+    records_in_flight: 0,
+    workers: testWorkers().workers ?? 1,
+  });
   t.type(f.health.frames_per_s, 'number');
   t.type(f.health.fields_per_s, 'number');
 
   const d = await http(`/api/vehicles/${A}`);
   t.equal(d.status, 200);
   t.equal(d.cache, 'no-store');
-  const detail = JSON.parse(d.text) as Row & { fields: { name: string; value: unknown; at: number }[]; alerts: Record<string, unknown>[]; errors: Record<string, unknown>[] };
+  const detail = JSON.parse(d.text) as Row & {
+    fields: { name: string; value: unknown; at: number }[];
+    alerts: Record<string, unknown>[];
+    errors: Record<string, unknown>[];
+  };
   t.same(
     detail.fields.map((x) => [x.name, x.value]),
     [
@@ -137,7 +168,10 @@ t.test('/api/fleet and /api/vehicles/<VIN>: every vehicle seen, its key values, 
     ],
     'every field, sorted, its published value parsed',
   );
-  t.ok(detail.fields.every((x) => x.at >= before && x.at <= Date.now()), 'each with its arrival time');
+  t.ok(
+    detail.fields.every((x) => x.at >= before && x.at <= Date.now()),
+    'each with its arrival time',
+  );
   t.same(detail.alerts, [{ name: 'BrakeFluidLow', audiences: ['Customer'], started_at: 1700000100000, ended_at: null, severity: 'warning' }]);
   t.same(detail.errors, [{ name: 'thermal_fault', body: 'b', at: 1700000000000 }]);
   t.equal(detail.vin, A);
@@ -175,10 +209,43 @@ t.test('/api/events: retry, a full event, then deltas of the changed rows; 33rd 
   t.equal(s.retry, 2000, 'retry first');
   const body = ev(full.data);
   t.equal(body.full, true);
-  t.same(body.columns, ['vin', 'name', 'connected', 'since', 'last_frame_at', 'frames', 'fields', 'soc', 'speed', 'gear', 'charging', 'location', 'odometer', 'range', 'firmware', 'trip_score', 'alert_counts', 'error_counts']);
+  t.same(body.columns, [
+    'vin',
+    'name',
+    'connected',
+    'since',
+    'last_frame_at',
+    'frames',
+    'fields',
+    'soc',
+    'speed',
+    'gear',
+    'charging',
+    'location',
+    'odometer',
+    'range',
+    'firmware',
+    'trip_score',
+    'alert_counts',
+    'error_counts',
+  ]);
   const fullRows = rowsOf(body);
   t.same(fullRows.map((v) => v.vin).sort(), [A, B]);
-  t.match(fullRows.find((v) => v.vin === A), { name: 'Red Car', connected: true, frames: 1, soc: 81.5, speed: 10, gear: 'ShiftStateD', charging: 'DetailedChargeStateCharging', location: [37.4, -122.1], odometer: null, alert_counts: [0, 0, 0] });
+  t.match(
+    fullRows.find((v) => v.vin === A),
+    {
+      name: 'Red Car',
+      connected: true,
+      frames: 1,
+      soc: 81.5,
+      speed: 10,
+      gear: 'ShiftStateD',
+      charging: 'DetailedChargeStateCharging',
+      location: [37.4, -122.1],
+      odometer: null,
+      alert_counts: [0, 0, 0],
+    },
+  );
   t.equal(body.health.vehicles_connected, 2);
   t.same(body.units, { soc: '%', speed: 'mph', odometer: 'mi', range: 'mi' });
   const veh = await s.next((e) => e.event === 'vehicle');
@@ -192,7 +259,11 @@ t.test('/api/events: retry, a full event, then deltas of the changed rows; 33rd 
   await sendAcked(a, 'a2', vFrame('a2', A, keyData(77)));
   const delta = await s.next((e) => e.event === 'fleet' && ev(e.data).changed!.length > 0, quiet.index + 1);
   const changed = ev(delta.data).changed!;
-  t.same(changed.map((v) => v.vin), [A], 'only the changed row');
+  t.same(
+    changed.map((v) => v.vin),
+    [A],
+    'only the changed row',
+  );
   t.same(Object.keys(changed[0]).sort(), ['fields', 'frames', 'last_frame_at', 'speed', 'vin'], 'only the columns that changed');
   t.equal(changed[0].speed, 77);
   t.equal(changed[0].frames, 2);
@@ -221,7 +292,10 @@ t.test('/api/events: retry, a full event, then deltas of the changed rows; 33rd 
 
 t.test('bounds: the disconnected vehicle heard from longest ago is forgotten; fields per vehicle are capped', async (t) => {
   // The bounds are per process (each worker keeps its own vehicles): one process here.
-  const { server, pki, http } = await start(t, { workers: 1, monitoring: { prometheus_metrics_port: 0, fleet_view: { max_vehicles: 2, max_fields_per_vehicle: 3 } } });
+  const { server, pki, http } = await start(t, {
+    workers: 1,
+    monitoring: { prometheus_metrics_port: 0, fleet_view: { max_vehicles: 2, max_fields_per_vehicle: 3 } },
+  });
   const vins = ['5YJ3E7EB2NF000011', '5YJ3E7EB2NF000012', '5YJ3E7EB2NF000013'];
   for (const vin of vins.slice(0, 2)) {
     const v = await connect(server, pki, vin);
@@ -232,7 +306,11 @@ t.test('bounds: the disconnected vehicle heard from longest ago is forgotten; fi
   const c = await connect(server, pki, vins[2]);
   await sendAcked(c, 'x', vFrame('x', vins[2], keyData(1)));
   const f = await fleet(http);
-  t.same(f.vehicles.map((r) => r.vin), vins.slice(1), 'the first one, heard from longest ago, is gone');
+  t.same(
+    f.vehicles.map((r) => r.vin),
+    vins.slice(1),
+    'the first one, heard from longest ago, is gone',
+  );
   t.equal(f.health.vehicles_known, 2);
   const d = JSON.parse((await http(`/api/vehicles/${vins[2]}`)).text) as { fields: unknown[]; fields_dropped: number };
   t.equal(d.fields.length, 3, 'three fields kept');
@@ -242,7 +320,7 @@ t.test('bounds: the disconnected vehicle heard from longest ago is forgotten; fi
   t.equal(await server.stop(), 0);
 });
 
-t.test('workers: 2: the primary merges both workers\' vehicles', async (t) => {
+t.test("workers: 2: the primary merges both workers' vehicles", async (t) => {
   const dir = t.testdir();
   const pki = await makePki(dir);
   const mosq = await startMosquitto(dir);
@@ -268,11 +346,18 @@ t.test('workers: 2: the primary merges both workers\' vehicles', async (t) => {
   }
   const workers = (JSON.parse((await http('/vehicles')).text) as { vehicles: { worker: number }[] }).vehicles.map((v) => v.worker);
   t.same([...new Set(workers)].sort(), [1, 2], 'vehicles are spread over both workers');
-  const f = await waitUntil(async () => {
-    const x = await fleet(http);
-    return x.vehicles.length === 4 && x.vehicles.every((v) => v.key.speed !== null) ? x : undefined;
-  }, 10_000, 'every vehicle in /api/fleet');
-  t.same(f.vehicles.map((v) => [v.vin, v.key.speed, v.connected]), vins.map((vin, i) => [vin, 10 + i, true]));
+  const f = await waitUntil(
+    async () => {
+      const x = await fleet(http);
+      return x.vehicles.length === 4 && x.vehicles.every((v) => v.key.speed !== null) ? x : undefined;
+    },
+    10_000,
+    'every vehicle in /api/fleet',
+  );
+  t.same(
+    f.vehicles.map((v) => [v.vin, v.key.speed, v.connected]),
+    vins.map((vin, i) => [vin, 10 + i, true]),
+  );
   t.equal(f.health.workers, 2);
   t.equal(f.health.vehicles_connected, 4);
   t.equal(f.health.frames_acked_total, 4, 'totals summed over workers');
@@ -282,7 +367,13 @@ t.test('workers: 2: the primary merges both workers\' vehicles', async (t) => {
 
   const s = await openSse(port, '/api/events');
   const full = ev((await s.next((e) => e.event === 'fleet')).data);
-  t.same(rowsOf(full).map((v) => v.vin).sort(), vins, 'the event stream speaks for both workers');
+  t.same(
+    rowsOf(full)
+      .map((v) => v.vin)
+      .sort(),
+    vins,
+    'the event stream speaks for both workers',
+  );
   await clients[0].close();
   const gone = await s.next((e) => e.event === 'fleet' && !!ev(e.data).changed?.some((v) => v.vin === vins[0] && v.connected === false), 1, 15_000);
   t.ok(gone, 'a disconnect on a worker reaches the stream');

@@ -29,7 +29,17 @@ interface DeltaEvent {
 }
 
 const bodyOf = (store: FleetStore, since = 0): Promise<{ body: FleetUpdate; cursor: number }> =>
-  new LocalFleet(store, { fleetTotals: () => ({ frames_acked_total: 0, frames_unanswered_total: 0, frames_error_total: 0, fields_total: 0, records_in_flight: 0, broker_connected: null }), readiness: () => ({ ready: true }) }).changes(since);
+  new LocalFleet(store, {
+    fleetTotals: () => ({
+      frames_acked_total: 0,
+      frames_unanswered_total: 0,
+      frames_error_total: 0,
+      fields_total: 0,
+      records_in_flight: 0,
+      broker_connected: null,
+    }),
+    readiness: () => ({ ready: true }),
+  }).changes(since);
 
 t.test('a full event read by the page gives back the rows of /api/fleet', async (t) => {
   const fleet = await startFilledFleet(300);

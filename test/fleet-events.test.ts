@@ -38,7 +38,13 @@ async function serve(t: Test, opts: EventStreamOptions, store = new FleetStore({
   return { store, streams, responses, port: (server.address() as AddressInfo).port, fullBuilds: () => fullBuilds };
 }
 
-const named = (name: string): VRecord => ({ type: 'V', vin: VIN, txid: '', payload: new Uint8Array(), data: [{ key: 64, name: 'VehicleName', json: JSON.stringify(name) }] });
+const named = (name: string): VRecord => ({
+  type: 'V',
+  vin: VIN,
+  txid: '',
+  payload: new Uint8Array(),
+  data: [{ key: 64, name: 'VehicleName', json: JSON.stringify(name) }],
+});
 
 t.test('keepalive comments between events; the timer stops with the last client', async (t) => {
   const { streams, port, store } = await serve(t, { tickMs: 30, keepaliveMs: 100 });
@@ -123,16 +129,30 @@ t.test('a vehicle the store forgets leaves open pages as `removed`', async (t) =
   const s = await openSse(port, '/');
   t.teardown(() => s.close());
   const full = await s.next((e) => e.event === 'fleet');
-  t.same(vinsOf(fleetEvent(full.data) as FullEvent), specs.slice(0, 3).map((x) => x.vin));
+  t.same(
+    vinsOf(fleetEvent(full.data) as FullEvent),
+    specs.slice(0, 3).map((x) => x.vin),
+  );
   addVehicle(store, specs[3], now); // the store is full: the one heard from longest ago goes
   const gone = await s.next((e) => e.event === 'fleet' && ((fleetEvent(e.data) as DeltaEvent).removed?.length ?? 0) > 0, full.index + 1);
   const delta = fleetEvent(gone.data) as DeltaEvent;
   t.same(delta.removed, [specs[0].vin], 'the forgotten VIN');
-  t.same(delta.changed.map((c) => c.vin), [specs[3].vin], 'the new one');
+  t.same(
+    delta.changed.map((c) => c.vin),
+    [specs[3].vin],
+    'the new one',
+  );
   const late = await openSse(port, '/');
   t.teardown(() => late.close());
   const lateFull = fleetEvent((await late.next((e) => e.event === 'fleet')).data) as FullEvent;
-  t.same(vinsOf(lateFull), specs.slice(1).map((x) => x.vin).sort(), 'a page opened later sees the same three');
+  t.same(
+    vinsOf(lateFull),
+    specs
+      .slice(1)
+      .map((x) => x.vin)
+      .sort(),
+    'a page opened later sees the same three',
+  );
 });
 
 t.test('a page opened later, or reloaded, gets its full event from the rows kept, not from every row again', async (t) => {
@@ -162,7 +182,10 @@ t.test('a page opened later, or reloaded, gets its full event from the rows kept
 
 t.test('the rows kept are let go a while after the last page closed', async (t) => {
   const store = new FleetStore({ max_vehicles: 10, max_fields_per_vehicle: 20 });
-  addVehicle(store, makeVehicle(0, () => 0.5));
+  addVehicle(
+    store,
+    makeVehicle(0, () => 0.5),
+  );
   const { port, fullBuilds, streams } = await serve(t, { tickMs: 30, keepRowsMs: 50 }, store);
   const a = await openSse(port, '/');
   await a.next((e) => e.event === 'fleet');

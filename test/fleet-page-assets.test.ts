@@ -27,18 +27,31 @@ function raw(port: number, path: string, method = 'GET'): Promise<Raw> {
   });
 }
 
-
 t.test('pageFile names only the listed files', async (t) => {
   t.equal(pageFile('/'), 'index.html');
   t.equal(pageFile('/assets/fleet.js'), 'fleet.js');
-  for (const bad of ['/assets/../package.json', '/assets/%2e%2e/package.json', '/assets/', '/assets/constructor', '/assets/toString', '/assets/__proto__', '/assets/fleet.js/', '/assets//etc/passwd', '/fleet.js', '/assets/index.html'])
+  for (const bad of [
+    '/assets/../package.json',
+    '/assets/%2e%2e/package.json',
+    '/assets/',
+    '/assets/constructor',
+    '/assets/toString',
+    '/assets/__proto__',
+    '/assets/fleet.js/',
+    '/assets//etc/passwd',
+    '/fleet.js',
+    '/assets/index.html',
+  ])
     t.equal(pageFile(bad), undefined, bad);
 });
 
 t.test('the page and its assets are served with their types and a CSP; other paths are refused', async (t) => {
   const { server, port } = await startMonitored(t.testdir());
   t.teardown(() => server.stop());
-  t.notOk(server.logs.some((l) => l.event === 'fleet_page_missing'), 'web/ found from dist/');
+  t.notOk(
+    server.logs.some((l) => l.event === 'fleet_page_missing'),
+    'web/ found from dist/',
+  );
 
   const page = await raw(port, '/');
   t.equal(page.status, 200, 'GET / answers');
@@ -53,7 +66,11 @@ t.test('the page and its assets are served with their types and a CSP; other pat
   // Every asset the page links to is one the server serves, with its type.
   const linked = [...page.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
   // The modules fleet.js imports are preloaded beside it.
-  t.same(linked.sort(), ['/assets/fleet.css', '/assets/fleet.js', '/assets/format.js', '/assets/icon.svg', '/assets/plot.js', '/assets/rows.js', '/assets/view.js'], 'the page links only its own assets');
+  t.same(
+    linked.sort(),
+    ['/assets/fleet.css', '/assets/fleet.js', '/assets/format.js', '/assets/icon.svg', '/assets/plot.js', '/assets/rows.js', '/assets/view.js'],
+    'the page links only its own assets',
+  );
   for (const [name, type] of Object.entries(PAGE_FILES)) {
     if (name === 'index.html') continue;
     const r = await raw(port, `/assets/${name}`);
@@ -64,7 +81,18 @@ t.test('the page and its assets are served with their types and a CSP; other pat
   }
 
   const pkg = readFileSync(join(repoRoot(), 'package.json'), 'utf8');
-  for (const path of ['/assets/../package.json', '/assets/%2e%2e/package.json', '/assets/..%2fpackage.json', '/assets/../../etc/passwd', '/assets/', '/assets/nope.js', '/assets/constructor', '/../package.json', '/package.json', '/web/fleet.js']) {
+  for (const path of [
+    '/assets/../package.json',
+    '/assets/%2e%2e/package.json',
+    '/assets/..%2fpackage.json',
+    '/assets/../../etc/passwd',
+    '/assets/',
+    '/assets/nope.js',
+    '/assets/constructor',
+    '/../package.json',
+    '/package.json',
+    '/web/fleet.js',
+  ]) {
     const r = await raw(port, path);
     t.equal(r.status, 404, `${path} refused`);
     t.notOk(r.body.includes('"dependencies"') || r.body.includes('root:'), `${path} leaks no file`);

@@ -48,7 +48,9 @@ t.test('10,000 vehicles: first view, heap, one page of rows, live updates each s
   }
   const sorted = [...latencies].sort((a, b) => a - b);
   const times = await page.$eval('#vehicles', (e) => ({ apply: (e as HTMLElement).dataset.applyMs, render: (e as HTMLElement).dataset.renderMs }));
-  t.comment(`change to screen with all ${N} sending: ${latencies.join(', ')} ms (median ${sorted[3]}); last event applied in ${times.apply} ms, rendered in ${times.render} ms`);
+  t.comment(
+    `change to screen with all ${N} sending: ${latencies.join(', ')} ms (median ${sorted[3]}); last event applied in ${times.apply} ms, rendered in ${times.render} ms`,
+  );
   // Generous: the server here shares this process and a loaded machine with the browser.
   t.ok(sorted[3] < 10_000, `each new value on screen within seconds (median ${sorted[3]} ms)`);
   t.equal(await page.locator('#vehicles tbody tr').count(), 50, 'still one page of rows');

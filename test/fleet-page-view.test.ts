@@ -61,17 +61,34 @@ t.test('the fleet page with 120 vehicles: search, filters, sort, the view in the
   t.equal((await vins(p)).length, 50, 'one page of 50 rows');
 
   // Units from the server's discovery table, in the headers; the cells carry numbers only.
-  const heads = await p.$$eval('#vehicles thead th', (ths) => Object.fromEntries(ths.map((th) => [(th as HTMLElement).dataset.key, th.querySelector('.head-label')?.textContent])));
-  t.match(heads, { soc: 'SoC (%)', speed: 'Speed (mph)', odometer: 'Odometer (mi)', range: 'Range (mi)', firmware: 'Firmware', alerts: 'Alerts' }, 'units in the headers');
+  const heads = await p.$$eval('#vehicles thead th', (ths) =>
+    Object.fromEntries(ths.map((th) => [(th as HTMLElement).dataset.key, th.querySelector('.head-label')?.textContent])),
+  );
+  t.match(
+    heads,
+    { soc: 'SoC (%)', speed: 'Speed (mph)', odometer: 'Odometer (mi)', range: 'Range (mi)', firmware: 'Firmware', alerts: 'Alerts' },
+    'units in the headers',
+  );
 
   // ---- search by name ----
   await p.fill('#q', 'tow truck');
   await rangeIs(p, /^1–1 of 1$/);
   t.same(await vins(p), [FAULTY.vin], 'search by name');
-  const row = async (vin: string) => Object.fromEntries(await p.$$eval(`#vehicles tr[data-vin="${vin}"] td`, (tds) => tds.map((td) => [(td as HTMLElement).dataset.key, td.textContent])));
+  const row = async (vin: string) =>
+    Object.fromEntries(await p.$$eval(`#vehicles tr[data-vin="${vin}"] td`, (tds) => tds.map((td) => [(td as HTMLElement).dataset.key, td.textContent])));
   t.match(
     await row(FAULTY.vin),
-    { soc: '60.0', odometer: '12,346', range: '187', speed: '0', firmware: '2025.26.1', alerts: '1 fault, 2 warnings', errors: '1 warning', charging: 'unplugged', status: 'connected' },
+    {
+      soc: '60.0',
+      odometer: '12,346',
+      range: '187',
+      speed: '0',
+      firmware: '2025.26.1',
+      alerts: '1 fault, 2 warnings',
+      errors: '1 warning',
+      charging: 'unplugged',
+      status: 'connected',
+    },
     'counts with severity, odometer, range, firmware; fixed decimals per unit, thousands separators; a connected car with no cable reads "unplugged"',
   );
   t.equal(await cellOf(p, FAULTY.vin, 'firmware').getAttribute('title'), '2025.26.1 ffee00', 'the whole Version in the title');
@@ -97,7 +114,10 @@ t.test('the fleet page with 120 vehicles: search, filters, sort, the view in the
   const charging = specs.filter((s) => s.connected && /Charging|Starting/.test(String(value(s, 'DetailedChargeState'))));
   await p.selectOption('#state', 'charging');
   await rangeIs(p, new RegExp(`of ${charging.length}$`));
-  t.ok((await cells(p, 'charging')).every((c) => c === 'charging'), `charging: ${charging.length} rows, each charging`);
+  t.ok(
+    (await cells(p, 'charging')).every((c) => c === 'charging'),
+    `charging: ${charging.length} rows, each charging`,
+  );
   const asleep = specs.filter((s) => !s.connected);
   await p.selectOption('#state', 'disconnected');
   await rangeIs(p, new RegExp(`of ${asleep.length}$`));
@@ -108,10 +128,16 @@ t.test('the fleet page with 120 vehicles: search, filters, sort, the view in the
   const alerting = specs.filter((s) => s.alerts?.length);
   await p.selectOption('#state', 'alerts');
   await rangeIs(p, new RegExp(`of ${alerting.length}$`));
-  t.ok((await cells(p, 'alerts')).every((c) => /\d (fault|warning|info)/.test(c)), `with alerts: ${alerting.length} rows, each with a count`);
+  t.ok(
+    (await cells(p, 'alerts')).every((c) => /\d (fault|warning|info)/.test(c)),
+    `with alerts: ${alerting.length} rows, each with a count`,
+  );
   await p.selectOption('#state', 'connected');
   await rangeIs(p, new RegExp(`of ${specs.length - asleep.length}$`));
-  t.notOk((await cells(p, 'charging')).some((c) => /disconnected/i.test(c)), 'no connected car reads "Disconnected" in the Charging column');
+  t.notOk(
+    (await cells(p, 'charging')).some((c) => /disconnected/i.test(c)),
+    'no connected car reads "Disconnected" in the Charging column',
+  );
   await p.selectOption('#state', 'all');
 
   // ---- sort by clicking headers ----
@@ -122,7 +148,10 @@ t.test('the fleet page with 120 vehicles: search, filters, sort, the view in the
   const speeds = (await cells(p, 'speed')).map(speedOf);
   const top = Math.max(...specs.map((s) => Number(value(s, 'VehicleSpeed') ?? -1)));
   t.equal(speeds[0], top, 'fastest first');
-  t.ok(speeds.every((s, i) => i === 0 || s <= speeds[i - 1]), 'speed descending');
+  t.ok(
+    speeds.every((s, i) => i === 0 || s <= speeds[i - 1]),
+    'speed descending',
+  );
   await p.click('#vehicles th[data-key="odometer"] button');
   await p.waitForSelector('#vehicles th[data-key="odometer"][aria-sort="ascending"]');
   const odo = (await cells(p, 'odometer')).filter((c) => c !== '–').map(speedOf);
@@ -146,7 +175,11 @@ t.test('the fleet page with 120 vehicles: search, filters, sort, the view in the
   await p.click('#next');
   await rangeIs(p, /^51–/);
   const url = new URL(p.url());
-  t.match(Object.fromEntries(url.searchParams), { q: 'o', state: 'connected', sort: 'speed', dir: 'desc', page: '2' }, 'search, filter, sort and page in the URL');
+  t.match(
+    Object.fromEntries(url.searchParams),
+    { q: 'o', state: 'connected', sort: 'speed', dir: 'desc', page: '2' },
+    'search, filter, sort and page in the URL',
+  );
   const before = await vins(p);
   await p.reload();
   await rangeIs(p, /^51–/);

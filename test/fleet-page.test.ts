@@ -50,7 +50,12 @@ t.test('the fleet page shows the vehicles live, at desktop and phone sizes', asy
   a.send(vFrame('a-0', VIN_A, fieldsA(52)));
   b.send(vFrame('b-0', VIN_B, fieldsB(1000)));
   c.send(vFrame('c-0', VIN_C, [{ key: 'VehicleSpeed', value: { float_value: 10 } }]));
-  for (const [v, txid] of [[a, 'a-0'], [b, 'b-0'], [c, 'c-0']] as const) t.equal((await v.response(txid)).kind, 'ack', `${txid} acked`);
+  for (const [v, txid] of [
+    [a, 'a-0'],
+    [b, 'b-0'],
+    [c, 'c-0'],
+  ] as const)
+    t.equal((await v.response(txid)).kind, 'ack', `${txid} acked`);
 
   // B keeps streaming while the page is open.
   let odometer = 1000;
@@ -113,7 +118,10 @@ t.test('the fleet page shows the vehicles live, at desktop and phone sizes', asy
   const names = fields.map((f) => f[0]);
   for (const n of ['DetailedChargeState', 'Gear', 'Location', 'Soc', 'VehicleName', 'VehicleSpeed']) t.ok(names.includes(n), `detail lists ${n}`);
   t.equal(fields.find((f) => f[0] === 'VehicleSpeed')?.[1], '77', 'detail: latest speed');
-  t.ok(fields.every((f) => f[2] && f[2] !== '–'), 'detail: every field has an arrival time');
+  t.ok(
+    fields.every((f) => f[2] && f[2] !== '–'),
+    'detail: every field has an arrival time',
+  );
   t.match(await p.locator('#d-title').textContent(), new RegExp(`^Red Car · ${VIN_A}$`), 'detail title');
   o = await horizontalOverflow(p);
   t.ok(o.scrollWidth <= o.innerWidth, `1280x800 with detail: no horizontal scroll (${o.scrollWidth} <= ${o.innerWidth})`);

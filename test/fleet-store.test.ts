@@ -40,13 +40,27 @@ t.test('key values come from the published JSON of the real fields', async (t) =
     ]),
   );
   let row = store.changes(0).rows[0];
-  t.same(row.key, { soc: 80.25, speed: 52, gear: 'ShiftStateD', charging: 'Idle', location: { lat: 37.4, lon: -122.1 }, odometer: null, range: null, firmware: null });
+  t.same(row.key, {
+    soc: 80.25,
+    speed: 52,
+    gear: 'ShiftStateD',
+    charging: 'Idle',
+    location: { lat: 37.4, lon: -122.1 },
+    odometer: null,
+    range: null,
+    firmware: null,
+  });
   t.equal(row.name, 'Red Car');
   t.equal(row.connected, true);
   t.equal(row.since, c.now());
 
   c.step(1000);
-  store.recordAcked(v(VIN, [{ key: 'Soc', value: { double_value: 81.5 } }, { key: 'DetailedChargeState', value: { detailed_charge_state_value: 'DetailedChargeStateCharging' } }]));
+  store.recordAcked(
+    v(VIN, [
+      { key: 'Soc', value: { double_value: 81.5 } },
+      { key: 'DetailedChargeState', value: { detailed_charge_state_value: 'DetailedChargeStateCharging' } },
+    ]),
+  );
   row = store.changes(0).rows[0];
   t.equal(row.key.soc, 81.5, 'Soc before BatteryLevel');
   t.equal(row.key.charging, 'DetailedChargeStateCharging', 'DetailedChargeState before ChargeState, as published');
@@ -114,17 +128,38 @@ t.test('bounds: the disconnected vehicle heard from longest ago goes first; fiel
   c.step(10);
   store.vehicleDisconnected(sessions[0]); // V1, heard later
   store.vehicleConnected(sessions[3]);
-  t.same(store.changes(0).rows.map((r) => r.vin), ['V1', 'V3', 'V4'], 'V2 (heard longest ago) evicted');
+  t.same(
+    store.changes(0).rows.map((r) => r.vin),
+    ['V1', 'V3', 'V4'],
+    'V2 (heard longest ago) evicted',
+  );
   store.vehicleConnected(sessions[4]);
-  t.same(store.changes(0).rows.map((r) => r.vin), ['V3', 'V4', 'V5'], 'then V1');
+  t.same(
+    store.changes(0).rows.map((r) => r.vin),
+    ['V3', 'V4', 'V5'],
+    'then V1',
+  );
   store.vehicleConnected(session('V6', c.now()));
   t.equal(store.size, 3, 'all connected: a new vehicle is not kept');
   t.equal(store.untracked, 1);
 
-  store.recordAcked(v('V3', [{ key: 'Soc', value: { double_value: 1 } }, { key: 'Gear', value: { shift_state_value: 'ShiftStateP' } }, { key: 'VehicleSpeed', value: { float_value: 3 } }]));
+  store.recordAcked(
+    v('V3', [
+      { key: 'Soc', value: { double_value: 1 } },
+      { key: 'Gear', value: { shift_state_value: 'ShiftStateP' } },
+      { key: 'VehicleSpeed', value: { float_value: 3 } },
+    ]),
+  );
   store.recordAcked(v('V3', [{ key: 'Soc', value: { double_value: 2 } }]));
   const d = store.detail('V3')!;
-  t.same(d.fields.map((f) => [f.name, f.value]), [['Gear', 'ShiftStateP'], ['Soc', 2]], 'two fields kept, updated in place');
+  t.same(
+    d.fields.map((f) => [f.name, f.value]),
+    [
+      ['Gear', 'ShiftStateP'],
+      ['Soc', 2],
+    ],
+    'two fields kept, updated in place',
+  );
   t.equal(d.fields_dropped, 1);
 });
 
@@ -132,7 +167,11 @@ t.test('alerts and errors keep the latest per name', async (t) => {
   const store = new FleetStore({ max_vehicles: 3, max_fields_per_vehicle: 2 });
   const base = { vin: VIN, txid: 't', payload: new Uint8Array() };
   store.recordAcked({ ...base, type: 'alerts', alerts: [{ name: 'A', audiences: ['Customer'], startedAt: { seconds: 1700000000n, nanos: 0 } }] });
-  store.recordAcked({ ...base, type: 'alerts', alerts: [{ name: 'A', audiences: ['Service'], startedAt: { seconds: 1700000000500n, nanos: 0 }, endedAt: { seconds: 1700000100n, nanos: 0 } }] });
+  store.recordAcked({
+    ...base,
+    type: 'alerts',
+    alerts: [{ name: 'A', audiences: ['Service'], startedAt: { seconds: 1700000000500n, nanos: 0 }, endedAt: { seconds: 1700000100n, nanos: 0 } }],
+  });
   store.recordAcked({ ...base, type: 'errors', errors: [{ name: 'E', body: 'broke', tags: {}, createdAt: { seconds: 1700000200n, nanos: 0 } }] });
   const d = store.detail(VIN)!;
   t.same(d.alerts, [{ name: 'A', audiences: ['Service'], started_at: 1700000000500, ended_at: 1700000100000 }], 'milliseconds in seconds read as such');
@@ -181,7 +220,10 @@ t.test('the primary merges worker answers by cursor; a restarted worker ends its
   answers.set(1, { epoch: 'a', cursor: 4, rows: [row({ vin: 'X', connected: true, heard: 10, frames: 2 })], totals });
   answers.set(2, { epoch: 'b', cursor: 7, rows: [row({ vin: 'Y', connected: true, heard: 10 })], totals });
   let r = await merged.changes(0);
-  t.same(r.body.vehicles.map((x) => x.vin), ['X', 'Y']);
+  t.same(
+    r.body.vehicles.map((x) => x.vin),
+    ['X', 'Y'],
+  );
   t.equal(r.body.health.vehicles_connected, 2);
   t.equal(r.body.health.frames_acked_total, 2, 'totals summed over workers');
   t.equal(r.body.health.workers, 2);
@@ -190,13 +232,27 @@ t.test('the primary merges worker answers by cursor; a restarted worker ends its
   answers.set(1, { epoch: 'a2', cursor: 1, rows: [], totals });
   answers.set(2, { epoch: 'b', cursor: 8, rows: [row({ vin: 'X', connected: true, heard: 20, frames: 1 })], totals });
   r = await merged.changes(r.cursor);
-  t.same(asked.slice(-2), [[1, 4], [2, 7]], 'each worker asked from its own cursor');
+  t.same(
+    asked.slice(-2),
+    [
+      [1, 4],
+      [2, 7],
+    ],
+    'each worker asked from its own cursor',
+  );
   const x = r.body.vehicles.find((v) => v.vin === 'X')!;
   t.equal(x.connected, true, 'X moved to worker 2');
   t.equal(x.frames, 3);
   await new Promise((res) => setTimeout(res, 300));
   await merged.changes(r.cursor);
-  t.same(asked.slice(-2), [[1, 0], [2, 8]], 'the restarted worker is asked from the start');
+  t.same(
+    asked.slice(-2),
+    [
+      [1, 0],
+      [2, 8],
+    ],
+    'the restarted worker is asked from the start',
+  );
 });
 
 t.test('rates over the last seconds', async (t) => {
@@ -221,12 +277,21 @@ t.test('rows count active alerts by severity and kept errors; odometer, range an
       { name: 'Over', audiences: ['ServiceFix'], startedAt: at, endedAt: at },
     ],
   });
-  store.recordAcked({ ...base, type: 'errors', errors: [{ name: 'E1', body: 'x', tags: {}, createdAt: at }, { name: 'E2', body: 'y', tags: {}, createdAt: at }] });
-  store.recordAcked(v(VIN, [
-    { key: 'Odometer', value: { double_value: 12345.6 } },
-    { key: 'EstBatteryRange', value: { double_value: 200.5 } },
-    { key: 'Version', value: { string_value: '2025.20.3 abc' } },
-  ]));
+  store.recordAcked({
+    ...base,
+    type: 'errors',
+    errors: [
+      { name: 'E1', body: 'x', tags: {}, createdAt: at },
+      { name: 'E2', body: 'y', tags: {}, createdAt: at },
+    ],
+  });
+  store.recordAcked(
+    v(VIN, [
+      { key: 'Odometer', value: { double_value: 12345.6 } },
+      { key: 'EstBatteryRange', value: { double_value: 200.5 } },
+      { key: 'Version', value: { string_value: '2025.20.3 abc' } },
+    ]),
+  );
   let row = store.changes(0).rows[0];
   t.same(row.alert_counts, { fault: 1, warning: 1, info: 1 }, 'ServiceFix a fault, Customer a warning, Service alone info; an ended alert not counted');
   t.same(row.error_counts, { fault: 0, warning: 2, info: 0 }, 'errors are warnings');
@@ -236,7 +301,11 @@ t.test('rows count active alerts by severity and kept errors; odometer, range an
   store.recordAcked(v(VIN, [{ key: 'RatedRange', value: { double_value: 210 } }]));
   row = store.changes(0).rows[0];
   t.equal(row.key.range, 210, 'RatedRange first');
-  store.recordAcked({ ...base, type: 'alerts', alerts: [{ name: 'Repair', audiences: ['Customer', 'ServiceFix'], startedAt: at, endedAt: { seconds: 1700000100n, nanos: 0 } }] });
+  store.recordAcked({
+    ...base,
+    type: 'alerts',
+    alerts: [{ name: 'Repair', audiences: ['Customer', 'ServiceFix'], startedAt: at, endedAt: { seconds: 1700000100n, nanos: 0 } }],
+  });
   t.same(store.changes(0).rows[0].alert_counts, { fault: 0, warning: 1, info: 1 }, 'the fault ended: no longer counted');
 });
 

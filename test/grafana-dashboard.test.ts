@@ -49,7 +49,9 @@ const ONLY_AFTER_FAILURES = new Map([['fleet_telemetry_producer_failures_total',
 const TARGET_LABELS = new Set(['instance', 'job']);
 
 t.test('the PromQL reading used below finds names and labels, and misses none', async (t) => {
-  t.same(metricNames('histogram_quantile(0.99, sum by (le) (rate(fleet_telemetry_ack_duration_seconds_bucket{instance=~"$instance"}[$__rate_interval])))'), ['fleet_telemetry_ack_duration_seconds_bucket']);
+  t.same(metricNames('histogram_quantile(0.99, sum by (le) (rate(fleet_telemetry_ack_duration_seconds_bucket{instance=~"$instance"}[$__rate_interval])))'), [
+    'fleet_telemetry_ack_duration_seconds_bucket',
+  ]);
   t.same(metricNames('sum by (outcome) (rate(a_total{x!~"acked.*", y="by (z)"}[5m])) / ignoring(outcome) b offset 5m * 1e3'), ['a_total', 'b']);
   t.same(metricNames('max(foo) > bool 0 and on(instance) bar'), ['foo', 'bar']);
   t.same(labelNames('sum by (producer, reason) (rate(x{instance=~"$i", outcome!="a,b"}[1m]))'), ['instance', 'outcome', 'producer', 'reason']);
@@ -97,7 +99,11 @@ t.test('the file is a dashboard: valid JSON, a Prometheus datasource variable, e
   }
   // What issue #23 asks the dashboard to show.
   const exprs = panels.flatMap((p) => (p.targets ?? []).map((x) => x.expr ?? ''));
-  const shows = (re: RegExp, what: string) => t.ok(exprs.some((e) => re.test(e)), what);
+  const shows = (re: RegExp, what: string) =>
+    t.ok(
+      exprs.some((e) => re.test(e)),
+      what,
+    );
   shows(/rate\(fleet_telemetry_frames_received_total\{/, 'ingest: frames/s');
   shows(/rate\(fleet_telemetry_fields_published_total\{/, 'ingest: fields/s');
   shows(/histogram_quantile\(0\.99, sum by \(le\) \(rate\(fleet_telemetry_ack_duration_seconds_bucket/, 'ack latency quantiles');
@@ -115,7 +121,8 @@ t.test('the file is a dashboard: valid JSON, a Prometheus datasource variable, e
 function checkAgainst(t: Test, scrape: Scrape): void {
   const d = dashboard();
   const queries: { where: string; expr: string; names: string[] }[] = [];
-  for (const p of queryPanels(d)) for (const x of p.targets ?? []) queries.push({ where: `${p.title} ${x.refId}`, expr: x.expr ?? '', names: metricNames(x.expr ?? '') });
+  for (const p of queryPanels(d))
+    for (const x of p.targets ?? []) queries.push({ where: `${p.title} ${x.refId}`, expr: x.expr ?? '', names: metricNames(x.expr ?? '') });
   for (const v of d.templating.list.filter((v) => v.type === 'query')) {
     const q = typeof v.query === 'string' ? v.query : (v.query as { query: string }).query;
     queries.push({ where: `variable ${v.name}`, expr: q, names: variableMetricNames(q) });
@@ -163,10 +170,14 @@ async function traffic(t: Test, workers: number): Promise<Scrape> {
     s.once('error', () => resolve());
     s.once('close', () => resolve());
   });
-  const text = await waitUntil(async () => {
-    const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    return /fleet_telemetry_tls_handshake_failures_total\{reason="no_certificate"\} 1/.test(body) ? body : undefined;
-  }, 15_000, 'the failed handshake counted');
+  const text = await waitUntil(
+    async () => {
+      const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return /fleet_telemetry_tls_handshake_failures_total\{reason="no_certificate"\} 1/.test(body) ? body : undefined;
+    },
+    15_000,
+    'the failed handshake counted',
+  );
   await v.close();
   return parseScrape(text);
 }
@@ -175,6 +186,6 @@ t.test('every metric and label the dashboard queries, a real server exports', as
   checkAgainst(t, await traffic(t, 1));
 });
 
-t.test('the same with workers: the primary aggregates the workers\' metrics under the same names', async (t) => {
+t.test("the same with workers: the primary aggregates the workers' metrics under the same names", async (t) => {
   checkAgainst(t, await traffic(t, 2));
 });

@@ -13,7 +13,6 @@ import { connectVehicle, vFrame } from './helpers/vehicle.js';
 // plain string numbers, invalid values, unknown enum numbers). Every template the server emitted is
 // rendered with real Jinja2 on every payload the server published, in both payload formats.
 
-
 type Config = Record<string, unknown> & { state_topic?: string; json_attributes_topic?: string };
 
 interface Entity {
@@ -85,7 +84,14 @@ for (const format of ['value', 'raw'] as const) {
     const server = await startServer(dir, {
       records: { V: ['mqtt'] },
       tls: tlsOf(pki),
-      mqtt: { broker: `127.0.0.1:${broker.port}`, topic_base: 'telemetry', qos: 1, payload_format: format, client_id: `ha-${format}`, ha_discovery: { enabled: true } },
+      mqtt: {
+        broker: `127.0.0.1:${broker.port}`,
+        topic_base: 'telemetry',
+        qos: 1,
+        payload_format: format,
+        client_id: `ha-${format}`,
+        ha_discovery: { enabled: true },
+      },
     });
     t.teardown(() => server.stop());
 
@@ -115,13 +121,17 @@ for (const format of ['value', 'raw'] as const) {
     sub.messages.forEach((m, i) => {
       const d = /^homeassistant\/([a-z_]+)\/([^/]+)\/([^/]+)\/config$/.exec(m.topic);
       if (d) {
-        if (!entities.some((e) => e.topic === m.topic)) entities.push({ topic: m.topic, component: d[1], objectId: d[3], config: JSON.parse(m.payload) as Config });
+        if (!entities.some((e) => e.topic === m.topic))
+          entities.push({ topic: m.topic, component: d[1], objectId: d[3], config: JSON.parse(m.payload) as Config });
         const c = JSON.parse(m.payload) as Config;
         const read = c.state_topic ?? c.json_attributes_topic;
         if (read && !firstAt.has(`config ${read}`)) firstAt.set(`config ${read}`, i);
       } else if (!firstAt.has(m.topic)) firstAt.set(m.topic, i);
     });
-    t.ok(entities.every((e) => sub.messages.find((m) => m.topic === e.topic)!.qos === 1), 'configs at the configured QoS');
+    t.ok(
+      entities.every((e) => sub.messages.find((m) => m.topic === e.topic)!.qos === 1),
+      'configs at the configured QoS',
+    );
 
     for (const v of vins) {
       for (const f of fields) {
@@ -132,7 +142,10 @@ for (const format of ['value', 'raw'] as const) {
         t.ok(firstAt.get(`config ${topic}`)! < firstAt.get(topic)!, `${v} ${f}: config before the first value`);
         for (const e of readers) {
           const c = e.config as Record<string, unknown>;
-          t.same({ availability: c.availability, ...(c.availability_mode !== undefined && { availability_mode: c.availability_mode }) }, expectedAvailability(`fleet-telemetry/ha-${format}/status`));
+          t.same(
+            { availability: c.availability, ...(c.availability_mode !== undefined && { availability_mode: c.availability_mode }) },
+            expectedAvailability(`fleet-telemetry/ha-${format}/status`),
+          );
           t.match(e.config.device, { identifiers: [`tesla_${v}`], manufacturer: 'Tesla', via_device: 'fleet_telemetry_telemetry' });
         }
       }
@@ -141,8 +154,16 @@ for (const format of ['value', 'raw'] as const) {
       t.equal(conn[0]?.config.device_class, 'connectivity');
     }
     const named = entities.find((e) => e.objectId === 'VehicleName' && (e.config.device as { identifiers: string[] }).identifiers[0] === `tesla_${vins[1]}`);
-    t.match(named?.config.device, { name: `Emulated ${vins[1].slice(-4)}`, model: 'Model 3', sw_version: '2024.26.7 emulator' }, 'the device is named from VehicleName');
-    for (const topic of serverStatusConfigs('homeassistant', 'fleet_telemetry_telemetry')) t.ok(entities.some((e) => e.topic === topic), `the server has its entity (${topic})`);
+    t.match(
+      named?.config.device,
+      { name: `Emulated ${vins[1].slice(-4)}`, model: 'Model 3', sw_version: '2024.26.7 emulator' },
+      'the device is named from VehicleName',
+    );
+    for (const topic of serverStatusConfigs('homeassistant', 'fleet_telemetry_telemetry'))
+      t.ok(
+        entities.some((e) => e.topic === topic),
+        `the server has its entity (${topic})`,
+      );
 
     // Owner words for names, ids from the field names as ever, one name per entity of a car.
     const ofCar = (e: Entity) => (e.config.device as { identifiers: string[] }).identifiers[0] === `tesla_${vins[0]}`;
@@ -185,7 +206,14 @@ for (const format of ['value', 'raw'] as const) {
       const v = j.e.config.state_topic?.endsWith('/presence') ? parsed : format === 'value' ? (parsed as { value: unknown }).value : parsed;
       const want = expected(j.e, j.field, v);
       if (r.error !== undefined) return t.fail(`${j.e.topic} on ${j.payload}: ${r.error}`);
-      const got = typeof want === 'number' ? Number(r.ok) : typeof want === 'object' && want !== null ? JSON.parse(r.ok!) : want === 'None' || typeof want === 'string' ? r.ok : JSON.parse(r.ok!);
+      const got =
+        typeof want === 'number'
+          ? Number(r.ok)
+          : typeof want === 'object' && want !== null
+            ? JSON.parse(r.ok!)
+            : want === 'None' || typeof want === 'string'
+              ? r.ok
+              : JSON.parse(r.ok!);
       if (JSON.stringify(got) !== JSON.stringify(want)) t.fail(`${j.e.topic} on ${j.payload}: rendered ${r.ok}, expected ${JSON.stringify(want)}`);
       else checked++;
       if (/"60\.50000"|"12345"|null|"42"|"99"/.test(j.payload) && samples.length < 12) samples.push(`${j.e.objectId} ${j.payload} → ${r.ok}`);
@@ -193,29 +221,34 @@ for (const format of ['value', 'raw'] as const) {
     t.equal(checked, jobs.length, `${checked} renders as expected`);
     t.ok(jobs.length > 100, `${jobs.length} template × payload pairs`);
     for (const odd of ['"60.50000"', '"12345"', 'null', '"42"', '"99"']) {
-      t.ok(jobs.some((j) => j.payload.includes(odd)), `rendered on a published ${odd}`);
+      t.ok(
+        jobs.some((j) => j.payload.includes(odd)),
+        `rendered on a published ${odd}`,
+      );
     }
     t.comment(samples.join('\n'));
 
     // Nothing under topic_base is the server's, and all of it is JSON (the status lives outside).
     const under = sub.messages.filter((m) => m.topic.startsWith('telemetry/'));
-    t.ok(under.every((m) => m.topic.split('/')[1] !== '_server'), 'no server topic under topic_base');
+    t.ok(
+      under.every((m) => m.topic.split('/')[1] !== '_server'),
+      'no server topic under topic_base',
+    );
     t.doesNotThrow(() => under.forEach((m) => JSON.parse(m.payload)), 'every message under topic_base is JSON');
 
     // Retained: a subscriber that comes later gets every config.
     const late = await subscribe(broker.url, 'homeassistant/#');
     t.teardown(() => late.close());
     await late.waitFor((m) => entities.every((e) => m.some((x) => x.topic === e.topic)), 10_000, 'retained configs');
-    t.ok(late.messages.every((m) => m.retain), 'every config is retained');
+    t.ok(
+      late.messages.every((m) => m.retain),
+      'every config is retained',
+    );
 
     // Home Assistant's birth message: every config again.
     const before = sub.messages.length;
     await sub.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
-    await sub.waitFor(
-      (m) => entities.every((e) => m.slice(before).some((x) => x.topic === e.topic)),
-      10_000,
-      'configs after the birth message',
-    );
+    await sub.waitFor((m) => entities.every((e) => m.slice(before).some((x) => x.topic === e.topic)), 10_000, 'configs after the birth message');
     t.pass(`all ${entities.length} configs published again on homeassistant/status = online`);
     await server.waitForLog((l) => l.event === 'ha_birth');
   });
@@ -229,15 +262,31 @@ t.test('after the broker restarts (retained messages lost): configs again, and t
   const server = await startServer(dir, {
     records: { V: ['mqtt'] },
     tls: tlsOf(pki),
-    mqtt: { broker: `127.0.0.1:${broker.port}`, qos: 1, client_id: 'ha-restart', connect_retry_interval_ms: 200, ha_discovery: { enabled: true, prefix: 'ha' } },
+    mqtt: {
+      broker: `127.0.0.1:${broker.port}`,
+      qos: 1,
+      client_id: 'ha-restart',
+      connect_retry_interval_ms: 200,
+      ha_discovery: { enabled: true, prefix: 'ha' },
+    },
   });
   t.teardown(() => server.stop());
   const vin = emulatorVin(7);
   const car = await connectVehicle(server.port, await pki.vehicle(vin), pki.ca.certPem);
   t.teardown(() => car.close());
-  car.send(vFrame('one', vin, [{ key: 'Soc', value: { double_value: 50 } }, { key: 'Gear', value: { shift_state_value: 2 } }]));
+  car.send(
+    vFrame('one', vin, [
+      { key: 'Soc', value: { double_value: 50 } },
+      { key: 'Gear', value: { shift_state_value: 2 } },
+    ]),
+  );
   t.equal((await car.response('one')).kind, 'ack');
-  const configs = [`ha/sensor/${vin}/Soc/config`, `ha/sensor/${vin}/Gear/config`, `ha/binary_sensor/${vin}/connectivity/config`, ...serverStatusConfigs('ha', 'fleet_telemetry_telemetry')];
+  const configs = [
+    `ha/sensor/${vin}/Soc/config`,
+    `ha/sensor/${vin}/Gear/config`,
+    `ha/binary_sensor/${vin}/connectivity/config`,
+    ...serverStatusConfigs('ha', 'fleet_telemetry_telemetry'),
+  ];
   const first = await subscribe(broker.url, 'ha/#');
   await first.waitFor((m) => configs.every((c) => m.some((x) => x.topic === c && x.retain)), 10_000, 'retained configs');
   await first.close();

@@ -13,7 +13,13 @@ import { fixturesDir } from './helpers/fixtures.js';
 // descriptor beside the tests), never copied here, so a new field without a name fails.
 
 const VIN = '5YJ3E1EA7KF000001';
-const opts = (): DiscoveryOptions => ({ prefix: 'homeassistant', payloadFormat: 'value', names: new TopicNames('telemetry'), statusTopic: 'fleet-telemetry/x/status', qos: 1 });
+const opts = (): DiscoveryOptions => ({
+  prefix: 'homeassistant',
+  payloadFormat: 'value',
+  names: new TopicNames('telemetry'),
+  statusTopic: 'fleet-telemetry/x/status',
+  qos: 1,
+});
 
 const protoFields = Object.keys(lookupEnum('telemetry.vehicle_data.Field').values);
 type Node = { nested?: Record<string, Node>; values?: Record<string, number> };
@@ -24,10 +30,64 @@ const jsonFields = Object.keys(descriptor.nested!.telemetry.nested!.vehicle_data
 // these may stand as a word of an entity name, except the owner-facing acronyms below, and those
 // only in capitals ("AC charging power" passes, "Ac charging power" does not).
 const ABBREVIATIONS = [
-  'tpms', 'bms', 'di', 'soc', 'est', 'fl', 'fr', 'rl', 'rr', 'hvac', 'dcdc', 'ptc', 'hv', 'lv', 'ui', 'bmp', 'pcs', 'cp', 'ac', 'dc',
-  'pct', 'temp', 'max', 'min', 'avg', 'btn', 'sw', 'dcfc', 'ev', 'gps', 'id', 'pin', 'num', 'qty', 'pos', 'cmd', 'regen', 'vbat',
-  'rel', 'rer', 're1', 're2', 'l0', 'l1', 'r0', 'r1', 'fd', 'fp', 'rd', 'rp', 'kw', 'kwh', 'mph', 'hvil', 'fullchargecomplete',
-  'torquemotor', 'lightbar', 'semitruck',
+  'tpms',
+  'bms',
+  'di',
+  'soc',
+  'est',
+  'fl',
+  'fr',
+  'rl',
+  'rr',
+  'hvac',
+  'dcdc',
+  'ptc',
+  'hv',
+  'lv',
+  'ui',
+  'bmp',
+  'pcs',
+  'cp',
+  'ac',
+  'dc',
+  'pct',
+  'temp',
+  'max',
+  'min',
+  'avg',
+  'btn',
+  'sw',
+  'dcfc',
+  'ev',
+  'gps',
+  'id',
+  'pin',
+  'num',
+  'qty',
+  'pos',
+  'cmd',
+  'regen',
+  'vbat',
+  'rel',
+  'rer',
+  're1',
+  're2',
+  'l0',
+  'l1',
+  'r0',
+  'r1',
+  'fd',
+  'fp',
+  'rd',
+  'rp',
+  'kw',
+  'kwh',
+  'mph',
+  'hvil',
+  'fullchargecomplete',
+  'torquemotor',
+  'lightbar',
+  'semitruck',
 ];
 const ACRONYMS = ['AC', 'DC', 'GPS', 'PIN'];
 // Names of Tesla's products, capitalised wherever they stand.
@@ -59,10 +119,31 @@ function allNames(): string[] {
 }
 
 t.test('the rule itself: the mechanical names fail, owner names pass', async (t) => {
-  for (const bad of ['Tpms pressure fl', 'Bms fullchargecomplete', 'Di stator temp R', 'Soc', 'Est battery range', 'Ac charging power', 'Hvac fan speed', 'Module temp max', 'DC charging Power', 'tire pressure', 'Homelink nearby', 'Tire pressure R']) {
+  for (const bad of [
+    'Tpms pressure fl',
+    'Bms fullchargecomplete',
+    'Di stator temp R',
+    'Soc',
+    'Est battery range',
+    'Ac charging power',
+    'Hvac fan speed',
+    'Module temp max',
+    'DC charging Power',
+    'tire pressure',
+    'Homelink nearby',
+    'Tire pressure R',
+  ]) {
     t.ok(fault(bad), `refused: ${bad} (${fault(bad)})`);
   }
-  for (const good of ['Tire pressure front left', 'State of charge', 'Rear motor stator temperature', 'AC charging power', 'DC-DC converter enabled', '24-hour clock setting', 'GPS heading']) {
+  for (const good of [
+    'Tire pressure front left',
+    'State of charge',
+    'Rear motor stator temperature',
+    'AC charging power',
+    'DC-DC converter enabled',
+    '24-hour clock setting',
+    'GPS heading',
+  ]) {
     t.equal(fault(good), undefined, `accepted: ${good}`);
   }
 });
@@ -83,10 +164,22 @@ t.test('every member of a flag-set field has a name', async (t) => {
     const members = lookupType(`telemetry.vehicle_data.${rule.type}`).fieldsArray.map((f) => f.name);
     const names = HA_MEMBER_NAMES.get(field);
     t.ok(names, `${field}: its members are named`);
-    t.same(members.filter((m) => !names?.has(m)), [], `${field}: every member of ${rule.type} named`);
-    t.same([...(names?.keys() ?? [])].filter((m) => !members.includes(m)), [], `${field}: no name for a member ${rule.type} lacks`);
+    t.same(
+      members.filter((m) => !names?.has(m)),
+      [],
+      `${field}: every member of ${rule.type} named`,
+    );
+    t.same(
+      [...(names?.keys() ?? [])].filter((m) => !members.includes(m)),
+      [],
+      `${field}: no name for a member ${rule.type} lacks`,
+    );
   }
-  t.same([...HA_MEMBER_NAMES.keys()].filter((f) => FIELD_RULES.get(f)?.c !== 'members'), [], 'member names only for flag-set fields');
+  t.same(
+    [...HA_MEMBER_NAMES.keys()].filter((f) => FIELD_RULES.get(f)?.c !== 'members'),
+    [],
+    'member names only for flag-set fields',
+  );
 });
 
 t.test('no name keeps an abbreviation, and every name is sentence case', async (t) => {
@@ -100,7 +193,11 @@ t.test('no name keeps an abbreviation, and every name is sentence case', async (
 t.test('names are unique on a vehicle device', async (t) => {
   const seen = new Map<string, number>();
   for (const n of allNames()) seen.set(n.toLowerCase(), (seen.get(n.toLowerCase()) ?? 0) + 1);
-  t.same([...seen].filter(([, k]) => k > 1).map(([n]) => n), [], 'no two entities share a name');
+  t.same(
+    [...seen].filter(([, k]) => k > 1).map(([n]) => n),
+    [],
+    'no two entities share a name',
+  );
 });
 
 t.test('discovery names entities from the table and keeps their ids', async (t) => {
@@ -129,7 +226,11 @@ t.test('discovery names entities from the table and keeps their ids', async (t) 
       t.ok(objectId === field || objectId.startsWith(`${field}_`), `${field}: topic ${p.topic}`);
       t.equal(c.unique_id, `tesla_${VIN}_${objectId}`, `${field}: unique_id`);
       t.notOk('object_id' in c || 'default_entity_id' in c, `${field}: Home Assistant picks the entity id`);
-      t.equal(c.name, objectId === field ? HA_NAMES.get(field) : HA_MEMBER_NAMES.get(field)?.get(objectId.slice(field.length + 1)), `${field}: the name from the table`);
+      t.equal(
+        c.name,
+        objectId === field ? HA_NAMES.get(field) : HA_MEMBER_NAMES.get(field)?.get(objectId.slice(field.length + 1)),
+        `${field}: the name from the table`,
+      );
     }
   }
 });

@@ -12,7 +12,13 @@ import { HA_BINARY_SENSOR_CLASSES, HA_SENSOR_UNITS, HA_STATE_CLASSES } from './h
 // The pure rules of Home Assistant discovery: each field's entity against Home Assistant's
 // documented device classes and units, the announcer's bookkeeping, the SUBSCRIBE encoder.
 
-const opts = (): DiscoveryOptions => ({ prefix: 'homeassistant', payloadFormat: 'value', names: new TopicNames('telemetry'), statusTopic: 'fleet-telemetry/x/status', qos: 1 });
+const opts = (): DiscoveryOptions => ({
+  prefix: 'homeassistant',
+  payloadFormat: 'value',
+  names: new TopicNames('telemetry'),
+  statusTopic: 'fleet-telemetry/x/status',
+  qos: 1,
+});
 const VIN = '5YJ3E1EA7KF000001';
 
 t.test('every mapped field: component, device class, unit and state class as Home Assistant documents them', async (t) => {
@@ -27,7 +33,10 @@ t.test('every mapped field: component, device class, unit and state class as Hom
         if (dc === 'enum') {
           t.notOk(c.unit_of_measurement ?? c.state_class, `${field}: an enum has no unit and no state class`);
           t.ok(Array.isArray(c.options) && (c.options as string[]).length > 1, `${field}: options listed`);
-          t.notOk((c.options as string[]).some((x) => /^(ShiftState|ChargeState|WindowState)/.test(x)), `${field}: prefix stripped`);
+          t.notOk(
+            (c.options as string[]).some((x) => /^(ShiftState|ChargeState|WindowState)/.test(x)),
+            `${field}: prefix stripped`,
+          );
         } else if (dc !== undefined) {
           t.ok(dc in HA_SENSOR_UNITS, `${field}: sensor device class ${dc} is Home Assistant's`);
           t.ok(HA_SENSOR_UNITS[dc].includes(c.unit_of_measurement as string), `${field}: unit ${String(c.unit_of_measurement)} is one of ${dc}'s`);
@@ -45,7 +54,11 @@ t.test('every mapped field: component, device class, unit and state class as Hom
       t.equal(p.retain, true);
     }
   }
-  t.same(enumOptions('ShiftState').find((x) => x.full === 'ShiftStateD'), { full: 'ShiftStateD', short: 'D' }, 'ShiftStateD → D');
+  t.same(
+    enumOptions('ShiftState').find((x) => x.full === 'ShiftStateD'),
+    { full: 'ShiftStateD', short: 'D' },
+    'ShiftStateD → D',
+  );
 });
 
 t.test('every field the emulator sends has a rule, enabled', async (t) => {
@@ -60,16 +73,28 @@ t.test('every field the emulator sends has a rule, enabled', async (t) => {
 });
 
 function vrec(vin: string, data: [string, string][]): VRecord {
-  return { type: 'V', vin, txid: 't', payload: new Uint8Array(), data: data.map(([name, json], i) => ({ key: name === 'VehicleName' ? 64 : 1000 + i, name, json })) };
+  return {
+    type: 'V',
+    vin,
+    txid: 't',
+    payload: new Uint8Array(),
+    data: data.map(([name, json], i) => ({ key: name === 'VehicleName' ? 64 : 1000 + i, name, json })),
+  };
 }
 
 t.test('the announcer: configs first, once per field, undone on failure, bounded', async (t) => {
   const a = new Announcer(opts(), 2);
   const value = { topic: 'telemetry/V1/v/Soc', payload: '{"value":1}', qos: 1 as const, retain: false };
-  const first = a.plan(vrec('V1', [['Soc', '1'], ['VehicleName', '"Blue"']]), [value]);
+  const first = a.plan(
+    vrec('V1', [
+      ['Soc', '1'],
+      ['VehicleName', '"Blue"'],
+    ]),
+    [value],
+  );
   t.equal(first.pubs.length, 3, 'two configs and the value');
   t.equal(first.pubs[2], value, 'the value last');
-  t.match(JSON.parse(first.pubs[0].payload).device, { name: 'Blue' }, "the name seen in the same record names the device");
+  t.match(JSON.parse(first.pubs[0].payload).device, { name: 'Blue' }, 'the name seen in the same record names the device');
   t.same(first.added, ['Soc', 'VehicleName']);
   const again = a.plan(vrec('V1', [['Soc', '2']]), [value]);
   t.equal(again.pubs.length, 1, 'announced: the value alone');
@@ -134,7 +159,10 @@ t.test('with workers: entities available while any worker is online; one server 
   const o: DiscoveryOptions = { ...opts(), statusTopic: siblings[1], siblingStatusTopics: siblings };
   const [field] = fieldConfigs(o, VIN, 'VehicleSpeed', shapeOf('3'), {});
   const c = JSON.parse(field.payload) as Record<string, unknown>;
-  t.same(c.availability, siblings.map((topic) => ({ topic, payload_available: 'online', payload_not_available: 'offline' })));
+  t.same(
+    c.availability,
+    siblings.map((topic) => ({ topic, payload_available: 'online', payload_not_available: 'offline' })),
+  );
   t.equal(c.availability_mode, 'any');
   const s = serverConfig(o)!;
   t.equal(s.topic, 'homeassistant/binary_sensor/fleet_telemetry_telemetry/status_w2/config');

@@ -16,7 +16,10 @@ import { maskedPings, outcome, rssSampler } from './helpers/isolation.js';
 // a burst of pings. Memory is the server child's VmRSS, sampled every 100 ms.
 
 const RSS_LIMIT_KB = 400 * 1024;
-const speed = (v: number) => [{ key: 'VehicleSpeed', value: { float_value: v } }, { key: 'Odometer', value: { double_value: v * 10 } }];
+const speed = (v: number) => [
+  { key: 'VehicleSpeed', value: { float_value: v } },
+  { key: 'Odometer', value: { double_value: v * 10 } },
+];
 
 function serverConfig(pki: Awaited<ReturnType<typeof makePki>>, broker: string) {
   return {
@@ -135,7 +138,9 @@ t.test('broker SIGSTOPped 15 s under 4 pipelining, resending vehicles: RSS < 400
   mosq.resume();
   const resumedAt = Date.now();
   const peakDuringPause = rss.peakKb();
-  t.comment(`sent ${cars.reduce((n, c) => n + c.sent, 0)} frames, resent ${cars.reduce((n, c) => n + c.resent, 0)}, paused ${((resumedAt - pausedAt) / 1000).toFixed(1)} s`);
+  t.comment(
+    `sent ${cars.reduce((n, c) => n + c.sent, 0)} frames, resent ${cars.reduce((n, c) => n + c.resent, 0)}, paused ${((resumedAt - pausedAt) / 1000).toFixed(1)} s`,
+  );
 
   // The cars keep pipelining and resending through the recovery; each must be acked again soon.
   const ackedAtResume = cars.map((c) => c.acked);
@@ -148,7 +153,9 @@ t.test('broker SIGSTOPped 15 s under 4 pipelining, resending vehicles: RSS < 400
   }
   clearInterval(pump);
   const peak = rss.stop();
-  t.comment(`server RSS peak ${Math.round(peak / 1024)} MB (during the pause ${Math.round(peakDuringPause / 1024)} MB); ms to ack after resume: ${toAck.join(', ')}`);
+  t.comment(
+    `server RSS peak ${Math.round(peak / 1024)} MB (during the pause ${Math.round(peakDuringPause / 1024)} MB); ms to ack after resume: ${toAck.join(', ')}`,
+  );
   t.ok(peakDuringPause < RSS_LIMIT_KB, `RSS during the pause stays under 400 MB (peak ${Math.round(peakDuringPause / 1024)} MB)`);
   t.ok(peak < RSS_LIMIT_KB, `RSS stays under 400 MB through the recovery (peak ${Math.round(peak / 1024)} MB)`);
   t.same(
@@ -156,8 +163,16 @@ t.test('broker SIGSTOPped 15 s under 4 pipelining, resending vehicles: RSS < 400
     cars.map(() => true),
     `every vehicle is acked within 8 s of the resume (${toAck.join(', ')} ms)`,
   );
-  t.same(cars.map((c) => c.closeCode ?? 'open'), cars.map(() => 'open'), 'no vehicle was disconnected');
-  t.equal(cars.reduce((n, c) => n + c.errors, 0), 0, 'no error responses: a hung broker is never the vehicle\'s fault');
+  t.same(
+    cars.map((c) => c.closeCode ?? 'open'),
+    cars.map(() => 'open'),
+    'no vehicle was disconnected',
+  );
+  t.equal(
+    cars.reduce((n, c) => n + c.errors, 0),
+    0,
+    "no error responses: a hung broker is never the vehicle's fault",
+  );
   t.equal(server.proc.exitCode, null, 'the server is still running');
   cars.forEach((c) => c.close());
   await server.stop('SIGTERM', 30_000).catch(() => {});
@@ -176,7 +191,9 @@ t.test('8 connections each sending one 20 MB frame: closed with 1009 or answered
   t.equal(await outcome(victim, 'victim-warm', 5000), 'ack', 'the victim is acked before');
   // The big senders in a worker thread: on this thread they blocked the loop timing the victim.
   const certs = await Promise.all(Array.from({ length: 8 }, (_, i) => pki.vehicle(`5YJ3E1EA7KF1BIG0${i}`)));
-  const senders = new Worker(new URL('./helpers/big-senders.js', import.meta.url), { workerData: { port: server.port, caPem: pki.ca.certPem, certs, bytes: 20 * 1024 * 1024 } });
+  const senders = new Worker(new URL('./helpers/big-senders.js', import.meta.url), {
+    workerData: { port: server.port, caPem: pki.ca.certPem, certs, bytes: 20 * 1024 * 1024 },
+  });
   t.teardown(() => senders.terminate());
   const fromSenders = () =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -209,7 +226,9 @@ t.test('8 connections each sending one 20 MB frame: closed with 1009 or answered
   await victimLoop;
   await sleep(5200);
   const peak = rss.stop();
-  t.comment(`outcomes: ${outcomes.join(', ')}; server RSS peak ${Math.round(peak / 1024)} MB; victim acks ${latencies.length}, max ${Math.max(...latencies)} ms`);
+  t.comment(
+    `outcomes: ${outcomes.join(', ')}; server RSS peak ${Math.round(peak / 1024)} MB; victim acks ${latencies.length}, max ${Math.max(...latencies)} ms`,
+  );
   t.same(
     outcomes.filter((o) => o !== 'close 1009' && o !== 'error'),
     [],

@@ -16,7 +16,10 @@ const ATTACKER = '5YJ3E1EA7KF0ISO01';
 const VICTIM = '5YJ3E1EA7KF0ISO02';
 const CLIENT_ID = 'ft-iso';
 const STATUS_TOPIC = `fleet-telemetry/${CLIENT_ID}/status`;
-const speed = (v: number) => [{ key: 'VehicleSpeed', value: { float_value: v } }, { key: 'Odometer', value: { double_value: v * 10 } }];
+const speed = (v: number) => [
+  { key: 'VehicleSpeed', value: { float_value: v } },
+  { key: 'Odometer', value: { double_value: v * 10 } },
+];
 
 // Each must become `_` in a topic level (§5).
 const UNSAFE: [string, string][] = [
@@ -137,7 +140,10 @@ t.test('unsafe characters in alert, error and field names become _; acked; the b
   );
   t.equal(disconnects(server), 0, 'no mqtt_disconnected: the broker never dropped the server');
   t.same(badTopics(sub.messages, [ATTACKER, VICTIM]), [], 'every topic stays under tb/<VIN>/ with safe levels');
-  t.ok(sub.messages.some((m) => isStatusTopic(m.topic, STATUS_TOPIC) && m.payload === 'online'), `the server status is on ${STATUS_TOPIC}, outside topic_base`);
+  t.ok(
+    sub.messages.some((m) => isStatusTopic(m.topic, STATUS_TOPIC) && m.payload === 'online'),
+    `the server status is on ${STATUS_TOPIC}, outside topic_base`,
+  );
   await teardown();
 });
 
@@ -201,12 +207,22 @@ t.test('a level over 256 UTF-8 bytes after sanitising: error naming 256, nothing
   );
   await sleep(500);
   const seen = new Set(sub.messages.map((m) => m.topic));
-  const missing = published.flatMap(([, , level]) => [`tb/${ATTACKER}/alerts/${level}/current`, `tb/${ATTACKER}/alerts/${level}/history`]).filter((x) => !seen.has(x));
-  t.same(missing.map((x) => x.slice(0, 60) + '…'), [], 'a 256-byte level is published');
+  const missing = published
+    .flatMap(([, , level]) => [`tb/${ATTACKER}/alerts/${level}/current`, `tb/${ATTACKER}/alerts/${level}/history`])
+    .filter((x) => !seen.has(x));
+  t.same(
+    missing.map((x) => x.slice(0, 60) + '…'),
+    [],
+    'a 256-byte level is published',
+  );
   const leaked = [...seen].filter((x) => /\/(alerts|errors)\/(fine-in-long|[LMHUN])/.test(x)).map((x) => x.slice(0, 60) + '…');
   t.same(leaked, [], 'nothing of a refused record is published, not even its fine alert');
   t.equal(disconnects(server), 0, 'no mqtt_disconnected');
-  t.same(badTopics(sub.messages, [ATTACKER, VICTIM]).map((x) => x.slice(0, 120)), [], 'every topic stays under tb/<VIN>/ with safe levels');
+  t.same(
+    badTopics(sub.messages, [ATTACKER, VICTIM]).map((x) => x.slice(0, 120)),
+    [],
+    'every topic stays under tb/<VIN>/ with safe levels',
+  );
   await teardown();
 });
 
@@ -241,40 +257,50 @@ t.test('certificate CN: an unsafe one is refused with 403 and a warn line; AB.CD
   dotted.send(vFrame('dotted-1', 'AB.CD', speed(3)));
   t.equal(await outcome(dotted, 'dotted-1', 5000), 'ack', 'a CN with a dot is accepted');
   await sub.waitFor((m) => m.some((x) => x.topic === 'tb/AB-CD/v/VehicleSpeed'), 5000).catch(() => {});
-  t.ok(sub.messages.some((x) => x.topic === 'tb/AB-CD/v/VehicleSpeed'), 'and published as VIN AB-CD');
+  t.ok(
+    sub.messages.some((x) => x.topic === 'tb/AB-CD/v/VehicleSpeed'),
+    'and published as VIN AB-CD',
+  );
   t.same(badTopics(sub.messages, [ATTACKER, VICTIM, 'AB-CD']), [], 'every topic stays under tb/<VIN>/');
   await dotted.close();
   await teardown();
 });
 
-t.test('NATS: a client id with a dot connects; an alert named "a.b c" is acked as a_b_c; no disconnect', { skip: NATS_BINARY ? false : 'nats-server is not installed' }, async (t) => {
-  const dir = t.testdir();
-  const pki = await makePki(dir);
-  const nats = await startNats(dir);
-  const sub = await subscribe(nats.url, '#');
-  const clientId = 'ft.host.example';
-  const server = await startServer(dir, serverConfig(pki, `127.0.0.1:${nats.mqttPort}`, { client_id: clientId }));
-  const connected = await server
-    .waitForLog((l) => l.event === 'mqtt_connected', 15_000)
-    .then(() => true)
-    .catch(() => false);
-  t.ok(connected, `connected to NATS as ${clientId} (mqtt_connected)`);
-  const v = await connectVehicle(server.port, await pki.vehicle(ATTACKER), pki.ca.certPem);
-  v.send(alertsFrame('nats-1', ATTACKER, ['a.b c']));
-  v.send(vFrame('nats-2', ATTACKER, speed(5)));
-  t.same([await outcome(v, 'nats-1', 5000), await outcome(v, 'nats-2', 3000)], ['ack', 'ack'], 'both frames acked');
-  const topic = `tb/${ATTACKER}/alerts/a_b_c/current`;
-  await sub.waitFor((m) => m.some((x) => x.topic === topic), 5000).catch(() => {});
-  t.ok(sub.messages.some((x) => x.topic === topic), `published on ${topic}`);
-  t.equal(disconnects(server), 0, 'no mqtt_disconnected');
-  const status = 'fleet-telemetry/ft_host_example/status';
-  t.same(badTopics(sub.messages, [ATTACKER], status), [], 'every topic stays under tb/<VIN>/');
-  if (t.passing() === false) t.comment(`nats-server said: ${nats.stderr().slice(-1500)}`);
-  await v.close();
-  await server.stop();
-  await sub.close();
-  await nats.stop();
-});
+t.test(
+  'NATS: a client id with a dot connects; an alert named "a.b c" is acked as a_b_c; no disconnect',
+  { skip: NATS_BINARY ? false : 'nats-server is not installed' },
+  async (t) => {
+    const dir = t.testdir();
+    const pki = await makePki(dir);
+    const nats = await startNats(dir);
+    const sub = await subscribe(nats.url, '#');
+    const clientId = 'ft.host.example';
+    const server = await startServer(dir, serverConfig(pki, `127.0.0.1:${nats.mqttPort}`, { client_id: clientId }));
+    const connected = await server
+      .waitForLog((l) => l.event === 'mqtt_connected', 15_000)
+      .then(() => true)
+      .catch(() => false);
+    t.ok(connected, `connected to NATS as ${clientId} (mqtt_connected)`);
+    const v = await connectVehicle(server.port, await pki.vehicle(ATTACKER), pki.ca.certPem);
+    v.send(alertsFrame('nats-1', ATTACKER, ['a.b c']));
+    v.send(vFrame('nats-2', ATTACKER, speed(5)));
+    t.same([await outcome(v, 'nats-1', 5000), await outcome(v, 'nats-2', 3000)], ['ack', 'ack'], 'both frames acked');
+    const topic = `tb/${ATTACKER}/alerts/a_b_c/current`;
+    await sub.waitFor((m) => m.some((x) => x.topic === topic), 5000).catch(() => {});
+    t.ok(
+      sub.messages.some((x) => x.topic === topic),
+      `published on ${topic}`,
+    );
+    t.equal(disconnects(server), 0, 'no mqtt_disconnected');
+    const status = 'fleet-telemetry/ft_host_example/status';
+    t.same(badTopics(sub.messages, [ATTACKER], status), [], 'every topic stays under tb/<VIN>/');
+    if (t.passing() === false) t.comment(`nats-server said: ${nats.stderr().slice(-1500)}`);
+    await v.close();
+    await server.stop();
+    await sub.close();
+    await nats.stop();
+  },
+);
 
 t.test('Unicode noncharacters in names (mosquitto refuses them in a topic): answered, and the broker link survives', async (t) => {
   // §5: no publish carries "a character a broker refuses". mosquitto 2 closes the connection on
@@ -304,7 +330,13 @@ t.test('Unicode noncharacters in names (mosquitto refuses them in a topic): answ
   }
   t.same(
     got,
-    Object.fromEntries(NONCHARACTERS.flatMap(([l]) => [[`alert ${l}`, 'answered'], [`error ${l}`, 'answered'], [`victim after ${l}`, 'ack']])),
+    Object.fromEntries(
+      NONCHARACTERS.flatMap(([l]) => [
+        [`alert ${l}`, 'answered'],
+        [`error ${l}`, 'answered'],
+        [`victim after ${l}`, 'ack'],
+      ]),
+    ),
     'each frame gets an ack or an error, and the victim is acked within 1 s after each',
   );
   await sleep(300);

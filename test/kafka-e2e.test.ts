@@ -79,7 +79,15 @@ t.test('every vector through the server reaches Kafka as Tesla sends it', async 
     t.ok(receivedAt >= sentAt - 1000 && receivedAt <= Date.now(), `${c.name}: receivedat is when the frame came (${m.headers.receivedat})`);
     t.same(
       { ...m.headers, receivedat: undefined },
-      { vin: conformance.vin, receivedat: undefined, timestamp: '0', txid: c.expect.txid, txtype: want.recordType, version: '0', device_client_version: CLIENT_VERSION },
+      {
+        vin: conformance.vin,
+        receivedat: undefined,
+        timestamp: '0',
+        txid: c.expect.txid,
+        txtype: want.recordType,
+        version: '0',
+        device_client_version: CLIENT_VERSION,
+      },
       `${c.name}: Tesla's headers`,
     );
     t.same(plain(want.recordType, m.value), want.message, `${c.name}: the value, field by field`);
@@ -101,7 +109,7 @@ t.test('every vector through the server reaches Kafka as Tesla sends it', async 
   t.equal(await server.stop(), 0, 'server exits 0');
 });
 
-t.test('transmit_decoded_records: every vector reaches Kafka as Tesla\'s JSON', async (t) => {
+t.test("transmit_decoded_records: every vector reaches Kafka as Tesla's JSON", async (t) => {
   const dir = ownDir(t);
   const ns = 'decoded';
   const { pki, server } = await vectorServer(t, dir, ns, { transmit_decoded_records: true });
@@ -216,7 +224,10 @@ t.test('a produce error the cluster returns leaves the frame unacked; its resend
   vehicle.send(f);
   await server.waitForLog((l) => l.event === 'kafka_unavailable', 20_000);
   await sleep(500);
-  t.notOk(vehicle.responses.some((r) => r.txid === 'refused'), 'the refused frame got no response');
+  t.notOk(
+    vehicle.responses.some((r) => r.txid === 'refused'),
+    'the refused frame got no response',
+  );
   vehicle.send(f);
   t.equal((await vehicle.response('refused', 20_000)).kind, 'ack', 'its resend is acked');
   const got = (await kcatRead(kafka.bootstrap, 'inject_V')).filter((m) => m.headers.txid === 'refused');

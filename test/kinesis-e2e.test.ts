@@ -93,7 +93,7 @@ t.test('every vector through the server reaches its Kinesis stream as Tesla send
   t.equal(await server.stop(), 0, 'server exits 0');
 });
 
-t.test('transmit_decoded_records: every vector reaches its Kinesis stream as Tesla\'s JSON', async (t) => {
+t.test("transmit_decoded_records: every vector reaches its Kinesis stream as Tesla's JSON", async (t) => {
   const dir = ownDir(t);
   const ns = 'decoded';
   for (const type of ['V', 'alerts', 'errors', 'connectivity']) await shared.createStream(`${ns}_${type}`, 2);

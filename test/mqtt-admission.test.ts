@@ -63,7 +63,10 @@ t.test('ack time: the deadline follows srtt + 4 rttvar within its bounds, backs 
   t.equal(at.deadlineMs, 2500, 'a quick broker: the least deadline');
   t.equal(at.base(), 3, 'its base time');
   for (let i = 0; i < 50; i++) at.sample(2000 + (i % 2) * 400, (now += 10));
-  t.ok(at.deadlineMs > 2400 + 400 && at.deadlineMs < 4500, `a broker at 2–2.4 s: deadline ${at.deadlineMs} ms (srtt ${Math.round(at.srtt)}, rttvar ${Math.round(at.rttvar)})`);
+  t.ok(
+    at.deadlineMs > 2400 + 400 && at.deadlineMs < 4500,
+    `a broker at 2–2.4 s: deadline ${at.deadlineMs} ms (srtt ${Math.round(at.srtt)}, rttvar ${Math.round(at.rttvar)})`,
+  );
   for (let i = 0; i < 50; i++) at.sample(60_000, (now += 10));
   t.equal(at.deadlineMs, 15_000, 'never above the most');
   const b = new AckTime({ minMs: 1000, maxMs: 8000 });

@@ -97,7 +97,10 @@ t.test('a record the broker could never take is refused whole, and the connectio
   t.same(topics, ['ok/0', 'ok/1', 'ok/2'], 'nothing of a refused record reached the broker (not even its valid publishes)');
   t.equal(link.reconnects, 0, 'no reconnect');
   t.ok(link.connected);
-  t.notOk(lines.some((l) => l.event === 'mqtt_disconnected'), 'the broker never dropped the connection');
+  t.notOk(
+    lines.some((l) => l.event === 'mqtt_disconnected'),
+    'the broker never dropped the connection',
+  );
   t.equal(link.unsettled(), 0);
   t.equal(link.held(), 0);
 });
@@ -125,16 +128,26 @@ t.test('producer: an alert name over the topic limit rejects with InvalidRecord;
     alerts: names.map((name) => ({ name, audiences: [], startedAt: { seconds: 1700000000n, nanos: 0 } })),
   });
   // A name too long for a level can never be published: InvalidRecord, nothing of the record sent.
-  await t.rejects(producer.produce(alerts(['Fine', 'N'.repeat(65_545)])), { code: 'record_invalid', permanent: true, message: /limit is 256/ }, 'rejected as invalid, not as a broker failure');
+  await t.rejects(
+    producer.produce(alerts(['Fine', 'N'.repeat(65_545)])),
+    { code: 'record_invalid', permanent: true, message: /limit is 256/ },
+    'rejected as invalid, not as a broker failure',
+  );
   // A control character is sanitised before it reaches the encoder (which would refuse it).
   await t.resolves(producer.produce(alerts(['ctl\u0001'])), 'a control character: sanitised and acked');
   await t.resolves(producer.produce(alerts(['Fine'])), 'the next record is acked');
   // The last publish of the last record: the broker forwards one client's publishes in order, so
   // everything before it has arrived too.
   await sub.waitFor((m) => m.some((x) => x.topic === 'pv/VIN1/alerts/Fine/history'), 5000);
-  t.notOk(sub.messages.some((m) => m.topic.includes('NNNN')), 'no trace of the refused record');
+  t.notOk(
+    sub.messages.some((m) => m.topic.includes('NNNN')),
+    'no trace of the refused record',
+  );
   t.same(
-    sub.messages.filter((m) => m.topic.startsWith('pv/VIN1/')).map((m) => m.topic).sort(),
+    sub.messages
+      .filter((m) => m.topic.startsWith('pv/VIN1/'))
+      .map((m) => m.topic)
+      .sort(),
     ['pv/VIN1/alerts/Fine/current', 'pv/VIN1/alerts/Fine/history', 'pv/VIN1/alerts/ctl_/current', 'pv/VIN1/alerts/ctl_/history'],
     'only the good records',
   );
@@ -197,7 +210,13 @@ t.test('admission under load: what is admitted is acknowledged before its deadli
       continue;
     }
     const i = offered++;
-    link.send(new Batch(Array.from({ length: 50 }, (_, k) => pub(`load/${i % 100}/${k}`, '{"value":1}')), (err) => (err ? failed++ : acked++), Date.now() + 1500));
+    link.send(
+      new Batch(
+        Array.from({ length: 50 }, (_, k) => pub(`load/${i % 100}/${k}`, '{"value":1}')),
+        (err) => (err ? failed++ : acked++),
+        Date.now() + 1500,
+      ),
+    );
     const held = link.held();
     const limitNow = link.admissionLimit().limit;
     maxHeld = Math.max(maxHeld, held);
@@ -206,7 +225,9 @@ t.test('admission under load: what is admitted is acknowledged before its deadli
   }
   await waitUntil(() => acked + failed === offered, 5000, 'every record settled');
   const { limit, ratePerSecond } = link.admissionLimit();
-  t.comment(`offered ${offered} records (${offered * 50} publishes), acked ${acked}, failed ${failed}, waited for room ${waits}x, max held ${maxHeld}, limit ${limit}, rate ${Math.round(ratePerSecond)}/s`);
+  t.comment(
+    `offered ${offered} records (${offered * 50} publishes), acked ${acked}, failed ${failed}, waited for room ${waits}x, max held ${maxHeld}, limit ${limit}, rate ${Math.round(ratePerSecond)}/s`,
+  );
   t.equal(failed, 0, 'no admitted record timed out');
   t.ok(waits > 0, 'the producer said no room at times');
   t.ok(worst.over <= 0, `held publishes stayed near the limit in force (closest: ${worst.held} held at a limit of ${worst.limit})`);
@@ -225,7 +246,10 @@ t.test('outage: one warn when the broker goes, one info when it is back, attempt
   await mosq.stop();
   const down = await waitUntil(() => lines.find((l) => l.event === 'mqtt_disconnected'), 5000, 'disconnect line');
   const failures = await Promise.all(Array.from({ length: 7 }, (_, i) => send(link, [pub(`o/out/${i}`)])));
-  t.ok(failures.every((e) => (e as { code?: string })?.code === 'broker_unavailable'), 'records fail at once while disconnected');
+  t.ok(
+    failures.every((e) => (e as { code?: string })?.code === 'broker_unavailable'),
+    'records fail at once while disconnected',
+  );
   await sleep(2500);
   await mosq.start();
   const back = await waitUntil(() => lines.find((l) => l.event === 'mqtt_reconnected'), 10_000, 'reconnect line');
@@ -250,7 +274,10 @@ t.test('outage: one warn when the broker goes, one info when it is back, attempt
   t.ok((back.outage_s as number) >= 2.5 && (back.outage_s as number) < 10, `outage_s ${String(back.outage_s)}`);
   const attempts = during.filter((l) => l.event === 'mqtt_connecting');
   t.ok(attempts.length >= 2, `${attempts.length} attempts logged at debug`);
-  t.ok(attempts.every((l) => l.level === 20), 'all at debug');
+  t.ok(
+    attempts.every((l) => l.level === 20),
+    'all at debug',
+  );
   t.ok(attempts[0].time - down.time <= 1000, `first retry ${attempts[0].time - down.time} ms after the loss`);
 });
 

@@ -25,7 +25,8 @@ const FIELDS = 50;
 /** A record's publishes, fresh strings each time as the planner makes them. */
 function record(i: number): Publish[] {
   const out: Publish[] = new Array(FIELDS);
-  for (let k = 0; k < FIELDS; k++) out[k] = { topic: `mem/VIN${i % 1000}/v/Field${k}`, payload: `{"value":${i * 1000 + k},"pad":"${'p'.repeat(60)}"}`, qos: 1, retain: false };
+  for (let k = 0; k < FIELDS; k++)
+    out[k] = { topic: `mem/VIN${i % 1000}/v/Field${k}`, payload: `{"value":${i * 1000 + k},"pad":"${'p'.repeat(60)}"}`, qos: 1, retain: false };
   return out;
 }
 
@@ -82,7 +83,9 @@ t.test('hung broker: queued publishes and heap go back down at the deadline, wha
   await sleep(TIMEOUT_MS + 300);
   const after = heapMb();
   t.comment(`offered ${offered} records (${offered * FIELDS} publishes) in ${((Date.now() - pausedAt) / 1000).toFixed(1)} s of hang`);
-  t.comment(`heap MB: base ${base.toFixed(1)}, mid ${mid.toFixed(1)} (queued ${midQueued}), late ${late.toFixed(1)} (queued ${lastQueued}), after deadline ${after.toFixed(1)}; series ${heapSeries.join(' ')}`);
+  t.comment(
+    `heap MB: base ${base.toFixed(1)}, mid ${mid.toFixed(1)} (queued ${midQueued}), late ${late.toFixed(1)} (queued ${lastQueued}), after deadline ${after.toFixed(1)}; series ${heapSeries.join(' ')}`,
+  );
   t.equal(link.queuedPublishes(), 0, 'no queued publish after the deadline');
   t.equal(link.unsettled(), 0, 'no unsettled record');
   t.ok(link.inFlight() <= 65_535, `in flight ${link.inFlight()}: at most the packet-id window`);

@@ -41,7 +41,10 @@ t.test('stock mosquitto over TLS: QoS 1 and 2 acked without a stall, PINGREQs wh
   t.teardown(() => mosq.stop());
   const { link, clientId } = makeLink(t, `mqtts://localhost:${port}`, { caFile: pki.caFile });
   await waitUntil(() => link.connected, 10_000, 'connected over TLS');
-  const pingreqs = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(`Received PINGREQ from ${clientId}`)).length;
+  const pingreqs = () =>
+    readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`Received PINGREQ from ${clientId}`)).length;
   for (const qos of [1, 2] as const) {
     const before = pingreqs();
     const r = await sparse(link, qos, 'tls');
@@ -62,18 +65,22 @@ function natsVersion(): number[] {
   return (/v?(\d+)\.(\d+)\.(\d+)/.exec(out) ?? []).slice(1).map(Number);
 }
 
-t.test('nats-server (MQTT on JetStream): QoS 1 acked without a stall, and QoS 2 where the server has it', { skip: NATS_BINARY ? false : 'nats-server is not installed' }, async (t) => {
-  const dir = t.testdir();
-  const nats = await startNats(dir);
-  t.teardown(() => nats.stop());
-  const { link } = makeLink(t, nats.url);
-  await waitUntil(() => link.connected, 10_000, 'connected to nats-server');
-  assertNoStall(t, await sparse(link, 1, 'nats'), 'nats-server QoS 1');
-  // MQTT QoS 2 came with nats-server 2.10; before, a QoS 2 PUBLISH closes the connection.
-  const [major, minor] = natsVersion();
-  if (major > 2 || (major === 2 && minor >= 10)) assertNoStall(t, await sparse(link, 2, 'nats'), 'nats-server QoS 2');
-  else t.comment(`nats-server ${major}.${minor} has no MQTT QoS 2: skipped`);
-});
+t.test(
+  'nats-server (MQTT on JetStream): QoS 1 acked without a stall, and QoS 2 where the server has it',
+  { skip: NATS_BINARY ? false : 'nats-server is not installed' },
+  async (t) => {
+    const dir = t.testdir();
+    const nats = await startNats(dir);
+    t.teardown(() => nats.stop());
+    const { link } = makeLink(t, nats.url);
+    await waitUntil(() => link.connected, 10_000, 'connected to nats-server');
+    assertNoStall(t, await sparse(link, 1, 'nats'), 'nats-server QoS 1');
+    // MQTT QoS 2 came with nats-server 2.10; before, a QoS 2 PUBLISH closes the connection.
+    const [major, minor] = natsVersion();
+    if (major > 2 || (major === 2 && minor >= 10)) assertNoStall(t, await sparse(link, 2, 'nats'), 'nats-server QoS 2');
+    else t.comment(`nats-server ${major}.${minor} has no MQTT QoS 2: skipped`);
+  },
+);
 
 t.test('stock mosquitto, a busy link (8 records of 20 in flight): the deferred nudge still ends every stall', async (t) => {
   const dir = t.testdir();

@@ -32,7 +32,10 @@ t.test('sparse records: PINGREQs while acknowledgements are outstanding, none wh
   link.start();
   t.teardown(() => link.close(100));
   await waitUntil(() => link.connected, 5000, 'connected');
-  const pingreqs = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(`Received PINGREQ from ${clientId}`)).length;
+  const pingreqs = () =>
+    readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`Received PINGREQ from ${clientId}`)).length;
 
   for (const qos of [1, 2] as const) {
     const before = pingreqs();

@@ -49,18 +49,20 @@ t.test('a record written in part when its deadline passed: the resend sends the 
   await sleep(300);
   t.notOk(b.settled, 'the late PUBCOMPs completed the written ten, not the record');
   const again: (Error | undefined)[] = [];
-  t.ok(link.answerAgain(b, (err) => again.push(err), Date.now() + 2000), 'the resend waits on the record');
+  t.ok(
+    link.answerAgain(b, (err) => again.push(err), Date.now() + 2000),
+    'the resend waits on the record',
+  );
   await waitUntil(() => again.length === 1, 3000, 'the resend answered');
   t.equal(again[0], undefined, 'acked once the rest was acknowledged');
   t.ok(b.settled);
   await sub.waitFor((m) => m.length >= 30, 3000);
   await sleep(200);
-  t.same(
-    sub.messages.map((m) => m.topic).sort(),
-    pubs.map((p) => p.topic).sort(),
-    'each of the 30 publishes reached the broker once',
+  t.same(sub.messages.map((m) => m.topic).sort(), pubs.map((p) => p.topic).sort(), 'each of the 30 publishes reached the broker once');
+  t.notOk(
+    link.answerAgain(b, () => {}, Date.now() + 1000),
+    'a settled record cannot be waited on again',
   );
-  t.notOk(link.answerAgain(b, () => {}, Date.now() + 1000), 'a settled record cannot be waited on again');
 });
 
 t.test('a record written whole: a late PUBACK completes it; the connection lost fails it', async (t) => {

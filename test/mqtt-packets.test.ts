@@ -97,7 +97,12 @@ t.test('topic characters', async (t) => {
   t.equal(forbidden.length, 32 + 33, 'every C0 and C1 control character, and DEL');
   for (const cp of [0xfdd0, 0xfdef, 0xfffe, 0xffff, 0x1fffe, 0x10ffff]) {
     const hex = cp.toString(16).toUpperCase().padStart(4, '0');
-    refuses(t, () => encodePublish(`a/${String.fromCodePoint(cp)}`, 'x', 1, false, 1), new RegExp(`Unicode noncharacter U\\+${hex} at 2`), `noncharacter U+${hex}`);
+    refuses(
+      t,
+      () => encodePublish(`a/${String.fromCodePoint(cp)}`, 'x', 1, false, 1),
+      new RegExp(`Unicode noncharacter U\\+${hex} at 2`),
+      `noncharacter U+${hex}`,
+    );
   }
   roundTrip(t, `a/${String.fromCodePoint(0xfdcf)}${String.fromCodePoint(0x1fffd)}`, 'x', 1, false, 3);
   refuses(t, () => encodePublish('a/\ud800', 'x', 1, false, 1), /lone surrogate/, 'lone high surrogate');
@@ -208,7 +213,11 @@ t.test('CONNECT: refusals', async (t) => {
 t.test('a V value publish written in three parts is byte for byte the publish of {"value":<json>}', (t) => {
   const jsons = ['1', '12.5', 'null', 'true', '"ShiftStateD"', '"Grüße 🚗"', '{"latitude":37.7749,"longitude":-122.4194}', `"${'x'.repeat(70_000)}"`];
   for (const json of jsons) {
-    for (const [qos, retain, id] of [[0, false, 0], [1, true, 7], [2, false, 65_535]] as const) {
+    for (const [qos, retain, id] of [
+      [0, false, 0],
+      [1, true, 7],
+      [2, false, 65_535],
+    ] as const) {
       const topic = 'telemetry/5YJ3E1EA7KF000001/v/Gear';
       const plain = encodePublish(topic, `{"value":${json}}`, qos, retain, id);
       const lens = new Uint32Array(2);
@@ -232,8 +241,16 @@ t.test('a V value publish is checked as strictly as any other', (t) => {
   t.throws(() => measureValuePublish('t/v/+', '1', 1, lens, 0), PacketError, 'a wildcard in the topic');
   t.throws(() => measureValuePublish('t/v/X', 'x'.repeat(MAX_REMAINING_LENGTH), 1, lens, 0), PacketError, 'past the largest packet');
   const size = measureValuePublish('t/v/X', '123', 1, lens, 0);
-  for (const [changed, why] of [['1234', 'longer'], ['12', 'shorter'], ['12é', 'a multi-byte character, one byte more']] as const) {
-    t.throws(() => writeValuePublish(Buffer.alloc(size + 8), 0, 't/v/X', lens[0], changed, lens[1], 1, false, 1), PacketError, `a value changed after it was measured (${why})`);
+  for (const [changed, why] of [
+    ['1234', 'longer'],
+    ['12', 'shorter'],
+    ['12é', 'a multi-byte character, one byte more'],
+  ] as const) {
+    t.throws(
+      () => writeValuePublish(Buffer.alloc(size + 8), 0, 't/v/X', lens[0], changed, lens[1], 1, false, 1),
+      PacketError,
+      `a value changed after it was measured (${why})`,
+    );
   }
   t.throws(() => writeValuePublish(Buffer.alloc(64), 0, 't/v/X', lens[0], '1', 10, 1, false, 1), PacketError, 'a payload length that cannot hold a value');
   t.throws(() => writeValuePublish(Buffer.alloc(64), 0, 't/v/X', lens[0], '123', lens[1], 1, false, 0), PacketError, 'packet id 0 at QoS 1');

@@ -22,7 +22,13 @@ function fakeProducer(name: string, behaviour: 'ok' | 'fail' | 'hang', code?: st
 }
 
 function fakeSession(vin: string, frames = 0, fields = 0, lastFrameAt = 0): VehicleSession {
-  return { info: { vin, connectionId: `c-${vin}`, clientVersion: 'v', networkInterface: 'wifi' }, connectedAt: Date.now() - 5000, frames, fields, lastFrameAt } as unknown as VehicleSession;
+  return {
+    info: { vin, connectionId: `c-${vin}`, clientVersion: 'v', networkInterface: 'wifi' },
+    connectedAt: Date.now() - 5000,
+    frames,
+    fields,
+    lastFrameAt,
+  } as unknown as VehicleSession;
 }
 
 async function samples(m: ServerMetrics): Promise<Map<string, number>> {
@@ -74,7 +80,10 @@ t.test('latency histograms: le is inclusive, buckets cumulative, one series set 
   t.equal(s.get('fleet_telemetry_ack_duration_seconds_bucket{le=2.5,record_type=V}'), 2);
   t.equal(s.get('fleet_telemetry_fields_published_total{record_type=V}'), 5);
   t.equal(s.get('fleet_telemetry_fields_published_total{record_type=alerts}'), 1);
-  t.notOk([...s.keys()].some((k) => k.includes('record_type=errors')), 'a record type that never happened has no series');
+  t.notOk(
+    [...s.keys()].some((k) => k.includes('record_type=errors')),
+    'a record type that never happened has no series',
+  );
   const text = await m.registry.metrics();
   t.match(text, /# TYPE fleet_telemetry_publish_duration_seconds histogram/);
   t.match(text, /fleet_telemetry_publish_duration_seconds_bucket\{record_type="V",le="\+Inf"\} 2/);
@@ -100,7 +109,14 @@ t.test('only tracked VINs get a label; their counts survive a disconnect', async
   t.equal(s.get('fleet_telemetry_tracked_vehicle_fields_published_total{vin=TRACKED1}'), 8);
   t.equal(s.get('fleet_telemetry_vehicle_connections_total{}'), 3);
   t.notOk((await m.registry.metrics()).includes('UNTRACKED'), 'an untracked VIN appears nowhere');
-  t.same(m.vehicles().map((v) => v.vin).sort(), ['TRACKED1', 'UNTRACKED'], '/vehicles: the live connections');
+  t.same(
+    m
+      .vehicles()
+      .map((v) => v.vin)
+      .sort(),
+    ['TRACKED1', 'UNTRACKED'],
+    '/vehicles: the live connections',
+  );
 
   const none = new ServerMetrics({ producers: new Map() });
   t.notOk((await none.registry.metrics()).includes('tracked_vehicle'), 'no tracked VINs: no per-VIN metrics at all');
@@ -141,7 +157,10 @@ t.test('the Dispatcher says which producer refused, once per refusal', async (t)
   t.equal(s.get('fleet_telemetry_producer_failures_total{producer=bad,reason=publish_timeout}'), 1);
   t.equal(s.get('fleet_telemetry_producer_failures_total{producer=odd,reason=other}'), 1, 'a code that is no label value: other');
   t.equal(s.get('fleet_telemetry_producer_failures_total{producer=hang,reason=dispatch_timeout}'), 1, 'the one that never settled');
-  t.notOk([...s.keys()].some((k) => k.includes('producer=good')), 'not the one that took it');
+  t.notOk(
+    [...s.keys()].some((k) => k.includes('producer=good')),
+    'not the one that took it',
+  );
 
   const single = new Dispatcher({ V: ['hang'] }, producers, 50, report);
   await t.rejects(single.dispatch(record, single.producersFor('V')!), { code: 'dispatch_timeout' });

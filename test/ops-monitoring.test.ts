@@ -13,7 +13,10 @@ import { connectVehicle, vFrame, vPayload } from './helpers/vehicle.js';
 // Operations (issue #8): /metrics, /vehicles, /livez, /readyz on the monitoring port, and the logs.
 const VIN_A = '5YJ3E1EA7KF000101';
 const VIN_B = '5YJ3E1EA7KF000102'; // listed in vins_signal_tracking_enabled
-const speed = (v: number) => [{ key: 'VehicleSpeed', value: { float_value: v } }, { key: 'Odometer', value: { double_value: v * 10 } }];
+const speed = (v: number) => [
+  { key: 'VehicleSpeed', value: { float_value: v } },
+  { key: 'Odometer', value: { double_value: v * 10 } },
+];
 
 interface Sample {
   name: string;
@@ -52,13 +55,14 @@ async function scrape(port: number): Promise<{ text: string; samples: Sample[] }
   return { text: r.body, samples: parseMetrics(r.body) };
 }
 
-
 t.test('after known frames, /metrics and /vehicles match what was sent', async (t) => {
   const { pki, server, port } = await startMonitored(t.testdir(), { vins_signal_tracking_enabled: [VIN_B] });
   t.ok(port > 0 && port !== server.port, 'port 0: a real port, logged, apart from the vehicle port');
 
   const a = await connectVehicle(server.port, await pki.vehicle(VIN_A), pki.ca.certPem, { headers: { version: '2024.44.25', 'x-network-interface': 'wifi' } });
-  const b = await connectVehicle(server.port, await pki.vehicle(VIN_B), pki.ca.certPem, { headers: { version: '2024.38.7', 'x-network-interface': 'cellular' } });
+  const b = await connectVehicle(server.port, await pki.vehicle(VIN_B), pki.ca.certPem, {
+    headers: { version: '2024.38.7', 'x-network-interface': 'cellular' },
+  });
   let bytes = 0;
   const send = (v: typeof a, f: Uint8Array) => {
     bytes += f.length;
@@ -103,9 +107,15 @@ t.test('after known frames, /metrics and /vehicles match what was sent', async (
   t.equal(value(samples, 'fleet_telemetry_broker_connected', { producer: 'mqtt' }), 1, 'broker connected');
   t.equal(value(samples, 'fleet_telemetry_broker_reconnects_total', { producer: 'mqtt' }), 0);
   t.equal(value(samples, 'fleet_telemetry_producer_ready', { producer: 'mqtt' }), 1);
-  t.notOk(samples.some((s) => s.name === 'fleet_telemetry_producer_failures_total'), 'no producer failures');
+  t.notOk(
+    samples.some((s) => s.name === 'fleet_telemetry_producer_failures_total'),
+    'no producer failures',
+  );
   t.ok(value(samples, 'fleet_telemetry_process_cpu_user_seconds_total') !== undefined, 'default metrics share the prefix');
-  t.ok(samples.every((s) => s.name.startsWith('fleet_telemetry_')), 'every metric has the prefix');
+  t.ok(
+    samples.every((s) => s.name.startsWith('fleet_telemetry_')),
+    'every metric has the prefix',
+  );
   t.notOk(text.includes(VIN_A), 'an untracked VIN appears nowhere');
   t.equal(value(samples, 'fleet_telemetry_tracked_vehicle_frames_received_total', { vin: VIN_B }), 2, 'tracked VIN: frames');
   t.equal(value(samples, 'fleet_telemetry_tracked_vehicle_fields_published_total', { vin: VIN_B }), 4, 'tracked VIN: fields');
@@ -131,12 +141,18 @@ t.test('after known frames, /metrics and /vehicles match what was sent', async (
   const gone = await server.waitForLog((l) => l.event === 'vehicle_disconnected' && l.vin === VIN_B);
   t.match(gone, { frames: 2, fields: 4 }, 'disconnect line with counts');
   t.ok(typeof gone.duration_s === 'number' && gone.duration_s > 0, 'and the duration');
-  t.ok(server.logs.some((l) => l.event === 'vehicle_connected' && l.vin === VIN_B && l.client_version === '2024.38.7'), 'one connect line');
+  t.ok(
+    server.logs.some((l) => l.event === 'vehicle_connected' && l.vin === VIN_B && l.client_version === '2024.38.7'),
+    'one connect line',
+  );
   const after = await scrape(port);
   t.equal(value(after.samples, 'fleet_telemetry_vehicles_connected'), 1, 'one vehicle left');
   t.equal(value(after.samples, 'fleet_telemetry_tracked_vehicle_frames_received_total', { vin: VIN_B }), 2, 'tracked counts outlive the connection');
   t.equal(value(after.samples, 'fleet_telemetry_tracked_vehicle_connected', { vin: VIN_B }), 0);
-  t.same((JSON.parse((await get(port, '/vehicles')).body) as { vehicles: { vin: string }[] }).vehicles.map((v) => v.vin), [VIN_A]);
+  t.same(
+    (JSON.parse((await get(port, '/vehicles')).body) as { vehicles: { vin: string }[] }).vehicles.map((v) => v.vin),
+    [VIN_A],
+  );
 
   t.equal((await get(port, '/nowhere')).status, 404);
   t.equal((await get(port, '/metrics', { method: 'POST' })).status, 405);
@@ -256,22 +272,42 @@ t.test('logs: readable lines without json_log_enable, log_level honoured', async
   await waitUntil(() => cli.lines().some((l) => /vehicle disconnected/.test(l)), 10_000, 'disconnect line');
   t.equal(await cli.stop(), 0);
   let lines = cli.lines();
-  t.ok(lines.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) /.test(l)), 'every line readable: time, level, message');
-  t.notOk(lines.some((l) => l.startsWith('{')), 'no JSON');
+  t.ok(
+    lines.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) /.test(l)),
+    'every line readable: time, level, message',
+  );
+  t.notOk(
+    lines.some((l) => l.startsWith('{')),
+    'no JSON',
+  );
   const connected = lines.filter((l) => / vehicle connected /.test(l));
   t.equal(connected.length, 1, 'one connect line');
   t.match(connected[0], new RegExp(`event=vehicle_connected vin=${VIN_A} .*client_version=1.0`));
   const disconnected = lines.filter((l) => / vehicle disconnected /.test(l));
   t.equal(disconnected.length, 1, 'one disconnect line');
   t.match(disconnected[0], /duration_s=[\d.]+ frames=1 fields=2/, 'with duration and counts');
-  t.notOk(lines.some((l) => /monitoring_listening/.test(l)), 'no monitoring port: no monitoring listener');
-  t.notOk(lines.some((l) => / DEBUG /.test(l)), 'no debug lines at info');
+  t.notOk(
+    lines.some((l) => /monitoring_listening/.test(l)),
+    'no monitoring port: no monitoring listener',
+  );
+  t.notOk(
+    lines.some((l) => / DEBUG /.test(l)),
+    'no debug lines at info',
+  );
 
   // warn: info lines are gone, warnings stay; the monitoring port answers all the same
   port = await freePort();
   const mport = await freePort();
   cli = await runCli(dir, { ...base, port, log_level: 'warn', monitoring: { prometheus_metrics_port: mport } });
-  await waitUntil(() => get(mport, '/livez').then((r) => r.status === 200, () => false), 15_000, '/livez');
+  await waitUntil(
+    () =>
+      get(mport, '/livez').then(
+        (r) => r.status === 200,
+        () => false,
+      ),
+    15_000,
+    '/livez',
+  );
   v = await connectVehicle(port, await pki.vehicle(VIN_A), pki.ca.certPem);
   v.send(Buffer.from('garbage'));
   await waitUntil(() => v.responses.length === 1, 5000, 'error response');
@@ -279,6 +315,12 @@ t.test('logs: readable lines without json_log_enable, log_level honoured', async
   await waitUntil(async () => JSON.parse((await get(mport, '/vehicles')).body).count === 0, 5000, 'vehicle gone');
   t.equal(await cli.stop(), 0);
   lines = cli.lines();
-  t.ok(lines.some((l) => / WARN  unreadable frame /.test(l)), 'warnings logged');
-  t.notOk(lines.some((l) => / (INFO |DEBUG|TRACE) /.test(l)), 'nothing below warn');
+  t.ok(
+    lines.some((l) => / WARN  unreadable frame /.test(l)),
+    'warnings logged',
+  );
+  t.notOk(
+    lines.some((l) => / (INFO |DEBUG|TRACE) /.test(l)),
+    'nothing below warn',
+  );
 });

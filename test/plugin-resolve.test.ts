@@ -12,13 +12,17 @@ import { repoRoot } from './helpers/server.js';
 function pkg(dir: string, name: string, body: string) {
   const root = join(dir, 'node_modules', ...name.split('/'));
   mkdirSync(join(root, 'plugins'), { recursive: true });
-  writeFileSync(join(root, 'package.json'), JSON.stringify({ name, type: 'module', exports: { '.': './index.js', './plugins/driver-score': './plugins/ds.js' } }));
+  writeFileSync(
+    join(root, 'package.json'),
+    JSON.stringify({ name, type: 'module', exports: { '.': './index.js', './plugins/driver-score': './plugins/ds.js' } }),
+  );
   writeFileSync(join(root, 'index.js'), body);
   writeFileSync(join(root, 'plugins', 'ds.js'), body);
 }
 
 const config = () => parseConfig(JSON.stringify({ records: { V: ['mqtt'] }, tls: { server_cert: 's', server_key: 'k' } }), '/tmp/config.json', {});
-const make = async (spec: string, dir: string) => (await loadPluginFactory(spec, dir))({ name: 'p', config: config(), logger: pino({ level: 'silent' }), options: {} });
+const make = async (spec: string, dir: string) =>
+  (await loadPluginFactory(spec, dir))({ name: 'p', config: config(), logger: pino({ level: 'silent' }), options: {} });
 
 t.test('module names: config folder first, then the package itself for fleet-telemetry/…', async (t) => {
   const outside = mkdtempSync(join(tmpdir(), 'ft-resolve-'));
@@ -30,7 +34,10 @@ t.test('module names: config folder first, then the package itself for fleet-tel
   await t.rejects((await make('acme-producer', outside)).produce({} as never), /acme/, "a package in the config folder's node_modules loads");
   await t.rejects(loadPluginFactory('acme-producer', plain), /cannot load producer module acme-producer/, 'and not from a folder without it');
 
-  for (const [where, dir] of [['a folder outside the package', plain], ['the repository root (config.example.json)', repoRoot()]]) {
+  for (const [where, dir] of [
+    ['a folder outside the package', plain],
+    ['the repository root (config.example.json)', repoRoot()],
+  ]) {
     const p = await make('fleet-telemetry/plugins/driver-score', dir);
     t.equal(typeof p.produce, 'function', `fleet-telemetry/plugins/driver-score loads from ${where}`);
     t.equal(p.selfTimed, true, 'the shipped plugin');

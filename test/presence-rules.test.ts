@@ -32,21 +32,25 @@ t.test('topic, payload, read back; QoS at least 1, always retained', async (t) =
   t.equal(presenceVin(names, `other/${VIN}/presence`), undefined);
 });
 
-t.test('book: online while any connection is open; older connections named on a newer one\'s first frame', async (t) => {
+t.test("book: online while any connection is open; older connections named on a newer one's first frame", async (t) => {
   const b = new PresenceBook();
   t.match(b.opened('0/1/1', VIN, 1000)?.presence, { online: true, connections: 1, since: new Date(1000).toISOString() });
   t.match(b.opened('0/1/2', VIN, 2000)?.presence, { online: true, connections: 2, since: new Date(1000).toISOString() }, 'since: when it came online');
   t.equal(b.vehicles, 1, 'one vehicle');
   t.equal(b.connections, 2);
   t.same(b.active('0/1/1', 1500), [], 'the older one has nothing older');
-  t.same(b.active('0/1/2', 2500).map((c) => c.key), ['0/1/1'], 'the newer one names the older');
+  t.same(
+    b.active('0/1/2', 2500).map((c) => c.key),
+    ['0/1/1'],
+    'the newer one names the older',
+  );
   t.ok(b.hasNewerActive('0/1/1'));
   t.match(b.closed('0/1/1', 3000)?.presence, { online: true, connections: 1 }, 'still online');
   t.match(b.closed('0/1/2', 4000)?.presence, { online: false, connections: 0, since: new Date(4000).toISOString() }, 'offline after the last');
   t.equal(b.closed('0/1/2', 4000), undefined, 'a second close changes nothing');
   b.opened('2/9/1', VIN, 5000);
   b.opened('1/8/1', 'OTHER', 5000);
-  t.same(b.keysOf('2/9'), ['2/9/1'], 'a worker\'s keys');
+  t.same(b.keysOf('2/9'), ['2/9/1'], "a worker's keys");
 });
 
 t.test('outbox: one send per VIN at a time, the latest state wins, a failure is retried', async (t) => {
@@ -64,11 +68,19 @@ t.test('outbox: one send per VIN at a time, the latest state wins, a failure is 
   const first = o.set(VIN, p(1));
   const skipped = o.set(VIN, p(2));
   const latest = o.set(VIN, p(0));
-  t.same(sent.map((x) => x.connections), [1], 'one in flight');
+  t.same(
+    sent.map((x) => x.connections),
+    [1],
+    'one in flight',
+  );
   release!();
   await first;
   await waitUntil(() => sent.length === 2, 1000, 'the next send');
-  t.same(sent.map((x) => x.connections), [1, 0], 'the latest state next; the one in between skipped');
+  t.same(
+    sent.map((x) => x.connections),
+    [1, 0],
+    'the latest state next; the one in between skipped',
+  );
   release!();
   await Promise.all([skipped, latest]); // the skipped state is told once a later one is published
   await o.flush(1000);
@@ -109,11 +121,17 @@ t.test('tracker: the older connection is asked to close after the grace period, 
   t.teardown(() => tr.stop());
   await tr.opened('0/1/1', VIN);
   await tr.opened('0/1/2', VIN);
-  t.same(published.map((x) => x.p.connections), [1, 2]);
+  t.same(
+    published.map((x) => x.p.connections),
+    [1, 2],
+  );
   setAnswer('active');
   tr.active('0/1/2');
   await waitUntil(() => asked.length >= 2, 5000, 'asked twice');
-  t.ok(asked.every((a) => a.key === '0/1/1'), 'only the older one');
+  t.ok(
+    asked.every((a) => a.key === '0/1/1'),
+    'only the older one',
+  );
   setAnswer('closed');
   await waitUntil(() => asked.length >= 3, 5000, 'asked again');
   const before = asked.length;
@@ -142,10 +160,14 @@ t.test('tracker: grace 0 keeps both; a newer connection gone first leaves the ol
   await gone.tr.opened('0/1/3', VIN);
   gone.tr.active('0/1/3');
   await waitUntil(() => gone.asked.length > 0, 5000, 'an ask');
-  t.same(gone.asked.map((a) => a.key), ['0/1/1'], 'asked about the older only once a newer one is active');
+  t.same(
+    gone.asked.map((a) => a.key),
+    ['0/1/1'],
+    'asked about the older only once a newer one is active',
+  );
 });
 
-t.test('tracker: a suspect online is published offline unless the vehicle is connected; a dead worker\'s connections close', async (t) => {
+t.test("tracker: a suspect online is published offline unless the vehicle is connected; a dead worker's connections close", async (t) => {
   const { tr, published } = tracker(0);
   t.teardown(() => tr.stop());
   tr.suspect('GONE', 0);
@@ -155,18 +177,33 @@ t.test('tracker: a suspect online is published offline unless the vehicle is con
   tr.suspect(VIN, 0);
   tr.suspect('LATE', 20);
   await waitUntil(() => published.length === 3, 5000, 'the later correction');
-  t.same(published.slice(1).map((x) => [x.vin, x.p.online]), [[VIN, true], ['LATE', false]], 'a connected vehicle is not corrected');
+  t.same(
+    published.slice(1).map((x) => [x.vin, x.p.online]),
+    [
+      [VIN, true],
+      ['LATE', false],
+    ],
+    'a connected vehicle is not corrected',
+  );
   tr.ownerGone('2/7');
-  await waitUntil(() => published.length === 4, 5000, 'the worker\'s vehicle offline');
+  await waitUntil(() => published.length === 4, 5000, "the worker's vehicle offline");
   t.match(published[3], { vin: VIN, p: { online: false } });
 });
 
-t.test('watch: own retained onlines are suspects after the timeout, others\' when their status is offline', async (t) => {
+t.test("watch: own retained onlines are suspects after the timeout, others' when their status is offline", async (t) => {
   const calls: [string, number][] = [];
-  const w = new PresenceWatch({ names, own: new Set(['fleet-telemetry/me/status']), staleAfterMs: 60_000, corrections: () => ({ suspect: (vin, ms) => void calls.push([vin, ms]) }) });
+  const w = new PresenceWatch({
+    names,
+    own: new Set(['fleet-telemetry/me/status']),
+    staleAfterMs: 60_000,
+    corrections: () => ({ suspect: (vin, ms) => void calls.push([vin, ms]) }),
+  });
   const msg = (server: string, online = true) => Buffer.from(presenceJson({ online, connections: online ? 1 : 0, since: 'x', server }));
   t.ok(w.filters().some((f) => f.topic === 'telemetry/+/presence'));
-  t.ok(w.filters().every((f) => f.qos === 0), 'QoS 0: no broker-side session state to restore on reconnect');
+  t.ok(
+    w.filters().every((f) => f.qos === 0),
+    'QoS 0: no broker-side session state to restore on reconnect',
+  );
   w.onMessage('telemetry/A/presence', msg('fleet-telemetry/me/status'), true);
   w.onMessage('telemetry/B/presence', msg('fleet-telemetry/me/status'), false);
   t.same(calls, [['A', 60_000]], 'only a retained one of our own is a suspect');
@@ -174,7 +211,7 @@ t.test('watch: own retained onlines are suspects after the timeout, others\' whe
   w.onMessage('telemetry/D/presence', msg('fleet-telemetry/other/status'), false);
   w.onMessage('telemetry/D/presence', msg('fleet-telemetry/other/status', false), false);
   w.onMessage('fleet-telemetry/other/status', Buffer.from('offline'), true);
-  t.same(calls.slice(1), [['C', 0]], 'the dead server\'s vehicle still online is corrected at once');
+  t.same(calls.slice(1), [['C', 0]], "the dead server's vehicle still online is corrected at once");
   w.onMessage('telemetry/E/presence', msg('fleet-telemetry/other/status'), true);
   t.same(calls.slice(2), [['E', 0]], 'one seen after its server went offline too');
   w.onMessage('fleet-telemetry/me/status', Buffer.from('offline'), true);
@@ -182,10 +219,15 @@ t.test('watch: own retained onlines are suspects after the timeout, others\' whe
 });
 
 t.test('Home Assistant: the connectivity entity reads presence; real Jinja2 renders ON, OFF, None', async (t) => {
-  const c = JSON.parse(connectivityConfig({ prefix: 'homeassistant', payloadFormat: 'raw', names, statusTopic: 'fleet-telemetry/x/status', qos: 1 }, VIN, {}).payload) as { state_topic: string; value_template: string };
+  const c = JSON.parse(
+    connectivityConfig({ prefix: 'homeassistant', payloadFormat: 'raw', names, statusTopic: 'fleet-telemetry/x/status', qos: 1 }, VIN, {}).payload,
+  ) as { state_topic: string; value_template: string };
   t.equal(c.state_topic, `telemetry/${VIN}/presence`);
   const out = renderTemplates(
-    [{ online: true, connections: 2, since: 'x' }, { online: false, connections: 0, since: 'x' }, { Status: 'CONNECTED' }].map((p) => ({ template: c.value_template, payload: JSON.stringify(p) })),
+    [{ online: true, connections: 2, since: 'x' }, { online: false, connections: 0, since: 'x' }, { Status: 'CONNECTED' }].map((p) => ({
+      template: c.value_template,
+      payload: JSON.stringify(p),
+    })),
   );
   t.same(out, [{ ok: 'ON' }, { ok: 'OFF' }, { ok: 'None' }]);
 });
@@ -202,8 +244,19 @@ t.test('/vehicles rows: one per vehicle, named by its newest connection', async 
     fields: frames,
     last_frame_at: last,
   });
-  const rows = oneRowPerVehicle([row('old', '2026-01-01T00:00:00.000Z', 3, '2026-01-01T00:00:05.000Z'), row('new', '2026-01-01T00:01:00.000Z', 2, null), { ...row('x', '2026-01-01T00:00:30.000Z', 1, null), vin: 'OTHER' }]);
+  const rows = oneRowPerVehicle([
+    row('old', '2026-01-01T00:00:00.000Z', 3, '2026-01-01T00:00:05.000Z'),
+    row('new', '2026-01-01T00:01:00.000Z', 2, null),
+    { ...row('x', '2026-01-01T00:00:30.000Z', 1, null), vin: 'OTHER' },
+  ]);
   t.equal(rows.length, 2);
-  t.match(rows[0], { vin: VIN, connection_id: 'new', connected_since: '2026-01-01T00:00:00.000Z', frames: 5, last_frame_at: '2026-01-01T00:00:05.000Z', connections: 2 });
+  t.match(rows[0], {
+    vin: VIN,
+    connection_id: 'new',
+    connected_since: '2026-01-01T00:00:00.000Z',
+    frames: 5,
+    last_frame_at: '2026-01-01T00:00:05.000Z',
+    connections: 2,
+  });
   t.match(rows[1], { vin: 'OTHER', connections: 1 });
 });

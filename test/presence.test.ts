@@ -69,10 +69,14 @@ const presences = (sub: Subscriber): Presence[] => sub.messages.filter((m) => m.
 
 /** Waits until the latest presence published matches. */
 async function until(sub: Subscriber, what: string, pred: (p: Presence) => boolean): Promise<Presence> {
-  await sub.waitFor(() => {
-    const all = presences(sub);
-    return all.length > 0 && pred(all[all.length - 1]);
-  }, WAIT, what);
+  await sub.waitFor(
+    () => {
+      const all = presences(sub);
+      return all.length > 0 && pred(all[all.length - 1]);
+    },
+    WAIT,
+    what,
+  );
   return presences(sub).at(-1)!;
 }
 
@@ -142,7 +146,16 @@ t.test('one process: online while any connection is open, offline after the last
 
   // Every presence while a connection was open said online; offline came once, last.
   const seq = presences(sub);
-  t.same(seq.map((p) => [p.online, p.connections]), [[true, 1], [true, 2], [true, 1], [false, 0]], 'presence sequence');
+  t.same(
+    seq.map((p) => [p.online, p.connections]),
+    [
+      [true, 1],
+      [true, 2],
+      [true, 1],
+      [false, 0],
+    ],
+    'presence sequence',
+  );
   t.equal(metric(await http('/metrics'), 'fleet_telemetry_older_connections_closed_total'), 0, 'grace 0 keeps both connections');
 });
 
@@ -172,7 +185,10 @@ t.test('one process: the older connection is closed after the grace period, logg
   t.match((await lateRead(mosq.url)).p, { online: true, connections: 1 });
   await waitUntil(async () => metric(await http('/metrics'), 'fleet_telemetry_older_connections_closed_total') === 1, WAIT, 'the metric');
   t.pass('older_connections_closed_total is 1');
-  t.notOk(presences(sub).some((x) => !x.online), 'never offline while B was open');
+  t.notOk(
+    presences(sub).some((x) => !x.online),
+    'never offline while B was open',
+  );
 
   // A clean stop closes B: the vehicle is published offline before the broker connection goes.
   t.equal(await server.stop(), 0, 'exit 0 on SIGTERM');
@@ -189,10 +205,14 @@ t.test('two workers: one vehicle on both, online until the last connection close
   // Round-robin usually puts consecutive connections on different workers; open until it did.
   const open: { car: VehicleClient; worker: number }[] = [];
   const workerOf = async (nth: number) => {
-    const lines = await waitUntil(() => {
-      const l = server.logs.filter((x) => x.event === 'vehicle_connected' && x.vin === VIN);
-      return l.length >= nth ? l : undefined;
-    }, WAIT, 'vehicle_connected');
+    const lines = await waitUntil(
+      () => {
+        const l = server.logs.filter((x) => x.event === 'vehicle_connected' && x.vin === VIN);
+        return l.length >= nth ? l : undefined;
+      },
+      WAIT,
+      'vehicle_connected',
+    );
     return lines[nth - 1].worker as number;
   };
   let opened = 0;
@@ -229,7 +249,10 @@ t.test('two workers: one vehicle on both, online until the last connection close
   await until(sub, 'offline', (p) => !p.online);
   t.match((await lateRead(mosq.url)).p, { online: false, connections: 0 }, 'offline once the last connection closed');
   const seq = presences(sub);
-  t.ok(seq.slice(0, -1).every((p) => p.online), 'offline only at the end');
+  t.ok(
+    seq.slice(0, -1).every((p) => p.online),
+    'offline only at the end',
+  );
 
   // A clean stop of every worker: the primary publishes the vehicle offline through a worker
   // whose producers still run.

@@ -32,7 +32,14 @@ function workDir(t: Test): string {
 }
 
 /** The server routing every record to redis; by default once it has connected to Redis. */
-async function serve(t: Test, dir: string, pki: TestPki, redis: Record<string, unknown>, extra: Record<string, unknown> = {}, connected = true): Promise<ServerProcess> {
+async function serve(
+  t: Test,
+  dir: string,
+  pki: TestPki,
+  redis: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  connected = true,
+): Promise<ServerProcess> {
   const server = await startServer(dir, {
     namespace: NS,
     records: ALL,
@@ -69,14 +76,22 @@ async function vectorsThrough(t: Test, server: ServerProcess, pki: TestPki, subP
     }
     await sub.waitFor((m) => m.length > before, 10_000, `${c.name}: a message`);
     const got = sub.messages.slice(before);
-    t.same(got.map((m) => m.channel), [channel(rec.type)], `${c.name}: one message on Tesla's VIN channel`);
+    t.same(
+      got.map((m) => m.channel),
+      [channel(rec.type)],
+      `${c.name}: one message on Tesla's VIN channel`,
+    );
     const plain = plainMessage(rec.type, got[0].value);
     t.same(plain, expectedPlain(c), `${c.name}: the message Tesla's dispatcher sends, field by field`);
     t.equal(plain.vin, VIN, `${c.name}: vin set from the certificate`);
     if (rec.type === 'V') t.same(vDatumMismatches(c, plain), [], `${c.name}: every datum says what the vector says`);
   }
   await vehicle.close();
-  await sub.waitFor((m) => m.some((x) => x.channel === channel('connectivity') && plainMessage('connectivity', x.value).status === 'DISCONNECTED'), 10_000, 'the DISCONNECTED record');
+  await sub.waitFor(
+    (m) => m.some((x) => x.channel === channel('connectivity') && plainMessage('connectivity', x.value).status === 'DISCONNECTED'),
+    10_000,
+    'the DISCONNECTED record',
+  );
 }
 
 t.test('conformance vectors through a redis-server alone', async (t) => {
@@ -110,7 +125,7 @@ t.test('TLS: a redis-server that speaks only TLS, verified against ca_file', asy
   await vectorsThrough(t, server, pki, redis.port, files);
 });
 
-t.test('TLS cluster: each node verified for the first address\'s name only with override_tls_server_name', async (t) => {
+t.test("TLS cluster: each node verified for the first address's name only with override_tls_server_name", async (t) => {
   const dir = workDir(t);
   const pki = await makePki(join(dir, 'pki'));
   // The nodes' certificate names localhost and no address: the cluster announces its nodes as
@@ -136,7 +151,10 @@ t.test('TLS cluster: each node verified for the first address\'s name only with 
   const unnamed = await serve(t, dir, pki, redis, {}, false);
   const refused = await unnamed.waitForLog((l) => l.event === 'redis_error', 30_000);
   t.match(String(refused.err), /IP: 127\.0\.0\.1 is not in the cert's list/, 'without the override: the handshake with a node at 127.0.0.1 fails on its name');
-  t.notOk(unnamed.logs.some((l) => l.event === 'redis_connected'), 'without the override: never connected');
+  t.notOk(
+    unnamed.logs.some((l) => l.event === 'redis_connected'),
+    'without the override: never connected',
+  );
   t.equal(await unnamed.stop(), 0, 'the server without the override exits 0');
 
   const server = await serve(t, dir, pki, { ...redis, override_tls_server_name: true });
@@ -161,7 +179,13 @@ t.test('subscriber sets: live channels get the record, expired leases are remove
     { score: now + 3600, value: 'live-b' },
     { score: now - 10, value: 'expired' },
   ]);
-  const server = await serve(t, dir, pki, { addrs: [`127.0.0.1:${redis.port}`], publish_vin_topics: false, subscriber_set_prefix: 'consumer' }, { records: { V: ['redis'] } });
+  const server = await serve(
+    t,
+    dir,
+    pki,
+    { addrs: [`127.0.0.1:${redis.port}`], publish_vin_topics: false, subscriber_set_prefix: 'consumer' },
+    { records: { V: ['redis'] } },
+  );
   const sub = await subscribeRedis(redis.port);
   t.teardown(() => sub.close());
   const vehicle = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
@@ -179,7 +203,13 @@ t.test('Redis killed: frames go unacked, nothing acked is lost, acks resume when
   const pki = await makePki(join(dir, 'pki'));
   const redis: RedisServer = await startRedis(dir);
   t.teardown(() => redis.stop());
-  const server = await serve(t, dir, pki, { addrs: [`127.0.0.1:${redis.port}`], publish_timeout: 2_000_000_000 }, { records: { V: ['redis'] }, status_port: 0 });
+  const server = await serve(
+    t,
+    dir,
+    pki,
+    { addrs: [`127.0.0.1:${redis.port}`], publish_timeout: 2_000_000_000 },
+    { records: { V: ['redis'] }, status_port: 0 },
+  );
   const statusPort = (server.logs.find((l) => l.event === 'listening')?.status_port as number | undefined) ?? server.statusPort;
   const readyz = async () => (await fetch(`http://127.0.0.1:${statusPort}/readyz`)).status;
   let sub = await subscribeRedis(redis.port);
@@ -217,7 +247,9 @@ t.test('Redis killed: frames go unacked, nothing acked is lost, acks resume when
 
   await redis.start();
   sub = await subscribeRedis(redis.port);
-  await server.waitForLog((l) => l.event === 'redis_connected' && server.logs.filter((x) => x.event === 'redis_connected').length >= 2, 30_000).catch(() => undefined);
+  await server
+    .waitForLog((l) => l.event === 'redis_connected' && server.logs.filter((x) => x.event === 'redis_connected').length >= 2, 30_000)
+    .catch(() => undefined);
   await (async () => {
     for (let i = 0; i < 100 && (await readyz()) !== 200; i++) await sleep(200);
   })();

@@ -36,7 +36,11 @@ async function start(t: Test, decoded: boolean) {
     t.teardown(() => sub.close());
     // A SUB socket's subscription reaches the publisher a moment after it connects; the server
     // logs each accepted subscriber (verbose).
-    await waitUntil(() => server.logs.filter((l) => l.event === 'zmq_socket_event' && l.type === 'accept').length > accepted || undefined, 10_000, 'the subscriber accepted');
+    await waitUntil(
+      () => server.logs.filter((l) => l.event === 'zmq_socket_event' && l.type === 'accept').length > accepted || undefined,
+      10_000,
+      'the subscriber accepted',
+    );
     await sleep(200);
     return sub;
   };
@@ -62,7 +66,11 @@ async function run(t: Test, decoded: boolean) {
     }
     await waitUntil(() => sub.got.length > before || undefined, 10_000, `${c.name}: a message`);
     const got = sub.got.slice(before);
-    t.same(got.map((g) => g.topic), [`${NS}_${rec.type}`], `${c.name}: one message, topic <namespace>_<record type>`);
+    t.same(
+      got.map((g) => g.topic),
+      [`${NS}_${rec.type}`],
+      `${c.name}: one message, topic <namespace>_<record type>`,
+    );
     if (decoded) {
       const have = JSON.parse(got[0].value.toString('utf8'));
       t.same(have, expectedJson(c), `${c.name}: Tesla's JSON of the record`);

@@ -44,7 +44,11 @@ function speedOf(r: VehicleRecord): number | undefined {
 /** Rows of a JSON-lines file a plugin writes; none while it does not exist yet. */
 function rows(file: string): Record<string, unknown>[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 t.test('producer contract: mqtt (embedded broker)', async (t) => {
@@ -59,7 +63,10 @@ t.test('producer contract: mqtt (embedded broker)', async (t) => {
     onCheck: (name) => t.pass(name),
   });
   t.ok(report.passed.includes('close() resolves'), 'every check ran');
-  t.ok(sub.messages.some((m) => m.topic.startsWith(`pc/${VIN}/alerts/`)), 'the alerts record was published');
+  t.ok(
+    sub.messages.some((m) => m.topic.startsWith(`pc/${VIN}/alerts/`)),
+    'the alerts record was published',
+  );
 });
 
 t.test('producer contract: logger', async (t) => {
@@ -74,7 +81,10 @@ t.test('producer contract: logger', async (t) => {
     name: 'logger',
     logger: pino({ level: 'info' }, out),
     seen: (r) =>
-      lines.some((l) => l.txid === r.txid && l.event === 'record' && (l.fields as Record<string, string>)[`telemetry/${VIN}/v/VehicleSpeed`] === `{"value":${speedOf(r)}}`),
+      lines.some(
+        (l) =>
+          l.txid === r.txid && l.event === 'record' && (l.fields as Record<string, string>)[`telemetry/${VIN}/v/VehicleSpeed`] === `{"value":${speedOf(r)}}`,
+      ),
     onCheck: (name) => t.pass(name),
   });
 });
@@ -247,7 +257,13 @@ t.test('the kit fails a producer that breaks the contract, naming the check', as
   t.same(closed, ['refusing'], 'the producer is closed after the failure');
   await t.resolves(runProducerContract(refusing, { recordTypes: ['V', 'alerts', 'connectivity'] }), 'and passes when it is routed only what it takes');
 
-  const throwing = () => ({ name: 't', produce: (() => { throw new Error('sync'); }) as () => Promise<void>, close: async () => {} });
+  const throwing = () => ({
+    name: 't',
+    produce: (() => {
+      throw new Error('sync');
+    }) as () => Promise<void>,
+    close: async () => {},
+  });
   await t.rejects(runProducerContract(throwing), { check: 'a V record is taken', message: /threw instead of returning a promise/ });
   const unseen = () => ({ name: 'u', produce: async () => {}, close: async () => {} });
   await t.rejects(runProducerContract(unseen, { seen: () => false, timeoutMs: 200 }), { check: 'and seen in the sink', message: /still false after 200 ms/ });

@@ -25,8 +25,7 @@ const Errors = lookupType('telemetry.vehicle_error.VehicleErrors');
 const Connectivity = lookupType('telemetry.vehicle_connectivity.VehicleConnectivity');
 const Field = lookupEnum('telemetry.vehicle_data.Field').values;
 
-const plain = (type: typeof Payload, bytes: Uint8Array) =>
-  type.toObject(type.decode(bytes), { longs: String, enums: String, defaults: false, oneofs: false });
+const plain = (type: typeof Payload, bytes: Uint8Array) => type.toObject(type.decode(bytes), { longs: String, enums: String, defaults: false, oneofs: false });
 
 function record(type: VehicleRecord['type'], bytes: Uint8Array, extra: Partial<VehicleRecord> = {}): VehicleRecord {
   return { ...decodeRecord(type, bytes, VIN, 'tx-1'), ...extra } as VehicleRecord;
@@ -160,7 +159,13 @@ t.test('errors: tags as an object sorted by key, every field present in JSON', a
 
 t.test('connectivity: the connection id is the txid header', async (t) => {
   const bytes = Connectivity.encode(
-    Connectivity.fromObject({ vin: VIN, connection_id: 'c0ffee00-0000-4000-8000-000000000001', status: 1, created_at: { seconds: 1700000000 }, network_interface: 'wifi' }),
+    Connectivity.fromObject({
+      vin: VIN,
+      connection_id: 'c0ffee00-0000-4000-8000-000000000001',
+      status: 1,
+      created_at: { seconds: 1700000000 },
+      network_interface: 'wifi',
+    }),
   ).finish();
   const rec = { ...record('connectivity', bytes), txid: '' };
   const m = dispatchMessage(rec, { now: () => 42 });

@@ -163,7 +163,13 @@ t.test('the comparison catches drift', async (t) => {
   const vd = (j: JsonNode) => j.nested!.telemetry.nested!.vehicle_data.nested!;
 
   let d = mutate((j) => (vd(j).Value.fields!.float_value.id = 44));
-  t.same(d.changed, ['field telemetry.vehicle_data.Value.float_value: expected {"id":44,"type":"float","rule":null,"keyType":null}, got {"id":4,"type":"float","rule":null,"keyType":null}'], 'a field number');
+  t.same(
+    d.changed,
+    [
+      'field telemetry.vehicle_data.Value.float_value: expected {"id":44,"type":"float","rule":null,"keyType":null}, got {"id":4,"type":"float","rule":null,"keyType":null}',
+    ],
+    'a field number',
+  );
   d = mutate((j) => (vd(j).Value.fields!.float_value.type = 'double'));
   t.equal(d.changed.length, 1, 'a field type');
   d = mutate((j) => (vd(j).Payload.fields!.data.rule = undefined));

@@ -21,7 +21,7 @@ t.test('the header: nginx and haproxy forms; anything else named', async (t) => 
   t.ok(fromPem.ok && fromPem.cert.raw.equals(der), 'URL-encoded PEM');
   t.ok(fromDer.ok && fromDer.cert.raw.equals(der), 'base64 DER');
   const raw = certFromHeader([leaf.certPem.replace(/\n/g, ' ')]);
-  t.ok(raw.ok, 'PEM with its line breaks as spaces (nginx\'s older $ssl_client_cert)');
+  t.ok(raw.ok, "PEM with its line breaks as spaces (nginx's older $ssl_client_cert)");
   t.match(certFromHeader(undefined), { ok: false, reason: /no client certificate header/ });
   t.match(certFromHeader(['a', 'b']), { ok: false, reason: /more than once/ });
   t.match(certFromHeader([encodeURIComponent(leaf.certPem + ca.certPem)]), { ok: false, reason: /more than one certificate/ });
@@ -36,10 +36,19 @@ t.test('verification: chains, dates and purpose as direct mTLS checks them', asy
   const ok = verifyClientCert(x(leaf.certPem), pool);
   t.ok(ok.ok, 'leaf → intermediate → root, both in the pool');
   if (ok.ok) t.equal(ok.chain.length, 3);
-  t.match(verifyClientCert(x(leaf.certPem), [x(inter.certPem)]), { ok: false, reason: /does not chain to the client-CA pool/ }, 'without its root: refused, as OpenSSL does without a partial chain');
+  t.match(
+    verifyClientCert(x(leaf.certPem), [x(inter.certPem)]),
+    { ok: false, reason: /does not chain to the client-CA pool/ },
+    'without its root: refused, as OpenSSL does without a partial chain',
+  );
   t.match(verifyClientCert(x(leaf.certPem), [x(root.certPem)]), { ok: false }, 'without its intermediate (a proxy passes the leaf only)');
 
-  const later = await issueCert(root, { commonName: '5YJ3E1EA7KF000303', kind: 'client', notBefore: new Date(Date.now() + DAY), notAfter: new Date(Date.now() + 2 * DAY) });
+  const later = await issueCert(root, {
+    commonName: '5YJ3E1EA7KF000303',
+    kind: 'client',
+    notBefore: new Date(Date.now() + DAY),
+    notAfter: new Date(Date.now() + 2 * DAY),
+  });
   t.match(verifyClientCert(x(later.certPem), pool), { ok: false, reason: /not valid before/ });
   const server = await issueCert(root, { commonName: 'srv.example', kind: 'server', dnsNames: ['srv.example'] });
   t.match(verifyClientCert(x(server.certPem), pool), { ok: false, reason: /not for client authentication/ }, 'a server-only certificate');

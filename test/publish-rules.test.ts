@@ -35,8 +35,14 @@ t.test('v/ topics: T/<VIN>/v/<Field>', async (t) => {
     { key: 4, value: { float_value: 65.4 } },
     { key: 10, value: { shift_state_value: 5 } },
   ]);
-  t.same(ps.map((p) => p.topic), [`${T}/${VIN}/v/VehicleSpeed`, `${T}/${VIN}/v/Gear`]);
-  t.same(ps.map((p) => p.payload), ['{"value":65.4}', '{"value":"ShiftStateD"}']);
+  t.same(
+    ps.map((p) => p.topic),
+    [`${T}/${VIN}/v/VehicleSpeed`, `${T}/${VIN}/v/Gear`],
+  );
+  t.same(
+    ps.map((p) => p.payload),
+    ['{"value":65.4}', '{"value":"ShiftStateD"}'],
+  );
   t.same(planV([]), [], 'no data, no publishes');
   t.same(planV([{ key: 4, value: { float_value: 1 } }], opts({ topicBase: 'a/b' }))[0].topic, `a/b/${VIN}/v/VehicleSpeed`, 'topic_base used as given');
 });
@@ -56,7 +62,11 @@ t.test('a field appearing twice is published once, with its last value', async (
     { key: 300, value: { int_value: 1 } },
     { key: 300, value: { int_value: 2 } },
   ]);
-  t.same(unknownTwice.map((p) => [p.topic, p.payload]), [[`${T}/${VIN}/v/300`, '{"value":2}']], 'unknown numbers too');
+  t.same(
+    unknownTwice.map((p) => [p.topic, p.payload]),
+    [[`${T}/${VIN}/v/300`, '{"value":2}']],
+    'unknown numbers too',
+  );
 });
 
 t.test('an unknown Field number: the topic uses its decimal number', async (t) => {
@@ -64,7 +74,10 @@ t.test('an unknown Field number: the topic uses its decimal number', async (t) =
     { key: 300, value: { float_value: 2.5 } },
     { key: 0, value: { boolean_value: true } },
   ]);
-  t.same(ps.map((p) => p.topic), [`${T}/${VIN}/v/300`, `${T}/${VIN}/v/Unknown`]);
+  t.same(
+    ps.map((p) => p.topic),
+    [`${T}/${VIN}/v/300`, `${T}/${VIN}/v/Unknown`],
+  );
   t.equal(ps[0].payload, '{"value":2.5}');
 });
 
@@ -97,11 +110,19 @@ t.test('sanitising: every character a broker could refuse or read as structure b
   t.equal(names.field(names.vehiclePrefix(VIN), 'Sp/ee+d#\u0000'), `${T}/${VIN}/v/Sp_ee_d__`, 'field name');
 
   const a = planAlerts([{ name: 'a/b+c#d\u0000e.f g\u007f', started_at: ts(1700000000) }]);
-  t.same(a.map((p) => p.topic), [`${T}/${VIN}/alerts/a_b_c_d_e_f_g_/current`, `${T}/${VIN}/alerts/a_b_c_d_e_f_g_/history`], 'alert name');
+  t.same(
+    a.map((p) => p.topic),
+    [`${T}/${VIN}/alerts/a_b_c_d_e_f_g_/current`, `${T}/${VIN}/alerts/a_b_c_d_e_f_g_/history`],
+    'alert name',
+  );
   t.equal(JSON.parse(a[0].payload).Name, 'a/b+c#d\u0000e.f g\u007f', 'the payload keeps the real name');
 
   const e = planErrors([{ name: '#/+\u0000\u0001', body: 'b' }]);
-  t.same(e.map((p) => p.topic), [`${T}/${VIN}/errors/_____`], 'error name');
+  t.same(
+    e.map((p) => p.topic),
+    [`${T}/${VIN}/errors/_____`],
+    'error name',
+  );
   t.equal(JSON.parse(e[0].payload).Name, '#/+\u0000\u0001');
 
   for (const p of [...v, ...a, ...e]) {
@@ -117,7 +138,10 @@ t.test('sanitising: every character a broker could refuse or read as structure b
 t.test('a topic level is at most 256 UTF-8 bytes: longer is an error naming the limit', async (t) => {
   t.equal(MAX_LEVEL_BYTES, 256);
   t.equal(topicLevel('a'.repeat(256), 'alert name'), 'a'.repeat(256), '256 ASCII bytes pass');
-  t.throws(() => topicLevel('a'.repeat(257), 'alert name'), { permanent: true, message: /alert name "a{40}…" is 257 bytes as a topic level; the limit is 256/ });
+  t.throws(() => topicLevel('a'.repeat(257), 'alert name'), {
+    permanent: true,
+    message: /alert name "a{40}…" is 257 bytes as a topic level; the limit is 256/,
+  });
   t.equal(topicLevel('é'.repeat(128), 'x'), 'é'.repeat(128), '128 two-byte letters are 256 bytes');
   t.throws(() => topicLevel('é'.repeat(128) + 'a', 'x'), TopicLevelError, '257 bytes with multi-byte letters');
   t.equal(topicLevel('€'.repeat(85) + 'a', 'x'), '€'.repeat(85) + 'a', '3-byte letters: 256 bytes');
@@ -128,8 +152,14 @@ t.test('a topic level is at most 256 UTF-8 bytes: longer is an error naming the 
   t.throws(() => planAlerts([{ name: long, started_at: ts(1700000000) }]), { permanent: true, message: /limit is 256/ }, 'alert');
   t.throws(() => planErrors([{ name: 'E'.repeat(300), body: 'b' }]), { permanent: true, message: /error name .* 300 bytes/ }, 'error');
   const V = lookupType('telemetry.vehicle_data.Payload');
-  t.doesNotThrow(() => planPublishes(decodeRecord('V', V.encode(V.fromObject({ data: [{ key: 4, value: { floatValue: 1 } }] })).finish(), 'V'.repeat(256), 'tx'), opts()), 'a 256-byte VIN');
-  t.throws(() => planPublishes(decodeRecord('V', V.encode(V.fromObject({ data: [{ key: 4, value: { floatValue: 1 } }] })).finish(), 'V'.repeat(257), 'tx'), opts()), { message: /VIN/ });
+  t.doesNotThrow(
+    () => planPublishes(decodeRecord('V', V.encode(V.fromObject({ data: [{ key: 4, value: { floatValue: 1 } }] })).finish(), 'V'.repeat(256), 'tx'), opts()),
+    'a 256-byte VIN',
+  );
+  t.throws(
+    () => planPublishes(decodeRecord('V', V.encode(V.fromObject({ data: [{ key: 4, value: { floatValue: 1 } }] })).finish(), 'V'.repeat(257), 'tx'), opts()),
+    { message: /VIN/ },
+  );
 });
 
 t.test('certificate names: only [A-Za-z0-9_-] after . → -, so no two certificates share a VIN', async (t) => {
@@ -165,7 +195,10 @@ t.test('payload_format: value wraps, raw is the bare value', async (t) => {
   const wrapped = planV(data, opts({ payloadFormat: 'value' })).map((p) => p.payload);
   const raw = planV(data, opts({ payloadFormat: 'raw' })).map((p) => p.payload);
   t.same(raw, ['65.4', '"ShiftStateD"', '{"latitude":1.5,"longitude":-2}', '"Blue"', 'false', 'null']);
-  t.same(wrapped, raw.map((r) => `{"value":${r}}`));
+  t.same(
+    wrapped,
+    raw.map((r) => `{"value":${r}}`),
+  );
   t.equal(defaultPlanOptions().payloadFormat, 'value', 'value is the default');
   for (const w of wrapped) t.same(Object.keys(JSON.parse(w)), ['value']);
 
@@ -199,11 +232,21 @@ t.test('alerts: current is the latest started_at, history in order', async (t) =
     { name: 'X', audiences: [2], started_at: ts(1700000600), ended_at: ts(1700000700) },
     { name: 'X', audiences: [3], started_at: ts(1700000100) },
   ]);
-  t.same(ps.map((p) => p.topic), [`${T}/${VIN}/alerts/X/current`, `${T}/${VIN}/alerts/X/history`]);
+  t.same(
+    ps.map((p) => p.topic),
+    [`${T}/${VIN}/alerts/X/current`, `${T}/${VIN}/alerts/X/history`],
+  );
   t.ok(sameJson(ps[0].payload, '{"Name":"X","StartedAt":"2023-11-14T22:23:20Z","EndedAt":"2023-11-14T22:25:00Z","Audiences":["Service"]}'), ps[0].payload);
   const history = JSON.parse(ps[1].payload) as { StartedAt: string; Audiences: string[] }[];
-  t.same(history.map((h) => h.StartedAt), ['2023-11-14T22:18:20Z', '2023-11-14T22:23:20Z', '2023-11-14T22:15:00Z'], 'history in record order');
-  t.same(history.map((h) => h.Audiences), [['Customer'], ['Service'], ['ServiceFix']]);
+  t.same(
+    history.map((h) => h.StartedAt),
+    ['2023-11-14T22:18:20Z', '2023-11-14T22:23:20Z', '2023-11-14T22:15:00Z'],
+    'history in record order',
+  );
+  t.same(
+    history.map((h) => h.Audiences),
+    [['Customer'], ['Service'], ['ServiceFix']],
+  );
 });
 
 t.test('alerts: the first of equal started_at values is current', async (t) => {
@@ -220,7 +263,11 @@ t.test('alerts: the first of equal started_at values is current', async (t) => {
   ]);
   t.same(JSON.parse(n[0].payload).Audiences, ['Service']);
   // An alert without started_at never beats one with it, wherever it stands.
-  const m = planAlerts([{ name: 'X', audiences: [1] }, { name: 'X', audiences: [2], started_at: ts(5) }, { name: 'X', audiences: [3] }]);
+  const m = planAlerts([
+    { name: 'X', audiences: [1] },
+    { name: 'X', audiences: [2], started_at: ts(5) },
+    { name: 'X', audiences: [3] },
+  ]);
   t.same(JSON.parse(m[0].payload).Audiences, ['Service']);
 });
 
@@ -229,7 +276,10 @@ t.test('alerts: no current when none has started_at', async (t) => {
     { name: 'Y', audiences: [1] },
     { name: 'Y', ended_at: ts(1700000000) },
   ]);
-  t.same(ps.map((p) => p.topic), [`${T}/${VIN}/alerts/Y/history`]);
+  t.same(
+    ps.map((p) => p.topic),
+    [`${T}/${VIN}/alerts/Y/history`],
+  );
   const h = JSON.parse(ps[0].payload) as Record<string, unknown>[];
   t.same(h, [
     { Name: 'Y', Audiences: ['Customer'] },
@@ -239,17 +289,9 @@ t.test('alerts: no current when none has started_at', async (t) => {
 });
 
 t.test('alerts: several names, each with its own topics', async (t) => {
-  const ps = planAlerts([
-    { name: 'A', started_at: ts(1700000000) },
-    { name: 'B' },
-    { name: 'A', started_at: ts(1700000001) },
-  ]);
+  const ps = planAlerts([{ name: 'A', started_at: ts(1700000000) }, { name: 'B' }, { name: 'A', started_at: ts(1700000001) }]);
   const m = byTopic(ps);
-  t.same(Object.keys(m).sort(), [
-    `${T}/${VIN}/alerts/A/current`,
-    `${T}/${VIN}/alerts/A/history`,
-    `${T}/${VIN}/alerts/B/history`,
-  ]);
+  t.same(Object.keys(m).sort(), [`${T}/${VIN}/alerts/A/current`, `${T}/${VIN}/alerts/A/history`, `${T}/${VIN}/alerts/B/history`]);
   t.equal(JSON.parse(m[`${T}/${VIN}/alerts/A/history`]).length, 2);
   t.equal(JSON.parse(m[`${T}/${VIN}/alerts/A/current`]).StartedAt, '2023-11-14T22:13:21Z');
   t.same(planAlerts([]), [], 'no alerts, no publishes');
@@ -320,8 +362,14 @@ t.test('errors: one publish per error, Tags {} when none, CreatedAt omitted when
     { name: 'Plain' },
     { name: 'CAN_timeout', body: 'again' },
   ]);
-  t.same(ps.map((p) => p.topic), [`${T}/${VIN}/errors/CAN_timeout`, `${T}/${VIN}/errors/Plain`, `${T}/${VIN}/errors/CAN_timeout`]);
-  t.ok(sameJson(ps[0].payload, '{"Name":"CAN_timeout","Body":"bus 2 silent","Tags":{"bus":"2","ecu":"VCFRONT"},"CreatedAt":"2023-11-14T22:20:00Z"}'), ps[0].payload);
+  t.same(
+    ps.map((p) => p.topic),
+    [`${T}/${VIN}/errors/CAN_timeout`, `${T}/${VIN}/errors/Plain`, `${T}/${VIN}/errors/CAN_timeout`],
+  );
+  t.ok(
+    sameJson(ps[0].payload, '{"Name":"CAN_timeout","Body":"bus 2 silent","Tags":{"bus":"2","ecu":"VCFRONT"},"CreatedAt":"2023-11-14T22:20:00Z"}'),
+    ps[0].payload,
+  );
   const plain = JSON.parse(ps[1].payload);
   t.same(plain, { Name: 'Plain', Body: '', Tags: {} });
   t.notOk('CreatedAt' in plain, 'CreatedAt omitted when absent');

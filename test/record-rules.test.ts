@@ -173,8 +173,17 @@ t.test('door_value: all six booleans', async (t) => {
   t.same(JSON.parse(jsonOf({ door_value: {} }, Field.DoorState)), Object.fromEntries(doors.map((d) => [d, false])), 'all closed');
   for (const d of doors) {
     const one = JSON.parse(jsonOf({ door_value: { [d]: true } }, Field.DoorState));
-    t.same(Object.entries(one).filter(([, v]) => v === true).map(([k]) => k), [d], `${d} alone`);
-    t.same(Object.values(one).every((v) => typeof v === 'boolean'), true);
+    t.same(
+      Object.entries(one)
+        .filter(([, v]) => v === true)
+        .map(([k]) => k),
+      [d],
+      `${d} alone`,
+    );
+    t.same(
+      Object.values(one).every((v) => typeof v === 'boolean'),
+      true,
+    );
   }
 });
 
@@ -239,7 +248,11 @@ t.test('§4 scientific strings: float32 to exactly five decimals', async (t) => 
   t.equal(sci('1e-3'), '"1e-3"', 'no decimal point: stays');
   t.equal(sci('1.0e39'), '"1.0e39"', 'outside the float range: stays');
   t.equal(sci('-1.0e39'), '"-1.0e39"');
-  t.equal(sci('3.40282356779733661637539395458142568448e38'), '"3.40282356779733661637539395458142568448e38"', 'exactly half past the largest float rounds out of range');
+  t.equal(
+    sci('3.40282356779733661637539395458142568448e38'),
+    '"3.40282356779733661637539395458142568448e38"',
+    'exactly half past the largest float rounds out of range',
+  );
   t.equal(sci('3.40282356779733661637539395458142568447e38'), '"340282346638528859811704183484516925440.00000"', 'just under it: the largest float');
   t.equal(sci('1.0e400'), '"1.0e400"');
   t.equal(sci('1.5'), '"1.5"', 'no exponent: stays');

@@ -39,7 +39,9 @@ class W {
   }
   bytes(id: number, v: Uint8Array | W | string): this {
     const b = typeof v === 'string' ? new TextEncoder().encode(v) : v instanceof W ? v.done() : v;
-    this.tag(id, 2).varint(b.length).out.push(...b);
+    this.tag(id, 2)
+      .varint(b.length)
+      .out.push(...b);
     return this;
   }
   raw(...b: number[]): this {
@@ -92,11 +94,7 @@ t.test('two oneof members in one Value: the last on the wire wins', async (t) =>
   t.equal(one(payload(datum(SPEED, new W().uint(V.shift, 5).uint(V.int, 7)))), '7', 'enum then int');
   t.equal(one(payload(datum(SPEED, new W().f64(V.double, 2.5).uint(V.invalid, 1)))), 'null', 'then invalid');
   t.equal(one(payload(datum(SPEED, new W().uint(V.invalid, 1).uint(V.bool, 1)))), 'true', 'invalid then bool');
-  t.equal(
-    one(payload(datum(LOCATION, new W().bytes(V.location, new W().f64(1, 1).f64(2, 2)).bytes(V.string, 'x')))),
-    '"x"',
-    'location then string',
-  );
+  t.equal(one(payload(datum(LOCATION, new W().bytes(V.location, new W().f64(1, 1).f64(2, 2)).bytes(V.string, 'x')))), '"x"', 'location then string');
   t.equal(one(payload(datum(SPEED, new W().f32(V.float, 1).f32(V.float, 2)))), '2', 'the same member twice: the last value');
   // Two Value fields in one Datum are one Value, merged, as protobuf merges a repeated message.
   t.equal(one(payload(datum(SPEED, new W().f32(V.float, 1), new W().bytes(V.string, 'late')))), '"late"', 'across two Value fields');
@@ -173,7 +171,11 @@ t.test('created_at of the Payload', async (t) => {
   const r = decodeV(new W().bytes(2, new W().uint(1, 1700000000).uint(2, 5)).done());
   t.same(r.createdAt, { seconds: 1700000000n, nanos: 5 });
   t.equal(r.data.length, 0);
-  t.same(decodeV(new Uint8Array(0)), { type: 'V', vin: VIN, txid: 'tx', payload: new Uint8Array(0), data: [], createdAt: undefined }, 'an empty payload is an empty record');
+  t.same(
+    decodeV(new Uint8Array(0)),
+    { type: 'V', vin: VIN, txid: 'tx', payload: new Uint8Array(0), data: [], createdAt: undefined },
+    'an empty payload is an empty record',
+  );
 });
 
 function throwsDecodeError(t: { ok(v: unknown, m: string): boolean; fail(m: string): boolean }, type: string, buf: Uint8Array, msg: string) {
@@ -232,7 +234,10 @@ t.test('truncated or malformed payloads: DecodeError', async (t) => {
 });
 
 t.test('record payload bytes are kept and the VIN is the caller’s', async (t) => {
-  const buf = new W().bytes(3, 'EVIL-VIN').bytes(1, datum(SPEED, new W().f32(V.float, 1))).done();
+  const buf = new W()
+    .bytes(3, 'EVIL-VIN')
+    .bytes(1, datum(SPEED, new W().f32(V.float, 1)))
+    .done();
   const r = decodeV(buf);
   t.equal(r.vin, VIN, 'Payload.vin plays no part');
   t.equal(r.payload, buf);

@@ -16,13 +16,23 @@ t.test('chunk by chunk: the next only once the last was taken, until every confi
   const { r, sent, topics } = harness(3);
   r.start(() => range(7));
   t.equal(sent.length, 1, 'one chunk in flight');
-  t.same(sent[0].pubs.map((p) => p.topic), ['c/0', 'c/1', 'c/2']);
+  t.same(
+    sent[0].pubs.map((p) => p.topic),
+    ['c/0', 'c/1', 'c/2'],
+  );
   sent[0].done();
   sent[1].done();
-  t.same(sent[2].pubs.map((p) => p.topic), ['c/6'], 'the rest');
+  t.same(
+    sent[2].pubs.map((p) => p.topic),
+    ['c/6'],
+    'the rest',
+  );
   sent[2].done();
   t.equal(sent.length, 3, 'nothing after the last');
-  t.same(topics(), range(7).map((p) => p.topic));
+  t.same(
+    topics(),
+    range(7).map((p) => p.topic),
+  );
   t.end();
 });
 

@@ -14,7 +14,10 @@ import { connectVehicle, vFrame } from './helpers/vehicle.js';
 // The broker misbehaves; vehicles must never be acked for what it did not take, never be told to
 // give a frame up, and the server must carry on without a restart.
 const VIN = '5YJ3E1EA7KF000004';
-const speed = (v: number) => [{ key: 'VehicleSpeed', value: { float_value: v } }, { key: 'Odometer', value: { double_value: v * 10 } }];
+const speed = (v: number) => [
+  { key: 'VehicleSpeed', value: { float_value: v } },
+  { key: 'Odometer', value: { double_value: v * 10 } },
+];
 
 function serverConfig(pki: Awaited<ReturnType<typeof makePki>>, broker: string, mqtt: Record<string, unknown> = {}) {
   return {
@@ -35,7 +38,10 @@ t.test('broker absent at start: frames unanswered, then acked once it comes up',
   await sleep(1500);
   t.equal(v.responses.length, 0, 'no response at all while the broker is away (no ack, no error)');
   t.ok(server.logs.filter((l) => l.event === 'mqtt_connecting').length >= 2, 'connection attempts are logged, one line each');
-  t.ok(server.logs.some((l) => l.event === 'record_unacked' && l.txid === 'early-1'), 'the unacked record is logged');
+  t.ok(
+    server.logs.some((l) => l.event === 'record_unacked' && l.txid === 'early-1'),
+    'the unacked record is logged',
+  );
 
   const mosq = await startMosquitto(dir, { port });
   const sub = await subscribe(mosq.url, 'tb/#');
@@ -72,8 +78,14 @@ t.test('broker paused past publish_timeout_ms: no response; acked on resend afte
   const frame = vFrame('stall-1', VIN, speed(2));
   v.send(frame);
   await sleep(1600);
-  t.notOk(v.responses.some((r) => r.txid === 'stall-1'), 'nothing sent back for a stalled publish');
-  t.ok(server.logs.some((l) => l.event === 'record_unacked' && l.txid === 'stall-1' && /within 800 ms/.test(String(l.reason))), 'timed out on its own clock');
+  t.notOk(
+    v.responses.some((r) => r.txid === 'stall-1'),
+    'nothing sent back for a stalled publish',
+  );
+  t.ok(
+    server.logs.some((l) => l.event === 'record_unacked' && l.txid === 'stall-1' && /within 800 ms/.test(String(l.reason))),
+    'timed out on its own clock',
+  );
   mosq.resume();
   const sub = await subscribe(mosq.url, 'tb/#');
   v.send(frame);
@@ -104,7 +116,9 @@ t.test('broker restarted mid-stream: every acked field reaches a persistent QoS 
   t.equal(result.acked.size, frames.size, `every frame ends acked (${result.resent} resends)`);
   t.equal(result.errors, 0, 'no error responses');
   t.ok(result.resent > 0, 'some frames needed a resend');
-  await sub.waitFor((m) => new Set(m.filter((x) => x.topic.endsWith('/Odometer')).map((x) => x.payload)).size >= frames.size, 15_000, 'every acked field').catch(() => {});
+  await sub
+    .waitFor((m) => new Set(m.filter((x) => x.topic.endsWith('/Odometer')).map((x) => x.payload)).size >= frames.size, 15_000, 'every acked field')
+    .catch(() => {});
   const got = new Set(sub.messages.filter((x) => x.topic === `tb/${VIN}/v/VehicleSpeed`).map((x) => JSON.parse(x.payload).value));
   const missing = [...Array(60).keys()].filter((i) => !got.has(i));
   t.same(missing, [], 'zero acked-but-missing fields');
@@ -140,7 +154,10 @@ t.test('TLS to the broker: the right pin connects, a wrong one is refused and lo
   const bad = await startServer(dir, serverConfig(pki, `mqtts://localhost:${port}`, { tls: { ca_file: pki.caFile, pin_sha256: wrongPin } }));
   const line = await bad.waitForLog((l) => l.event === 'mqtt_socket_error' && typeof l.pin_seen === 'string');
   t.equal(line.pin_seen, `sha256/${pin}`, 'the log shows the pin seen');
-  t.notOk(bad.logs.some((l) => l.event === 'mqtt_connected'), 'never connected');
+  t.notOk(
+    bad.logs.some((l) => l.event === 'mqtt_connected'),
+    'never connected',
+  );
   const v2 = await connectVehicle(bad.port, await pki.vehicle(VIN), pki.ca.certPem);
   v2.send(vFrame('tls-2', VIN, speed(2)));
   await sleep(1200);
@@ -169,7 +186,11 @@ t.test('SIGTERM with frames in flight: each is acked or unanswered, exit 0, clos
   t.ok(acked.length > 0, `${acked.length} of 200 acked before the stop`);
   await sleep(300);
   const got = new Set(sub.messages.filter((x) => x.topic === `tb/${VIN}/v/VehicleSpeed`).map((x) => JSON.parse(x.payload).value));
-  t.same(acked.filter((i) => !got.has(i)), [], 'every acked frame was delivered');
+  t.same(
+    acked.filter((i) => !got.has(i)),
+    [],
+    'every acked frame was delivered',
+  );
   // With workers (make test-workers) each worker has its own status topic, its client id suffixed -w<k>.
   const statusTopics = [...new Set(sub.messages.map((m) => m.topic).filter((x) => /^fleet-telemetry\/ft_host_example(-w\d+)?\/status$/.test(x)))];
   t.ok(statusTopics.length >= 1, `a status topic (${statusTopics.join(', ')})`);
@@ -178,7 +199,11 @@ t.test('SIGTERM with frames in flight: each is acked or unanswered, exit 0, clos
     t.same(status.slice(-1), ['offline'], `offline status published on shutdown, outside topic_base, the dotted client id a safe level (${topic})`);
     t.ok(status.includes('online'), `online status published on connect (${topic})`);
   }
-  t.same(sub.messages.filter((m) => !m.topic.startsWith(`tb/${VIN}/`) && !m.topic.startsWith('fleet-telemetry/')).map((m) => m.topic), [], 'every other topic is the vehicle\'s');
+  t.same(
+    sub.messages.filter((m) => !m.topic.startsWith(`tb/${VIN}/`) && !m.topic.startsWith('fleet-telemetry/')).map((m) => m.topic),
+    [],
+    "every other topic is the vehicle's",
+  );
   await sub.close();
   await mosq.stop();
 });
@@ -195,9 +220,21 @@ t.test('QoS 0 and QoS 2: acked once written / once PUBCOMP arrives, fields deliv
     const v = await connectVehicle(server.port, await pki.vehicle(VIN), pki.ca.certPem);
     for (let i = 0; i < 20; i++) v.send(vFrame(`q${qos}-${i}`, VIN, speed(1000 * qos + i)));
     await Promise.all(Array.from({ length: 20 }, (_, i) => v.response(`q${qos}-${i}`)));
-    t.ok(v.responses.every((r) => r.kind === 'ack'), `QoS ${qos}: every frame acked`);
-    await sub.waitFor((m) => m.filter((x) => x.topic === `tb/${VIN}/v/VehicleSpeed` && JSON.parse(x.payload).value >= 1000 * qos && JSON.parse(x.payload).value < 1000 * qos + 20).length >= 20, 5000, `QoS ${qos} fields`);
-    t.ok(sub.messages.some((x) => x.topic === `tb/${VIN}/v/Odometer` && x.qos === Math.min(qos, 1)), `published at QoS ${qos}`);
+    t.ok(
+      v.responses.every((r) => r.kind === 'ack'),
+      `QoS ${qos}: every frame acked`,
+    );
+    await sub.waitFor(
+      (m) =>
+        m.filter((x) => x.topic === `tb/${VIN}/v/VehicleSpeed` && JSON.parse(x.payload).value >= 1000 * qos && JSON.parse(x.payload).value < 1000 * qos + 20)
+          .length >= 20,
+      5000,
+      `QoS ${qos} fields`,
+    );
+    t.ok(
+      sub.messages.some((x) => x.topic === `tb/${VIN}/v/Odometer` && x.qos === Math.min(qos, 1)),
+      `published at QoS ${qos}`,
+    );
     await v.close();
     t.equal(await server.stop(), 0);
   }

@@ -29,8 +29,7 @@ async function runVectors(t: Test, brokerKind: 'embedded' | 'mosquitto') {
   t.equal(connected.Status, 'CONNECTED', 'connectivity published on connect');
   t.match(connected.ConnectionId, /^[0-9a-f-]{36}$/);
 
-  const fieldPublishes = (from: number): Received[] =>
-    sub.messages.slice(from).filter((m) => !m.topic.endsWith('/connectivity'));
+  const fieldPublishes = (from: number): Received[] => sub.messages.slice(from).filter((m) => !m.topic.endsWith('/connectivity'));
 
   for (const c of conformance.cases) {
     await t.test(c.name, async (t) => {

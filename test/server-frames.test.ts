@@ -43,11 +43,18 @@ t.test('pipelined frames: each gets exactly one ack, matched by txid', async (t)
   await Promise.all(Array.from({ length: n }, (_, i) => v.response(`pipe-${i}`)));
   await sleep(200);
   t.equal(v.responses.length, n, 'one response per frame');
-  t.ok(v.responses.every((r) => r.kind === 'ack' && r.topic === 'V'), 'all acks with topic V');
+  t.ok(
+    v.responses.every((r) => r.kind === 'ack' && r.topic === 'V'),
+    'all acks with topic V',
+  );
   t.equal(new Set(v.responses.map((r) => r.txid)).size, n, 'every txid answered once');
   await sub.waitFor((m) => m.filter((x) => x.topic === `tt/${VIN}/v/VehicleSpeed`).length >= n, 5000);
   const values = sub.messages.filter((x) => x.topic === `tt/${VIN}/v/VehicleSpeed`).map((x) => JSON.parse(x.payload).value);
-  t.same([...values].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i), 'every value published');
+  t.same(
+    [...values].sort((a, b) => a - b),
+    Array.from({ length: n }, (_, i) => i),
+    'every value published',
+  );
   await v.close();
 });
 
@@ -107,7 +114,10 @@ t.test('sender_id never decides the VIN, nor refuses a frame', async (t) => {
   await sub.waitFor((m) => m.slice(before).filter((x) => x.topic.endsWith('/v/VehicleSpeed')).length >= 2);
   const topics = sub.messages.slice(before).map((m) => m.topic);
   t.ok(topics.includes(`tt/${VIN}/v/VehicleSpeed`), 'published under the certificate VIN');
-  t.notOk(topics.some((x) => x.includes('OTHERVIN')), 'never under the frame VIN');
+  t.notOk(
+    topics.some((x) => x.includes('OTHERVIN')),
+    'never under the frame VIN',
+  );
   await v.close();
   // Log lines arrive asynchronously; the connection's last line means every earlier one is in.
   await waitUntil(() => server.logs.slice(logsFrom).some((l) => l.event === 'vehicle_disconnected' && l.connection_id === id), 10_000, 'vehicle_disconnected');
@@ -140,7 +150,10 @@ t.test('a CN that would need sanitising is refused at the upgrade with 403 and a
     t.match(line.issuer, /CN=/, 'names the issuer');
     t.match(line.reason, /A-Za-z0-9_-/, 'says why');
   }
-  t.notOk(sub.messages.some((m) => m.topic.startsWith('tt/AB')), 'nothing published for any of them');
+  t.notOk(
+    sub.messages.some((m) => m.topic.startsWith('tt/AB')),
+    'nothing published for any of them',
+  );
 });
 
 t.test('X-TXID becomes the connection id of the connectivity records', async (t) => {
@@ -189,5 +202,8 @@ t.test('GET /status over mTLS and on the plain status port', async (t) => {
 
 t.test('SIGTERM: the server exits 0', async (t) => {
   t.equal(await server.stop(), 0);
-  t.ok(server.logs.some((l) => l.event === 'stopped'), 'logs that it stopped');
+  t.ok(
+    server.logs.some((l) => l.event === 'stopped'),
+    'logs that it stopped',
+  );
 });

@@ -53,7 +53,11 @@ t.test('tls.proxy: the proxied certificate is verified again and gives the VIN',
     const b = await pki.vehicle('5YJ3E1EA7KF000202');
     t.ok(await ackedAs(escapedPem(a), '5YJ3E1EA7KF000201', 'pem-1'), 'a frame acked with $ssl_client_escaped_cert');
     t.ok(await ackedAs(base64Der(b), '5YJ3E1EA7KF000202', 'der-1'), 'a frame acked with ssl_c_der,base64');
-    await sub.waitFor((m) => ['5YJ3E1EA7KF000201', '5YJ3E1EA7KF000202'].every((v) => m.some((x) => x.topic === `${BASE}/${v}/v/VehicleSpeed`)), 10_000, 'both fields');
+    await sub.waitFor(
+      (m) => ['5YJ3E1EA7KF000201', '5YJ3E1EA7KF000202'].every((v) => m.some((x) => x.topic === `${BASE}/${v}/v/VehicleSpeed`)),
+      10_000,
+      'both fields',
+    );
     t.pass('each published under the VIN of its certificate');
   });
 
@@ -61,13 +65,21 @@ t.test('tls.proxy: the proxied certificate is verified again and gives the VIN',
     const a = await pki.vehicle('5YJ3E1EA7KF000203');
     t.ok(await ackedAs(escapedPem(a), '5YJ3E1EA7KF999998', 'claim-1'), 'acked');
     await sub.waitFor((m) => m.some((x) => x.topic === `${BASE}/5YJ3E1EA7KF000203/v/VehicleSpeed`), 10_000, 'the field');
-    t.notOk(sub.messages.some((x) => x.topic.includes('5YJ3E1EA7KF999998')), 'nothing under the VIN the frame claimed');
+    t.notOk(
+      sub.messages.some((x) => x.topic.includes('5YJ3E1EA7KF999998')),
+      'nothing under the VIN the frame claimed',
+    );
   });
 
   await t.test('refused with 403 and the reason', async (t) => {
     const other = await createCa({ commonName: 'Other CA' });
     const stranger = await issueCert(other, { commonName: '5YJ3E1EA7KF000210', kind: 'client' });
-    const expired = await issueCert(pki.ca, { commonName: '5YJ3E1EA7KF000211', kind: 'client', notBefore: new Date(Date.now() - 10 * 86400_000), notAfter: new Date(Date.now() - 86400_000) });
+    const expired = await issueCert(pki.ca, {
+      commonName: '5YJ3E1EA7KF000211',
+      kind: 'client',
+      notBefore: new Date(Date.now() - 10 * 86400_000),
+      notAfter: new Date(Date.now() - 86400_000),
+    });
     const badName = await pki.vehicle('5YJ3E1EA7KF/000212');
     const good = await pki.vehicle('5YJ3E1EA7KF000213');
     const cases: [string, Record<string, string | string[]>, RegExp][] = [
@@ -90,7 +102,10 @@ t.test('tls.proxy: the proxied certificate is verified again and gives the VIN',
     t.equal(bad.status, 403, 'a common name that is not a safe VIN: 403, as in direct mTLS');
     t.match(bad.body, /not a valid VIN/);
     await waitUntil(() => server.logs.some((l) => l.event === 'vehicle_refused' && /not trusted/.test(String(l.reason))), 5000, 'a vehicle_refused line');
-    t.notOk(sub.messages.some((x) => /5YJ3E1EA7KF00021[0-2]/.test(x.topic)), 'nothing published for a refused certificate');
+    t.notOk(
+      sub.messages.some((x) => /5YJ3E1EA7KF00021[0-2]/.test(x.topic)),
+      'nothing published for a refused certificate',
+    );
   });
 
   await t.test('/status answers mtls ok for a verified certificate, 403 without', async (t) => {
@@ -129,7 +144,10 @@ t.test('tls.proxy: the proxied certificate is verified again and gives the VIN',
     t.equal(r.received.length, 0, 'not a byte answered');
     const line = await server.waitForLog((l) => l.event === 'proxy_untrusted');
     t.equal(line.remote, '127.0.0.2', 'a warn line names the address');
-    t.notOk(server.logs.some((l) => l.event === 'vehicle_connected' && l.vin === '5YJ3E1EA7KF000215'), 'no session for the forged header');
+    t.notOk(
+      server.logs.some((l) => l.event === 'vehicle_connected' && l.vin === '5YJ3E1EA7KF000215'),
+      'no session for the forged header',
+    );
     const again = await rawExchange(server.port, forged, { localAddress: '127.0.0.1' });
     t.match(again.received.toString('latin1'), /^HTTP\/1\.1 101/, 'the same request from the trusted address upgrades (so the refusal was the address)');
   });

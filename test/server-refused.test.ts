@@ -17,9 +17,19 @@ const VIN = '5YJ3E1EA7KF000077';
 t.test('rules: refusal alerts and closes after the certificate', async (t) => {
   const alert = classifyHandshakeFailure(Object.assign(new Error('x'), { code: 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA' }), undefined, undefined);
   t.match(alert, { reason: 'server_refused', alert: 'unknown_ca', notable: true, message: /alert unknown_ca/ });
-  t.match(classifyHandshakeFailure(Object.assign(new Error('x'), { code: 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE' }), undefined, undefined), { alert: 'bad_certificate' });
-  t.match(classifyHandshakeFailure(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), undefined, undefined), { reason: 'closed_early' }, 'a close alone is no refusal');
-  t.match(closedAfterCertificate('before_client_finished'), { reason: 'server_refused', notable: true, message: /after the server's certificate, before finishing the handshake/ });
+  t.match(classifyHandshakeFailure(Object.assign(new Error('x'), { code: 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE' }), undefined, undefined), {
+    alert: 'bad_certificate',
+  });
+  t.match(
+    classifyHandshakeFailure(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), undefined, undefined),
+    { reason: 'closed_early' },
+    'a close alone is no refusal',
+  );
+  t.match(closedAfterCertificate('before_client_finished'), {
+    reason: 'server_refused',
+    notable: true,
+    message: /after the server's certificate, before finishing the handshake/,
+  });
   t.match(closedAfterCertificate('before_request').message, /after the handshake without sending any request/);
 });
 
@@ -70,15 +80,36 @@ t.test('a real server logs server_refused for clients that refuse its certificat
   await new Promise<void>((resolve) => {
     const child = execFile(
       'openssl',
-      ['s_client', '-connect', `127.0.0.1:${server.port}`, '-servername', 'localhost', '-CAfile', join(dir, 'other.pem'), '-verify_return_error', '-cert', join(dir, 'v.pem'), '-key', join(dir, 'v.key')],
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${server.port}`,
+        '-servername',
+        'localhost',
+        '-CAfile',
+        join(dir, 'other.pem'),
+        '-verify_return_error',
+        '-cert',
+        join(dir, 'v.pem'),
+        '-key',
+        join(dir, 'v.key'),
+      ],
       { timeout: 30_000 },
       () => resolve(),
     );
     child.stdin?.end('');
   });
   const l3 = await next(2);
-  t.match(l3, { remote: '127.0.0.1', sni: 'localhost', alert: /^(unknown_ca|bad_certificate|certificate_unknown)$/, detail: /the client refused the server's certificate \(alert / });
-  t.notOk(server.logs.some((l) => l.event === 'tls_handshake_failed' && l.level >= 40), 'no tls_handshake_failed warn line for them');
+  t.match(l3, {
+    remote: '127.0.0.1',
+    sni: 'localhost',
+    alert: /^(unknown_ca|bad_certificate|certificate_unknown)$/,
+    detail: /the client refused the server's certificate \(alert /,
+  });
+  t.notOk(
+    server.logs.some((l) => l.event === 'tls_handshake_failed' && l.level >= 40),
+    'no tls_handshake_failed warn line for them',
+  );
 
   // A vehicle that accepts the certificate leaves no such line; a client without a certificate is still tls_handshake_failed.
   t.equal(await refuse({ servername: 'localhost', ca: pki.ca.certPem }), 'accepted');

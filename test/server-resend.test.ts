@@ -10,7 +10,10 @@ import { connectVehicle, vFrame } from './helpers/vehicle.js';
 // nothing published twice. Otherwise a slow broker turns timeouts into resends into more load.
 
 const VIN = '5YJ3E1EA7KF000051';
-const fields = (v: number) => [{ key: 'VehicleSpeed', value: { float_value: v } }, { key: 'Odometer', value: { double_value: v * 10 } }];
+const fields = (v: number) => [
+  { key: 'VehicleSpeed', value: { float_value: v } },
+  { key: 'Odometer', value: { double_value: v * 10 } },
+];
 
 /** mosquitto, a subscriber on `base/#`, the server with `mqtt` settings, one connected vehicle. */
 async function setUp(t: Test, base: string, mqtt: Record<string, unknown>) {
@@ -52,7 +55,11 @@ t.test('resends while the broker is slow: one publish per field, every copy acke
   mosq.resume();
 
   await waitUntil(() => v.responses.filter((r) => r.txid === 'slow-1').length === 4, 10_000, 'four answers for slow-1');
-  t.same(v.responses.map((r) => r.kind), ['ack', 'ack', 'ack', 'ack'], 'every copy acked, by txid');
+  t.same(
+    v.responses.map((r) => r.kind),
+    ['ack', 'ack', 'ack', 'ack'],
+    'every copy acked, by txid',
+  );
   await sub.waitFor((m) => m.filter((x) => x.topic === `rs/${VIN}/v/Odometer`).length >= 2, 5000);
   await sleep(300);
   const speeds = sub.messages.filter((x) => x.topic === `rs/${VIN}/v/VehicleSpeed`).map((x) => JSON.parse(x.payload).value);

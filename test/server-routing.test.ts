@@ -28,9 +28,18 @@ t.test('two producers for V: one refusal means no response at all', async (t) =>
   t.equal((await v.response('ok-1')).kind, 'ack');
   t.equal((await v.response('ok-2')).kind, 'ack');
   await sleep(500);
-  t.notOk(v.responses.some((r) => r.txid === 'fail-1'), 'the refused frame gets neither ack nor error');
-  t.ok(server.logs.some((l) => l.event === 'record_unacked' && l.txid === 'fail-1'), 'and is logged as unacked');
-  t.ok(server.logs.some((l) => l.event === 'record' && l.txid === 'fail-1'), 'the logger producer still saw it (delivery is at least once)');
+  t.notOk(
+    v.responses.some((r) => r.txid === 'fail-1'),
+    'the refused frame gets neither ack nor error',
+  );
+  t.ok(
+    server.logs.some((l) => l.event === 'record_unacked' && l.txid === 'fail-1'),
+    'and is logged as unacked',
+  );
+  t.ok(
+    server.logs.some((l) => l.event === 'record' && l.txid === 'fail-1'),
+    'the logger producer still saw it (delivery is at least once)',
+  );
   await v.close();
   t.equal(await server.stop(), 0);
 });
@@ -52,7 +61,10 @@ t.test('rate limit: a connection over its limit is slowed, every frame still ack
   await Promise.all(Array.from({ length: 12 }, (_, i) => v.response(`rl-${i}`, 10_000)));
   const elapsed = Date.now() - started;
   t.ok(elapsed >= 2000, `12 frames at 5 per second take at least two more windows (${elapsed} ms)`);
-  t.ok(v.responses.every((r) => r.kind === 'ack'), 'nothing refused or dropped for the rate');
+  t.ok(
+    v.responses.every((r) => r.kind === 'ack'),
+    'nothing refused or dropped for the rate',
+  );
   t.equal(v.responses.length, 12);
   await v.close();
   t.equal(await server.stop(), 0);
@@ -77,8 +89,21 @@ t.test('a plugin written as a class, routed beside mqtt: every frame acked, ever
   t.teardown(() => v.close());
   for (let i = 0; i < 5; i++) v.send(vFrame(`cls-${i}`, VIN, speed(i)));
   for (let i = 0; i < 5; i++) t.equal((await v.response(`cls-${i}`, 10_000)).kind, 'ack', `cls-${i} acked`);
-  const rows = readFileSync(join(dir, 'class.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { txid: string });
-  t.same(rows.map((r) => r.txid).filter((x) => x.startsWith('cls-')).sort(), ['cls-0', 'cls-1', 'cls-2', 'cls-3', 'cls-4'], 'the class instance took each record');
+  const rows = readFileSync(join(dir, 'class.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { txid: string });
+  t.same(
+    rows
+      .map((r) => r.txid)
+      .filter((x) => x.startsWith('cls-'))
+      .sort(),
+    ['cls-0', 'cls-1', 'cls-2', 'cls-3', 'cls-4'],
+    'the class instance took each record',
+  );
   await sub.waitFor((m) => m.filter((x) => x.topic === `cls/${VIN}/v/VehicleSpeed`).length >= 5);
-  t.notOk(server.logs.some((l) => l.event === 'record_unacked'), 'no record left unanswered');
+  t.notOk(
+    server.logs.some((l) => l.event === 'record_unacked'),
+    'no record left unanswered',
+  );
 });

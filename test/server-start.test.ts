@@ -42,7 +42,10 @@ t.test('a second instance on a busy port exits 2 naming the key, and never touch
   t.notMatch(second.stdout, /mqtt_connecting|mqtt_connected/, 'the failed instance never connected to the broker');
 
   await sleep(500);
-  t.notOk(first.logs.some((l) => l.event === 'mqtt_disconnected'), 'the running server kept its broker connection');
+  t.notOk(
+    first.logs.some((l) => l.event === 'mqtt_disconnected'),
+    'the running server kept its broker connection',
+  );
   const v = await connectVehicle(first.port, await pki.vehicle(VIN), pki.ca.certPem);
   v.send(vFrame('after-1', VIN, [{ key: 'VehicleSpeed', value: { float_value: 1 } }]));
   t.equal((await v.response('after-1', 5000)).kind, 'ack', 'and keeps acking');
@@ -78,8 +81,14 @@ t.test('a config that routes nothing to mqtt starts no embedded broker', async (
   const server = await startServer(dir, { records: { V: ['logger'] }, tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile } });
   t.teardown(() => server.stop());
   await sleep(200);
-  t.notOk(server.logs.some((l) => l.event === 'embedded_broker_listening'), 'no embedded broker');
-  t.notOk(server.logs.some((l) => String(l.event).startsWith('mqtt_')), 'no MQTT connection');
+  t.notOk(
+    server.logs.some((l) => l.event === 'embedded_broker_listening'),
+    'no embedded broker',
+  );
+  t.notOk(
+    server.logs.some((l) => String(l.event).startsWith('mqtt_')),
+    'no MQTT connection',
+  );
 });
 
 t.test('with text logs a start failure is said once, on stderr; with JSON logs also as a start_failed line', async (t) => {
@@ -108,7 +117,12 @@ t.test('the embedded broker on a busy port: the key and the remedy', async (t) =
   await new Promise((r) => holder.once('listening', r));
   t.teardown(() => holder.close());
   const busy = (holder.address() as { port: number }).port;
-  const r = await run(dir, { port: 0, records: { V: ['mqtt'] }, tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile }, mqtt: { broker: 'embedded', embedded_port: busy } });
+  const r = await run(dir, {
+    port: 0,
+    records: { V: ['mqtt'] },
+    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
+    mqtt: { broker: 'embedded', embedded_port: busy },
+  });
   t.equal(r.code, 2);
   t.match(r.stderr, /mqtt\.embedded_port/);
   t.match(r.stderr, new RegExp(`"broker": "127\\.0\\.0\\.1:${busy}"`), 'says how to use the broker already there');

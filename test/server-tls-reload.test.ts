@@ -104,15 +104,26 @@ t.test('100 vehicles stay connected and acked while the certificate is replaced;
   t.equal(acked.size, 200, 'every frame after the renewal acked on the same connections');
   await new Promise((r) => setTimeout(r, 500));
   const published = new Set(server.logs.filter((l) => l.event === 'record').map((l) => l.txid as string));
-  t.same([...acked].filter((x) => !published.has(x)), [], '0 acked frames lost: each reached the producer');
-  t.notOk(server.logs.some((l) => l.event === 'vehicle_disconnected'), 'no disconnect logged');
+  t.same(
+    [...acked].filter((x) => !published.has(x)),
+    [],
+    '0 acked frames lost: each reached the producer',
+  );
+  t.notOk(
+    server.logs.some((l) => l.event === 'vehicle_disconnected'),
+    'no disconnect logged',
+  );
   t.equal(server.logs.filter((l) => l.event === 'tls_reload_failed').length, 0);
 });
 
 t.test('a changed file is picked up without a signal; a broken one keeps the old certificate with one error line', async (t) => {
   const dir = testdir(t);
   const pki = await makePki(join(dir, 'pki'));
-  const server = await startServer(dir, { records: { V: ['logger'] }, tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile }, log_level: 'info' });
+  const server = await startServer(dir, {
+    records: { V: ['logger'] },
+    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
+    log_level: 'info',
+  });
   t.teardown(() => server.stop());
   const ca = pki.ca.certPem;
   const v = await pki.vehicle('5YJ3E1EA7KF200001');

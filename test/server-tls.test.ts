@@ -23,7 +23,12 @@ function offeredCaNames(port: number, pki: TestPki, vehicleCert: string, vehicle
       (err, stdout) => {
         const m = /Acceptable client certificate CA names\n([\s\S]*?)\n(?:Requested|Client Certificate Types|Server Temp Key|---)/.exec(stdout);
         if (!m) return reject(new Error(`no CA names in openssl output (${err?.message ?? ''}): ${stdout.slice(0, 2000)}`));
-        resolve(m[1].split('\n').map((l) => l.trim()).filter(Boolean));
+        resolve(
+          m[1]
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean),
+        );
       },
     );
     child.stdin?.end('');
@@ -52,7 +57,6 @@ async function withServer(t: Test, config: Record<string, unknown>, fn: (port: n
   }
 }
 
-
 t.test('default pool: Tesla production bundle plus ca_file', (t) =>
   withServer(t, {}, async (port, pki) => {
     const v = await pki.vehicle(VIN);
@@ -73,7 +77,16 @@ t.test('default pool: Tesla production bundle plus ca_file', (t) =>
     await t.rejects(connectVehicle(port, pki.stranger, pki.ca.certPem), 'a certificate from another CA: refused');
     await t.rejects(
       new Promise((resolve, reject) => {
-        const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: pki.ca.certPem, cert: v.certPem, key: v.keyPem, minVersion: 'TLSv1', maxVersion: 'TLSv1.1' });
+        const s = tlsConnect({
+          host: '127.0.0.1',
+          port,
+          servername: 'localhost',
+          ca: pki.ca.certPem,
+          cert: v.certPem,
+          key: v.keyPem,
+          minVersion: 'TLSv1',
+          maxVersion: 'TLSv1.1',
+        });
         s.once('secureConnect', () => {
           s.destroy();
           resolve('connected');

@@ -98,10 +98,14 @@ t.test('the public vectors end to end through a worker', async (t) => {
   await vehicle.close();
   // Without the broker no worker can ack: both /readyz say so, naming a worker.
   await mosq.stop();
-  const notReady = await waitUntil(async () => {
-    const r = await http('/readyz');
-    return r.status === 503 ? r : undefined;
-  }, 10_000, '/readyz 503');
+  const notReady = await waitUntil(
+    async () => {
+      const r = await http('/readyz');
+      return r.status === 503 ? r : undefined;
+    },
+    10_000,
+    '/readyz 503',
+  );
   t.match(JSON.parse(notReady.body), { ready: false, producers: { mqtt: false }, reason: /^worker [12]: / }, 'the reason names a worker');
   const status = await fetch(`http://127.0.0.1:${server.statusPort}/readyz`);
   t.equal(status.status, 503, 'status_port /readyz: not ready');
@@ -114,10 +118,14 @@ t.test('vehicles spread over both workers, metrics summed, a killed worker resta
   const sub = await subscribe(mosq.url, `${conformance.topic_base}/+/v/#`, { qos: 1 });
   t.teardown(() => sub.close());
   const cars = await connectAll(server.port, pki, VINS);
-  const spread = await waitUntil(async () => {
-    const v = await vehicles(http);
-    return v.length === VINS.length ? v : undefined;
-  }, 5000, 'every vehicle in /vehicles');
+  const spread = await waitUntil(
+    async () => {
+      const v = await vehicles(http);
+      return v.length === VINS.length ? v : undefined;
+    },
+    5000,
+    'every vehicle in /vehicles',
+  );
   t.same(new Set(spread.map((v) => v.worker)), new Set([1, 2]), 'round-robin put vehicles on both workers');
   t.same(spread.map((v) => v.vin).sort(), [...VINS].sort(), '/vehicles lists every VIN once');
 
@@ -220,14 +228,22 @@ t.test('--workers overrides the config; the primary owns the embedded broker; ea
   t.equal(server.logs.find((l) => l.event === 'listening')!.workers, 2, '--workers 2 beat workers: 1');
   const brokerLine = server.logs.find((l) => l.event === 'embedded_broker_listening')!;
   t.equal(brokerLine.worker, undefined, 'the embedded broker runs in the primary');
-  const connected = await waitUntil(() => {
-    const ids = server.logs.filter((l) => l.event === 'mqtt_connected').map((l) => `${String(l.worker)} ${String(l.client_id)}`);
-    return ids.length >= 2 ? ids : undefined;
-  }, 10_000, 'both workers connected');
+  const connected = await waitUntil(
+    () => {
+      const ids = server.logs.filter((l) => l.event === 'mqtt_connected').map((l) => `${String(l.worker)} ${String(l.client_id)}`);
+      return ids.length >= 2 ? ids : undefined;
+    },
+    10_000,
+    'both workers connected',
+  );
   t.same(connected.sort(), ['1 mine-w1', '2 mine-w2'], 'mqtt.client_id suffixed -w<k> per worker');
   const sub = await subscribe(`mqtt://127.0.0.1:${server.brokerPort}`, '#');
   t.teardown(() => sub.close());
-  await sub.waitFor((m) => ['mine-w1', 'mine-w2'].every((id) => m.some((x) => x.topic === `fleet-telemetry/${id}/status` && x.payload === 'online')), 5000, 'a status per worker');
+  await sub.waitFor(
+    (m) => ['mine-w1', 'mine-w2'].every((id) => m.some((x) => x.topic === `fleet-telemetry/${id}/status` && x.payload === 'online')),
+    5000,
+    'a status per worker',
+  );
   const vin = VINS[0];
   const car = await connectVehicle(server.port, await pki.vehicle(vin), pki.ca.certPem);
   car.send(vFrame('e1', vin, [{ key: 'VehicleSpeed', value: { float_value: 7 } }]));
@@ -235,7 +251,11 @@ t.test('--workers overrides the config; the primary owns the embedded broker; ea
   await sub.waitFor((m) => m.some((x) => x.topic === `tw/${vin}/v/VehicleSpeed`), 5000, 'field published');
   await car.close();
   t.equal(await server.stop(), 0, 'exit 0 on SIGTERM');
-  await sub.waitFor((m) => ['mine-w1', 'mine-w2'].every((id) => m.some((x) => x.topic === `fleet-telemetry/${id}/status` && x.payload === 'offline')), 5000, 'each worker published offline');
+  await sub.waitFor(
+    (m) => ['mine-w1', 'mine-w2'].every((id) => m.some((x) => x.topic === `fleet-telemetry/${id}/status` && x.payload === 'offline')),
+    5000,
+    'each worker published offline',
+  );
 });
 
 t.test('--workers takes 1 to 256 or auto', async (t) => {
@@ -251,10 +271,17 @@ t.test('--workers takes 1 to 256 or auto', async (t) => {
 t.test('workers: 1 is one plain process: no primary, no worker', async (t) => {
   const dir = t.testdir();
   const pki = await makePki(dir);
-  const server = await startServer(dir, { workers: 1, records: { V: ['logger'] }, tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile } });
+  const server = await startServer(dir, {
+    workers: 1,
+    records: { V: ['logger'] },
+    tls: { server_cert: pki.serverCert, server_key: pki.serverKey, ca_file: pki.caFile },
+  });
   const listening = server.logs.find((l) => l.event === 'listening')!;
   t.equal(listening.workers, undefined, 'no workers named');
-  t.notOk(server.logs.some((l) => l.event === 'worker_started' || l.worker !== undefined), 'no worker log lines');
+  t.notOk(
+    server.logs.some((l) => l.event === 'worker_started' || l.worker !== undefined),
+    'no worker log lines',
+  );
   const car = await connectVehicle(server.port, await pki.vehicle(VINS[0]), pki.ca.certPem);
   car.send(vFrame('s1', VINS[0], [{ key: 'VehicleSpeed', value: { float_value: 1 } }]));
   t.equal((await car.response('s1')).kind, 'ack');

@@ -17,7 +17,14 @@ function heldProducer(room = Infinity) {
   const pending: { txid: string; resolve: () => void }[] = [];
   const listeners: (() => void)[] = [];
   const order: string[] = [];
-  const p: Producer & { pending: typeof pending; order: string[]; settle(n?: number): Promise<void>; room: number; holdConnectivity: boolean; budget?: number } = {
+  const p: Producer & {
+    pending: typeof pending;
+    order: string[];
+    settle(n?: number): Promise<void>;
+    room: number;
+    holdConnectivity: boolean;
+    budget?: number;
+  } = {
     name: 'held',
     selfTimed: true,
     room,
@@ -68,7 +75,12 @@ async function setup(opts: { perVehicle?: number; room?: number; max?: number; h
   const logger = pino({ level: 'silent' });
   const session = async (vin: string) => {
     const { s, socket } = fakeSocket();
-    const sess = new VehicleSession({ vin, connectionId: vin, clientVersion: '', networkInterface: '' }, socket, { dispatcher, logger, events: noEvents, gate });
+    const sess = new VehicleSession({ vin, connectionId: vin, clientVersion: '', networkInterface: '' }, socket, {
+      dispatcher,
+      logger,
+      events: noEvents,
+      gate,
+    });
     const started = sess.start();
     if (!opts.holdConnectivity) await started;
     const fields = (n: number) => Array.from({ length: n }, (_, i) => ({ key: i % 2 ? 'VehicleSpeed' : 'Odometer', value: { float_value: i } }));
@@ -91,7 +103,11 @@ t.test('per-vehicle bound: at most N records in flight, reading paused, nothing 
   t.same(producer.order, ['a0', 'a1', 'a2'], 'one settled, one more starts');
   for (let i = 0; i < 5; i++) await producer.settle();
   t.same(producer.order, ['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
-  t.same(a.s.sent.map((x) => x.txid), ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'], 'every frame acked, in order');
+  t.same(
+    a.s.sent.map((x) => x.txid),
+    ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'],
+    'every frame acked, in order',
+  );
   t.notOk(a.s.paused, 'reading resumed');
 });
 
@@ -103,7 +119,7 @@ t.test('per-vehicle field budget: a vehicle holds no more fields in flight than 
   t.same(producer.order, ['a0', 'a1'], 'two 60-field records: 120 fields, the budget reached');
   t.ok(a.s.paused, 'A is not read from at its budget');
   b.send('b0', 1);
-  t.same(producer.order, ['a0', 'a1', 'b0'], 'B is not held by A\'s budget');
+  t.same(producer.order, ['a0', 'a1', 'b0'], "B is not held by A's budget");
   await producer.settle();
   t.same(producer.order, ['a0', 'a1', 'b0', 'a2'], 'A settles one, the next starts');
   producer.budget = 10;
@@ -113,7 +129,11 @@ t.test('per-vehicle field budget: a vehicle holds no more fields in flight than 
   await producer.settle();
   t.same(producer.order.slice(-1), ['a4'], 'a record larger than the budget goes once nothing of A is in flight');
   await producer.settle();
-  t.same(a.s.sent.map((x) => x.txid), ['a0', 'a1', 'a2', 'a3', 'a4'], 'every frame of A acked, in order');
+  t.same(
+    a.s.sent.map((x) => x.txid),
+    ['a0', 'a1', 'a2', 'a3', 'a4'],
+    'every frame of A acked, in order',
+  );
   t.notOk(a.s.paused, 'reading resumed');
 });
 
@@ -129,9 +149,13 @@ t.test('no room at a producer: sessions park and are woken in order; a pipelinin
   await producer.settle();
   t.same(producer.order.slice(2), ['a2'], 'A was first in the queue');
   await producer.settle();
-  t.same(producer.order.slice(3), ['b0'], 'then B, ahead of A\'s next records');
+  t.same(producer.order.slice(3), ['b0'], "then B, ahead of A's next records");
   for (let i = 0; i < 12; i++) await producer.settle();
-  t.same(producer.order.filter((x) => x.startsWith('a')), Array.from({ length: 10 }, (_, i) => `a${i}`), 'A slowed, not refused');
+  t.same(
+    producer.order.filter((x) => x.startsWith('a')),
+    Array.from({ length: 10 }, (_, i) => `a${i}`),
+    'A slowed, not refused',
+  );
   t.equal(a.s.sent.length + b.s.sent.length, 11, 'every frame acked');
   t.equal(gate.parked, 0);
 });

@@ -73,8 +73,14 @@ t.test('a pipelining vehicle is slowed; another keeps being acked promptly', asy
 
   const unanswered = [...sentAt.keys()].filter((x) => !victimAt.has(x));
   t.same(unanswered, [], `every victim frame answered (${sentAt.size} sent)`);
-  t.ok(victim.responses.every((r) => r.kind === 'ack'), 'victim: acks only');
-  const lat = [...sentAt].filter(([x]) => victimAt.has(x)).map(([x, s]) => victimAt.get(x)! - s).sort((a, b) => a - b);
+  t.ok(
+    victim.responses.every((r) => r.kind === 'ack'),
+    'victim: acks only',
+  );
+  const lat = [...sentAt]
+    .filter(([x]) => victimAt.has(x))
+    .map(([x, s]) => victimAt.get(x)! - s)
+    .sort((a, b) => a - b);
   const p50 = p(lat, 0.5);
   const p99 = p(lat, 0.99);
   t.comment(`victim: ${lat.length} frames, ack p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${lat.at(-1)!.toFixed(1)} ms`);

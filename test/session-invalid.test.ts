@@ -49,10 +49,13 @@ t.test('permanent rejection: error response naming the message; transient: no re
   v.send(vFrame('fine-1', VIN, speed));
   const r = await v.response('never-1', 5000);
   t.equal(r.kind, 'error', 'an error response');
-  t.match(r.reason, /^topic level too long for the broker: z+$/, 'naming the producer\'s message');
+  t.match(r.reason, /^topic level too long for the broker: z+$/, "naming the producer's message");
   t.equal((await v.response('fine-1', 5000)).kind, 'ack', 'other records of the connection still acked');
   await sleep(500);
-  t.notOk(v.responses.some((x) => x.txid === 'later-1'), 'a transient rejection: no response (the vehicle resends)');
+  t.notOk(
+    v.responses.some((x) => x.txid === 'later-1'),
+    'a transient rejection: no response (the vehicle resends)',
+  );
   t.equal(v.responses.length, 2, 'one response per answered frame');
 
   const text = await (await fetch(`http://127.0.0.1:${monitoring}/metrics`)).text();

@@ -21,7 +21,12 @@ function hostile(vin: string, i: number): Uint8Array {
     case 2: // undecodable, with a record type the vehicle made up... but routed type V and a huge sender
       return writeStreamFrame({ txid: `u${i}`, recordType: 'V', payload: new Uint8Array([0x0a, 0x05, 1]), senderId: 'S'.repeat(8_000) });
     default: // readable and decodable, sender_id naming another vehicle (a long one)
-      return writeStreamFrame({ txid: `s${i}`, recordType: 'V', payload: vPayload([{ key: 'VehicleSpeed', value: { float_value: i } }]), senderId: 'other-' + 'y'.repeat(10_000) });
+      return writeStreamFrame({
+        txid: `s${i}`,
+        recordType: 'V',
+        payload: vPayload([{ key: 'VehicleSpeed', value: { float_value: i } }]),
+        senderId: 'other-' + 'y'.repeat(10_000),
+      });
   }
 }
 
@@ -75,11 +80,19 @@ t.before(async () => {
 t.teardown(() => server?.stop());
 
 async function flood(t: Test, connections: number, perConnection: number) {
-  const before = { bytes: logBytes, unreadable: await framesWithOutcome(monitoring, 'error_unreadable'), undecodable: await framesWithOutcome(monitoring, 'error_undecodable') };
+  const before = {
+    bytes: logBytes,
+    unreadable: await framesWithOutcome(monitoring, 'error_unreadable'),
+    undecodable: await framesWithOutcome(monitoring, 'error_undecodable'),
+  };
   const victim = await connectVehicle(server.port, await pki.vehicle(VICTIM_VIN), pki.ca.certPem);
   let done = false;
   const victimRun = victimLoop(victim, VICTIM_VIN, () => done);
-  const cars = await Promise.all(Array.from({ length: connections }, async (_, c) => connectVehicle(server.port, await pki.vehicle(`5YJ3E1EA7KF0008${String(c).padStart(2, '0')}`), pki.ca.certPem)));
+  const cars = await Promise.all(
+    Array.from({ length: connections }, async (_, c) =>
+      connectVehicle(server.port, await pki.vehicle(`5YJ3E1EA7KF0008${String(c).padStart(2, '0')}`), pki.ca.certPem),
+    ),
+  );
   for (const [c, car] of cars.entries()) for (let i = 0; i < perConnection; i++) car.send(hostile(`car${c}`, i));
   await waitUntil(() => cars.every((car) => car.responses.length === perConnection), 120_000, 'a response to every hostile frame');
   done = true;

@@ -8,7 +8,10 @@ t.test('per connection: the first lines, then one summary per interval with the 
   const l = new LogLimiter({ burst: 3, intervalMs: 60_000, renew: false });
   const got = Array.from({ length: 10 }, (_, i) => l.take('frame_unreadable', 1000 + i));
   t.same(got.slice(0, 3), [{ write: true }, { write: true }, { write: true }], 'first three written');
-  t.ok(got.slice(3).every((d) => !d.write && !d.suppressed), 'then left out, no summary yet');
+  t.ok(
+    got.slice(3).every((d) => !d.write && !d.suppressed),
+    'then left out, no summary yet',
+  );
   t.same(l.take('frame_unreadable', 61_000), { write: false, suppressed: 8 }, 'a minute on: one summary counting every line left out');
   t.same(l.take('frame_unreadable', 61_001), { write: false }, 'and nothing more in that minute');
   t.same(l.take('frame_too_big', 61_002), { write: true }, 'each event has its own budget');

@@ -42,7 +42,10 @@ t.test('rate-capped, distant broker: goodput ≥ 90 % of the cap, duplicates ≤
   const monitorPort = (await server.waitForLog((l) => l.event === 'monitoring_listening')).port as number;
 
   const start = Date.now();
-  const cars = Array.from({ length: CARS }, (_, i) => new Car(`5YJ3E1EA7KF40000${i}`, i + 1, server.port, pki, 'sb', { periodMs: PERIOD_MS, resendMs: RESEND_MS }));
+  const cars = Array.from(
+    { length: CARS },
+    (_, i) => new Car(`5YJ3E1EA7KF40000${i}`, i + 1, server.port, pki, 'sb', { periodMs: PERIOD_MS, resendMs: RESEND_MS }),
+  );
   t.teardown(() => cars.forEach((c) => c.stop()));
   const runs = cars.map((c) => c.run(start + PRODUCE_MS));
   // The saturated window: from 3 s in (the first window's overshoot worked off) to the end of production.
@@ -79,7 +82,14 @@ t.test('rate-capped, distant broker: goodput ≥ 90 % of the cap, duplicates ≤
   const delivered = [...firstSeen.values()].filter((at) => at >= from && at < to).length / ((to - from) / 1000);
   const duplicates = messages - distinct;
   const metrics = await (await fetch(`http://127.0.0.1:${monitorPort}/metrics`)).text();
-  const metric = (line: string) => Number(metrics.split('\n').find((l) => l.startsWith(`fleet_telemetry_${line} `))?.split(' ').at(-1) ?? 0);
+  const metric = (line: string) =>
+    Number(
+      metrics
+        .split('\n')
+        .find((l) => l.startsWith(`fleet_telemetry_${line} `))
+        ?.split(' ')
+        .at(-1) ?? 0,
+    );
   t.comment(
     `frames ${frames} (${frames * FIELDS.length} fields offered in ${PRODUCE_MS / 1000} s), acked ${acked}, resends ${resends}, ` +
       `broker acks ${slow.acks()}, subscriber messages ${messages} (${distinct} distinct, ${duplicates} duplicates), ` +
@@ -90,7 +100,11 @@ t.test('rate-capped, distant broker: goodput ≥ 90 % of the cap, duplicates ≤
   );
   t.not(outcome, 'timeout', 'the vehicles finished: every frame acked');
   t.equal(acked, frames, `every frame eventually acked (${acked} of ${frames})`);
-  t.same(cars.flatMap((c) => c.errors), [], 'no error responses');
+  t.same(
+    cars.flatMap((c) => c.errors),
+    [],
+    'no error responses',
+  );
   t.ok(frames * FIELDS.length > (ACKS_PER_S * PRODUCE_MS) / 1000, 'the vehicles offered more than the broker takes');
   t.ok(goodput >= 0.9 * ACKS_PER_S, `goodput ${goodput.toFixed(0)} fields/s acked ≥ 90 % of the ${ACKS_PER_S}/s cap`);
   t.ok(delivered >= 0.9 * ACKS_PER_S, `${delivered.toFixed(0)} new fields/s at the subscriber ≥ 90 % of the cap`);

@@ -8,10 +8,7 @@ import { freePort } from './helpers/ports.js';
 // `subscribe` against a broker that refuses it or is not there: exit 1 and one stderr line naming
 // the broker and the reason, instead of exit 0 (or retrying forever) with nothing printed.
 
-
 t.setTimeout(120_000);
-
-
 
 t.test('a password-protected mosquitto', async (t) => {
   const dir = testdir(t, {});
@@ -24,7 +21,13 @@ t.test('a password-protected mosquitto', async (t) => {
   await t.test('wrong credentials: exit 1, the broker and the reason on stderr', async (t) => {
     const r = await runCli(['subscribe', '--broker', at, '--username', 'alice', '--password', 'wrong-pw', 'x/#'], dir);
     t.equal(r.code, 1, r.stderr);
-    t.match(r.stderr, new RegExp(`^subscribe: mqtt://127\\.0\\.0\\.1:${broker.port} refused the connection as user "alice": (not authorized \\(CONNACK code 5\\)|bad user name or password \\(CONNACK code 4\\))$`, 'm'));
+    t.match(
+      r.stderr,
+      new RegExp(
+        `^subscribe: mqtt://127\\.0\\.0\\.1:${broker.port} refused the connection as user "alice": (not authorized \\(CONNACK code 5\\)|bad user name or password \\(CONNACK code 4\\))$`,
+        'm',
+      ),
+    );
     t.notMatch(r.stderr, /wrong-pw/);
     t.notMatch(r.stderr, STACK);
     t.equal(r.stdout, '');

@@ -30,7 +30,11 @@ t.test('certs --hostname --ip: SANs, serverAuth, chain beside it, CA reused on t
   t.equal(chainPems.length, 2, 'chain file: server certificate and CA');
   t.equal(chainPems[0], readFileSync(cert, 'utf8'), 'server certificate first');
   t.equal(chainPems[1], readFileSync(ca, 'utf8'), 'then the CA');
-  t.match(await openssl('verify', '-CAfile', ca, '-verify_hostname', 'car.example.com', cert), /: OK/, 'openssl verifies it against the CA for car.example.com');
+  t.match(
+    await openssl('verify', '-CAfile', ca, '-verify_hostname', 'car.example.com', cert),
+    /: OK/,
+    'openssl verifies it against the CA for car.example.com',
+  );
   await t.rejects(openssl('verify', '-CAfile', ca, '-verify_hostname', 'other.example.com', cert), 'and not for another name');
   const key = join(dir, 'dc', 'server-car.example.com.key');
   const pub = (f: string, kind: 'x509' | 'pkey') => openssl(kind, '-in', f, ...(kind === 'x509' ? ['-noout', '-pubkey'] : ['-pubout']));

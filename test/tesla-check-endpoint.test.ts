@@ -48,7 +48,11 @@ t.test('against the running server: passes, and fails for a wrong ca or a name t
   // localhost only: 127.0.0.1 is then a name the certificate does not cover.
   const made = await runCli(['certs', '--hostname', 'localhost', '--vin', VIN, '--out', 'dc'], dir);
   t.equal(made.code, 0, made.stderr);
-  const tls = { server_cert: join(dir, 'dc', 'server-localhost-chain.pem'), server_key: join(dir, 'dc', 'server-localhost.key'), ca_file: join(dir, 'dc', 'ca.pem') };
+  const tls = {
+    server_cert: join(dir, 'dc', 'server-localhost-chain.pem'),
+    server_key: join(dir, 'dc', 'server-localhost.key'),
+    ca_file: join(dir, 'dc', 'ca.pem'),
+  };
   const server = await startServer(dir, { records: { V: ['logger'] }, tls });
   t.teardown(() => server.stop());
   const vcert = ['--cert', join('dc', 'vehicles', `${VIN}.pem`), '--key', join('dc', 'vehicles', `${VIN}.key`)];
@@ -58,13 +62,16 @@ t.test('against the running server: passes, and fails for a wrong ca or a name t
   const l = parse(ok.stdout);
   t.equal(l.tcp[0], 'ok');
   t.match(l.tls, ['ok', /^TLSv1\.[23] agreed$/]);
-  t.match(l.chain, ['ok', /verifies against the ca: "localhost" issued by "fleet-telemetry localhost dev CA [0-9a-f]{8}", trusted as "fleet-telemetry localhost dev CA [0-9a-f]{8}" \(SHA-256 ([0-9A-F]{2}:){7}[0-9A-F]{2}, from dc\/ca\.pem\)/]);
+  t.match(l.chain, [
+    'ok',
+    /verifies against the ca: "localhost" issued by "fleet-telemetry localhost dev CA [0-9a-f]{8}", trusted as "fleet-telemetry localhost dev CA [0-9a-f]{8}" \(SHA-256 ([0-9A-F]{2}:){7}[0-9A-F]{2}, from dc\/ca\.pem\)/,
+  ]);
   t.match(l.hostname, ['ok', /localhost is covered/]);
   t.match(l.client_cert, ['ok', /asks for a client certificate, naming 15 acceptable CAs/]);
   t.match(l.tesla_ca, ['ok', /all 14 CAs of Tesla's production vehicle bundle are among them/]);
   t.match(l.frame, ['ok', new RegExp(`WebSocket upgrade as ${VIN}; one V frame acked`)]);
   t.match(l.tls_end, ['ok', /mTLS ends at the fleet-telemetry server itself \(direct mode\)/], 'it says mTLS ends at the server');
-  t.notOk(l.ca_list, 'Tesla\'s bundle and one CA: no long-list warning');
+  t.notOk(l.ca_list, "Tesla's bundle and one CA: no long-list warning");
   t.match(l.dns, ['warn', /private or loopback, not reachable by a vehicle/], 'a loopback name is a warning, not a failure');
 
   // Tesla's validate_server.json, and the body vehicle-config prints.
@@ -102,7 +109,12 @@ t.test('against the running server: passes, and fails for a wrong ca or a name t
   const untrusted = await runCli(['check-endpoint', `localhost:${server.port}`, '--ca', 'dc/ca.pem', '--cert', 'stranger.pem', '--key', 'stranger.key'], dir);
   t.equal(untrusted.code, 1, 'untrusted client certificate: exit 1');
   const u = parse(untrusted.stdout);
-  t.match(u.client_issuer, ['fail', new RegExp(`the client certificate "${VIN}" is issued by "Unrelated CA", which is not among the 15 CAs the server accepts \\(("[^"]+", ){7}"[^"]+" and 7 more\\): the server will refuse it`)]);
+  t.match(u.client_issuer, [
+    'fail',
+    new RegExp(
+      `the client certificate "${VIN}" is issued by "Unrelated CA", which is not among the 15 CAs the server accepts \\(("[^"]+", ){7}"[^"]+" and 7 more\\): the server will refuse it`,
+    ),
+  ]);
   t.match(u.websocket ?? u.frame, ['fail', /as expected: the server does not accept the client certificate's issuer/], 'the upgrade was still tried');
   t.ok(untrusted.stdout.indexOf('client_issuer:') < untrusted.stdout.search(/(websocket|frame):/), 'the reason comes before the upgrade outcome');
   t.match(l.client_issuer, ['ok', /issuer "fleet-telemetry [^"]*" is among the CAs the server accepts/], 'a trusted one is ok');
@@ -130,7 +142,15 @@ t.test('fails for a TLS 1.1-only server and for one that does not ask for a clie
 
   // TLS 1.2 only, asking for a certificate from a CA without Tesla's: chain judged by openssl, Tesla CAs missing.
   const other = await createCa({ commonName: 'Device CA' });
-  const noTeslaPort = await listener(t, { cert, key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true, ca: other.certPem });
+  const noTeslaPort = await listener(t, {
+    cert,
+    key,
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.2',
+    requestCert: true,
+    rejectUnauthorized: true,
+    ca: other.certPem,
+  });
   const noTesla = await runCli(['check-endpoint', `localhost:${noTeslaPort}`, '--ca', 'dc/ca.pem'], dir);
   t.equal(noTesla.code, 1);
   const n = parse(noTesla.stdout);

@@ -13,7 +13,11 @@ t.test('vehicle-config sets delivery_policy latest unless told; check-endpoint w
   const dir = testdir(t);
   const made = await runCli(['certs', '--hostname', 'localhost', '--vin', VIN, '--out', 'dc'], dir);
   t.equal(made.code, 0, made.stderr);
-  const tls = { server_cert: join(dir, 'dc', 'server-localhost-chain.pem'), server_key: join(dir, 'dc', 'server-localhost.key'), ca_file: join(dir, 'dc', 'ca.pem') };
+  const tls = {
+    server_cert: join(dir, 'dc', 'server-localhost-chain.pem'),
+    server_key: join(dir, 'dc', 'server-localhost.key'),
+    ca_file: join(dir, 'dc', 'ca.pem'),
+  };
   const server = await startServer(dir, { records: { V: ['logger'] }, tls });
   t.teardown(() => server.stop());
   const cfg = join(dir, 'vc.json');

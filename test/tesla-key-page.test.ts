@@ -23,12 +23,17 @@ interface Got {
 
 function get(port: number, path: string, ca: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<Got> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', servername: 'localhost', ca, headers: opts.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), peerFingerprint: peer?.fingerprint256 }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method: opts.method ?? 'GET', servername: 'localhost', ca, headers: opts.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), peerFingerprint: peer?.fingerprint256 }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -40,19 +45,30 @@ async function setup(t: Test) {
   t.equal(made.code, 0, made.stderr);
   const keys = await runCli(['tesla', 'keys', '--out', 'keys'], dir);
   t.equal(keys.code, 0, keys.stderr);
-  const tls = { server_cert: join(dir, 'dc', 'server-localhost-chain.pem'), server_key: join(dir, 'dc', 'server-localhost.key'), ca_file: join(dir, 'dc', 'ca.pem') };
+  const tls = {
+    server_cert: join(dir, 'dc', 'server-localhost-chain.pem'),
+    server_key: join(dir, 'dc', 'server-localhost.key'),
+    ca_file: join(dir, 'dc', 'ca.pem'),
+  };
   return { dir, tls, ca: readFileSync(tls.ca_file, 'utf8'), publicPem: readFileSync(join(dir, 'keys', 'com.tesla.3p.public-key.pem'), 'utf8') };
 }
 
 for (const workers of [1, 2]) {
   t.test(`serve answers the public key on its page, nothing else, no client certificate asked (workers: ${workers})`, async (t) => {
     const { dir, tls, ca, publicPem } = await setup(t);
-    const server = await startServer(dir, { records: { V: ['logger'] }, tls, workers, tesla: { private_key: join(dir, 'keys', 'private-key.pem'), public_key_port: 0 } });
+    const server = await startServer(dir, {
+      records: { V: ['logger'] },
+      tls,
+      workers,
+      tesla: { private_key: join(dir, 'keys', 'private-key.pem'), public_key_port: 0 },
+    });
     t.teardown(() => server.stop());
     const line = await server.waitForLog((l) => l.event === 'public_key_page_listening');
     const port = line.port as number;
     t.ok(port > 0 && port !== server.port, 'its own port');
-    const fp = createHash('sha256').update(execFileSync('openssl', ['pkey', '-pubin', '-in', join(dir, 'keys', 'com.tesla.3p.public-key.pem'), '-outform', 'DER'])).digest('hex');
+    const fp = createHash('sha256')
+      .update(execFileSync('openssl', ['pkey', '-pubin', '-in', join(dir, 'keys', 'com.tesla.3p.public-key.pem'), '-outform', 'DER']))
+      .digest('hex');
     t.equal(line.fingerprint, fp, 'the log names the fingerprint');
 
     const ok = await get(port, PATH, ca);
@@ -65,9 +81,12 @@ for (const workers of [1, 2]) {
     t.equal(head.status, 200);
     t.equal(head.body, '');
     t.equal((await get(port, `${PATH}?x=1`, ca)).status, 200, 'a query is the same path');
-    for (const p of ['/', '/.well-known/appspecific/', `${PATH}x`, '/status', '/../private-key.pem']) t.equal((await get(port, p, ca)).status, 404, `404 for ${p}`);
+    for (const p of ['/', '/.well-known/appspecific/', `${PATH}x`, '/status', '/../private-key.pem'])
+      t.equal((await get(port, p, ca)).status, 404, `404 for ${p}`);
     t.equal((await get(port, PATH, ca, { method: 'POST' })).status, 404, '404 for POST');
-    const upgrade = await get(port, PATH, ca, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } });
+    const upgrade = await get(port, PATH, ca, {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+    });
     t.equal(upgrade.status, 404, 'no WebSocket on the page');
     t.notMatch(JSON.stringify(server.logs), readFileSync(join(dir, 'keys', 'private-key.pem'), 'utf8').split('\n')[1], 'the private key is never logged');
 
@@ -92,11 +111,19 @@ t.test('check-config reports the key, its fingerprint and the page; refuses a ke
     writeFileSync(f, JSON.stringify({ host: '0.0.0.0', port: 4443, records: { V: ['logger'] }, tls, tesla }));
     return f;
   };
-  const fp = createHash('sha256').update(execFileSync('openssl', ['pkey', '-in', key, '-pubout', '-outform', 'DER'])).digest('hex');
+  const fp = createHash('sha256')
+    .update(execFileSync('openssl', ['pkey', '-in', key, '-pubout', '-outform', 'DER']))
+    .digest('hex');
   const r = await runCli(['check-config', cfg({ private_key: key, public_key_port: 8443 })], dir);
   t.equal(r.code, 0, r.stdout + r.stderr);
   t.match(r.stdout, new RegExp(`^ok\\s+tesla_key: .*private-key.pem: P-256 private key, fingerprint ${fp}$`, 'm'));
-  t.match(r.stdout, new RegExp(`^ok\\s+public_key_page: https://localhost:8443${PATH.replace(/\./g, '\\.')} serves the public key of tesla.private_key \\(fingerprint ${fp}\\)`, 'm'));
+  t.match(
+    r.stdout,
+    new RegExp(
+      `^ok\\s+public_key_page: https://localhost:8443${PATH.replace(/\./g, '\\.')} serves the public key of tesla.private_key \\(fingerprint ${fp}\\)`,
+      'm',
+    ),
+  );
   t.match(r.stdout, /^warn\s+public_key_page: Tesla fetches .* on port 443: forward 443 to 8443$/m);
 
   const noPage = await runCli(['check-config', cfg({ private_key: key })], dir);

@@ -33,7 +33,14 @@ async function setup(t: Test) {
   const key = join(dir, 'app.pem');
   execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
   const publicRaw = execFileSync('openssl', ['ec', '-in', key, '-pubout', '-outform', 'DER'], { stdio: ['ignore', 'pipe', 'ignore'] }).subarray(-65);
-  const api: StandIn = await startFleetApiStandIn({ dir, accessToken: ACCESS, partnerToken: PARTNER, appPublicRaw: publicRaw, clientId: CLIENT_ID, clientSecret: SECRET });
+  const api: StandIn = await startFleetApiStandIn({
+    dir,
+    accessToken: ACCESS,
+    partnerToken: PARTNER,
+    appPublicRaw: publicRaw,
+    clientId: CLIENT_ID,
+    clientSecret: SECRET,
+  });
   t.teardown(() => api.close());
   writeFileSync(join(dir, 'secret'), `${SECRET}\n`, { mode: 0o600 });
   const ca = readFileSync(api.caFile, 'utf8');
@@ -42,11 +49,33 @@ async function setup(t: Test) {
 
 /** tesla login, with the test as the browser: open the printed page, follow Tesla's redirect back. */
 async function login(dir: string, api: StandIn, ca: string, state?: string) {
-  const child = spawn(process.execPath, [CLI, 'tesla', 'login', '--client-id', CLIENT_ID, '--client-secret-file', 'secret', '--api-base', api.base, '--auth-base', api.base, '--port', '0', '--out', 'tok.json', '--timeout', '60s'], {
-    cwd: dir,
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: api.caFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'tesla',
+      'login',
+      '--client-id',
+      CLIENT_ID,
+      '--client-secret-file',
+      'secret',
+      '--api-base',
+      api.base,
+      '--auth-base',
+      api.base,
+      '--port',
+      '0',
+      '--out',
+      'tok.json',
+      '--timeout',
+      '60s',
+    ],
+    {
+      cwd: dir,
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: api.caFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const guard = setTimeout(() => child.kill('SIGKILL'), 90_000);
   let stdout = '';
   let stderr = '';
@@ -96,7 +125,9 @@ t.test('login: the authorization code flow through a local redirect; the token s
 
   // Expired: push/status refresh it first, and rewrite the file (refresh tokens are single-use).
   writeFileSync(tok, JSON.stringify({ ...stored, expires_at: Date.now() - 1000 }), { mode: 0o600 });
-  const st = await runCli(['tesla', 'status', '--vin', '5YJ3E1EA7KF000051', '--api-base', api.base, '--token-file', 'tok.json'], dir, { env: { NODE_EXTRA_CA_CERTS: api.caFile } });
+  const st = await runCli(['tesla', 'status', '--vin', '5YJ3E1EA7KF000051', '--api-base', api.base, '--token-file', 'tok.json'], dir, {
+    env: { NODE_EXTRA_CA_CERTS: api.caFile },
+  });
   t.match(st.stdout, /^synced: false/m, `the call went through with the new token: ${st.stderr}`);
   const after = JSON.parse(readFileSync(tok, 'utf8')) as Record<string, unknown>;
   t.equal(after.access_token, api.accessToken(), 'the refreshed token is stored');
@@ -117,7 +148,20 @@ t.test('login refuses a redirect that is not its own', async (t) => {
 
 t.test('register: a partner token, POST /api/1/partner_accounts, and the key Tesla then holds', async (t) => {
   const { dir, key, api, env } = await setup(t);
-  const args = ['tesla', 'register', '--domain', 'app.example.com', '--client-id', CLIENT_ID, '--client-secret-file', 'secret', '--api-base', api.base, '--auth-base', api.base];
+  const args = [
+    'tesla',
+    'register',
+    '--domain',
+    'app.example.com',
+    '--client-id',
+    CLIENT_ID,
+    '--client-secret-file',
+    'secret',
+    '--api-base',
+    api.base,
+    '--auth-base',
+    api.base,
+  ];
   const r = await runCli([...args, '--private-key', key, '--partner-token-out', 'partner.json'], dir, { env });
   t.equal(r.code, 0, r.stdout + r.stderr);
   t.same(api.refused, []);
@@ -139,7 +183,24 @@ t.test('register: a partner token, POST /api/1/partner_accounts, and the key Tes
   t.match(mismatch.stderr, /Tesla holds another key .* for app\.example\.com, not the key of/);
 
   writeFileSync(join(dir, 'wrong'), 'nope');
-  const wrong = await runCli(['tesla', 'register', '--domain', 'app.example.com', '--client-id', CLIENT_ID, '--client-secret-file', 'wrong', '--api-base', api.base, '--auth-base', api.base], dir, { env });
+  const wrong = await runCli(
+    [
+      'tesla',
+      'register',
+      '--domain',
+      'app.example.com',
+      '--client-id',
+      CLIENT_ID,
+      '--client-secret-file',
+      'wrong',
+      '--api-base',
+      api.base,
+      '--auth-base',
+      api.base,
+    ],
+    dir,
+    { env },
+  );
   t.equal(wrong.code, 1);
   t.match(wrong.stderr, /client_credentials at https:\/\/127\.0\.0\.1:\d+: HTTP 401 invalid_client: wrong client_secret \[AUTH_FAILED\]/);
   t.notMatch(wrong.stderr, /nope/);

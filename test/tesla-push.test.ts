@@ -35,7 +35,11 @@ async function world(t: Test): Promise<World> {
   t.equal(made.code, 0, made.stderr);
   const keys = await runCli(['tesla', 'keys', '--out', 'keys'], dir);
   t.equal(keys.code, 0, keys.stderr);
-  const tls = { server_cert: join(dir, 'dc', 'server-localhost-chain.pem'), server_key: join(dir, 'dc', 'server-localhost.key'), ca_file: join(dir, 'dc', 'ca.pem') };
+  const tls = {
+    server_cert: join(dir, 'dc', 'server-localhost-chain.pem'),
+    server_key: join(dir, 'dc', 'server-localhost.key'),
+    ca_file: join(dir, 'dc', 'ca.pem'),
+  };
   const tesla = { private_key: join(dir, 'keys', 'private-key.pem'), public_key_port: await freePort() };
   const server = await startServer(dir, { records: { V: ['logger'] }, tls, tesla });
   t.teardown(() => server.stop());
@@ -77,7 +81,13 @@ async function world(t: Test): Promise<World> {
 
 t.test('push: checks, signs, POSTs as Tesla documents, waits until synced, shows the errors; status reads it back', async (t) => {
   const w = await world(t);
-  const api = await w.standIn({ syncAfterReads: 2, errors: [{ vin: VIN1, name: 'tls_handshake', error: 'x509: unknown authority', created_at: '2026-01-01T00:00:00Z' }, { vin: VIN3, name: 'other', error: 'not ours' }] });
+  const api = await w.standIn({
+    syncAfterReads: 2,
+    errors: [
+      { vin: VIN1, name: 'tls_handshake', error: 'x509: unknown authority', created_at: '2026-01-01T00:00:00Z' },
+      { vin: VIN3, name: 'other', error: 'not ours' },
+    ],
+  });
   const bodyFile = w.body([VIN1]);
   const r = await w.push(api, ['--body', bodyFile, '--config', w.configFile, '--poll', '200ms', '--wait', '60s']);
   t.equal(r.code, 0, r.stdout + r.stderr);
@@ -113,13 +123,17 @@ t.test('push: checks, signs, POSTs as Tesla documents, waits until synced, shows
   t.equal(errs.length, 1);
   t.equal(errs[0].headers.authorization, `Bearer ${PARTNER}`, 'errors are read with the partner token');
 
-  const st = await runCli(['tesla', 'status', '--vin', VIN1, '--api-base', api.base, '--token-file', 'token'], w.dir, { env: { NODE_EXTRA_CA_CERTS: api.caFile } });
+  const st = await runCli(['tesla', 'status', '--vin', VIN1, '--api-base', api.base, '--token-file', 'token'], w.dir, {
+    env: { NODE_EXTRA_CA_CERTS: api.caFile },
+  });
   t.equal(st.code, 0, st.stdout + st.stderr);
   t.match(st.stdout, /^synced: true$/m);
   t.match(st.stdout, /^key_paired: true$/m);
   t.match(st.stdout, /"hostname": "localhost"/);
   t.match(st.stdout, /^errors: not read \(fleet_telemetry_errors needs a partner token/m);
-  const none = await runCli(['tesla', 'status', '--vin', VIN2, '--api-base', api.base], w.dir, { env: { NODE_EXTRA_CA_CERTS: api.caFile, TESLA_ACCESS_TOKEN: ACCESS, TESLA_PARTNER_TOKEN: PARTNER } });
+  const none = await runCli(['tesla', 'status', '--vin', VIN2, '--api-base', api.base], w.dir, {
+    env: { NODE_EXTRA_CA_CERTS: api.caFile, TESLA_ACCESS_TOKEN: ACCESS, TESLA_PARTNER_TOKEN: PARTNER },
+  });
   t.equal(none.code, 1, 'a car without the config: exit 1');
   t.match(none.stdout, /^synced: false/m);
   t.match(none.stdout, /^config: none/m);
@@ -133,11 +147,17 @@ t.test('push: skipped cars are named with the reason and what to do; exit 1 unle
   t.equal(r.code, 1, r.stdout + r.stderr);
   t.same(api.refused, []);
   t.match(r.stdout, /^pushed: 1 vehicle updated$/m);
-  t.match(r.stdout, new RegExp(`^skipped ${VIN2}: the car does not have this application's key: open https://tesla\\.com/_ak/app\\.example\\.com on the phone`, 'm'));
+  t.match(
+    r.stdout,
+    new RegExp(`^skipped ${VIN2}: the car does not have this application's key: open https://tesla\\.com/_ak/app\\.example\\.com on the phone`, 'm'),
+  );
   t.match(r.stdout, new RegExp(`^skipped ${VIN3}: the car's firmware is too old`, 'm'));
   t.match(r.stdout, new RegExp(`^${VIN1}: synced$`, 'm'));
   t.match(r.stdout, /^1 of 3 vehicles synced$/m);
-  t.notOk(api.requests.some((q) => q.path.includes(VIN2)), 'a skipped car is not polled');
+  t.notOk(
+    api.requests.some((q) => q.path.includes(VIN2)),
+    'a skipped car is not polled',
+  );
 });
 
 t.test('push: a car that never syncs ends after --wait with exit 1', async (t) => {
@@ -170,7 +190,10 @@ t.test('push refuses before sending: a page serving another key, an endpoint the
   execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', other]);
   const wrongKey = await w.push(api, ['--body', w.body([VIN1]), '--config', w.configFile, '--private-key', other]);
   t.equal(wrongKey.code, 1);
-  t.match(wrongKey.stderr, /refused: https:\/\/127\.0\.0\.1:\d+\/\.well-known\/appspecific\/com\.tesla\.3p\.public-key\.pem serves the key [0-9a-f]{64}, but .*other\.pem \([0-9a-f]{64}\) signs/);
+  t.match(
+    wrongKey.stderr,
+    /refused: https:\/\/127\.0\.0\.1:\d+\/\.well-known\/appspecific\/com\.tesla\.3p\.public-key\.pem serves the key [0-9a-f]{64}, but .*other\.pem \([0-9a-f]{64}\) signs/,
+  );
   t.equal(api.requests.length, 0, 'nothing sent to the Fleet API');
 
   const body = JSON.parse(readFileSync(w.body([VIN1]), 'utf8')) as { vins: string[]; config: Record<string, unknown> };
@@ -182,13 +205,20 @@ t.test('push refuses before sending: a page serving another key, an endpoint the
   t.equal(api.requests.length, 0, 'nothing sent');
 
   writeFileSync(join(w.dir, 'bad-token'), 'expired-token\n');
-  const bad = await runCli(['tesla', 'push', '--api-base', api.base, '--token-file', 'bad-token', '--body', w.body([VIN1]), '--config', w.configFile], w.dir, { env: { NODE_EXTRA_CA_CERTS: api.caFile } });
+  const bad = await runCli(['tesla', 'push', '--api-base', api.base, '--token-file', 'bad-token', '--body', w.body([VIN1]), '--config', w.configFile], w.dir, {
+    env: { NODE_EXTRA_CA_CERTS: api.caFile },
+  });
   t.equal(bad.code, 1);
-  t.match(bad.stderr, /POST \/api\/1\/vehicles\/fleet_telemetry_config_jws: HTTP 401 invalid_token: the bearer token is not valid \(the token is expired or not accepted: get a new one\) \[FLEET_API_HTTP\]/);
+  t.match(
+    bad.stderr,
+    /POST \/api\/1\/vehicles\/fleet_telemetry_config_jws: HTTP 401 invalid_token: the bearer token is not valid \(the token is expired or not accepted: get a new one\) \[FLEET_API_HTTP\]/,
+  );
   t.notMatch(bad.stderr, /expired-token/, 'the token is not printed');
   t.notMatch(bad.stderr, STACK);
 
-  const noRegion = await runCli(['tesla', 'push', '--body', w.body([VIN1]), '--config', w.configFile], w.dir, { env: { TESLA_ACCESS_TOKEN: ACCESS, TESLA_API_BASE: '' } });
+  const noRegion = await runCli(['tesla', 'push', '--body', w.body([VIN1]), '--config', w.configFile], w.dir, {
+    env: { TESLA_ACCESS_TOKEN: ACCESS, TESLA_API_BASE: '' },
+  });
   t.equal(noRegion.code, 2);
   t.match(noRegion.stderr, /give --region na\|eu\|cn/);
   const http = await runCli(['tesla', 'status', '--vin', VIN1, '--api-base', 'http://127.0.0.1:1'], w.dir, { env: { TESLA_ACCESS_TOKEN: ACCESS } });

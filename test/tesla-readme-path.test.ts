@@ -24,7 +24,13 @@ function readmeCommands(readme: string, step: string): string[][] {
     .join('\n')
     .replace(/ \\\n\s+/g, ' ')
     .split('\n')
-    .map((l) => l.trim().replace(/^node dist\/cli\.js /, '').replace(/ > \S+$/, '').split(/\s+/));
+    .map((l) =>
+      l
+        .trim()
+        .replace(/^node dist\/cli\.js /, '')
+        .replace(/ > \S+$/, '')
+        .split(/\s+/),
+    );
 }
 
 t.test("the README's path runs end to end against the stand-in", async (t) => {
@@ -59,7 +65,15 @@ t.test("the README's path runs end to end against the stand-in", async (t) => {
 
   // The stand-in has the key Tesla would fetch from the page at registration.
   const publicRaw = execFileSync('openssl', ['pkey', '-in', join(dir, 'keys', 'private-key.pem'), '-pubout', '-outform', 'DER']).subarray(-65);
-  const api = await startFleetApiStandIn({ dir, accessToken: 'owner-token', partnerToken: 'partner-token', appPublicRaw: publicRaw, clientId: 'ID', clientSecret: 'the-secret', syncAfterReads: 1 });
+  const api = await startFleetApiStandIn({
+    dir,
+    accessToken: 'owner-token',
+    partnerToken: 'partner-token',
+    appPublicRaw: publicRaw,
+    clientId: 'ID',
+    clientSecret: 'the-secret',
+    syncAfterReads: 1,
+  });
   t.teardown(() => api.close());
   const env = { NODE_EXTRA_CA_CERTS: api.caFile };
   const toStandIn = (args: string[], auth = false) =>

@@ -20,7 +20,7 @@ const publicOf = (scalar: Buffer) => {
   return e.getPublicKey();
 };
 
-t.test("Schnorr: Tesla's signature of \"hello world\", byte for byte, and its verification cases", async (t) => {
+t.test('Schnorr: Tesla\'s signature of "hello world", byte for byte, and its verification cases', async (t) => {
   const scalar = hex(V.schnorr.scalar);
   const pub = publicOf(scalar);
   const msg = Buffer.from(V.schnorr.message);

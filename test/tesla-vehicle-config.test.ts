@@ -17,21 +17,50 @@ t.setTimeout(180_000);
 
 interface Body {
   vins: string[];
-  config: { hostname: string; port: number; ca: string; exp: number; fields: Record<string, { interval_seconds: number }>; alert_types?: string[]; prefer_typed?: boolean };
+  config: {
+    hostname: string;
+    port: number;
+    ca: string;
+    exp: number;
+    fields: Record<string, { interval_seconds: number }>;
+    alert_types?: string[];
+    prefer_typed?: boolean;
+  };
 }
 
 t.test('the body verifies against the running server for its host name, and a car with it gets an ack', async (t) => {
   const dir = testdir(t);
   const made = await runCli(['certs', '--hostname', 'localhost', '--ip', '127.0.0.1', '--vin', VIN, '--out', 'dc'], dir);
   t.equal(made.code, 0, made.stderr);
-  const tls = { server_cert: join(dir, 'dc', 'server-localhost-chain.pem'), server_key: join(dir, 'dc', 'server-localhost.key'), ca_file: join(dir, 'dc', 'ca.pem') };
+  const tls = {
+    server_cert: join(dir, 'dc', 'server-localhost-chain.pem'),
+    server_key: join(dir, 'dc', 'server-localhost.key'),
+    ca_file: join(dir, 'dc', 'ca.pem'),
+  };
   const server = await startServer(dir, { records: { V: ['logger'] }, tls });
   t.teardown(() => server.stop());
   const cfg = join(dir, 'vc.json');
   writeFileSync(cfg, JSON.stringify({ host: '127.0.0.1', port: 0, records: { V: ['logger'] }, tls }));
 
   const r = await runCli(
-    ['vehicle-config', '--config', cfg, '--hostname', 'localhost', '--port', String(server.port), '--vin', VIN, '--preset', 'charging', '--field', 'VehicleSpeed:5', '--alert-types', 'service', '--prefer-typed'],
+    [
+      'vehicle-config',
+      '--config',
+      cfg,
+      '--hostname',
+      'localhost',
+      '--port',
+      String(server.port),
+      '--vin',
+      VIN,
+      '--preset',
+      'charging',
+      '--field',
+      'VehicleSpeed:5',
+      '--alert-types',
+      'service',
+      '--prefer-typed',
+    ],
     dir,
   );
   t.equal(r.code, 0, r.stderr);
@@ -48,7 +77,10 @@ t.test('the body verifies against the running server for its host name, and a ca
   t.same(splitPem(body.config.ca), [readFileSync(tls.ca_file, 'utf8')], 'ca: the CA that issued the server chain');
 
   // The ca, as the car gets it, against the live server for that host name.
-  const v = { certPem: readFileSync(join(dir, 'dc', 'vehicles', `${VIN}.pem`), 'utf8'), keyPem: readFileSync(join(dir, 'dc', 'vehicles', `${VIN}.key`), 'utf8') };
+  const v = {
+    certPem: readFileSync(join(dir, 'dc', 'vehicles', `${VIN}.pem`), 'utf8'),
+    keyPem: readFileSync(join(dir, 'dc', 'vehicles', `${VIN}.key`), 'utf8'),
+  };
   const authorized = await new Promise<boolean>((resolve, reject) => {
     const s = tlsConnect({ host: '127.0.0.1', port: server.port, servername: body.config.hostname, ca: body.config.ca, cert: v.certPem, key: v.keyPem }, () => {
       resolve(s.authorized);
@@ -66,7 +98,11 @@ t.test('the body verifies against the running server for its host name, and a ca
   const exp = await runCli(['vehicle-config', '--config', cfg, '--hostname', 'localhost', '--port', '443', '--exp', '2030-01-01T00:00:00Z'], dir);
   t.equal(exp.code, 0, exp.stderr);
   t.equal((JSON.parse(exp.stdout) as Body).config.exp, Date.UTC(2030, 0, 1) / 1000);
-  t.same(Object.keys((JSON.parse(exp.stdout) as Body).config.fields).sort(), ['BatteryLevel', 'ChargeState', 'Gear', 'Location', 'Locked', 'Odometer', 'VehicleSpeed'], 'minimal preset by default');
+  t.same(
+    Object.keys((JSON.parse(exp.stdout) as Body).config.fields).sort(),
+    ['BatteryLevel', 'ChargeState', 'Gear', 'Location', 'Locked', 'Odometer', 'VehicleSpeed'],
+    'minimal preset by default',
+  );
   t.match(exp.stderr, /no --vin given/);
   const days = await runCli(['vehicle-config', '--config', cfg, '--hostname', '127.0.0.1', '--port', '443', '--days', '30', '--preset', 'all'], dir);
   t.equal(days.code, 0, days.stderr);
@@ -100,9 +136,16 @@ t.test('the body verifies against the running server for its host name, and a ca
   const devCa = readFileSync(join(dir, 'dev-certs', 'ca.pem'), 'utf8');
   const mixed = await runCli(['vehicle-config', '--config', cfg, '--hostname', 'localhost', '--port', '443', '--ca', 'dev-certs/ca.pem'], dir);
   t.equal(mixed.code, 1);
-  t.match(mixed.stderr, new RegExp(`the ca from dev-certs/ca\\.pem holds "fleet-telemetry localhost dev CA [0-9a-f]{8}" \\(SHA-256 ${fp(devCa)}\\)`), 'the file and which CA it holds');
+  t.match(
+    mixed.stderr,
+    new RegExp(`the ca from dev-certs/ca\\.pem holds "fleet-telemetry localhost dev CA [0-9a-f]{8}" \\(SHA-256 ${fp(devCa)}\\)`),
+    'the file and which CA it holds',
+  );
   t.notMatch(mixed.stderr, /"fleet-telemetry dev CA"/, 'no CA named like another');
-  const typo = await runCli(['vehicle-config', '--config', cfg, '--hostname', 'localhost', '--field', 'vehiclespeed:5', '--field', 'BatteryLvl:60', '--field', 'Odometer:0'], dir);
+  const typo = await runCli(
+    ['vehicle-config', '--config', cfg, '--hostname', 'localhost', '--field', 'vehiclespeed:5', '--field', 'BatteryLvl:60', '--field', 'Odometer:0'],
+    dir,
+  );
   t.equal(typo.code, 2);
   t.match(typo.stderr, /vehiclespeed is not a Field of the vehicle schema; did you mean VehicleSpeed\?/);
   t.match(typo.stderr, /BatteryLvl is not a Field of the vehicle schema; did you mean BatteryLevel\?/);

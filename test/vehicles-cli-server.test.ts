@@ -31,12 +31,16 @@ t.test('vehicles CLI against the real server', async (t) => {
 
   const url = `http://127.0.0.1:${port}`;
   // The fleet view may take a moment to show the disconnection; a server without it fails here at once.
-  await waitUntil(async () => {
-    const res = await fetch(`${url}/api/fleet`);
-    if (res.status === 404) throw new Error('GET /api/fleet answered 404: the fleet view is not in this server');
-    const body = (await res.json()) as { vehicles?: { vin: string; connected: boolean }[] };
-    return body.vehicles?.some((v) => v.vin === GONE && !v.connected);
-  }, 15_000, 'the fleet view showing the disconnection');
+  await waitUntil(
+    async () => {
+      const res = await fetch(`${url}/api/fleet`);
+      if (res.status === 404) throw new Error('GET /api/fleet answered 404: the fleet view is not in this server');
+      const body = (await res.json()) as { vehicles?: { vin: string; connected: boolean }[] };
+      return body.vehicles?.some((v) => v.vin === GONE && !v.connected);
+    },
+    15_000,
+    'the fleet view showing the disconnection',
+  );
   const r = await runCli(['vehicles', '--url', url], dir);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^1\/2 connected · /, 'health: one of two connected');
@@ -46,6 +50,10 @@ t.test('vehicles CLI against the real server', async (t) => {
   const json = await runCli(['vehicles', '--url', url, '--json'], dir);
   t.equal(json.code, 0);
   const body = JSON.parse(json.stdout) as { vehicles: { vin: string }[] };
-  t.same(body.vehicles.map((v) => v.vin), [CAR, GONE], 'sorted by VIN');
+  t.same(
+    body.vehicles.map((v) => v.vin),
+    [CAR, GONE],
+    'sorted by VIN',
+  );
   await car.close();
 });

@@ -141,7 +141,11 @@ t.test('on a terminal: colours, fitted to its width; NO_COLOR and --no-color tur
   t.match(r.out, '\x1b[32mconnected', 'connected in green');
   t.match(r.out, '\x1b[33mdisconnected 5m 10s ago', 'disconnected in yellow');
   const visible = r.out.replace(/\x1b\[[0-9;]*m/g, '').split(/\r?\n/);
-  t.same(visible.filter((l) => [...l].length > 90), [], 'no line wider than the 90-column terminal');
+  t.same(
+    visible.filter((l) => [...l].length > 90),
+    [],
+    'no line wider than the 90-column terminal',
+  );
   t.match(visible.join('\n'), /\n5YJ3E7EB2NF000002  A ve[^…]{0,6}…  disconnected/, 'the long name cut to fit');
   for (const [what, args, env] of [
     ['NO_COLOR=1', [], { NO_COLOR: '1' }],

@@ -91,7 +91,10 @@ t.test('colours: only when asked, the same text underneath, states coloured by m
   t.match(coloured, '\x1b[33m2 unanswered\x1b[0m', 'unanswered frames: yellow');
   t.match(coloured, '\x1b[1mVIN', 'header: bold');
   const cut = lines(renderFleet(body, { width: 20, color: true }));
-  t.ok(cut.filter((l) => l.includes('…')).every((l) => l.endsWith('…\x1b[0m')), 'a line cut inside a colour resets it');
+  t.ok(
+    cut.filter((l) => l.includes('…')).every((l) => l.endsWith('…\x1b[0m')),
+    'a line cut inside a colour resets it',
+  );
 });
 
 t.test('nulls, odd values and missing pieces', async (t) => {
@@ -120,7 +123,9 @@ t.test('nulls, odd values and missing pieces', async (t) => {
 
 t.test('text a vehicle sends cannot drive the terminal', async (t) => {
   const body = fleetFixture();
-  body.vehicles = [row('5YJ3E7EB2NF000020', { name: 'Evil\x1b[2J\nName\u202e', key: { soc: null, speed: null, gear: '\x07D', charging: null, location: null } })];
+  body.vehicles = [
+    row('5YJ3E7EB2NF000020', { name: 'Evil\x1b[2J\nName\u202e', key: { soc: null, speed: null, gear: '\x07D', charging: null, location: null } }),
+  ];
   const text = renderFleet(body, { color: false });
   t.notMatch(text, /[\x00-\x09\x0b-\x1f\u202e]/, 'no control character but the line ends');
   t.equal(lines(text).length, 4, 'health, blank, header, one row: the newline in the name did not add a row');
@@ -149,7 +154,7 @@ t.test('what the view accepts as a fleet body', async (t) => {
   t.equal(fleetListingProblem([]), 'not a JSON object');
   t.equal(fleetListingProblem({ at: 1, health: {}, vehicles: {} }), '"vehicles" is not an array');
   t.equal(fleetListingProblem({ at: 1, health: {}, vehicles: [{ name: 'x' }] }), 'vehicles[0] has no "vin"');
-  t.equal(fleetListingProblem({ count: 0, vehicles: [] }), '"at" is not a number', "the older /vehicles body is not taken for a fleet");
+  t.equal(fleetListingProblem({ count: 0, vehicles: [] }), '"at" is not a number', 'the older /vehicles body is not taken for a fleet');
 });
 
 t.test('where the monitoring port is: --url forms and a config', async (t) => {
@@ -170,7 +175,11 @@ t.test('where the monitoring port is: --url forms and a config', async (t) => {
   t.match(refused('http://[bad'), /not a URL/);
   const cfg = (monitoring: Partial<Config['monitoring']>) => ({ monitoring: { host: '127.0.0.1', ...monitoring } }) as Config;
   t.same(baseFromConfig(cfg({ prometheus_metrics_port: 9273 }), 'c.json'), { base: 'http://127.0.0.1:9273' });
-  t.same(baseFromConfig(cfg({ prometheus_metrics_port: 9273, host: '0.0.0.0' }), 'c.json'), { base: 'http://127.0.0.1:9273' }, 'every interface: reached on loopback');
+  t.same(
+    baseFromConfig(cfg({ prometheus_metrics_port: 9273, host: '0.0.0.0' }), 'c.json'),
+    { base: 'http://127.0.0.1:9273' },
+    'every interface: reached on loopback',
+  );
   t.same(baseFromConfig(cfg({ prometheus_metrics_port: 9273, host: '::' }), 'c.json'), { base: 'http://[::1]:9273' });
   t.same(baseFromConfig(cfg({ prometheus_metrics_port: 9273, host: 'fd00::5' }), 'c.json'), { base: 'http://[fd00::5]:9273' });
   t.match(baseFromConfig(cfg({}), 'c.json'), { missing: /c\.json sets no monitoring\.prometheus_metrics_port/ });

@@ -10,11 +10,19 @@ const $ = (id) => document.getElementById(id);
 
 /** [key, label, unit key or null, numeric]: the label doubles as the card caption on phones. */
 const COLUMNS = [
-  ['vehicle', 'Vehicle', null, false], ['status', 'Status', null, false], ['last', 'Last frame', null, false],
-  ['alerts', 'Alerts', null, false], ['errors', 'Errors', null, false],
-  ['soc', 'SoC', 'soc', true], ['range', 'Range', 'range', true], ['speed', 'Speed', 'speed', true],
-  ['gear', 'Gear', null, false], ['charging', 'Charging', null, false], ['odometer', 'Odometer', 'odometer', true],
-  ['firmware', 'Firmware', null, false], ['trip', 'Trip score', null, true],
+  ['vehicle', 'Vehicle', null, false],
+  ['status', 'Status', null, false],
+  ['last', 'Last frame', null, false],
+  ['alerts', 'Alerts', null, false],
+  ['errors', 'Errors', null, false],
+  ['soc', 'SoC', 'soc', true],
+  ['range', 'Range', 'range', true],
+  ['speed', 'Speed', 'speed', true],
+  ['gear', 'Gear', null, false],
+  ['charging', 'Charging', null, false],
+  ['odometer', 'Odometer', 'odometer', true],
+  ['firmware', 'Firmware', null, false],
+  ['trip', 'Trip score', null, true],
 ];
 
 // All page state lives here; the stream replaces entries, never appends, so it stays bounded.
@@ -216,7 +224,8 @@ function renderDetail() {
   list(
     'd-alerts',
     d ? d.alerts || [] : [],
-    (a) => `${a.name} · ${a.severity}${a.audiences && a.audiences.length ? ` (${a.audiences.join(', ')})` : ''} · started ${clock(a.started_at, t)}${a.ended_at ? ` · ended ${clock(a.ended_at, t)}` : ' · active'}`,
+    (a) =>
+      `${a.name} · ${a.severity}${a.audiences && a.audiences.length ? ` (${a.audiences.join(', ')})` : ''} · started ${clock(a.started_at, t)}${a.ended_at ? ` · ended ${clock(a.ended_at, t)}` : ' · active'}`,
     (a) => (a.ended_at ? 'ended' : a.severity),
   );
   list('d-errors', d ? d.errors || [] : [], (e) => `${clock(e.at, t)} ${e.name}: ${e.body}`);

@@ -48,7 +48,7 @@ const CHARGE_TEXT = {
   Idle: 'idle',
   Unknown: 'unknown',
 };
-const chargeText = (v) => (v == null ? null : CHARGE_TEXT[short(v)] ?? short(v));
+const chargeText = (v) => (v == null ? null : (CHARGE_TEXT[short(v)] ?? short(v)));
 
 const CHARGING = new Set(['Charging', 'Starting'].flatMap((s) => [s, `DetailedChargeState${s}`, `ChargeState${s}`]));
 /** Whether the car is taking charge now (or about to). */
@@ -83,4 +83,12 @@ export function countsText(counts) {
 
 // Objects (Location, Doors...) as "key: value" pairs: readable, and they wrap at the spaces.
 export const text = (v) =>
-  v == null ? '–' : typeof v !== 'object' ? String(v) : Array.isArray(v) ? JSON.stringify(v) : Object.entries(v).map(([k, x]) => `${k}: ${JSON.stringify(x)}`).join(', ');
+  v == null
+    ? '–'
+    : typeof v !== 'object'
+      ? String(v)
+      : Array.isArray(v)
+        ? JSON.stringify(v)
+        : Object.entries(v)
+            .map(([k, x]) => `${k}: ${JSON.stringify(x)}`)
+            .join(', ');

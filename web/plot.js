@@ -1,7 +1,8 @@
 // Fleet page: positions drawn in plain SVG with a graticule (lines of latitude and longitude,
 // labelled) and a scale bar. No map tiles: nothing is fetched from anywhere.
 const SVG = 'http://www.w3.org/2000/svg';
-export const W = 400, H = 300;
+export const W = 400,
+  H = 300;
 const PAD = 22;
 const M_PER_DEG_LAT = 111_195; // mean metres per degree of latitude
 const M_PER_UNIT = { mi: 1609.344, km: 1000 };
@@ -31,7 +32,10 @@ const lonLabel = (v, d) => `${Math.abs(v).toFixed(d)}°${v < 0 ? 'W' : 'E'}`;
 
 /** The box around the points and its projection to the SVG's coordinates (distances kept true). */
 export function frame(points) {
-  let minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
+  let minLat = Infinity,
+    maxLat = -Infinity,
+    minLon = Infinity,
+    maxLon = -Infinity;
   for (const p of points) {
     if (p.lat < minLat) minLat = p.lat;
     if (p.lat > maxLat) maxLat = p.lat;
@@ -44,14 +48,20 @@ export function frame(points) {
   // Longitude degrees shrink with latitude: scaled so distances look right.
   const kx = Math.cos((((minLat + maxLat) / 2) * Math.PI) / 180);
   const scale = Math.min((W - 2 * PAD) / ((maxLon - minLon) * kx), (H - 2 * PAD) / (maxLat - minLat)); // px per degree of latitude
-  const ox = (W - (maxLon - minLon) * kx * scale) / 2, oy = (H - (maxLat - minLat) * scale) / 2;
+  const ox = (W - (maxLon - minLon) * kx * scale) / 2,
+    oy = (H - (maxLat - minLat) * scale) / 2;
   // The whole drawing area in degrees, for the graticule.
-  const west = minLon - ox / (kx * scale), east = minLon + (W - ox) / (kx * scale);
-  const north = maxLat + oy / scale, south = maxLat - (H - oy) / scale;
+  const west = minLon - ox / (kx * scale),
+    east = minLon + (W - ox) / (kx * scale);
+  const north = maxLat + oy / scale,
+    south = maxLat - (H - oy) / scale;
   return {
     project: (lat, lon) => [ox + (lon - minLon) * kx * scale, oy + (maxLat - lat) * scale],
     pxPerMetre: scale / M_PER_DEG_LAT,
-    west, east, north, south,
+    west,
+    east,
+    north,
+    south,
   };
 }
 
@@ -63,12 +73,18 @@ function graticule(svg, f) {
   for (let i = Math.ceil(f.south / step); i * step <= f.north; i++) {
     const lat = i * step;
     const [, y] = f.project(lat, f.west);
-    g.append(node('line', { x1: 0, x2: W, y1: y.toFixed(1), y2: y.toFixed(1) }), node('text', { x: 3, y: (y - 2).toFixed(1), class: 'grid-label lat' }, latLabel(lat, d)));
+    g.append(
+      node('line', { x1: 0, x2: W, y1: y.toFixed(1), y2: y.toFixed(1) }),
+      node('text', { x: 3, y: (y - 2).toFixed(1), class: 'grid-label lat' }, latLabel(lat, d)),
+    );
   }
   for (let i = Math.ceil(f.west / step); i * step <= f.east; i++) {
     const lon = i * step;
     const [x] = f.project(f.south, lon);
-    g.append(node('line', { x1: x.toFixed(1), x2: x.toFixed(1), y1: 0, y2: H }), node('text', { x: (x + 2).toFixed(1), y: H - 3, class: 'grid-label lon' }, lonLabel(lon, d)));
+    g.append(
+      node('line', { x1: x.toFixed(1), x2: x.toFixed(1), y1: 0, y2: H }),
+      node('text', { x: (x + 2).toFixed(1), y: H - 3, class: 'grid-label lon' }, lonLabel(lon, d)),
+    );
   }
   svg.append(g);
 }
@@ -78,7 +94,8 @@ function scaleBar(svg, f, unit) {
   const pxPerUnit = f.pxPerMetre * M_PER_UNIT[u];
   const dist = niceDistance((W * 0.3) / pxPerUnit);
   const len = dist * pxPerUnit;
-  const x = W - 12 - len, y = 16;
+  const x = W - 12 - len,
+    y = 16;
   const g = node('g', { class: 'scale-bar' });
   g.append(
     node('rect', { x: x - 4, y: y - 11, width: len + 8, height: 17, rx: 2 }),
@@ -112,14 +129,26 @@ export function drawPositions(svg, { all, shown, selected, unit, onPick }) {
   for (const k of ['off', 'on']) if (dots[k]) svg.append(node('path', { class: `dots ${k}`, d: dots[k] }));
   for (const v of shown.filter(located)) {
     const [x, y] = f.project(v.key.location.lat, v.key.location.lon);
-    const c = node('circle', { cx: x.toFixed(1), cy: y.toFixed(1), r: 5, class: `${v.connected ? 'on' : 'off'}${v.vin === selected ? ' selected' : ''}`, 'data-vin': v.vin });
+    const c = node('circle', {
+      cx: x.toFixed(1),
+      cy: y.toFixed(1),
+      r: 5,
+      class: `${v.connected ? 'on' : 'off'}${v.vin === selected ? ' selected' : ''}`,
+      'data-vin': v.vin,
+    });
     c.append(node('title', {}, `${v.name ? v.name + ' · ' : ''}${v.vin}`));
     c.addEventListener('click', () => onPick(v.vin));
     svg.append(c);
     if (v.vin === selected) {
       const right = x > W * 0.6; // a label near the right edge goes left of the dot
       const name = v.name || v.vin.slice(-6);
-      svg.append(node('text', { x: (right ? x - 8 : x + 8).toFixed(1), y: (y + 3).toFixed(1), 'text-anchor': right ? 'end' : 'start', class: 'pick' }, name.length > 24 ? `${name.slice(0, 23)}…` : name));
+      svg.append(
+        node(
+          'text',
+          { x: (right ? x - 8 : x + 8).toFixed(1), y: (y + 3).toFixed(1), 'text-anchor': right ? 'end' : 'start', class: 'pick' },
+          name.length > 24 ? `${name.slice(0, 23)}…` : name,
+        ),
+      );
     }
   }
   scaleBar(svg, f, unit);

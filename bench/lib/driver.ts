@@ -28,7 +28,8 @@ export interface DriverData {
 
 export type DriverCommand =
   | { cmd: 'connect' }
-  | { cmd: 'start'; mode: 'saturate' } | { cmd: 'start'; mode: 'rate'; rate: number }
+  | { cmd: 'start'; mode: 'saturate' }
+  | { cmd: 'start'; mode: 'rate'; rate: number }
   | { cmd: 'mark' }
   | { cmd: 'stop'; drainMs: number }
   | { cmd: 'close' };

@@ -58,7 +58,8 @@ export class Fleet implements Load {
 
   async start(rate?: number): Promise<void> {
     // Each thread gets the share of the total rate its vehicles make.
-    const msg = (w: Worker) => (rate === undefined ? { cmd: 'start', mode: 'saturate' } : { cmd: 'start', mode: 'rate', rate: (rate * this.sizes.get(w)!) / this.total });
+    const msg = (w: Worker) =>
+      rate === undefined ? { cmd: 'start', mode: 'saturate' } : { cmd: 'start', mode: 'rate', rate: (rate * this.sizes.get(w)!) / this.total };
     await this.all(msg, 'started', 10_000);
   }
 
@@ -83,5 +84,15 @@ function merge(rs: MarkReply[]): MarkReply {
   const sum = (k: 'done' | 'errors' | 'unanswered' | 'late' | 'windowFull' | 'sent') => rs.reduce((n, r) => n + r[k], 0);
   const loops = rs.map((r) => r.loop).filter((l): l is { p99: number; max: number } => !!l);
   const loop = loops.length ? { p99: Math.max(...loops.map((l) => l.p99)), max: Math.max(...loops.map((l) => l.max)) } : undefined;
-  return { type: 'mark', loop, done: sum('done'), errors: sum('errors'), unanswered: sum('unanswered'), late: sum('late'), windowFull: sum('windowFull'), sent: sum('sent'), latencies: all };
+  return {
+    type: 'mark',
+    loop,
+    done: sum('done'),
+    errors: sum('errors'),
+    unanswered: sum('unanswered'),
+    late: sum('late'),
+    windowFull: sum('windowFull'),
+    sent: sum('sent'),
+    latencies: all,
+  };
 }

@@ -32,9 +32,7 @@ export const data = [
 ];
 
 const Payload = lookupType('telemetry.vehicle_data.Payload');
-export const payload = Payload.encode(
-  Payload.fromObject({ data, created_at: { seconds: Long.fromNumber(1700000000), nanos: 0 }, vin: VIN }),
-).finish();
+export const payload = Payload.encode(Payload.fromObject({ data, created_at: { seconds: Long.fromNumber(1700000000), nanos: 0 }, vin: VIN })).finish();
 export const frame = writeStreamFrame({
   txid: '3f2504e0-4f89-41d3-9a0c-0305e82c3301',
   recordType: 'V',

@@ -44,7 +44,10 @@ export interface MeasureOptions {
 /** A warm-up, then `runs` back-to-back intervals of `seconds` on a load that keeps running. */
 export async function measure(load: Load, o: MeasureOptions): Promise<RunFigures[]> {
   const roles = Object.keys(o.pids);
-  const meter = new CpuMeter(roles.map((r) => o.pids[r]), new Set((o.trees ?? []).map((r) => o.pids[r])));
+  const meter = new CpuMeter(
+    roles.map((r) => o.pids[r]),
+    new Set((o.trees ?? []).map((r) => o.pids[r])),
+  );
   await sleep(o.warmupS * 1000);
   await load.mark();
   meter.reset();
@@ -123,7 +126,10 @@ export function summarize(runs: RunFigures[], subject: string, unitsPerDone = 1)
     cpuPercent: Object.fromEntries(roles.map((role) => [role, med((r) => (100 * r.cpu[role]) / r.seconds)])),
     machinePercent: med((r) => (100 * r.machineCpu) / r.seconds),
     // Per-process and machine counters are sampled a moment apart: a small negative rest is noise.
-    otherPercent: Math.max(0, med((r) => (100 * (r.machineCpu - roles.reduce((n, role) => n + (r.cpu[role] || 0), 0))) / r.seconds)),
+    otherPercent: Math.max(
+      0,
+      med((r) => (100 * (r.machineCpu - roles.reduce((n, role) => n + (r.cpu[role] || 0), 0))) / r.seconds),
+    ),
     stealPercent: med((r) => (100 * r.stealCpu) / r.seconds),
     rssPeakMb: runs[0]?.rssPeakKb !== undefined ? med((r) => r.rssPeakKb! / 1024) : undefined,
     rssEndMb: runs[0]?.rssEndKb !== undefined ? med((r) => r.rssEndKb! / 1024) : undefined,

@@ -43,8 +43,21 @@ export function table(cols: Column[]): string {
   const cells = cols.map((c) => [c.title, ...rows.map((r) => r[1](c))]);
   const widths = cells.map((col) => Math.max(...col.map((x) => x.length)));
   const line = (label: string, vals: string[]) => `${label.padEnd(w0)} | ${vals.map((v, i) => v.padStart(widths[i])).join(' | ')}`;
-  const out = [line('', cols.map((c) => c.title)), `${'-'.repeat(w0)}-+-${widths.map((w) => '-'.repeat(w)).join('-+-')}`];
-  rows.forEach((r, i) => out.push(line(r[0], cells.map((col) => col[i + 1]))));
+  const out = [
+    line(
+      '',
+      cols.map((c) => c.title),
+    ),
+    `${'-'.repeat(w0)}-+-${widths.map((w) => '-'.repeat(w)).join('-+-')}`,
+  ];
+  rows.forEach((r, i) =>
+    out.push(
+      line(
+        r[0],
+        cells.map((col) => col[i + 1]),
+      ),
+    ),
+  );
   return out.join('\n');
 }
 

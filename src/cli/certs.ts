@@ -53,7 +53,9 @@ const certs: Command = {
       print(dev.files);
       // Asked for vehicles, the owner also gets a server certificate: say what it is good for.
       if (!named && dev.files.some((f) => f.path === dev.serverCert && f.action === 'written')) {
-        process.stdout.write(`\n${display(dev.serverCert)} is a development server certificate for localhost, 127.0.0.1 and ::1 (what make run uses); for a host vehicles reach, add --hostname NAME.\n`);
+        process.stdout.write(
+          `\n${display(dev.serverCert)} is a development server certificate for localhost, 127.0.0.1 and ::1 (what make run uses); for a host vehicles reach, add --hostname NAME.\n`,
+        );
       }
     }
     if (!named) return 0;

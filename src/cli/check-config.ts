@@ -47,7 +47,9 @@ const checkConfig: Command = {
     }
     const failed = lines.filter((l) => l.status === 'fail').length;
     const warned = lines.filter((l) => l.status === 'warn').length;
-    process.stdout.write(failed ? `${failed} check${failed === 1 ? '' : 's'} failed\n` : `all checks passed${warned ? ` (${warned} warning${warned === 1 ? '' : 's'})` : ''}\n`);
+    process.stdout.write(
+      failed ? `${failed} check${failed === 1 ? '' : 's'} failed\n` : `all checks passed${warned ? ` (${warned} warning${warned === 1 ? '' : 's'})` : ''}\n`,
+    );
     return failed ? 1 : 0;
   },
 };

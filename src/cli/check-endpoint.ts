@@ -12,13 +12,13 @@ const checkEndpointCommand: Command = {
     '       fleet-telemetry check-endpoint validate_server.json [--cert FILE --key FILE]',
     '',
     '  HOST[:PORT]      the hostname and port of the vehicle configuration (port default 443)',
-    "  --ca FILE        the ca of the vehicle configuration: the chain vehicles trust",
+    '  --ca FILE        the ca of the vehicle configuration: the chain vehicles trust',
     '  --cert, --key    a client certificate the server accepts (e.g. certs --vin): adds a WebSocket',
     '                   upgrade and one frame that must be acked',
     '  --timeout MS     per step (default 10000)',
     '',
     'A JSON file instead of HOST:PORT: {"hostname", "port", "ca"} (the validate_server.json of',
-    "Tesla's check_server_cert.sh) or the body vehicle-config prints ({\"config\": {...}}).",
+    'Tesla\'s check_server_cert.sh) or the body vehicle-config prints ({"config": {...}}).',
     'tls_end says where TLS ends: at the server (direct mTLS) or at a proxy in front, and then whether',
     'the server behind it is in tls.proxy mode and verified the certificate the proxy passed.',
     'A vehicle config without "delivery_policy": "latest" gets a warn line.',
@@ -52,7 +52,11 @@ const checkEndpointCommand: Command = {
       // A config a car gets (not Tesla's validate_server.json, which has no fields) must keep the car on our acks.
       if (c.fields !== undefined) {
         const problem = deliveryPolicyProblem(c);
-        configLines.push(problem ? { status: 'warn', check: 'delivery_policy', message: problem } : { status: 'ok', check: 'delivery_policy', message: 'latest: the car resends what this server did not ack' });
+        configLines.push(
+          problem
+            ? { status: 'warn', check: 'delivery_policy', message: problem }
+            : { status: 'ok', check: 'delivery_policy', message: 'latest: the car resends what this server did not ack' },
+        );
       }
     } else {
       const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(target) ?? /^([^:]+)(?::(\d+))?$/.exec(target);

@@ -33,7 +33,9 @@ export function baseFromConfig(cfg: Config, file: string): { base: string } | { 
   const port = cfg.monitoring.prometheus_metrics_port;
   if (port === undefined) return { missing: `${file} sets no monitoring.prometheus_metrics_port, so that server has no monitoring port.` };
   if (port === 0) {
-    throw new UsageError(`${file} sets monitoring.prometheus_metrics_port to 0 (any free port): pass --url with the port the server logged as monitoring_listening`);
+    throw new UsageError(
+      `${file} sets monitoring.prometheus_metrics_port to 0 (any free port): pass --url with the port the server logged as monitoring_listening`,
+    );
   }
   let host = cfg.monitoring.host;
   if (host === '' || host === '0.0.0.0') host = '127.0.0.1';

@@ -29,7 +29,7 @@ const vehicleConfig: Command = {
     `  --preset NAME          fields and intervals: ${PRESET_NAMES.join(', ')} (default minimal when no --field is given)`,
     '  --field Name:seconds   stream this Field at most every that many seconds; repeatable, added to the preset',
     '  --vin VIN              a vehicle to configure; repeatable',
-    "  --alert-types TYPE     add alert_types to the request (e.g. service); repeatable or comma-separated",
+    '  --alert-types TYPE     add alert_types to the request (e.g. service); repeatable or comma-separated',
     '  --prefer-typed         add "prefer_typed": true',
     '  --no-delivery-policy   leave out "delivery_policy": "latest" (set by default: without it a car on firmware',
     "                         2025.2.6 / 2024.45.32.20 or later ignores this server's acks and resends nothing)",
@@ -81,21 +81,30 @@ const vehicleConfig: Command = {
 
     let hostname = flags.hostname as string | undefined;
     if (!hostname) {
-      const names = san.split(', ').filter((s) => s.startsWith('DNS:') && !s.includes('*')).map((s) => s.slice(4));
+      const names = san
+        .split(', ')
+        .filter((s) => s.startsWith('DNS:') && !s.includes('*'))
+        .map((s) => s.slice(4));
       const publicNames = names.filter((n) => !LOOPBACK.test(n));
       if (publicNames.length !== 1) {
-        throw new UsageError(`--hostname NAME is required: the server certificate covers ${san || 'no name'}${publicNames.length > 1 ? ', which one do vehicles use?' : ''}`);
+        throw new UsageError(
+          `--hostname NAME is required: the server certificate covers ${san || 'no name'}${publicNames.length > 1 ? ', which one do vehicles use?' : ''}`,
+        );
       }
       hostname = publicNames[0];
     }
     const covered = isIP(hostname) ? leaf.checkIP(hostname) : leaf.checkHost(hostname);
     if (!covered) {
-      return fail(`refused: ${hostname} is not covered by the server certificate in ${certFile} (it covers ${san || 'no name'}); issue one for it, e.g. fleet-telemetry certs --hostname ${hostname}`);
+      return fail(
+        `refused: ${hostname} is not covered by the server certificate in ${certFile} (it covers ${san || 'no name'}); issue one for it, e.g. fleet-telemetry certs --hostname ${hostname}`,
+      );
     }
 
     const port = flags.port !== undefined ? Number(flags.port) : config.port;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new UsageError(flags.port !== undefined ? `--port ${String(flags.port)}: not a port` : `the config's port is ${config.port}: give the public port with --port`);
+      throw new UsageError(
+        flags.port !== undefined ? `--port ${String(flags.port)}: not a port` : `the config's port is ${config.port}: give the public port with --port`,
+      );
     }
 
     let ca: string;
@@ -137,7 +146,10 @@ const vehicleConfig: Command = {
     if (flags['no-delivery-policy'] === true) process.stderr.write(`note: ${deliveryPolicyProblem({})}\n`);
     if (vins.length === 0) process.stderr.write('note: no --vin given: "vins" is empty, add the vehicles to configure\n');
 
-    const alertTypes = ((flags['alert-types'] as string[] | undefined) ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
+    const alertTypes = ((flags['alert-types'] as string[] | undefined) ?? [])
+      .flatMap((a) => a.split(','))
+      .map((a) => a.trim())
+      .filter(Boolean);
     const body: FleetTelemetryConfigBody = {
       vins,
       config: {

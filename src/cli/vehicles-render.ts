@@ -85,9 +85,15 @@ const COLUMNS: Column[] = [
     id: 'state',
     head: 'STATE',
     cell: (v, at) =>
-      v.connected ? { text: 'connected', tone: 'good' } : { text: typeof v.since === 'number' ? `disconnected ${ago(v.since, at)}` : 'disconnected', tone: 'warn' },
+      v.connected
+        ? { text: 'connected', tone: 'good' }
+        : { text: typeof v.since === 'number' ? `disconnected ${ago(v.since, at)}` : 'disconnected', tone: 'warn' },
   },
-  { id: 'last', head: 'LAST FRAME', cell: (v, at) => (typeof v.last_frame_at === 'number' ? { text: ago(v.last_frame_at, at) } : { text: 'never', tone: 'dim' }) },
+  {
+    id: 'last',
+    head: 'LAST FRAME',
+    cell: (v, at) => (typeof v.last_frame_at === 'number' ? { text: ago(v.last_frame_at, at) } : { text: 'never', tone: 'dim' }),
+  },
   { id: 'frames', head: 'FRAMES', right: true, cell: (v) => quiet(valueText(v.frames)) },
   { id: 'fields', head: 'FIELDS', right: true, cell: (v) => quiet(valueText(v.fields)) },
   { id: 'soc', head: 'SOC', right: true, cell: (v) => quiet(typeof v.key?.soc === 'number' ? `${valueText(v.key.soc)}%` : valueText(v.key?.soc)) },
@@ -169,7 +175,7 @@ export function fitWidth(s: string, w: number): string {
   if (length(s.replace(/\x1b\[[0-9;]*m/g, '')) <= w) return s;
   let out = '';
   let seen = 0;
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     const esc = ESC.exec(s.slice(i, i + 16));
     if (esc) {
       out += esc[0];
@@ -212,7 +218,12 @@ export function renderFleet(body: FleetListing, opts: RenderOptions): string {
       .join(GAP);
     return text;
   };
-  out.push(line(COLUMNS.map((c) => ({ text: c.head })), 'head'));
+  out.push(
+    line(
+      COLUMNS.map((c) => ({ text: c.head })),
+      'head',
+    ),
+  );
   const limit = opts.maxRows !== undefined && vehicles.length > opts.maxRows ? Math.max(0, opts.maxRows - 1) : vehicles.length;
   for (const r of rows.slice(0, limit)) out.push(line(r));
   if (limit < vehicles.length) out.push(paint(`… ${vehicles.length - limit} more (--json lists every vehicle)`, 'dim', color));

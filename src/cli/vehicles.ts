@@ -9,7 +9,7 @@ const DEFAULT_INTERVAL_S = 2;
 const usage = [
   'usage: fleet-telemetry vehicles [--config FILE | --url URL] [--watch [--interval S]] [--json] [--no-color]',
   '',
-  'The fleet from the server\'s monitoring port (GET /api/fleet): a health line, then one row per',
+  "The fleet from the server's monitoring port (GET /api/fleet): a health line, then one row per",
   'vehicle seen since the server started: VIN, name, connected or since when disconnected, last',
   'frame, frames, fields, battery, speed, gear, charging state and last trip score.',
   '',

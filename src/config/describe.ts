@@ -131,11 +131,13 @@ function unknownKeyProblem(parentPointer: string, key: string): ConfigProblem {
     const depth = Math.min(...elsewhere.map((p) => p.split('.').length));
     const shallow = elsewhere.filter((p) => p.split('.').length === depth).slice(0, 3);
     const owners = shallow.map((p) => `${p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : 'the top level'} (${p})`);
-    return { code: 'unknown_key', path, message: `unknown key "${key}" ${where}; "${key}" is a key of ${owners.join(' or ')}${known.length <= 20 ? listing : ''}` };
+    return {
+      code: 'unknown_key',
+      path,
+      message: `unknown key "${key}" ${where}; "${key}" is a key of ${owners.join(' or ')}${known.length <= 20 ? listing : ''}`,
+    };
   }
-  const abbreviated = known
-    .filter((k) => key.length >= 4 && k.slice(0, 2) === key.slice(0, 2) && isSubsequence(key, k))
-    .sort((a, b) => a.length - b.length);
+  const abbreviated = known.filter((k) => key.length >= 4 && k.slice(0, 2) === key.slice(0, 2) && isSubsequence(key, k)).sort((a, b) => a.length - b.length);
   if (abbreviated.length) return say([abbreviated[0]]);
   const typo = closest(key, known);
   if (typo) return say([typo]);
@@ -166,7 +168,11 @@ export function describeError(e: ErrorObject, data: unknown): ConfigProblem | un
     case 'dependencies': {
       const { property, missingProperty } = e.params as { property: string; missingProperty: string };
       const child = `${path}/${pointerPart(missingProperty)}`;
-      return { code: 'missing_key', path: child, message: `required key "${missingProperty}" is missing: ${property} needs it; allowed: ${allowedText(schemaAt(child))}` };
+      return {
+        code: 'missing_key',
+        path: child,
+        message: `required key "${missingProperty}" is missing: ${property} needs it; allowed: ${allowedText(schemaAt(child))}`,
+      };
     }
     case 'propertyNames': {
       const name = (e.params as { propertyName: string }).propertyName;
@@ -195,7 +201,10 @@ export function describeError(e: ErrorObject, data: unknown): ConfigProblem | un
       let hint = '';
       if (typeof value === 'string' && wanted && wanted !== 'string') {
         const unquoted = value.trim();
-        if ((wanted === 'boolean' && /^(true|false)$/.test(unquoted)) || ((wanted === 'integer' || wanted === 'number') && unquoted !== '' && !Number.isNaN(Number(unquoted)))) {
+        if (
+          (wanted === 'boolean' && /^(true|false)$/.test(unquoted)) ||
+          ((wanted === 'integer' || wanted === 'number') && unquoted !== '' && !Number.isNaN(Number(unquoted)))
+        ) {
           hint = ' (write it without quotes)';
         }
       }

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
-import { BUILTIN_PRODUCERS, configSchema, CONFIGURED_PRODUCERS, MQTT_PASSWORD_ENV, MQTT_USERNAME_ENV, REFUSED_PRODUCERS, SCHEMA_ANNOTATIONS } from './schema.js';
+import {
+  BUILTIN_PRODUCERS,
+  configSchema,
+  CONFIGURED_PRODUCERS,
+  MQTT_PASSWORD_ENV,
+  MQTT_USERNAME_ENV,
+  REFUSED_PRODUCERS,
+  SCHEMA_ANNOTATIONS,
+} from './schema.js';
 import { closest, ConfigError, dottedPath, pointerPart, type ConfigProblem } from './errors.js';
 import { describeError, schemaAt, type SchemaNode } from './describe.js';
 import { scanJson } from './json.js';
@@ -62,9 +70,7 @@ function substituteEnv(value: unknown, path: string, env: NodeJS.ProcessEnv, pro
   }
   if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, `${path}/${i}`, env, problems));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, substituteEnv(v, `${path}/${pointerPart(k)}`, env, problems)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, `${path}/${pointerPart(k)}`, env, problems)]));
   }
   return value;
 }
@@ -161,7 +167,8 @@ function checkMeaning(cfg: Config, problems: ConfigProblem[], warnings: string[]
     problems.push({
       code: 'private_key_required',
       path: '/tesla/private_key',
-      message: 'required when tesla.public_key_port is set (the page serves its public key); allowed: a path to a P-256 private key (fleet-telemetry tesla keys makes one)',
+      message:
+        'required when tesla.public_key_port is set (the page serves its public key); allowed: a path to a P-256 private key (fleet-telemetry tesla keys makes one)',
     });
   }
   if (!cfg.tls.trust_tesla_ca && !cfg.tls.ca_file) {
@@ -189,7 +196,8 @@ function checkTeslaProducers(cfg: Config, routes: Map<string, string[]>, plugins
     }
     if (name === 'redis') {
       const r = cfg.redis!;
-      if (!r.addrs?.length) problems.push({ code: 'producer_not_configured', path: '/redis/addrs', message: `required (${usedBy}); allowed: a non-empty list of "host:port"` });
+      if (!r.addrs?.length)
+        problems.push({ code: 'producer_not_configured', path: '/redis/addrs', message: `required (${usedBy}); allowed: a non-empty list of "host:port"` });
       if (!r.publish_vin_topics && !r.subscriber_set_prefix) {
         problems.push({
           code: 'producer_not_configured',
@@ -198,10 +206,15 @@ function checkTeslaProducers(cfg: Config, routes: Map<string, string[]>, plugins
         });
       }
     }
-    if (name === 'zmq' && !cfg.zmq!.addr) problems.push({ code: 'producer_not_configured', path: '/zmq/addr', message: `required (${usedBy}); allowed: an endpoint such as "tcp://*:5284"` });
+    if (name === 'zmq' && !cfg.zmq!.addr)
+      problems.push({ code: 'producer_not_configured', path: '/zmq/addr', message: `required (${usedBy}); allowed: an endpoint such as "tcp://*:5284"` });
     // Every worker makes its own producers; only one process can bind the endpoint.
     if (name === 'zmq' && cfg.workers !== 1) {
-      problems.push({ code: 'producer_not_configured', path: '/workers', message: `must be 1 while ${usedBy}: its PUB socket binds zmq.addr, which only one process can` });
+      problems.push({
+        code: 'producer_not_configured',
+        path: '/workers',
+        message: `must be 1 while ${usedBy}: its PUB socket binds zmq.addr, which only one process can`,
+      });
     }
     if (name === 'kafka' && !('bootstrap.servers' in block) && !('metadata.broker.list' in block)) {
       problems.push({ code: 'producer_not_configured', path: '/kafka/bootstrap.servers', message: `required (${usedBy}); allowed: "host:port[,host:port…]"` });
@@ -277,7 +290,8 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? (err as Error).message);
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? (err as Error).message);
     throw new ConfigError(file, [{ code: 'unreadable', path: '', message: `cannot read the config file: ${why}` }]);
   }
   return parseConfig(text, file, env);

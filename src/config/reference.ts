@@ -18,7 +18,10 @@ function cell(s: string): string {
 }
 
 function anchorOf(title: string): string {
-  return title.toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-');
+  return title
+    .toLowerCase()
+    .replace(/[^a-z0-9 _-]/g, '')
+    .replace(/ /g, '-');
 }
 
 interface Section {
@@ -77,13 +80,19 @@ export function renderReference(): string {
   out.push('');
   out.push('## Environment variables');
   out.push('');
-  out.push('- Any string value may reference an environment variable as `${NAME}`; a variable that is not set is an error naming it. `$${NAME}` stays the literal text `${NAME}`. Values inside the Tesla keys this server does not use are left as written.');
+  out.push(
+    '- Any string value may reference an environment variable as `${NAME}`; a variable that is not set is an error naming it. `$${NAME}` stays the literal text `${NAME}`. Values inside the Tesla keys this server does not use are left as written.',
+  );
   out.push('- A value that is exactly one reference takes the type of its key, so `"port": "${PORT}"` gives a number.');
-  out.push(`- \`${MQTT_USERNAME_ENV}\` and \`${MQTT_PASSWORD_ENV}\` supply \`mqtt.username\` and \`mqtt.password\` when the file does not set them, so secrets can stay out of the file.`);
+  out.push(
+    `- \`${MQTT_USERNAME_ENV}\` and \`${MQTT_PASSWORD_ENV}\` supply \`mqtt.username\` and \`mqtt.password\` when the file does not set them, so secrets can stay out of the file.`,
+  );
   out.push('');
   out.push('## Keys');
   out.push('');
-  out.push('Allowed values and defaults are enforced as listed; a default applies when the key is absent. "From" tells a key of Tesla\'s config.json from one of this server.');
+  out.push(
+    'Allowed values and defaults are enforced as listed; a default applies when the key is absent. "From" tells a key of Tesla\'s config.json from one of this server.',
+  );
   for (const s of sections(rootSchema, 'Top level')) {
     out.push('');
     out.push(`### ${s.title === 'Top level' ? s.title : `\`${s.title}\``}`);
@@ -98,7 +107,7 @@ export function renderReference(): string {
     for (const [k, child] of Object.entries(s.node.properties ?? {})) out.push(row(k, child, required.has(k), s.title));
   }
   out.push('');
-  out.push("## Tesla keys accepted but not used");
+  out.push('## Tesla keys accepted but not used');
   out.push('');
   out.push('These are accepted with any content of the right type and named, with the reason, in one warning at start-up and by check-config:');
   out.push('');
@@ -117,7 +126,9 @@ export function renderReference(): string {
   out.push('');
   out.push('## Errors');
   out.push('');
-  out.push('Every problem is one line, `FILE: path: message [code /json/pointer]`, naming the value and what is allowed; `serve` and `check-config` exit with status 2 before opening any socket. The codes:');
+  out.push(
+    'Every problem is one line, `FILE: path: message [code /json/pointer]`, naming the value and what is allowed; `serve` and `check-config` exit with status 2 before opening any socket. The codes:',
+  );
   out.push('');
   out.push('| Code | Meaning |');
   out.push('|---|---|');
@@ -125,7 +136,9 @@ export function renderReference(): string {
   out.push('');
   out.push('## check-config and start-up checks');
   out.push('');
-  out.push('`fleet-telemetry check-config FILE [--hostname NAME]` prints one line per check, `ok`, `warn` or `fail`, and exits 1 when any check fails. `serve` runs the same checks before loading its TLS material: a failure stops it (exit 2), a warning is logged.');
+  out.push(
+    '`fleet-telemetry check-config FILE [--hostname NAME]` prints one line per check, `ok`, `warn` or `fail`, and exits 1 when any check fails. `serve` runs the same checks before loading its TLS material: a failure stops it (exit 2), a warning is logged.',
+  );
   out.push('');
   for (const [check, what] of CHECKS) out.push(`- \`${check}\`: ${what}`);
   out.push('');
@@ -137,7 +150,7 @@ const ERROR_CODES: [string, string][] = [
   ['unreadable', 'the file cannot be read'],
   ['invalid_type', 'a value of the wrong type'],
   ['invalid_value', 'a value outside what the key allows'],
-  ['unknown_key', 'a key that is neither Tesla\'s nor this server\'s; the closest known key is named'],
+  ['unknown_key', "a key that is neither Tesla's nor this server's; the closest known key is named"],
   ['missing_key', 'a required key is absent'],
   ['empty_list', 'a record type routed to no producer'],
   ['duplicate_item', 'a producer listed twice for one record type'],
@@ -152,7 +165,10 @@ const ERROR_CODES: [string, string][] = [
 ];
 
 const CHECKS: [string, string][] = [
-  ['config', 'the file is valid; which producers each record type goes to; accepted-but-unused keys, keys given twice and declared plugins no record type uses (warnings).'],
+  [
+    'config',
+    'the file is valid; which producers each record type goes to; accepted-but-unused keys, keys given twice and declared plugins no record type uses (warnings).',
+  ],
   ['server_cert', '`tls.server_cert` reads and parses; the first certificate is the server certificate.'],
   ['server_key', '`tls.server_key` reads, is not encrypted, and is the key of the server certificate.'],
   [
@@ -164,8 +180,14 @@ const CHECKS: [string, string][] = [
   ['usage', 'warns when the server certificate is a CA or not meant for TLS server authentication.'],
   ['ca_file', 'parses and holds only CA certificates, none expired (fail) or expiring soon (warning).'],
   ['tesla_ca', "Tesla's bundle in use, for information: an expired CA certificate in it stays in the client-CA pool and is never a failure."],
-  ['tesla_key', '`tesla.private_key` reads and is an unencrypted P-256 private key (the reason otherwise); its fingerprint (SHA-256 of the public key DER); a file others may read warns.'],
-  ['public_key_page', 'with `tesla.public_key_port`: the URL the page answers and the fingerprint it serves; a port other than 443 warns that Tesla fetches 443.'],
+  [
+    'tesla_key',
+    '`tesla.private_key` reads and is an unencrypted P-256 private key (the reason otherwise); its fingerprint (SHA-256 of the public key DER); a file others may read warns.',
+  ],
+  [
+    'public_key_page',
+    'with `tesla.public_key_port`: the URL the page answers and the fingerprint it serves; a port other than 443 warns that Tesla fetches 443.',
+  ],
   [
     'plugin',
     'check-config only: each module under `producers` is imported as `serve` imports it (its factory is not called, so nothing starts); a path or package that does not load, or a module that exports no factory, fails. `serve` stops at start on the same problem.',

@@ -111,7 +111,7 @@ export const configSchema = {
       type: 'object',
       description:
         'Record type → producers it goes to. A record type that is absent is acked and not published. ' +
-        'Built in: mqtt, logger, kafka, kinesis, redis and zmq (Tesla\'s, each configured by its own block); Tesla\'s pubsub is refused with the reason; ' +
+        "Built in: mqtt, logger, kafka, kinesis, redis and zmq (Tesla's, each configured by its own block); Tesla's pubsub is refused with the reason; " +
         '"logger" here is this server\'s logger producer, unrelated to the top-level logger key.',
       'x-allowed': 'an object mapping record types (V, alerts, errors, connectivity) to producer lists',
       additionalProperties: false,
@@ -130,7 +130,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['server_cert', 'server_key'],
-      description: 'Server certificate and the client-CA pool. Relative paths resolve from the config file\'s directory.',
+      description: "Server certificate and the client-CA pool. Relative paths resolve from the config file's directory.",
       'x-origin': 'tesla',
       properties: {
         server_cert: {
@@ -149,7 +149,8 @@ export const configSchema = {
         trust_tesla_ca: {
           type: 'boolean',
           default: true,
-          description: "Trust Tesla's vehicle CA bundle (shipped with the server); false leaves it out, for fleets of other devices (then ca_file is required).",
+          description:
+            "Trust Tesla's vehicle CA bundle (shipped with the server); false leaves it out, for fleets of other devices (then ca_file is required).",
           'x-origin': 'project',
         },
         proxy: {
@@ -158,8 +159,8 @@ export const configSchema = {
           required: ['trusted_proxies', 'client_cert_header'],
           description:
             'mTLS ended at a proxy in front (nginx, haproxy, a load balancer); absent: this server ends mTLS itself. When set, the vehicle port speaks plain HTTP/WebSocket, ' +
-            'serves only trusted_proxies (others are closed unread) and refuses a TLS handshake; each request must carry the vehicle\'s certificate in client_cert_header, ' +
-            'which is verified again against the client-CA pool (expiry included) and gives the VIN as in direct mTLS. The proxy\'s own client-CA list must be Tesla\'s bundle and ca_file, nothing more. ' +
+            "serves only trusted_proxies (others are closed unread) and refuses a TLS handshake; each request must carry the vehicle's certificate in client_cert_header, " +
+            "which is verified again against the client-CA pool (expiry included) and gives the VIN as in direct mTLS. The proxy's own client-CA list must be Tesla's bundle and ca_file, nothing more. " +
             'server_cert and server_key then name the certificate the proxy presents (vehicle-config and check-config judge it); the server does not serve it.',
           'x-origin': 'project',
           properties: {
@@ -220,10 +221,16 @@ export const configSchema = {
           'Plain-HTTP port of /metrics (Prometheus), /livez, /readyz and /vehicles; 0 picks a free port (logged as monitoring_listening); absent: no monitoring listener and no metrics.',
           'tesla',
         ),
-        host: { type: 'string', default: '127.0.0.1', description: 'Address the monitoring listener binds; /vehicles lists VINs, so keep it private.', 'x-origin': 'project' },
+        host: {
+          type: 'string',
+          default: '127.0.0.1',
+          description: 'Address the monitoring listener binds; /vehicles lists VINs, so keep it private.',
+          'x-origin': 'project',
+        },
         prometheus_metrics_host: {
           type: 'string',
-          description: 'Tesla\'s name for the address the monitoring listener binds; when set it takes the place of monitoring.host ("" binds every interface, as in Tesla\'s server).',
+          description:
+            'Tesla\'s name for the address the monitoring listener binds; when set it takes the place of monitoring.host ("" binds every interface, as in Tesla\'s server).',
           'x-origin': 'tesla',
         },
         profiler_port: teslaScalar('integer', 'no profiler in this server'),
@@ -290,7 +297,8 @@ export const configSchema = {
     transmit_decoded_records: {
       type: 'boolean',
       default: false,
-      description: "The kafka, kinesis, redis and zmq producers send each record as Tesla's JSON of its protobuf message instead of the protobuf bytes (MQTT is always JSON).",
+      description:
+        "The kafka, kinesis, redis and zmq producers send each record as Tesla's JSON of its protobuf message instead of the protobuf bytes (MQTT is always JSON).",
       'x-origin': 'tesla',
     },
     logger: teslaBlock("Tesla's logger producer settings; this server's logger producer has none"),
@@ -324,7 +332,8 @@ export const configSchema = {
           maxLength: 80,
           pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$',
           'x-allowed': 'a string of 1 to 80 characters, no control characters',
-          description: 'MQTT client id. Default fleet-telemetry-<hostname>-<8 hex digits of a hash of the config file\'s folder, host and port>: the same across restarts of one installation, different for two instances on one host.',
+          description:
+            "MQTT client id. Default fleet-telemetry-<hostname>-<8 hex digits of a hash of the config file's folder, host and port>: the same across restarts of one installation, different for two instances on one host.",
           'x-origin': 'tesla',
         },
         status_topic: {
@@ -384,7 +393,13 @@ export const configSchema = {
             },
           },
         },
-        connect_timeout_ms: { type: 'integer', minimum: 1, default: 30000, description: 'Deadline of one connection attempt to the broker.', 'x-origin': 'tesla' },
+        connect_timeout_ms: {
+          type: 'integer',
+          minimum: 1,
+          default: 30000,
+          description: 'Deadline of one connection attempt to the broker.',
+          'x-origin': 'tesla',
+        },
         publish_timeout_ms: {
           type: 'integer',
           minimum: 1,
@@ -404,12 +419,19 @@ export const configSchema = {
             'instead of every record timing out; the publishes taken on at once shrink meanwhile. Set it to publish_timeout_ms for a fixed deadline.',
           'x-origin': 'project',
         },
-        disconnect_timeout_ms: { type: 'integer', minimum: 0, default: 250, description: 'Time given to in-flight publishes at shutdown.', 'x-origin': 'tesla' },
+        disconnect_timeout_ms: {
+          type: 'integer',
+          minimum: 0,
+          default: 250,
+          description: 'Time given to in-flight publishes at shutdown.',
+          'x-origin': 'tesla',
+        },
         connect_retry_interval_ms: {
           type: 'integer',
           minimum: 1,
           default: 10000,
-          description: "Longest wait between connection attempts (Tesla's meaning): after a loss the first retry comes within a second, then waits double, with ±20% jitter, up to this.",
+          description:
+            "Longest wait between connection attempts (Tesla's meaning): after a loss the first retry comes within a second, then waits double, with ±20% jitter, up to this.",
           'x-origin': 'tesla',
         },
         keep_alive_seconds: { type: 'integer', minimum: 0, default: 30, description: 'MQTT keep-alive interval; 0 turns it off.', 'x-origin': 'tesla' },
@@ -426,7 +448,8 @@ export const configSchema = {
           type: 'integer',
           minimum: 1,
           default: 60000,
-          description: 'A further cap on the wait between connection attempts, from earlier versions of this server; the smaller of it and connect_retry_interval_ms applies.',
+          description:
+            'A further cap on the wait between connection attempts, from earlier versions of this server; the smaller of it and connect_retry_interval_ms applies.',
           'x-origin': 'project',
         },
         tls: {
@@ -436,10 +459,20 @@ export const configSchema = {
           description: 'TLS to the broker (with an mqtts:// broker URL).',
           'x-origin': 'project',
           properties: {
-            ca_file: { type: 'string', minLength: 1, description: "CA certificates (PEM) the broker's certificate must chain to; default the system store.", 'x-origin': 'project' },
+            ca_file: {
+              type: 'string',
+              minLength: 1,
+              description: "CA certificates (PEM) the broker's certificate must chain to; default the system store.",
+              'x-origin': 'project',
+            },
             cert_file: { type: 'string', minLength: 1, description: 'Client certificate (PEM) for brokers that require one.', 'x-origin': 'project' },
             key_file: { type: 'string', minLength: 1, description: 'Private key (PEM) of cert_file.', 'x-origin': 'project' },
-            server_name: { type: 'string', minLength: 1, description: "Name the broker's certificate must cover; default the broker host.", 'x-origin': 'project' },
+            server_name: {
+              type: 'string',
+              minLength: 1,
+              description: "Name the broker's certificate must cover; default the broker host.",
+              'x-origin': 'project',
+            },
             pin_sha256: {
               type: 'string',
               pattern: '^(sha256/)?[A-Za-z0-9+/]{43}=$',
@@ -479,7 +512,7 @@ export const configSchema = {
           maximum: 86400000,
           default: 60000,
           description:
-            'After a start or a broker reconnect, a vehicle left online (retained) by this server\'s earlier run that has not connected within this long is published offline. An online of another server whose status turned offline (its Last Will) is corrected at once.',
+            "After a start or a broker reconnect, a vehicle left online (retained) by this server's earlier run that has not connected within this long is published offline. An online of another server whose status turned offline (its Last Will) is corrected at once.",
           'x-origin': 'project',
         },
       },
@@ -499,7 +532,7 @@ export const configSchema = {
           'x-origin': 'project',
         },
         public_key_port: port(
-          'HTTPS port of the public key page: GET /.well-known/appspecific/com.tesla.3p.public-key.pem answers the public key of tesla.private_key, with the vehicle listener\'s certificate and no client certificate asked; anything else is 404. Tesla fetches it on 443 of the application\'s domain: forward that to this port. Absent: no page.',
+          "HTTPS port of the public key page: GET /.well-known/appspecific/com.tesla.3p.public-key.pem answers the public key of tesla.private_key, with the vehicle listener's certificate and no client certificate asked; anything else is 404. Tesla fetches it on 443 of the application's domain: forward that to this port. Absent: no page.",
           'project',
         ),
       },
@@ -508,7 +541,8 @@ export const configSchema = {
       type: 'integer',
       minimum: 1,
       default: 20000,
-      description: 'Records being published at once, server-wide; at the bound the server stops reading from vehicle sockets until some settle (backpressure, not buffering).',
+      description:
+        'Records being published at once, server-wide; at the bound the server stops reading from vehicle sockets until some settle (backpressure, not buffering).',
       'x-origin': 'project',
     },
     workers: {
@@ -528,8 +562,8 @@ export const configSchema = {
         'from that vehicle until its records settle (it is slowed, never refused; no frame is dropped). Sized so one vehicle holds only a small ' +
         'share of what the broker can acknowledge within mqtt.publish_timeout_ms: a V record of 50 fields is 50 publishes, so 64 records are ' +
         'about 3,200 publishes, a few percent of the tens of thousands a second a stock broker acknowledges; a vehicle that pipelines as fast ' +
-        'as it can then cannot fill the window and make other vehicles\' publishes time out. Raise it for few vehicles on a high-latency link to the broker. ' +
-        'The MQTT producer bounds each vehicle\'s fields in flight too, by what the broker acknowledges in its base time plus 4 % of mqtt.publish_timeout_ms.',
+        "as it can then cannot fill the window and make other vehicles' publishes time out. Raise it for few vehicles on a high-latency link to the broker. " +
+        "The MQTT producer bounds each vehicle's fields in flight too, by what the broker acknowledges in its base time plus 4 % of mqtt.publish_timeout_ms.",
       'x-origin': 'project',
     },
     producers: {

@@ -93,7 +93,12 @@ function countsJson(s: RecordTypeStats): CountsJson {
     gave_up: c.gaveUp,
     dropped: c.dropped,
     pending: pendingOf(c),
-    latency_ms: { p50: ms(s.latency.quantile(0.5)), p99: ms(s.latency.quantile(0.99)), max: ms(s.latency.count ? s.latency.maxMs : undefined), mean: ms(s.latency.meanMs) },
+    latency_ms: {
+      p50: ms(s.latency.quantile(0.5)),
+      p99: ms(s.latency.quantile(0.99)),
+      max: ms(s.latency.count ? s.latency.maxMs : undefined),
+      mean: ms(s.latency.meanMs),
+    },
   };
 }
 
@@ -178,9 +183,7 @@ export class Fleet {
     const duration = this.opts.durationMs;
     await until(
       () =>
-        this.finishing ||
-        this.vehicles.every((v) => v.finished || !v.generating) ||
-        (duration !== undefined && performance.now() - this.startedAt >= duration),
+        this.finishing || this.vehicles.every((v) => v.finished || !v.generating) || (duration !== undefined && performance.now() - this.startedAt >= duration),
     );
     for (const v of this.vehicles) v.stopGenerating();
     this.draining = true;
@@ -234,7 +237,7 @@ export class Fleet {
       ok: summaryOk(stats),
       url: this.opts.url,
       vehicles: this.vehicles.length,
-      duration_s: Math.round((this.startedAt ? end - this.startedAt : 0)) / 1000,
+      duration_s: Math.round(this.startedAt ? end - this.startedAt : 0) / 1000,
       totals: countsJson(stats.total()),
       by_record_type: byType,
       connections: {

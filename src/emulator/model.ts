@@ -204,7 +204,7 @@ export class CarModel {
     const turn = r() < 0.1 ? (r() < 0.5 ? 90 : -90) : (r() - 0.5) * 20;
     s.headingDeg = (s.headingDeg + turn + 360) % 360;
     // v·ω over the step, capped well below harsh cornering: the emulator's events are on demand.
-    const lateral = ((s.speedMph * MPS_PER_MPH * turn * Math.PI) / 180 / dt);
+    const lateral = (s.speedMph * MPS_PER_MPH * turn * Math.PI) / 180 / dt;
     s.lateralAccelMps2 = Math.max(-2, Math.min(2, lateral));
     const h = (s.headingDeg * Math.PI) / 180;
     s.latitude += (miles * Math.cos(h)) / MILES_PER_DEG_LAT;

@@ -24,7 +24,13 @@ export interface RecordFactoryOptions {
 }
 
 // Alert and error names in the style vehicles use; invented for the emulator.
-const ALERTS = ['CP_a043_chargePortLatchFault', 'BMS_a066_packCoolingDegraded', 'VCFRONT_a180_lowVoltageBattery', 'UI_a012_tirePressureLow', 'DI_a175_motorTempHigh'];
+const ALERTS = [
+  'CP_a043_chargePortLatchFault',
+  'BMS_a066_packCoolingDegraded',
+  'VCFRONT_a180_lowVoltageBattery',
+  'UI_a012_tirePressureLow',
+  'DI_a175_motorTempHigh',
+];
 const ERRORS = [
   { name: 'can_bus_timeout', body: 'no frames from ECU for 500 ms', tags: { bus: 'CH', ecu: 'VCFRONT' } },
   { name: 'telemetry_buffer_full', body: 'dropped oldest samples', tags: { buffer: 'V' } },
@@ -106,8 +112,6 @@ export class RecordFactory {
   errors(nowMs: number): Uint8Array {
     const t = RecordFactory.schema().errors;
     const e = ERRORS[Math.floor(this.rnd() * ERRORS.length)];
-    return t
-      .encode(t.fromObject({ errors: [{ ...e, created_at: timestamp(nowMs) }], created_at: timestamp(nowMs), vin: this.opts.vin }))
-      .finish();
+    return t.encode(t.fromObject({ errors: [{ ...e, created_at: timestamp(nowMs) }], created_at: timestamp(nowMs), vin: this.opts.vin })).finish();
   }
 }

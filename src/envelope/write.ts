@@ -9,14 +9,7 @@ function bytesOf(v: string | Uint8Array | undefined): Uint8Array {
   return typeof v === 'string' ? utf8.encode(v) : v;
 }
 
-function envelope(
-  b: Builder,
-  txid: Uint8Array,
-  topic: Uint8Array,
-  messageType: number,
-  message: number,
-  messageId?: Uint8Array,
-): Uint8Array {
+function envelope(b: Builder, txid: Uint8Array, topic: Uint8Array, messageType: number, message: number, messageId?: Uint8Array): Uint8Array {
   const txidOff = b.createByteVector(txid);
   const topicOff = b.createByteVector(topic);
   const idOff = messageId && messageId.length ? b.createByteVector(messageId) : 0;

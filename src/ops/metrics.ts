@@ -98,74 +98,171 @@ export class ServerMetrics implements ServerEvents {
     collectDefaultMetrics({ register: this.registry, prefix: P });
 
     const frames = this.frames;
-    this.counter('frames_received_total', 'Frames from vehicles by record type and outcome, counted once each frame is answered (or left unanswered).', ['record_type', 'outcome'], function* () {
-      for (let t = 0; t < RECORD_TYPE_LABELS.length; t++) {
-        for (let o = 0; o < NO; o++) {
-          const v = frames[t * NO + o];
-          if (v) yield [{ record_type: RECORD_TYPE_LABELS[t], outcome: FRAME_OUTCOMES[o] }, v];
+    this.counter(
+      'frames_received_total',
+      'Frames from vehicles by record type and outcome, counted once each frame is answered (or left unanswered).',
+      ['record_type', 'outcome'],
+      function* () {
+        for (let t = 0; t < RECORD_TYPE_LABELS.length; t++) {
+          for (let o = 0; o < NO; o++) {
+            const v = frames[t * NO + o];
+            if (v) yield [{ record_type: RECORD_TYPE_LABELS[t], outcome: FRAME_OUTCOMES[o] }, v];
+          }
         }
-      }
-    });
+      },
+    );
     const fields = this.fields;
-    this.counter('fields_published_total', 'Fields of acked records by record type: datums of V records, one per record otherwise.', ['record_type'], function* () {
-      for (let t = 0; t < RECORD_TYPE_LABELS.length; t++) if (fields[t]) yield [{ record_type: RECORD_TYPE_LABELS[t] }, fields[t]];
-    });
+    this.counter(
+      'fields_published_total',
+      'Fields of acked records by record type: datums of V records, one per record otherwise.',
+      ['record_type'],
+      function* () {
+        for (let t = 0; t < RECORD_TYPE_LABELS.length; t++) if (fields[t]) yield [{ record_type: RECORD_TYPE_LABELS[t] }, fields[t]];
+      },
+    );
     const one = (v: () => number) => () => [[{}, v()] as Row];
-    this.counter('received_bytes_total', 'Bytes of every frame received from vehicles.', [], one(() => this.bytes));
-    this.counter('rate_limit_waits_total', 'Times a connection had to wait for the rate-limit window before its next frame (frames are delayed, never dropped).', [], one(() => this.rateLimitWaits));
-    this.counter('sender_mismatch_frames_total', 'Frames whose sender_id names another vehicle than the certificate (the certificate VIN is used).', [], one(() => this.senderMismatches));
-    this.counter('resends_joined_total', 'Resent frames that joined their original, still being published, instead of publishing every field again (answered when it settles).', [], one(() => this.resendsJoined));
+    this.counter(
+      'received_bytes_total',
+      'Bytes of every frame received from vehicles.',
+      [],
+      one(() => this.bytes),
+    );
+    this.counter(
+      'rate_limit_waits_total',
+      'Times a connection had to wait for the rate-limit window before its next frame (frames are delayed, never dropped).',
+      [],
+      one(() => this.rateLimitWaits),
+    );
+    this.counter(
+      'sender_mismatch_frames_total',
+      'Frames whose sender_id names another vehicle than the certificate (the certificate VIN is used).',
+      [],
+      one(() => this.senderMismatches),
+    );
+    this.counter(
+      'resends_joined_total',
+      'Resent frames that joined their original, still being published, instead of publishing every field again (answered when it settles).',
+      [],
+      one(() => this.resendsJoined),
+    );
     const handshakes = this.handshakeFailures;
-    this.counter('tls_handshake_failures_total', 'Vehicle TLS handshakes that failed, by reason (no_certificate, untrusted, expired, protocol_version, closed_early, …).', ['reason'], function* () {
-      for (const [reason, v] of handshakes) yield [{ reason }, v];
-    });
+    this.counter(
+      'tls_handshake_failures_total',
+      'Vehicle TLS handshakes that failed, by reason (no_certificate, untrusted, expired, protocol_version, closed_early, …).',
+      ['reason'],
+      function* () {
+        for (const [reason, v] of handshakes) yield [{ reason }, v];
+      },
+    );
     const waits = this.admissionWaits;
-    this.counter('admission_waits_total', 'Times a connection stopped reading to wait for admission: at its own bound of records in flight (bound="vehicle"), or while the server or a producer had no room (bound="server"). Frames wait, never dropped.', ['bound'], function* () {
-      for (const bound of ['vehicle', 'server'] as const) yield [{ bound }, waits[bound]];
-    });
+    this.counter(
+      'admission_waits_total',
+      'Times a connection stopped reading to wait for admission: at its own bound of records in flight (bound="vehicle"), or while the server or a producer had no room (bound="server"). Frames wait, never dropped.',
+      ['bound'],
+      function* () {
+        for (const bound of ['vehicle', 'server'] as const) yield [{ bound }, waits[bound]];
+      },
+    );
     const suppressed = this.logsSuppressed;
-    this.counter('log_lines_suppressed_total', 'Log lines about vehicles left out by the log limits, by event (the counters of frames keep the exact numbers).', ['event'], function* () {
-      for (const [event, n] of suppressed) yield [{ event }, n];
-    });
-    this.counter('vehicle_connections_total', 'Vehicle connections accepted (after mTLS and the WebSocket upgrade).', [], one(() => this.connections));
+    this.counter(
+      'log_lines_suppressed_total',
+      'Log lines about vehicles left out by the log limits, by event (the counters of frames keep the exact numbers).',
+      ['event'],
+      function* () {
+        for (const [event, n] of suppressed) yield [{ event }, n];
+      },
+    );
+    this.counter(
+      'vehicle_connections_total',
+      'Vehicle connections accepted (after mTLS and the WebSocket upgrade).',
+      [],
+      one(() => this.connections),
+    );
     vehiclesConnectedGauge(this.registry, () => distinctVins(this.sessions));
-    this.gauge('vehicle_connections_open', 'Vehicle connections open now (a vehicle whose old connection lingers has two).', [], one(() => this.sessions.size));
+    this.gauge(
+      'vehicle_connections_open',
+      'Vehicle connections open now (a vehicle whose old connection lingers has two).',
+      [],
+      one(() => this.sessions.size),
+    );
     this.counter(
       'older_connections_closed_total',
       'Older connections of a vehicle closed after presence.close_older_after_ms, once a newer connection of it handled a frame (a reconnect whose old connection lingered).',
       [],
       one(() => this.olderClosed),
     );
-    this.gauge('records_in_flight', 'Records handed to producers and not yet settled.', [], one(() => this.inFlight));
+    this.gauge(
+      'records_in_flight',
+      'Records handed to producers and not yet settled.',
+      [],
+      one(() => this.inFlight),
+    );
 
-    this.publish = this.histogram('publish_duration_seconds', 'Time from handing a record to its producers until every one took it (MQTT: every publish acknowledged by the broker).');
-    this.ack = this.histogram('ack_duration_seconds', "Time from a frame's arrival until its ack was sent, waiting behind the rate limit or the in-flight bound included.");
+    this.publish = this.histogram(
+      'publish_duration_seconds',
+      'Time from handing a record to its producers until every one took it (MQTT: every publish acknowledged by the broker).',
+    );
+    this.ack = this.histogram(
+      'ack_duration_seconds',
+      "Time from a frame's arrival until its ack was sent, waiting behind the rate limit or the in-flight bound included.",
+    );
 
     const failures = this.failures;
-    this.counter('producer_failures_total', 'Records a producer did not take (the frame goes unacked and the vehicle resends), by producer and reason.', ['producer', 'reason'], function* () {
-      for (const [producer, byReason] of failures) for (const [reason, v] of byReason) yield [{ producer, reason }, v];
-    });
+    this.counter(
+      'producer_failures_total',
+      'Records a producer did not take (the frame goes unacked and the vehicle resends), by producer and reason.',
+      ['producer', 'reason'],
+      function* () {
+        for (const [producer, byReason] of failures) for (const [reason, v] of byReason) yield [{ producer, reason }, v];
+      },
+    );
     const producers = this.producers;
-    this.gauge('producer_ready', 'Whether a producer can take records now (1) or not (0).', ['producer'], function* () {
-      for (const [producer, p] of producers) yield [{ producer }, p.ready?.() === false ? 0 : 1];
-    }, 'min');
+    this.gauge(
+      'producer_ready',
+      'Whether a producer can take records now (1) or not (0).',
+      ['producer'],
+      function* () {
+        for (const [producer, p] of producers) yield [{ producer }, p.ready?.() === false ? 0 : 1];
+      },
+      'min',
+    );
     const links = function* (value: (l: MqttLink) => number): Generator<Row> {
       for (const [producer, p] of producers) {
         const link = (p as { link?: unknown }).link;
         if (link instanceof MqttLink) yield [{ producer }, value(link)];
       }
     };
-    this.gauge('broker_connected', 'Whether the MQTT producer is connected to its broker (1) or not (0).', ['producer'], () => links((l) => (l.connected ? 1 : 0)), 'min');
-    this.counter('broker_reconnects_total', 'Connection attempts to the MQTT broker after the first one (after a loss or a failed attempt).', ['producer'], () => links((l) => l.reconnects));
+    this.gauge(
+      'broker_connected',
+      'Whether the MQTT producer is connected to its broker (1) or not (0).',
+      ['producer'],
+      () => links((l) => (l.connected ? 1 : 0)),
+      'min',
+    );
+    this.counter(
+      'broker_reconnects_total',
+      'Connection attempts to the MQTT broker after the first one (after a loss or a failed attempt).',
+      ['producer'],
+      () => links((l) => l.reconnects),
+    );
     this.gauge('broker_publishes_in_flight', 'MQTT publishes sent and not yet acknowledged by the broker.', ['producer'], () => links((l) => l.inFlight()));
-    this.gauge('broker_admission_window', 'Publishes the MQTT producer takes on at once: grows while the broker keeps up, halves when its acknowledgements slow down.', ['producer'], () =>
-      links((l) => l.admissionLimit().limit),
+    this.gauge(
+      'broker_admission_window',
+      'Publishes the MQTT producer takes on at once: grows while the broker keeps up, halves when its acknowledgements slow down.',
+      ['producer'],
+      () => links((l) => l.admissionLimit().limit),
     );
-    this.gauge('broker_publish_deadline_seconds', "A record's deadline now: publish_timeout_ms, longer while the broker is slower (up to publish_timeout_max_ms).", ['producer'], () =>
-      links((l) => l.admissionLimit().deadlineMs / 1000),
+    this.gauge(
+      'broker_publish_deadline_seconds',
+      "A record's deadline now: publish_timeout_ms, longer while the broker is slower (up to publish_timeout_max_ms).",
+      ['producer'],
+      () => links((l) => l.admissionLimit().deadlineMs / 1000),
     );
-    this.counter('broker_records_overdue_total', 'Records answered "not yet" at their deadline while their publishes stayed in flight (a late acknowledgement completes them; a resend is answered by them).', ['producer'], () =>
-      links((l) => l.overdue()),
+    this.counter(
+      'broker_records_overdue_total',
+      'Records answered "not yet" at their deadline while their publishes stayed in flight (a late acknowledgement completes them; a resend is answered by them).',
+      ['producer'],
+      () => links((l) => l.overdue()),
     );
 
     // Tesla-compatible producers (kafka, kinesis, redis, zmq): one set of series, by producer.
@@ -176,16 +273,39 @@ export class ServerMetrics implements ServerEvents {
       tallied(function* (producer, p) {
         for (const [record_type, v] of pick(p)) yield [{ producer, record_type }, v];
       });
-    this.counter('dispatch_sent_total', 'Messages a Tesla-compatible producer had confirmed (redis: PUBLISH answered; zmq: taken by the socket), by producer and record type.', ['producer', 'record_type'], byType((p) => p.tally.sent));
-    this.counter('dispatch_sent_bytes_total', 'Bytes of the values of those messages, by producer and record type.', ['producer', 'record_type'], byType((p) => p.tally.sentBytes));
+    this.counter(
+      'dispatch_sent_total',
+      'Messages a Tesla-compatible producer had confirmed (redis: PUBLISH answered; zmq: taken by the socket), by producer and record type.',
+      ['producer', 'record_type'],
+      byType((p) => p.tally.sent),
+    );
+    this.counter(
+      'dispatch_sent_bytes_total',
+      'Bytes of the values of those messages, by producer and record type.',
+      ['producer', 'record_type'],
+      byType((p) => p.tally.sentBytes),
+    );
     this.counter('dispatch_failures_total', 'Records a Tesla-compatible producer did not take, by producer and reason.', ['producer', 'reason'], () =>
       tallied(function* (producer, p) {
         for (const [reason, v] of p.tally.failed) yield [{ producer, reason }, v];
       }),
     );
-    this.gauge('dispatch_in_flight', 'Records handed to a Tesla-compatible producer and not answered yet.', ['producer'], () => tallied((producer, p) => [[{ producer }, p.tally.inFlight]]));
-    this.gauge('dispatch_connected', 'Whether a Tesla-compatible producer can reach its server now (1) or not (0); zmq: its socket is bound.', ['producer'], () => tallied((producer, p) => [[{ producer }, p.connected() ? 1 : 0]]), 'min');
-    this.counter('dispatch_reconnects_total', 'Connection attempts of a Tesla-compatible producer after its first one (after a loss or a failed attempt).', ['producer'], () => tallied((producer, p) => [[{ producer }, p.tally.reconnects]]));
+    this.gauge('dispatch_in_flight', 'Records handed to a Tesla-compatible producer and not answered yet.', ['producer'], () =>
+      tallied((producer, p) => [[{ producer }, p.tally.inFlight]]),
+    );
+    this.gauge(
+      'dispatch_connected',
+      'Whether a Tesla-compatible producer can reach its server now (1) or not (0); zmq: its socket is bound.',
+      ['producer'],
+      () => tallied((producer, p) => [[{ producer }, p.connected() ? 1 : 0]]),
+      'min',
+    );
+    this.counter(
+      'dispatch_reconnects_total',
+      'Connection attempts of a Tesla-compatible producer after its first one (after a loss or a failed attempt).',
+      ['producer'],
+      () => tallied((producer, p) => [[{ producer }, p.tally.reconnects]]),
+    );
 
     if (this.tracked.size) {
       const per = (pick: (t: VinTotals & { connected: number }) => number) =>
@@ -193,10 +313,31 @@ export class ServerMetrics implements ServerEvents {
           for (const [vin, t] of this.trackedTotals()) yield [{ vin }, pick(t)];
         }.bind(this);
       const which = 'a VIN listed in vins_signal_tracking_enabled';
-      this.counter('tracked_vehicle_frames_received_total', `Frames received from ${which}.`, ['vin'], per((t) => t.frames));
-      this.counter('tracked_vehicle_fields_published_total', `Fields acked for ${which}.`, ['vin'], per((t) => t.fields));
-      this.gauge('tracked_vehicle_connected', `Connections open now for ${which}.`, ['vin'], per((t) => t.connected));
-      this.gauge('tracked_vehicle_last_frame_timestamp_seconds', `Unix time of the last frame from ${which} (0: none yet).`, ['vin'], per((t) => t.lastFrameAt / 1000), 'max');
+      this.counter(
+        'tracked_vehicle_frames_received_total',
+        `Frames received from ${which}.`,
+        ['vin'],
+        per((t) => t.frames),
+      );
+      this.counter(
+        'tracked_vehicle_fields_published_total',
+        `Fields acked for ${which}.`,
+        ['vin'],
+        per((t) => t.fields),
+      );
+      this.gauge(
+        'tracked_vehicle_connected',
+        `Connections open now for ${which}.`,
+        ['vin'],
+        per((t) => t.connected),
+      );
+      this.gauge(
+        'tracked_vehicle_last_frame_timestamp_seconds',
+        `Unix time of the last frame from ${which} (0: none yet).`,
+        ['vin'],
+        per((t) => t.lastFrameAt / 1000),
+        'max',
+      );
     }
   }
 
@@ -256,7 +397,14 @@ export class ServerMetrics implements ServerEvents {
 
   /** The counters behind the fleet view's health figures. */
   fleetTotals(): FleetTotals {
-    const t: FleetTotals = { frames_acked_total: 0, frames_unanswered_total: 0, frames_error_total: 0, fields_total: 0, records_in_flight: this.inFlight, broker_connected: null };
+    const t: FleetTotals = {
+      frames_acked_total: 0,
+      frames_unanswered_total: 0,
+      frames_error_total: 0,
+      fields_total: 0,
+      records_in_flight: this.inFlight,
+      broker_connected: null,
+    };
     for (let i = 0; i < this.frames.length; i++) {
       const outcome = FRAME_OUTCOMES[i % NO];
       if (outcome === 'unacked') t.frames_unanswered_total += this.frames[i];

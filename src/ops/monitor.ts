@@ -36,7 +36,14 @@ const json = (res: ServerResponse, head: boolean, status: number, v: unknown) =>
  * Plain HTTP apart from the vehicle port: /metrics for Prometheus, /livez and /readyz for the
  * load balancer or orchestrator, /vehicles for people. Bind it to a private address.
  */
-export async function startMonitor(opts: { host: string; port: number; metrics: MonitorSource; logger: Logger; fleet?: FleetSource; access?: FleetAccess }): Promise<MonitorServer> {
+export async function startMonitor(opts: {
+  host: string;
+  port: number;
+  metrics: MonitorSource;
+  logger: Logger;
+  fleet?: FleetSource;
+  access?: FleetAccess;
+}): Promise<MonitorServer> {
   const { metrics, logger, fleet } = opts;
   // Without a rule given, the safe one: open on loopback only.
   const access = opts.access ?? fleetAccess(opts.host, { public: false });

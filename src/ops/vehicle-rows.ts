@@ -14,7 +14,11 @@ export function oneRowPerVehicle<V extends VehicleView & { worker?: number }>(vi
       continue;
     }
     const newer = v.connected_since > had.connected_since ? v : had;
-    const last = [had.last_frame_at, v.last_frame_at].filter((x): x is string => x !== null).sort().pop() ?? null;
+    const last =
+      [had.last_frame_at, v.last_frame_at]
+        .filter((x): x is string => x !== null)
+        .sort()
+        .pop() ?? null;
     byVin.set(v.vin, {
       ...newer,
       connected_since: v.connected_since < had.connected_since ? v.connected_since : had.connected_since,

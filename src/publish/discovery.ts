@@ -67,14 +67,21 @@ const VIN_MODELS: Record<string, string> = { S: 'Model S', '3': 'Model 3', X: 'M
 /** "CarTypeModel3" → "Model 3"; from the VIN's fourth character otherwise. */
 function modelOf(vin: string, carType?: string): string | undefined {
   if (carType && /^CarType[A-Z]/.test(carType) && carType !== 'CarTypeUnknown') {
-    return carType.slice(7).replace(/^Model(\w)$/, 'Model $1').replace('SemiTruck', 'Semi');
+    return carType
+      .slice(7)
+      .replace(/^Model(\w)$/, 'Model $1')
+      .replace('SemiTruck', 'Semi');
   }
   return vin.length === 17 ? VIN_MODELS[vin[3]] : undefined;
 }
 
 /** "ACChargingPower" → "AC charging power": the words of a name the table does not know. */
 function entityName(field: string): string {
-  const words = field.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').replace(/_/g, ' ').split(' ');
+  const words = field
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .replace(/_/g, ' ')
+    .split(' ');
   return words.map((w, i) => (i > 0 && /^[A-Z][a-z]+$/.test(w) ? w.toLowerCase() : w)).join(' ');
 }
 
@@ -126,8 +133,7 @@ const templates = {
     const dict = [...m].map(([k, v]) => `${q(k)}: ${q(v)}`).join(', ');
     return `${head(f)}{% set m = {${dict}} %}{{ m[v] if v is string and v in m else None }}`;
   },
-  member: (f: 'value' | 'raw', member: string) =>
-    `${head(f)}{{ (${q('ON')} if v[${q(member)}] is sameas true else ${q('OFF')}) if v is mapping else None }}`,
+  member: (f: 'value' | 'raw', member: string) => `${head(f)}{{ (${q('ON')} if v[${q(member)}] is sameas true else ${q('OFF')}) if v is mapping else None }}`,
   attributes: (f: 'value' | 'raw') => `${head(f)}{{ v | tojson }}`,
   /** The vehicle's presence (`{"online": …}`): ON while any connection of it is open. */
   presence: () => `{{ ${q('ON')} if value_json.online is sameas true else (${q('OFF')} if value_json.online is sameas false else None) }}`,
@@ -209,7 +215,14 @@ export function fieldConfigs(o: DiscoveryOptions, vin: string, field: string, sh
       return [publish(o, 'binary_sensor', vin, objectId, { ...c, ...off(rule.disabled) })];
     }
     case 'text':
-      return [publish(o, 'sensor', vin, objectId, { ...base(objectId, fieldEntityName(field)), state_topic: stateTopic, value_template: templates.text(f), ...off(rule.disabled) })];
+      return [
+        publish(o, 'sensor', vin, objectId, {
+          ...base(objectId, fieldEntityName(field)),
+          state_topic: stateTopic,
+          value_template: templates.text(f),
+          ...off(rule.disabled),
+        }),
+      ];
     case 'members': {
       const members = shape.members && shape.members.length > 0 ? shape.members : messageMembers(rule.type);
       return members.map((m) => {
@@ -219,7 +232,12 @@ export function fieldConfigs(o: DiscoveryOptions, vin: string, field: string, sh
       });
     }
     case 'device_tracker': {
-      const c = { ...base(objectId, fieldEntityName(field)), json_attributes_topic: stateTopic, json_attributes_template: templates.attributes(f), source_type: 'gps' };
+      const c = {
+        ...base(objectId, fieldEntityName(field)),
+        json_attributes_topic: stateTopic,
+        json_attributes_template: templates.attributes(f),
+        source_type: 'gps',
+      };
       return [publish(o, 'device_tracker', vin, objectId, { ...c, ...off(rule.disabled) })];
     }
   }

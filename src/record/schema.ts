@@ -8,13 +8,7 @@ import Long from 'long';
 protobuf.util.Long = Long;
 protobuf.configure();
 
-const PROTO_FILES = [
-  'vehicle_data.proto',
-  'vehicle_alert.proto',
-  'vehicle_error.proto',
-  'vehicle_connectivity.proto',
-  'vehicle_metric.proto',
-];
+const PROTO_FILES = ['vehicle_data.proto', 'vehicle_alert.proto', 'vehicle_error.proto', 'vehicle_connectivity.proto', 'vehicle_metric.proto'];
 
 /** protos/ ships beside dist/ in the package; tests run from build/, so look upward for it. */
 export function protosDir(): string {

@@ -66,10 +66,7 @@ function buildKinds(): Map<number, Kind> {
     } else if (field.resolvedType) {
       const t = field.resolvedType;
       const fields = new Map<number, SubField>();
-      const ordered =
-        t.name === 'Doors'
-          ? [...t.fieldsArray].sort((a, b) => DOOR_ORDER.indexOf(a.name) - DOOR_ORDER.indexOf(b.name))
-          : t.fieldsArray;
+      const ordered = t.name === 'Doors' ? [...t.fieldsArray].sort((a, b) => DOOR_ORDER.indexOf(a.name) - DOOR_ORDER.indexOf(b.name)) : t.fieldsArray;
       for (const f of ordered) fields.set(f.id, { name: f.name, type: f.type as SubField['type'] });
       let render: (v: Map<number, unknown>) => string;
       switch (t.name) {

@@ -89,7 +89,12 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
   let monitor: MonitorServer | undefined;
   if (monitoringPort !== undefined) {
     // The fleet view over every worker: each answers the rows changed since its cursor.
-    const view = new MergedFleet((what, arg) => pool.ask(what, arg), () => pool.readiness(), n, config.monitoring.fleet_view.max_vehicles);
+    const view = new MergedFleet(
+      (what, arg) => pool.ask(what, arg),
+      () => pool.readiness(),
+      n,
+      config.monitoring.fleet_view.max_vehicles,
+    );
     const allowed = fleetAccessFromConfig(config);
     if (!allowed.ok) await unwind(new StartError(allowed.message, { code: allowed.code, cause: allowed.cause }));
     const access = allowed.ok ? allowed.access : undefined;
@@ -97,11 +102,16 @@ export async function startPrimary(config: Config, logger: Logger, n: number): P
       unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort)),
     );
     undo.push(() => monitor!.close());
-    logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/ fleet page, /metrics, /livez, /readyz, /vehicles, /api)`);
+    logger.info(
+      { event: 'monitoring_listening', host: monitor.host, port: monitor.port },
+      `monitoring listening on ${monitor.host}:${monitor.port} (/ fleet page, /metrics, /livez, /readyz, /vehicles, /api)`,
+    );
   }
   let status: StatusServer | undefined;
   if (config.status_port !== undefined) {
-    status = await startStatusServer({ host: config.host, port: config.status_port, readiness: () => pool.readiness(), stopping: () => stopping }).catch(unwind);
+    status = await startStatusServer({ host: config.host, port: config.status_port, readiness: () => pool.readiness(), stopping: () => stopping }).catch(
+      unwind,
+    );
     undo.push(() => status!.close());
   }
 
@@ -162,7 +172,8 @@ class WorkerPool implements MonitorSource {
       { publish: (vin, p) => this.publishPresence(vin, p), closeIfIdle: (key, since) => this.closeIfIdle(key, since) },
       {
         graceMs: config.presence.close_older_after_ms,
-        onPublishFailed: (vin, err) => logger.debug({ event: 'presence_not_published', vin, err: (err as Error).message }, 'presence not published; tried again'),
+        onPublishFailed: (vin, err) =>
+          logger.debug({ event: 'presence_not_published', vin, err: (err as Error).message }, 'presence not published; tried again'),
       },
     );
     vehiclesConnectedGauge(this.own, () => this.presence.vehicles);
@@ -193,7 +204,12 @@ class WorkerPool implements MonitorSource {
     const ready = this.slots.filter((s) => s.ready && s.worker?.isConnected());
     if (ready.length === 0) throw new PresenceNotPublished('no worker is serving');
     const s = ready[this.presenceTurn % ready.length];
-    const got = await this.askOne<{ ok: boolean; error?: string; permanent?: boolean }>(s, 'presence', { vin, presence: p }, this.base.mqtt.publish_timeout_ms + ASK_TIMEOUT_MS);
+    const got = await this.askOne<{ ok: boolean; error?: string; permanent?: boolean }>(
+      s,
+      'presence',
+      { vin, presence: p },
+      this.base.mqtt.publish_timeout_ms + ASK_TIMEOUT_MS,
+    );
     if (got?.ok) return;
     this.presenceTurn++;
     const why = got?.error ?? `worker ${s.k} did not answer`;
@@ -249,10 +265,14 @@ class WorkerPool implements MonitorSource {
     return new Promise<number>((resolve, reject) => {
       let failure: string | undefined;
       worker.on('message', (msg: FromWorker) => {
-        if (msg.ft === 'hello') worker.send({ ft: 'start', config: workerConfig(this.base, s.k, this.clientId, this.slots.length), index: s.k } satisfies ToWorker);
+        if (msg.ft === 'hello')
+          worker.send({ ft: 'start', config: workerConfig(this.base, s.k, this.clientId, this.slots.length), index: s.k } satisfies ToWorker);
         else if (msg.ft === 'ready') {
           s.ready = true;
-          this.logger.info({ event: 'worker_started', worker: s.k, pid: worker.process.pid, port: msg.port }, `worker ${s.k} serving (pid ${worker.process.pid})`);
+          this.logger.info(
+            { event: 'worker_started', worker: s.k, pid: worker.process.pid, port: msg.port },
+            `worker ${s.k} serving (pid ${worker.process.pid})`,
+          );
           resolve(msg.port);
         } else if (msg.ft === 'failed') failure = msg.reason;
         else if (msg.ft === 'answer') this.answers.get(msg.id)?.(msg.value);

@@ -87,7 +87,7 @@ export class Dispatcher {
         each.map((r, i) => {
           if (!report) return r;
           const p = producers[i];
-          (pending ??= new Set(producers));
+          pending ??= new Set(producers);
           return r.then(
             () => void pending!.delete(p),
             (err: unknown) => {

@@ -6,7 +6,17 @@ import type { ServerEvents } from './events.js';
 
 /** Why a vehicle's TLS handshake failed, as a metric label and a sentence an operator can act on. */
 export interface HandshakeFailure {
-  reason: 'no_certificate' | 'untrusted' | 'server_refused' | 'expired' | 'not_yet_valid' | 'wrong_purpose' | 'protocol_version' | 'plain_http' | 'closed_early' | 'other';
+  reason:
+    | 'no_certificate'
+    | 'untrusted'
+    | 'server_refused'
+    | 'expired'
+    | 'not_yet_valid'
+    | 'wrong_purpose'
+    | 'protocol_version'
+    | 'plain_http'
+    | 'closed_early'
+    | 'other';
   message: string;
   /** Worth an operator's attention (warn); a connection closed mid-handshake is usually a probe. */
   notable: boolean;
@@ -15,7 +25,8 @@ export interface HandshakeFailure {
 }
 
 /** Alerts a client sends when it does not accept the server's certificate. */
-const REFUSAL_ALERT = /^ERR_SSL_(?:SSLV3_|TLSV1_)?ALERT_(BAD_CERTIFICATE|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|UNKNOWN_CA)$/;
+const REFUSAL_ALERT =
+  /^ERR_SSL_(?:SSLV3_|TLSV1_)?ALERT_(BAD_CERTIFICATE|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|UNKNOWN_CA)$/;
 
 const UNTRUSTED = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -27,7 +38,6 @@ const UNTRUSTED = new Set([
   'CERT_SIGNATURE_FAILURE',
   'CERT_CHAIN_TOO_LONG',
 ]);
-
 
 function dn(name: PeerCertificate['issuer'] | undefined): string {
   if (!name) return 'unknown';
@@ -42,7 +52,11 @@ function dn(name: PeerCertificate['issuer'] | undefined): string {
  * Classifies a `tlsClientError`: `err` from Node, `authorizationError` the verification code Node
  * set before it closed the socket, `cert` the client's certificate when it was seen.
  */
-export function classifyHandshakeFailure(err: NodeJS.ErrnoException & { reason?: string }, authorizationError: string | undefined, cert: PeerCertificate | undefined): HandshakeFailure {
+export function classifyHandshakeFailure(
+  err: NodeJS.ErrnoException & { reason?: string },
+  authorizationError: string | undefined,
+  cert: PeerCertificate | undefined,
+): HandshakeFailure {
   const subject = cert?.subject ? ` for ${dn(cert.subject)}` : '';
   if (authorizationError) {
     if (UNTRUSTED.has(authorizationError)) {
@@ -56,22 +70,39 @@ export function classifyHandshakeFailure(err: NodeJS.ErrnoException & { reason?:
       return { reason: 'expired', message: `client certificate${subject} expired${cert?.valid_to ? ` on ${cert.valid_to}` : ''}`, notable: true };
     }
     if (authorizationError === 'CERT_NOT_YET_VALID') {
-      return { reason: 'not_yet_valid', message: `client certificate${subject} not valid before ${cert?.valid_from ?? 'its start date'} (check the clocks)`, notable: true };
+      return {
+        reason: 'not_yet_valid',
+        message: `client certificate${subject} not valid before ${cert?.valid_from ?? 'its start date'} (check the clocks)`,
+        notable: true,
+      };
     }
     if (authorizationError === 'INVALID_PURPOSE') {
-      return { reason: 'wrong_purpose', message: `client certificate${subject} is not for client authentication (its extendedKeyUsage lacks clientAuth)`, notable: true };
+      return {
+        reason: 'wrong_purpose',
+        message: `client certificate${subject} is not for client authentication (its extendedKeyUsage lacks clientAuth)`,
+        notable: true,
+      };
     }
     return { reason: 'other', message: `client certificate${subject} refused: ${authorizationError}`, notable: true };
   }
   const code = err.code ?? '';
   if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return { reason: 'no_certificate', message: 'client sent no certificate', notable: true };
-  if (code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' || code === 'ERR_SSL_NO_PROTOCOLS_AVAILABLE' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' && /version/i.test(err.reason ?? '')) {
+  if (
+    code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' ||
+    code === 'ERR_SSL_NO_PROTOCOLS_AVAILABLE' ||
+    (code === 'ERR_SSL_WRONG_VERSION_NUMBER' && /version/i.test(err.reason ?? ''))
+  ) {
     return { reason: 'protocol_version', message: 'TLS 1.1 or older refused: vehicles must use TLS 1.2 or newer', notable: true };
   }
   if (code === 'ERR_SSL_HTTP_REQUEST') return { reason: 'plain_http', message: 'plain HTTP sent to the TLS port (use https://)', notable: true };
   const alert = REFUSAL_ALERT.exec(code)?.[1].toLowerCase();
   if (alert) {
-    return { reason: 'server_refused', alert, message: `the client refused the server's certificate (alert ${alert}): check the name it connects to and the CA chain it was given`, notable: true };
+    return {
+      reason: 'server_refused',
+      alert,
+      message: `the client refused the server's certificate (alert ${alert}): check the name it connects to and the CA chain it was given`,
+      notable: true,
+    };
   }
   if (code === 'ECONNRESET' || /hang up|ETIMEDOUT/.test(err.message)) {
     return { reason: 'closed_early', message: 'connection closed during the TLS handshake', notable: false };
@@ -91,7 +122,11 @@ export function limitedLog(logger: Logger, events: ServerEvents, opts: { burst?:
   return (level, key, fields, msg) => {
     if (!logger.isLevelEnabled(level)) return;
     const d = limiter.take(key, Date.now());
-    if (d.suppressed) logger.info({ event: 'log_suppressed', suppressed_event: fields.event, key, count: d.suppressed }, `${d.suppressed} ${fields.event} lines left out in the last minute`);
+    if (d.suppressed)
+      logger.info(
+        { event: 'log_suppressed', suppressed_event: fields.event, key, count: d.suppressed },
+        `${d.suppressed} ${fields.event} lines left out in the last minute`,
+      );
     if (d.write) logger[level](fields, msg);
     else events.logSuppressed(fields.event);
   };
@@ -106,7 +141,8 @@ export function limitedLog(logger: Logger, events: ServerEvents, opts: { burst?:
  * the certificate looks the same, and the message says so. Pure.
  */
 export function closedAfterCertificate(stage: 'before_client_finished' | 'before_request'): HandshakeFailure {
-  const when = stage === 'before_client_finished' ? "after the server's certificate, before finishing the handshake" : 'after the handshake without sending any request';
+  const when =
+    stage === 'before_client_finished' ? "after the server's certificate, before finishing the handshake" : 'after the handshake without sending any request';
   return {
     reason: 'server_refused',
     message:

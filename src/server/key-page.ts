@@ -21,7 +21,12 @@ export function appKeyAtStart(config: Config, logger: Logger): AppKey | undefine
 }
 
 /** The public key page when tesla.public_key_port is set, with the vehicle listener's certificate. */
-export async function startKeyPageIfConfigured(config: Config, key: AppKey | undefined, tls: { cert: string; key: string }, logger: Logger): Promise<PublicKeyPage | undefined> {
+export async function startKeyPageIfConfigured(
+  config: Config,
+  key: AppKey | undefined,
+  tls: { cert: string; key: string },
+  logger: Logger,
+): Promise<PublicKeyPage | undefined> {
   const port = config.tesla.public_key_port;
   if (port === undefined || !key) return undefined;
   const page = await startPublicKeyPage({ host: config.host, port, cert: tls.cert, key: tls.key, publicPem: key.publicPem }).catch((err: unknown) => {

@@ -131,7 +131,12 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
   const mode = proxy ? 'proxy' : 'direct';
   /** Refuses an upgrade or /status whose proxied certificate is missing or does not verify. */
   const refuseProxied = (req: IncomingMessage, reason: string): string => {
-    limited('warn', `proxy_cert_refused:${reason.slice(0, 40)}`, { event: 'vehicle_refused', remote: req.socket.remoteAddress, forwarded_for: header(req, 'x-forwarded-for'), reason }, `vehicle refused: ${reason}`);
+    limited(
+      'warn',
+      `proxy_cert_refused:${reason.slice(0, 40)}`,
+      { event: 'vehicle_refused', remote: req.socket.remoteAddress, forwarded_for: header(req, 'x-forwarded-for'), reason },
+      `vehicle refused: ${reason}`,
+    );
     return `client certificate refused: ${reason}\n`;
   };
   listener.on('request', (req, res) => {
@@ -158,7 +163,12 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
     if (!identity.ok) {
       // docs/protocol.md §1.3: a name that would need sanitising could collide with another certificate's VIN.
       const { cn, issuer } = certificateNames(cert);
-      limited('warn', `vehicle_refused:${cn}`, { event: 'vehicle_refused', remote: tlsSocket.remoteAddress, cn, issuer, reason: identity.reason }, 'vehicle certificate refused: its common name is not a safe VIN');
+      limited(
+        'warn',
+        `vehicle_refused:${cn}`,
+        { event: 'vehicle_refused', remote: tlsSocket.remoteAddress, cn, issuer, reason: identity.reason },
+        'vehicle certificate refused: its common name is not a safe VIN',
+      );
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\ncertificate common name is not a valid VIN\n');
       return;
     }
@@ -182,7 +192,15 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       connectionLines(
         'info',
         `vehicle_connected:${vin}`,
-        { event: 'vehicle_connected', vin, connection_id: session.info.connectionId, client_version: session.info.clientVersion, network_interface: session.info.networkInterface, remote, forwarded_for: forwardedFor },
+        {
+          event: 'vehicle_connected',
+          vin,
+          connection_id: session.info.connectionId,
+          client_version: session.info.clientVersion,
+          network_interface: session.info.networkInterface,
+          remote,
+          forwarded_for: forwardedFor,
+        },
         'vehicle connected',
       );
       ws.on('message', (data, isBinary) => {
@@ -193,7 +211,9 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
         session.onMessage(toBuffer(data));
       });
       answerPings(ws);
-      ws.on('error', (err) => limited('info', 'vehicle_socket_error', { event: 'vehicle_socket_error', vin, reason: shortenForLog(err.message) }, 'vehicle socket error'));
+      ws.on('error', (err) =>
+        limited('info', 'vehicle_socket_error', { event: 'vehicle_socket_error', vin, reason: shortenForLog(err.message) }, 'vehicle socket error'),
+      );
       ws.on('close', (code) => {
         sockets.delete(session);
         void session.onClose().finally(() => {
@@ -202,7 +222,15 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
           connectionLines(
             'info',
             `vehicle_disconnected:${vin}`,
-            { event: 'vehicle_disconnected', vin, connection_id: session.info.connectionId, code, duration_s: (Date.now() - session.connectedAt) / 1000, frames: session.frames, fields: session.fields },
+            {
+              event: 'vehicle_disconnected',
+              vin,
+              connection_id: session.info.connectionId,
+              code,
+              duration_s: (Date.now() - session.connectedAt) / 1000,
+              frames: session.frames,
+              fields: session.fields,
+            },
             'vehicle disconnected',
           );
         });
@@ -238,7 +266,13 @@ export async function startVehicleServer(deps: VehicleServerDeps): Promise<Vehic
       connectionLines(
         'info',
         `older_connection_closed:${vin}`,
-        { event: 'older_connection_closed', vin, connection_id: session.info.connectionId, code: SUPERSEDED_CLOSE.code, idle_s: (Date.now() - Math.max(session.lastFrameAt, session.connectedAt)) / 1000 },
+        {
+          event: 'older_connection_closed',
+          vin,
+          connection_id: session.info.connectionId,
+          code: SUPERSEDED_CLOSE.code,
+          idle_s: (Date.now() - Math.max(session.lastFrameAt, session.connectedAt)) / 1000,
+        },
         'older connection of the vehicle closed: a newer one took over',
       );
       deps.events.olderConnectionClosed();

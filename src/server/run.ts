@@ -102,7 +102,12 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
   const events: ServerEvents = metrics ?? noEvents;
   if (metrics) derivedSink = (vin, name, value) => metrics.noteDerived(vin, name, value);
   // Producers keep their own publish deadline; this guard only catches one that never settles.
-  const dispatcher = new Dispatcher(config.records, producers, Math.max(config.mqtt.publish_timeout_ms, config.mqtt.publish_timeout_max_ms) + 1000, metrics && ((p, err) => metrics.producerRejected(p, err)));
+  const dispatcher = new Dispatcher(
+    config.records,
+    producers,
+    Math.max(config.mqtt.publish_timeout_ms, config.mqtt.publish_timeout_max_ms) + 1000,
+    metrics && ((p, err) => metrics.producerRejected(p, err)),
+  );
   const gate = new InflightGate({
     max: config.max_records_in_flight,
     perVehicle: config.max_records_in_flight_per_vehicle,
@@ -115,7 +120,8 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
       { publish: publishPresence, closeIfIdle: (key, since) => Promise.resolve(server ? server.closeIfIdle(key, since) : 'gone') },
       {
         graceMs: config.presence.close_older_after_ms,
-        onPublishFailed: (vin, err) => logger.debug({ event: 'presence_not_published', vin, err: (err as Error).message }, 'presence not published; tried again'),
+        onPublishFailed: (vin, err) =>
+          logger.debug({ event: 'presence_not_published', vin, err: (err as Error).message }, 'presence not published; tried again'),
       },
     );
     undo.push(async () => tracker!.stop());
@@ -130,7 +136,10 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
       unwind(bindError(err, 'monitoring.prometheus_metrics_port', config.monitoring.host, monitoringPort)),
     );
     undo.push(() => monitor!.close());
-    logger.info({ event: 'monitoring_listening', host: monitor.host, port: monitor.port }, `monitoring listening on ${monitor.host}:${monitor.port} (/ fleet page, /metrics, /livez, /readyz, /vehicles, /api)`);
+    logger.info(
+      { event: 'monitoring_listening', host: monitor.host, port: monitor.port },
+      `monitoring listening on ${monitor.host}:${monitor.port} (/ fleet page, /metrics, /livez, /readyz, /vehicles, /api)`,
+    );
   }
   const keyPage: PublicKeyPage | undefined = await startKeyPageIfConfigured(config, appKey, tls, logger).catch(unwind);
   if (keyPage) undo.push(() => keyPage.close());
@@ -154,10 +163,17 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
         server.setTls(m);
         keyPage?.setCertificate(m.cert, m.key);
       });
-  if (worker) logger.info({ event: 'worker_listening', pid: process.pid, port: vehicles.port }, `worker ${opts.worker} serving vehicles on ${config.host}:${vehicles.port}`);
+  if (worker)
+    logger.info(
+      { event: 'worker_listening', pid: process.pid, port: vehicles.port },
+      `worker ${opts.worker} serving vehicles on ${config.host}:${vehicles.port}`,
+    );
   else {
     const mode = config.tls.proxy ? ` (plain HTTP behind a TLS-terminating proxy: ${config.tls.proxy.trusted_proxies.join(', ')})` : '';
-    logger.info({ event: 'listening', host: config.host, port: vehicles.port, status_port: vehicles.statusPort, tls: config.tls.proxy ? 'proxy' : 'direct' }, `vehicle server listening on ${config.host}:${vehicles.port}${mode}`);
+    logger.info(
+      { event: 'listening', host: config.host, port: vehicles.port, status_port: vehicles.statusPort, tls: config.tls.proxy ? 'proxy' : 'direct' },
+      `vehicle server listening on ${config.host}:${vehicles.port}${mode}`,
+    );
   }
 
   const stop = () =>
@@ -173,13 +189,27 @@ export async function startAll(config: Config, logger: Logger, opts: StartOption
       await monitor?.close();
       await keyPage?.close();
     })());
-  return { server: vehicles, broker, producers, logger, metrics, monitor, publishPresence, keyPage, reloadTls: (trigger) => reloader?.reload(trigger) ?? false, stop };
+  return {
+    server: vehicles,
+    broker,
+    producers,
+    logger,
+    metrics,
+    monitor,
+    publishPresence,
+    keyPage,
+    reloadTls: (trigger) => reloader?.reload(trigger) ?? false,
+    stop,
+  };
 }
 
 /** The checks every start makes before anything listens: config keys not used, the TLS files. */
 export function checkConfigAndTls(config: Config, logger: Logger): void {
   if (config.ignoredKeys.length) {
-    logger.warn({ event: 'config_keys_ignored', keys: config.ignoredKeys }, `accepted but not used by this server: ${config.ignoredKeys.join(', ')} (acks here are always reliable)`);
+    logger.warn(
+      { event: 'config_keys_ignored', keys: config.ignoredKeys },
+      `accepted but not used by this server: ${config.ignoredKeys.join(', ')} (acks here are always reliable)`,
+    );
   }
   const tlsFailures = checkAtStart(config, logger);
   if (tlsFailures.length) throw new StartError(`TLS check failed:\n${tlsFailures.join('\n')}`);
@@ -207,7 +237,11 @@ export async function startBrokerIfEmbedded(config: Config, logger: Logger): Pro
 
 /** The one line `serve` prints when it cannot start (exit 2). */
 export function startFailureMessage(err: unknown): string {
-  return err instanceof StartError ? err.message : (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `address in use: ${(err as Error).message}` : (err as Error).message;
+  return err instanceof StartError
+    ? err.message
+    : (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      ? `address in use: ${(err as Error).message}`
+      : (err as Error).message;
 }
 
 /** What `serve` runs until a signal: one server (startAll) or the primary of several workers. */

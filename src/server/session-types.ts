@@ -38,12 +38,4 @@ export interface SessionOptions {
 }
 
 export type FrameOutcome =
-  | 'acked'
-  | 'unacked'
-  | 'error_too_big'
-  | 'error_unreadable'
-  | 'error_undecodable'
-  | 'error_invalid'
-  | 'acked_not_stream'
-  | 'acked_unrouted'
-  | 'acked_resend';
+  'acked' | 'unacked' | 'error_too_big' | 'error_unreadable' | 'error_undecodable' | 'error_invalid' | 'acked_not_stream' | 'acked_unrouted' | 'acked_resend';

@@ -137,8 +137,11 @@ export class VehicleSession {
     try {
       if (status === 'CONNECTED') {
         // Offered again after an outage for as long as the vehicle stays connected.
-        this.connectedNotice = new UntilTaken(send, () => !this.closed && !this.draining, (attempts) =>
-          this.log.line('info', { event: 'connectivity_published_late', status, attempts }, 'CONNECTED record published once the producer took it'),
+        this.connectedNotice = new UntilTaken(
+          send,
+          () => !this.closed && !this.draining,
+          (attempts) =>
+            this.log.line('info', { event: 'connectivity_published_late', status, attempts }, 'CONNECTED record published once the producer took it'),
         );
         await this.connectedNotice.attempt();
       } else {
@@ -266,7 +269,11 @@ export class VehicleSession {
     }
     if (err instanceof DecodeError && f) {
       this.respond(writeError(f.txidBytes, `payload does not decode: ${err.message}`));
-      this.log.line('warn', { event: 'payload_undecodable', txid: shortenForLog(f.txid), record_type: shortenForLog(f.recordType), reason: shortenForLog(err.message) }, 'payload does not decode');
+      this.log.line(
+        'warn',
+        { event: 'payload_undecodable', txid: shortenForLog(f.txid), record_type: shortenForLog(f.recordType), reason: shortenForLog(err.message) },
+        'payload does not decode',
+      );
       return ev.frameDone(f.recordType, 'error_undecodable');
     }
     throw err;
@@ -301,12 +308,20 @@ export class VehicleSession {
         if (isPermanent(err)) {
           // The record can never be produced: an error response, so the vehicle stops resending.
           this.respond(writeError(f.txidBytes, reason));
-          this.log.line('warn', { event: 'record_invalid', txid: shortenForLog(f.txid), record_type: shortenForLog(f.recordType), reason: shortenForLog(reason) }, 'record can never be produced; error response');
+          this.log.line(
+            'warn',
+            { event: 'record_invalid', txid: shortenForLog(f.txid), record_type: shortenForLog(f.recordType), reason: shortenForLog(reason) },
+            'record can never be produced; error response',
+          );
           return this.settle(f.recordType, 'error_invalid', weight);
         }
         // docs/protocol.md §3.7: no response at all; the vehicle resends after its own timeout. A broker failure,
         // not the vehicle's: the MQTT producer logs the outage once; here only debug, limited.
-        this.log.line('debug', { event: 'record_unacked', txid: shortenForLog(f.txid), record_type: shortenForLog(f.recordType), reason: shortenForLog(reason) }, 'record not taken; no response');
+        this.log.line(
+          'debug',
+          { event: 'record_unacked', txid: shortenForLog(f.txid), record_type: shortenForLog(f.recordType), reason: shortenForLog(reason) },
+          'record not taken; no response',
+        );
         this.settle(f.recordType, 'unacked', weight);
       },
     );
@@ -335,7 +350,11 @@ export class VehicleSession {
     this.opts.events.senderMismatch();
     if (!this.senderWarned) {
       this.senderWarned = true;
-      this.log.line('warn', { event: 'sender_id_mismatch', sender_id: shortenForLog(sender), txid: shortenForLog(f.txid) }, 'sender_id does not match the certificate; using the certificate VIN');
+      this.log.line(
+        'warn',
+        { event: 'sender_id_mismatch', sender_id: shortenForLog(sender), txid: shortenForLog(f.txid) },
+        'sender_id does not match the certificate; using the certificate VIN',
+      );
     }
   }
 }

@@ -26,7 +26,7 @@ function loadTlsMaterial(config: Config): TlsLoad {
     m = serverTlsMaterial(config);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const file = e.path ?? (/^(\S+) holds no PEM certificate/.exec(e.message)?.[1] ?? certFile);
+    const file = e.path ?? /^(\S+) holds no PEM certificate/.exec(e.message)?.[1] ?? certFile;
     return { ok: false, file, reason: e.code === 'ENOENT' ? 'no such file' : e.message };
   }
   const certs = splitPem(m.cert);
@@ -62,7 +62,13 @@ export interface TlsReloader {
  * public key page). New handshakes get the new context; open connections keep theirs. A broken
  * file leaves the old context in use with one error line naming the file and the reason.
  */
-export function startTlsReloader(config: Config, current: ServerTlsMaterial, logger: Logger, apply: (m: ServerTlsMaterial) => void, intervalMs = TLS_WATCH_INTERVAL_MS): TlsReloader {
+export function startTlsReloader(
+  config: Config,
+  current: ServerTlsMaterial,
+  logger: Logger,
+  apply: (m: ServerTlsMaterial) => void,
+  intervalMs = TLS_WATCH_INTERVAL_MS,
+): TlsReloader {
   let inUse = current;
   const files = [config.tls.server_cert, config.tls.server_key, config.tls.ca_file].filter((f): f is string => !!f).map((f) => configPath(config, f));
   let timer: NodeJS.Timeout | undefined;
@@ -74,7 +80,10 @@ export function startTlsReloader(config: Config, current: ServerTlsMaterial, log
       const key = `${r.file}\n${r.reason}`;
       if (key === lastFailure) return false;
       lastFailure = key;
-      logger.error({ event: 'tls_reload_failed', trigger, file: r.file, reason: r.reason }, `TLS reload (${trigger}): ${r.file}: ${r.reason}; the certificate in use stays`);
+      logger.error(
+        { event: 'tls_reload_failed', trigger, file: r.file, reason: r.reason },
+        `TLS reload (${trigger}): ${r.file}: ${r.reason}; the certificate in use stays`,
+      );
       return false;
     }
     lastFailure = undefined;
@@ -87,7 +96,13 @@ export function startTlsReloader(config: Config, current: ServerTlsMaterial, log
     inUse = m;
     const leaf = new X509Certificate(splitPem(m.cert)[0]);
     logger.info(
-      { event: 'tls_reloaded', trigger, subject: leaf.subject.replace(/\n/g, ', '), not_after: new Date(leaf.validTo).toISOString(), fingerprint256: leaf.fingerprint256 },
+      {
+        event: 'tls_reloaded',
+        trigger,
+        subject: leaf.subject.replace(/\n/g, ', '),
+        not_after: new Date(leaf.validTo).toISOString(),
+        fingerprint256: leaf.fingerprint256,
+      },
       `TLS reloaded (${trigger}): new handshakes use the certificate valid until ${new Date(leaf.validTo).toISOString()}`,
     );
     return true;

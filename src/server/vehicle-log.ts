@@ -50,7 +50,10 @@ export class SessionLog {
   private summary(level: Level, event: string, count: number, now: number): void {
     if (!this.root.isLevelEnabled(level === 'debug' ? 'debug' : 'info')) return;
     if (!this.serverAllows(level, event, now)) return;
-    this.log[level === 'debug' ? 'debug' : 'info']({ event: 'log_suppressed', suppressed_event: event, count }, `${count} ${event} lines of this connection left out`);
+    this.log[level === 'debug' ? 'debug' : 'info'](
+      { event: 'log_suppressed', suppressed_event: event, count },
+      `${count} ${event} lines of this connection left out`,
+    );
   }
 
   private serverAllows(level: Level, event: string, now: number): boolean {

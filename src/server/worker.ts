@@ -47,7 +47,9 @@ export function workerConfig(config: Config, k: number, clientId: string, count:
   if (c.mqtt.status_topic) c.mqtt.status_topic = own(k).statusTopic;
   // A vehicle may be on any worker, and moves when one dies: its entities are available while
   // any worker is online, not only the one that announced them last.
-  c.siblingStatusTopics = Array.from({ length: count }, (_, i) => statusTopic(own(i + 1).statusTopic, own(i + 1).clientId)).filter((t): t is string => t !== undefined);
+  c.siblingStatusTopics = Array.from({ length: count }, (_, i) => statusTopic(own(i + 1).statusTopic, own(i + 1).clientId)).filter(
+    (t): t is string => t !== undefined,
+  );
   return c;
 }
 
@@ -165,7 +167,11 @@ export function runWorker(): void {
     } else if (msg.ft === 'stop') void stop('asked by the primary');
     else if (msg.ft === 'done') flushWaits.get(msg.id)?.();
     else if (msg.ft === 'tls') running?.server.setTls(msg);
-    else if (msg.ft === 'ask') void answer(msg.what, msg.arg).then((value) => send({ ft: 'answer', id: msg.id, value }), () => send({ ft: 'answer', id: msg.id, value: undefined }));
+    else if (msg.ft === 'ask')
+      void answer(msg.what, msg.arg).then(
+        (value) => send({ ft: 'answer', id: msg.id, value }),
+        () => send({ ft: 'answer', id: msg.id, value: undefined }),
+      );
   });
   // A terminal's Ctrl-C reaches every process of the group; a lost primary leaves nobody to ask.
   process.once('SIGTERM', () => void stop('SIGTERM'));

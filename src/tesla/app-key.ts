@@ -32,7 +32,10 @@ function parseAppKey(pem: string, label: string): AppKey {
     throw new FleetTelemetryError('KEY_NOT_PEM', `${label}: refused: no PEM key in it`);
   }
   if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem) || /Proc-Type:\s*4,ENCRYPTED/.test(pem)) {
-    throw new FleetTelemetryError('KEY_ENCRYPTED', `${label}: refused: the private key is encrypted; give it unencrypted (e.g. openssl pkey -in ${label} -out plain.pem)`);
+    throw new FleetTelemetryError(
+      'KEY_ENCRYPTED',
+      `${label}: refused: the private key is encrypted; give it unencrypted (e.g. openssl pkey -in ${label} -out plain.pem)`,
+    );
   }
   if (!/-----BEGIN (EC |RSA |DSA |)PRIVATE KEY-----/.test(pem)) {
     const what = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1].toLowerCase() ?? 'something else';
@@ -47,8 +50,16 @@ function parseAppKey(pem: string, label: string): AppKey {
   const type = privateKey.asymmetricKeyType;
   const curve = privateKey.asymmetricKeyDetails?.namedCurve;
   if (type !== 'ec' || curve !== 'prime256v1') {
-    const what = type === 'ec' ? `an EC key on ${curve ?? 'an unnamed curve'}` : type === 'rsa' ? `an RSA key of ${privateKey.asymmetricKeyDetails?.modulusLength ?? '?'} bits` : `a ${type ?? 'unknown'} key`;
-    throw new FleetTelemetryError('KEY_NOT_P256', `${label}: refused: not a P-256 key (it is ${what}); Tesla accepts only prime256v1, e.g. fleet-telemetry tesla keys --out DIR`);
+    const what =
+      type === 'ec'
+        ? `an EC key on ${curve ?? 'an unnamed curve'}`
+        : type === 'rsa'
+          ? `an RSA key of ${privateKey.asymmetricKeyDetails?.modulusLength ?? '?'} bits`
+          : `a ${type ?? 'unknown'} key`;
+    throw new FleetTelemetryError(
+      'KEY_NOT_P256',
+      `${label}: refused: not a P-256 key (it is ${what}); Tesla accepts only prime256v1, e.g. fleet-telemetry tesla keys --out DIR`,
+    );
   }
   const jwk = privateKey.export({ format: 'jwk' });
   const publicKey = createPublicKey(privateKey);
@@ -68,7 +79,9 @@ export function readAppKey(file: string): AppKey {
   try {
     pem = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new FleetTelemetryError('KEY_UNREADABLE', `${file}: cannot read the key: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new FleetTelemetryError('KEY_UNREADABLE', `${file}: cannot read the key: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      cause: err,
+    });
   }
   return parseAppKey(pem, file);
 }

@@ -22,7 +22,11 @@ export function teslaChecks(config: Config): CheckLine[] {
   if (mode & 0o077) lines.push({ status: 'warn', check: 'tesla_key', message: `${path} is readable by others (mode 0${mode.toString(8)}): chmod 600 it` });
   const port = config.tesla.public_key_port;
   if (port === undefined) {
-    lines.push({ status: 'ok', check: 'public_key_page', message: `not served here (no tesla.public_key_port): publish the public key at https://<your domain>${PUBLIC_KEY_PATH} yourself` });
+    lines.push({
+      status: 'ok',
+      check: 'public_key_page',
+      message: `not served here (no tesla.public_key_port): publish the public key at https://<your domain>${PUBLIC_KEY_PATH} yourself`,
+    });
     return lines;
   }
   lines.push({
@@ -31,7 +35,11 @@ export function teslaChecks(config: Config): CheckLine[] {
     message: `${publicKeyUrl(config.host, port)} serves the public key of tesla.private_key (fingerprint ${key.fingerprint}) with tls.server_cert, no client certificate asked`,
   });
   if (port !== 443) {
-    lines.push({ status: 'warn', check: 'public_key_page', message: `Tesla fetches https://<your domain>${PUBLIC_KEY_PATH} on port 443: forward 443 to ${port}` });
+    lines.push({
+      status: 'warn',
+      check: 'public_key_page',
+      message: `Tesla fetches https://<your domain>${PUBLIC_KEY_PATH} on port 443: forward 443 to ${port}`,
+    });
   }
   return lines;
 }

@@ -17,10 +17,15 @@ function httpError(method: string, path: string, a: ApiAnswer): HttpRefusal {
   const b = isObj(a.body) ? a.body : {};
   const said = [b.error, b.error_description].filter((x) => typeof x === 'string' && x).join(': ');
   const hint =
-    a.status === 401 ? ' (the token is expired or not accepted: get a new one)' :
-    a.status === 403 ? ' (the token lacks a scope this call needs, or the wrong kind of token: a partner token for partner endpoints)' :
-    a.status === 412 ? ' (this call must be signed: use tesla push, not a plain POST)' :
-    a.status === 421 ? " (this account is in another region: give that region's --region)" : '';
+    a.status === 401
+      ? ' (the token is expired or not accepted: get a new one)'
+      : a.status === 403
+        ? ' (the token lacks a scope this call needs, or the wrong kind of token: a partner token for partner endpoints)'
+        : a.status === 412
+          ? ' (this call must be signed: use tesla push, not a plain POST)'
+          : a.status === 421
+            ? " (this account is in another region: give that region's --region)"
+            : '';
   return new HttpRefusal('FLEET_API_HTTP', a.status, `${method} ${path}: HTTP ${a.status}${said ? ` ${said}` : ''}${hint}`);
 }
 
@@ -75,7 +80,11 @@ export class FleetApiClient {
       );
       req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${FLEET_API_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
       req.on('error', (err: NodeJS.ErrnoException) =>
-        reject(new FleetTelemetryError('FLEET_API_NETWORK', `${method} ${url.origin}${path}: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim(), { cause: err })),
+        reject(
+          new FleetTelemetryError('FLEET_API_NETWORK', `${method} ${url.origin}${path}: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim(), {
+            cause: err,
+          }),
+        ),
       );
       req.end(payload);
     });

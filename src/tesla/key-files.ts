@@ -14,7 +14,11 @@ function writeNew(file: string, text: string, mode: number): void {
     writeFileSync(file, text, { flag: 'wx', mode });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new FleetTelemetryError('KEY_EXISTS', `${file} already exists: refused to overwrite it (a car paired with that key would stop trusting this application)`, { cause: err });
+      throw new FleetTelemetryError(
+        'KEY_EXISTS',
+        `${file} already exists: refused to overwrite it (a car paired with that key would stop trusting this application)`,
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -35,7 +39,11 @@ export function writeNewKeyPair(dir: string): WrittenKeys {
     } catch {
       there = false;
     }
-    if (there) throw new FleetTelemetryError('KEY_EXISTS', `${f} already exists: refused to overwrite it (a car paired with that key would stop trusting this application)`);
+    if (there)
+      throw new FleetTelemetryError(
+        'KEY_EXISTS',
+        `${f} already exists: refused to overwrite it (a car paired with that key would stop trusting this application)`,
+      );
   }
   const { privatePem, publicPem } = generateAppKey();
   writeNew(privateFile, privatePem, 0o600);

@@ -16,7 +16,14 @@ export function authUrls(authBase?: string): { authorize: string; token: string 
 /** The page the owner opens to let this application read the car (authorization code flow). */
 export function authorizeUrl(o: { authorize: string; clientId: string; redirectUri: string; scope: string; state: string }): string {
   const u = new URL(o.authorize);
-  u.search = new URLSearchParams({ response_type: 'code', client_id: o.clientId, redirect_uri: o.redirectUri, scope: o.scope, state: o.state, prompt: 'login' }).toString();
+  u.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: o.clientId,
+    redirect_uri: o.redirectUri,
+    scope: o.scope,
+    state: o.state,
+    prompt: 'login',
+  }).toString();
   return u.toString();
 }
 
@@ -31,23 +38,37 @@ export interface TokenAnswer {
 export function tokenRequest(tokenUrl: string, form: Record<string, string>): Promise<TokenAnswer> {
   const body = Buffer.from(new URLSearchParams(form).toString());
   return new Promise((resolve, reject) => {
-    const req = request(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'content-length': body.length }, timeout: 30_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        let j: Record<string, unknown> = {};
-        try {
-          j = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-        } catch {
-          // not JSON: said by status below
-        }
-        if (res.statusCode !== 200 || typeof j.access_token !== 'string') {
-          const said = [j.error, j.error_description].filter((x) => typeof x === 'string').join(': ');
-          return reject(new HttpRefusal('AUTH_FAILED', res.statusCode ?? 0, `${form.grant_type} at ${new URL(tokenUrl).origin}: HTTP ${res.statusCode}${said ? ` ${said}` : ''}`));
-        }
-        resolve(j as unknown as TokenAnswer);
-      });
-    });
+    const req = request(
+      tokenUrl,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'content-length': body.length },
+        timeout: 30_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          let j: Record<string, unknown> = {};
+          try {
+            j = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+          } catch {
+            // not JSON: said by status below
+          }
+          if (res.statusCode !== 200 || typeof j.access_token !== 'string') {
+            const said = [j.error, j.error_description].filter((x) => typeof x === 'string').join(': ');
+            return reject(
+              new HttpRefusal(
+                'AUTH_FAILED',
+                res.statusCode ?? 0,
+                `${form.grant_type} at ${new URL(tokenUrl).origin}: HTTP ${res.statusCode}${said ? ` ${said}` : ''}`,
+              ),
+            );
+          }
+          resolve(j as unknown as TokenAnswer);
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
     req.on('error', (err) => reject(new FleetTelemetryError('AUTH_FAILED', `${new URL(tokenUrl).origin}: ${err.message}`, { cause: err })));
     req.end(body);

@@ -11,7 +11,8 @@ export async function endpointProblem(c: { hostname: string; port?: number; ca: 
   const port = c.port ?? 443;
   const p = await probeTls({ host: c.hostname, port, ca: c.ca, timeoutMs });
   if (p.error) return `cannot reach ${c.hostname}:${port}: ${p.error.code ?? ''} ${p.error.message}`.replace(/\s+/g, ' ').trim();
-  if (!p.authorized) return `${c.hostname}:${port} serves a chain the config's ca does not verify: ${explainVerifyError(p.authorizationError ?? '', p.chain, { pem: c.ca, from: "the config's \"ca\"" })}`;
+  if (!p.authorized)
+    return `${c.hostname}:${port} serves a chain the config's ca does not verify: ${explainVerifyError(p.authorizationError ?? '', p.chain, { pem: c.ca, from: 'the config\'s "ca"' })}`;
   if (p.nameError) return `${c.hostname}:${port}: ${p.nameError}`;
   return undefined;
 }
@@ -20,7 +21,10 @@ export async function endpointProblem(c: { hostname: string; port?: number; ca: 
  * The fingerprint of the key a public key page serves, or why it serves none. `ca` is added to
  * the public roots (the page may use the vehicle listener's certificate of a private CA).
  */
-export function fetchPublicKeyFingerprint(url: string, o: { ca?: string; servername?: string; timeoutMs?: number } = {}): Promise<{ fingerprint: string } | { problem: string }> {
+export function fetchPublicKeyFingerprint(
+  url: string,
+  o: { ca?: string; servername?: string; timeoutMs?: number } = {},
+): Promise<{ fingerprint: string } | { problem: string }> {
   return new Promise((resolve) => {
     const req = request(
       url,

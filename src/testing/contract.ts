@@ -140,7 +140,9 @@ export async function runProducerContract(factory: ProducerFactory, opts: Contra
     if (opts.seen) await until(() => opts.seen!(r), ms, `seen(${JSON.stringify(r.txid)})`);
   };
 
-  const producer = await check('the factory makes a producer', async () => within(Promise.resolve(pluginFactory(factory, 'under test')(ctx)), ms, 'the factory'));
+  const producer = await check('the factory makes a producer', async () =>
+    within(Promise.resolve(pluginFactory(factory, 'under test')(ctx)), ms, 'the factory'),
+  );
   let closed = false;
   try {
     await check('start() and ready()', async () => {

@@ -29,11 +29,35 @@ export function contractV(txid: string, speed: number, vin = CONTRACT_VIN): VRec
 /** One record of each other type: alerts, errors and connectivity (the one the server makes on connect). */
 export function contractOthers(vin = CONTRACT_VIN): VehicleRecord[] {
   return [
-    decodeRecord('alerts', encode('telemetry.vehicle_alerts.VehicleAlerts', { alerts: [{ name: 'Contract_a001', audiences: [1], started_at: CREATED_AT }], created_at: CREATED_AT, vin }), vin, 'contract-alerts'),
-    decodeRecord('errors', encode('telemetry.vehicle_error.VehicleErrors', { errors: [{ name: 'contract_error', body: 'b', tags: { t: 'v' }, created_at: CREATED_AT }], created_at: CREATED_AT, vin }), vin, 'contract-errors'),
+    decodeRecord(
+      'alerts',
+      encode('telemetry.vehicle_alerts.VehicleAlerts', {
+        alerts: [{ name: 'Contract_a001', audiences: [1], started_at: CREATED_AT }],
+        created_at: CREATED_AT,
+        vin,
+      }),
+      vin,
+      'contract-alerts',
+    ),
+    decodeRecord(
+      'errors',
+      encode('telemetry.vehicle_error.VehicleErrors', {
+        errors: [{ name: 'contract_error', body: 'b', tags: { t: 'v' }, created_at: CREATED_AT }],
+        created_at: CREATED_AT,
+        vin,
+      }),
+      vin,
+      'contract-errors',
+    ),
     decodeRecord(
       'connectivity',
-      encode('telemetry.vehicle_connectivity.VehicleConnectivity', { vin, connection_id: '00000000-0000-4000-8000-000000000000', status: 1, created_at: CREATED_AT, network_interface: 'wifi' }),
+      encode('telemetry.vehicle_connectivity.VehicleConnectivity', {
+        vin,
+        connection_id: '00000000-0000-4000-8000-000000000000',
+        status: 1,
+        created_at: CREATED_AT,
+        network_interface: 'wifi',
+      }),
       vin,
       '',
     ),

@@ -97,7 +97,16 @@ function readText(file: string): { text?: string; why?: string } {
     return { text: readFileSync(file, 'utf8') };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { why: code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? (err as Error).message) };
+    return {
+      why:
+        code === 'ENOENT'
+          ? 'no such file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : code === 'EISDIR'
+              ? 'it is a directory'
+              : (code ?? (err as Error).message),
+    };
   }
 }
 
@@ -177,7 +186,11 @@ function chainChecks(leafFile: string, certs: Cert[], anchors: Cert[], now: Date
   const last = chain[chain.length - 1].x;
   const leaf = chain[0].x;
   if (chain.length === 1 && end === 'self') {
-    lines.push({ status: 'ok', check: 'chain', message: `the server certificate ${nameOf(leaf.subject)} is self-signed; vehicles must be given it as the ca of their fleet_telemetry_config` });
+    lines.push({
+      status: 'ok',
+      check: 'chain',
+      message: `the server certificate ${nameOf(leaf.subject)} is self-signed; vehicles must be given it as the ca of their fleet_telemetry_config`,
+    });
   } else if (end === 'self') {
     lines.push({ status: 'ok', check: 'chain', message: `complete: ${path} (root included)` });
   } else if (end === 'anchor') {
@@ -211,7 +224,11 @@ function chainChecks(leafFile: string, certs: Cert[], anchors: Cert[], now: Date
   }
   const unused = rest.filter((c) => !chain.includes(c));
   for (const c of unused) {
-    lines.push({ status: 'warn', check: 'chain', message: `certificate #${c.n} ${nameOf(c.x.subject)} in ${leafFile} is not part of the server certificate's chain` });
+    lines.push({
+      status: 'warn',
+      check: 'chain',
+      message: `certificate #${c.n} ${nameOf(c.x.subject)} in ${leafFile} is not part of the server certificate's chain`,
+    });
   }
   const order = chain.map((c) => c.n);
   if (order.some((n, i) => i > 0 && n < order[i - 1])) {
@@ -246,7 +263,11 @@ function nameChecks(leaf: X509Certificate, hostnames: string[]): CheckLine[] {
   const eku = leaf.keyUsage;
   if (leaf.ca) lines.push({ status: 'warn', check: 'usage', message: 'the server certificate is a CA certificate; use a leaf certificate issued by the CA' });
   if (eku && !eku.includes(SERVER_AUTH) && !eku.includes(ANY_EKU)) {
-    lines.push({ status: 'warn', check: 'usage', message: 'the server certificate is not for TLS server authentication (its extended key usage lacks serverAuth); vehicles may refuse it' });
+    lines.push({
+      status: 'warn',
+      check: 'usage',
+      message: 'the server certificate is not for TLS server authentication (its extended key usage lacks serverAuth); vehicles may refuse it',
+    });
   }
   return lines;
 }
@@ -254,7 +275,10 @@ function nameChecks(leaf: X509Certificate, hostnames: string[]): CheckLine[] {
 function loadKey(file: string, label: string, note = ''): { key?: KeyObject; fail?: CheckLine } {
   const { text, why } = readText(file);
   if (text === undefined) return { fail: { status: 'fail', check: 'server_key', message: `${label}: cannot read: ${why}${note}` } };
-  if (/ENCRYPTED/.test(text)) return { fail: { status: 'fail', check: 'server_key', message: `${label}: the key is encrypted; this server needs it unencrypted (protect the file instead)` } };
+  if (/ENCRYPTED/.test(text))
+    return {
+      fail: { status: 'fail', check: 'server_key', message: `${label}: the key is encrypted; this server needs it unencrypted (protect the file instead)` },
+    };
   try {
     return { key: createPrivateKey(text) };
   } catch {
@@ -291,8 +315,16 @@ function caFileChecks(config: Config, now: Date): { lines: CheckLine[]; certs: C
   if (!lines.some((l) => l.status === 'fail')) {
     const earliest = loaded.certs.map((c) => new Date(c.x.validTo)).sort((a, b) => a.getTime() - b.getTime())[0];
     const n = loaded.certs.length;
-    const named = loaded.certs.slice(0, 3).map((c) => certLabel(c.x)).join(', ') + (n > 3 ? ` and ${n - 3} more` : '');
-    lines.unshift({ status: 'ok', check: 'ca_file', message: `${shownPath(config, label)}: ${n} CA certificate${n === 1 ? '' : 's'} (${named}), valid until ${day(earliest)}${n > 1 ? ' at the earliest' : ''}` });
+    const named =
+      loaded.certs
+        .slice(0, 3)
+        .map((c) => certLabel(c.x))
+        .join(', ') + (n > 3 ? ` and ${n - 3} more` : '');
+    lines.unshift({
+      status: 'ok',
+      check: 'ca_file',
+      message: `${shownPath(config, label)}: ${n} CA certificate${n === 1 ? '' : 's'} (${named}), valid until ${day(earliest)}${n > 1 ? ' at the earliest' : ''}`,
+    });
   }
   return { lines, certs: loaded.certs };
 }
@@ -353,7 +385,9 @@ export function checkTls(config: Config, opts: TlsCheckOptions = {}): CheckLine[
     lines.push(...nameChecks(leaf, opts.hostnames ?? []));
   } else {
     lines.push(loaded.fail!);
-    lines.push(key.fail ?? { status: 'ok', check: 'server_key', message: `${shownPath(config, keyLabel)} holds a private key (not compared: no server certificate)` });
+    lines.push(
+      key.fail ?? { status: 'ok', check: 'server_key', message: `${shownPath(config, keyLabel)} holds a private key (not compared: no server certificate)` },
+    );
   }
   lines.push(...ca.lines);
   lines.push(teslaBundleCheck(config, now, opts.teslaCaDir));
@@ -369,7 +403,9 @@ export function configChecks(config: Config, file: string): CheckLine[] {
   }
   const lines: CheckLine[] = [{ status: 'ok', check: 'config', message: `${file} is valid${routes.length ? `; records: ${routes.join('; ')}` : ''}` }];
   if (config.ignoredKeys.length) {
-    const notes = config.ignoredKeys.map((k) => `${k} (${UNUSED_KEY_NOTES.get(k) ?? (CONFIGURED_PRODUCERS.includes(k as never) ? 'no record type routes to it' : 'not used')})`);
+    const notes = config.ignoredKeys.map(
+      (k) => `${k} (${UNUSED_KEY_NOTES.get(k) ?? (CONFIGURED_PRODUCERS.includes(k as never) ? 'no record type routes to it' : 'not used')})`,
+    );
     lines.push({ status: 'warn', check: 'config', message: `accepted but not used by this server: ${notes.join(', ')}` });
   }
   const proxy = config.tls.proxy;
@@ -391,10 +427,7 @@ export function configChecks(config: Config, file: string): CheckLine[] {
  * come back for the start error. (Unused keys are logged by the caller already.)
  */
 export function checkAtStart(config: Config, logger: Logger, opts: TlsCheckOptions = {}): string[] {
-  const lines = [
-    ...(config.warnings ?? []).map((message): CheckLine => ({ status: 'warn', check: 'config', message })),
-    ...checkTls(config, opts),
-  ];
+  const lines = [...(config.warnings ?? []).map((message): CheckLine => ({ status: 'warn', check: 'config', message })), ...checkTls(config, opts)];
   for (const l of lines) {
     if (l.status === 'warn') logger.warn({ event: 'startup_check', check: l.check }, l.message);
   }

@@ -101,10 +101,7 @@ function randomSerial(): string {
   return Buffer.from(b).toString('hex');
 }
 
-function validity(
-  opts: { days?: number; notBefore?: Date; notAfter?: Date },
-  defaultDays: number,
-): { notBefore: Date; notAfter: Date } {
+function validity(opts: { days?: number; notBefore?: Date; notAfter?: Date }, defaultDays: number): { notBefore: Date; notAfter: Date } {
   const notBefore = opts.notBefore ?? new Date(Date.now() - CLOCK_SKEW_MS);
   const days = opts.days ?? defaultDays;
   if (!(days > 0)) throw new RangeError(`days must be positive, got ${days}`);
@@ -140,9 +137,7 @@ async function loadIssuer(x509: X509, issuer: KeyPairPem): Promise<LoadedIssuer>
     throw new Error('issuer key must be an EC P-256 private key');
   }
   const pkcs8 = keyObj.export({ type: 'pkcs8', format: 'der' });
-  const signingKey = await x509.cryptoProvider
-    .get()
-    .subtle.importKey('pkcs8', pkcs8, EC_KEY_ALG, false, ['sign']);
+  const signingKey = await x509.cryptoProvider.get().subtle.importKey('pkcs8', pkcs8, EC_KEY_ALG, false, ['sign']);
   return { cert, signingKey };
 }
 
@@ -211,10 +206,7 @@ export async function issueCert(issuer: KeyPairPem, opts: LeafOptions): Promise<
   const extensions: Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension(
-      [opts.kind === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth],
-      false,
-    ),
+    new x509.ExtendedKeyUsageExtension([opts.kind === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth], false),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     await authorityKeyId(x509, ca.cert),
   ];
@@ -280,11 +272,7 @@ export async function loadCa(dir: string): Promise<KeyPairPem | undefined> {
  * An existing CA is reused (unless force) so VINs can be added later; then existing
  * server/vehicle pairs are kept too. A new CA always re-issues everything it lists.
  */
-export async function writeDevCerts(
-  outDir: string,
-  vins: string[],
-  opts: { force?: boolean } = {},
-): Promise<DevCertPaths> {
+export async function writeDevCerts(outDir: string, vins: string[], opts: { force?: boolean } = {}): Promise<DevCertPaths> {
   for (const vin of vins) {
     if (!VIN_PATTERN.test(vin)) throw new Error(`invalid VIN ${JSON.stringify(vin)}: use letters, digits, _ or -`);
   }

@@ -40,7 +40,8 @@ export function deriveVehicleCa(serverCerts: X509Certificate[], extraCas: { cert
     }
     for (const { certs, label } of extraCas) {
       const anchor = certs.find((c) => issuedBy(last, c));
-      if (anchor) return { pem: [...chain.slice(1), anchor].map(toPem).join(''), source: `the server certificate file and ${nameOf(anchor.subject)} from ${label}` };
+      if (anchor)
+        return { pem: [...chain.slice(1), anchor].map(toPem).join(''), source: `the server certificate file and ${nameOf(anchor.subject)} from ${label}` };
     }
     const root = publicRootCerts().find((r) => issuedBy(last, r));
     if (root) return { pem: [...chain.slice(1), root].map(toPem).join(''), source: `the server certificate file and the public root ${nameOf(root.subject)}` };

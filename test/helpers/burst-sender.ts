@@ -19,7 +19,8 @@ const post = () => {
 parentPort!.postMessage({ connected: true });
 await new Promise((r) => parentPort!.once('message', r));
 const payload = vPayloadBytes(vin, 50);
-for (let i = 0; i < frames; i++) v.send(writeStreamFrame({ txid: `burst-${i}`, recordType: 'V', payload, senderId: `vehicle_device.${vin}`, createdAt: 1700000000 }));
+for (let i = 0; i < frames; i++)
+  v.send(writeStreamFrame({ txid: `burst-${i}`, recordType: 'V', payload, senderId: `vehicle_device.${vin}`, createdAt: 1700000000 }));
 const timer = setInterval(post, 50);
 await new Promise((r) => parentPort!.once('message', r));
 clearInterval(timer);

@@ -19,7 +19,11 @@ export interface CliResult {
  * environment. `until` ends a long-running command with SIGTERM once stdout matches; a command
  * still running after `killAfterMs` is killed (a hang is a failure, not a pass).
  */
-export function runCli(args: string[], cwd: string, opts: { env?: Record<string, string>; until?: (stdout: string) => boolean; killAfterMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  cwd: string,
+  opts: { env?: Record<string, string>; until?: (stdout: string) => boolean; killAfterMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, ...opts.env };
     delete env.FLEET_TELEMETRY_MQTT_USERNAME;

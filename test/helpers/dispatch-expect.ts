@@ -67,7 +67,18 @@ export function valueAsContractJson(value: Plain | undefined): unknown {
     }
     case 'tire_location_value': {
       const t = v as Plain;
-      const names = ['front_left', 'front_right', 'rear_left', 'rear_right', 'semi_middle_axle_left_2', 'semi_middle_axle_right_2', 'semi_rear_axle_left', 'semi_rear_axle_right', 'semi_rear_axle_left_2', 'semi_rear_axle_right_2'];
+      const names = [
+        'front_left',
+        'front_right',
+        'rear_left',
+        'rear_right',
+        'semi_middle_axle_left_2',
+        'semi_middle_axle_right_2',
+        'semi_rear_axle_left',
+        'semi_rear_axle_right',
+        'semi_rear_axle_left_2',
+        'semi_rear_axle_right_2',
+      ];
       return Object.fromEntries(names.map((n) => [n, b(t, n)]));
     }
     default:

@@ -90,7 +90,13 @@ export async function startFleetApiStandIn(o: StandInOptions): Promise<StandIn> 
       if (u.pathname === '/oauth2/v3/authorize') {
         const q = u.searchParams;
         if (method !== 'GET') return refuse(405, 'invalid_request', `method ${method}`);
-        if (q.get('response_type') !== 'code' || q.get('client_id') !== o.clientId || !q.get('redirect_uri') || !q.get('state') || !q.get('scope')?.includes('openid')) {
+        if (
+          q.get('response_type') !== 'code' ||
+          q.get('client_id') !== o.clientId ||
+          !q.get('redirect_uri') ||
+          !q.get('state') ||
+          !q.get('scope')?.includes('openid')
+        ) {
           return refuse(400, 'invalid_request', `authorize parameters: ${u.search}`);
         }
         const code = `code-${++issued}`;
@@ -103,7 +109,8 @@ export async function startFleetApiStandIn(o: StandInOptions): Promise<StandIn> 
       }
       if (u.pathname === '/oauth2/v3/token') {
         if (method !== 'POST') return refuse(405, 'invalid_request', `method ${method}`);
-        if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) return refuse(400, 'invalid_request', 'token request is not form-encoded');
+        if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded'))
+          return refuse(400, 'invalid_request', 'token request is not form-encoded');
         const f = new URLSearchParams(body);
         if (f.get('client_id') !== o.clientId) return refuse(401, 'invalid_client', 'unknown client_id');
         const expires_in = o.expiresIn ?? 3600;
@@ -134,8 +141,10 @@ export async function startFleetApiStandIn(o: StandInOptions): Promise<StandIn> 
       const partnerCall = path.startsWith('/api/1/partner_accounts/');
       const partnerOnly = partnerCall || path === '/api/1/partner_accounts';
       const want = partnerOnly ? o.partnerToken : access;
-      if (!want || bearer !== `Bearer ${want}`) return refuse(401, 'invalid_token', partnerOnly ? 'a partner token is required' : 'the bearer token is not valid');
-      if (req.headers.accept !== undefined && !String(req.headers.accept).includes('application/json')) return refuse(406, 'invalid_request', 'accept is not application/json');
+      if (!want || bearer !== `Bearer ${want}`)
+        return refuse(401, 'invalid_token', partnerOnly ? 'a partner token is required' : 'the bearer token is not valid');
+      if (req.headers.accept !== undefined && !String(req.headers.accept).includes('application/json'))
+        return refuse(406, 'invalid_request', 'accept is not application/json');
 
       if (method === 'POST' && path === '/api/1/vehicles/fleet_telemetry_config') {
         return refuse(412, 'This endpoint must be called through the Vehicle Command HTTP Proxy', 'unsigned config');
@@ -151,7 +160,8 @@ export async function startFleetApiStandIn(o: StandInOptions): Promise<StandIn> 
         }
         const keys = Object.keys(j).sort().join(',');
         if (keys !== 'token,vins') return refuse(400, 'invalid_request', `body keys are ${keys}, not token,vins`);
-        if (!Array.isArray(j.vins) || j.vins.length === 0 || !j.vins.every((v) => typeof v === 'string')) return refuse(400, 'invalid_field', 'vins is not a list of VINs');
+        if (!Array.isArray(j.vins) || j.vins.length === 0 || !j.vins.every((v) => typeof v === 'string'))
+          return refuse(400, 'invalid_field', 'vins is not a list of VINs');
         if (typeof j.token !== 'string') return refuse(400, 'invalid_field', 'token is not a string');
         let d;
         try {

@@ -74,7 +74,8 @@ export function makeVehicle(i: number, r: () => number): VehicleSpec {
   if (a < 0.03) alerts.push({ name: 'BMS_a066_SW_Over_Temp', audiences: ['Customer', 'ServiceFix'], startedAt: started });
   if (a < 0.09) alerts.push({ name: 'UI_a020_Door_Open', audiences: ['Customer'], startedAt: started });
   if (a > 0.95) alerts.push({ name: 'VCFRONT_a180_Wiper_Service', audiences: ['Service'], startedAt: started });
-  const errors: VehicleErrorEntry[] = r() < 0.04 ? [{ name: 'stream_backlog', body: 'records dropped while offline', tags: {}, createdAt: at(Date.now() - 600_000) }] : [];
+  const errors: VehicleErrorEntry[] =
+    r() < 0.04 ? [{ name: 'stream_backlog', body: 'records dropped while offline', tags: {}, createdAt: at(Date.now() - 600_000) }] : [];
   return { vin: vin(i), connected, data, alerts, errors };
 }
 
@@ -112,7 +113,14 @@ export async function startFilledFleet(n: number, extra: VehicleSpec[] = [], see
   const specs = [...Array.from({ length: n }, (_, i) => makeVehicle(i, r)), ...extra];
   const sessions = new Map<string, FakeSession>();
   for (const spec of specs) sessions.set(spec.vin, addVehicle(store, spec));
-  const totals = { frames_acked_total: n, frames_unanswered_total: 0, frames_error_total: 0, fields_total: n * 9, records_in_flight: 0, broker_connected: true };
+  const totals = {
+    frames_acked_total: n,
+    frames_unanswered_total: 0,
+    frames_error_total: 0,
+    fields_total: n * 9,
+    records_in_flight: 0,
+    broker_connected: true,
+  };
   const fleet = new LocalFleet(store, { fleetTotals: () => totals, readiness: () => ({ ready: true }) });
   const metrics = {
     registry: { metrics: () => Promise.resolve(''), contentType: 'text/plain' },

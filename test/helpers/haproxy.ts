@@ -74,8 +74,19 @@ export function startVehicleLb(servers: { port: number; statusPort: number }[], 
  * deploy/haproxy-tls.cfg as shipped: mTLS ended at haproxy in front of servers in tls.proxy mode.
  * `proxyCert` holds the certificate and its key in one PEM.
  */
-export function startTlsLb(servers: { port: number; statusPort: number }[], files: { proxyCert: string; teslaCa: string; caFile: string }, checkInter = '500ms'): Promise<HaproxyProcess> {
-  const env: NodeJS.ProcessEnv = { FT_CHECK_INTER: checkInter, FT_LB_LOG: 'stderr', FT_PROXY_CERT: files.proxyCert, FT_TESLA_CA: files.teslaCa, FT_CA_FILE: files.caFile, ...whoami() };
+export function startTlsLb(
+  servers: { port: number; statusPort: number }[],
+  files: { proxyCert: string; teslaCa: string; caFile: string },
+  checkInter = '500ms',
+): Promise<HaproxyProcess> {
+  const env: NodeJS.ProcessEnv = {
+    FT_CHECK_INTER: checkInter,
+    FT_LB_LOG: 'stderr',
+    FT_PROXY_CERT: files.proxyCert,
+    FT_TESLA_CA: files.teslaCa,
+    FT_CA_FILE: files.caFile,
+    ...whoami(),
+  };
   servers.forEach((s, i) => {
     env[`FT_SERVER${i + 1}_ADDR`] = `127.0.0.1:${s.port}`;
     env[`FT_SERVER${i + 1}_STATUS_PORT`] = String(s.statusPort);

@@ -123,7 +123,6 @@ export interface Nats {
   stderr(): string;
 }
 
-
 /** nats-server with JetStream (MQTT needs it) and an MQTT listener, on free loopback ports. */
 export async function startNats(dir: string): Promise<Nats> {
   if (!NATS_BINARY) throw new Error('nats-server is not installed');
@@ -134,7 +133,9 @@ export async function startNats(dir: string): Promise<Nats> {
   const conf = join(dir, `nats-${mqttPort}.conf`);
   writeFileSync(
     conf,
-    [`server_name: ft_test_${mqttPort}`, `listen: 127.0.0.1:${port}`, `jetstream { store_dir: "${store}" }`, `mqtt { listen: 127.0.0.1:${mqttPort} }`].join('\n') + '\n',
+    [`server_name: ft_test_${mqttPort}`, `listen: 127.0.0.1:${port}`, `jetstream { store_dir: "${store}" }`, `mqtt { listen: 127.0.0.1:${mqttPort} }`].join(
+      '\n',
+    ) + '\n',
   );
   // JetStream and its store come from the file (`-js -sd` beside `jetstream {store_dir}` is refused).
   const proc: ChildProcess = spawn(NATS_BINARY, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -11,5 +11,8 @@ const PYTHON = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c',
 export function renderTemplates(jobs: { template: string; payload: string }[]): { ok?: string; error?: string }[] {
   const r = spawnSync(PYTHON, [RENDER], { input: jobs.map((j) => JSON.stringify(j)).join('\n') + '\n', encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`jinja-render.py: ${r.stderr}`);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { ok?: string; error?: string });
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { ok?: string; error?: string });
 }

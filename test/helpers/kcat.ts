@@ -40,21 +40,28 @@ function parse(out: Buffer): KafkaRead[] {
 /** Every message of `topic` from the beginning to its end now, by kcat. */
 export function kcatRead(bootstrap: string, topic: string): Promise<KafkaRead[]> {
   return new Promise((resolve, reject) => {
-    execFile('kcat', ['-b', bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', FORMAT], { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`kcat -C -t ${topic}: ${err.message} ${stderr.toString('utf8')}`));
-      try {
-        resolve(parse(stdout));
-      } catch (e) {
-        reject(e);
-      }
-    });
+    execFile(
+      'kcat',
+      ['-b', bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', FORMAT],
+      { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`kcat -C -t ${topic}: ${err.message} ${stderr.toString('utf8')}`));
+        try {
+          resolve(parse(stdout));
+        } catch (e) {
+          reject(e);
+        }
+      },
+    );
   });
 }
 
 /** Produces one keyed message with kcat (librdkafka's default partitioner); resolves with where it landed. */
 export async function kcatProduce(bootstrap: string, topic: string, key: string, value: string): Promise<KafkaRead> {
   await new Promise<void>((resolve, reject) => {
-    const p = execFile('kcat', ['-b', bootstrap, '-P', '-t', topic, '-k', key], { timeout: 30_000 }, (err, _o, stderr) => (err ? reject(new Error(`kcat -P: ${err.message} ${stderr}`)) : resolve()));
+    const p = execFile('kcat', ['-b', bootstrap, '-P', '-t', topic, '-k', key], { timeout: 30_000 }, (err, _o, stderr) =>
+      err ? reject(new Error(`kcat -P: ${err.message} ${stderr}`)) : resolve(),
+    );
     p.stdin!.end(value);
   });
   const all = await kcatRead(bootstrap, topic);

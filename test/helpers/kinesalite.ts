@@ -58,7 +58,12 @@ export async function startKinesalite(dir: string): Promise<Kinesalite> {
   await start();
   const endpoint = `http://127.0.0.1:${port}`;
   const client = () =>
-    new KinesisClient({ endpoint, region: KINESALITE_ENV.AWS_REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, requestHandler: new NodeHttpHandler() });
+    new KinesisClient({
+      endpoint,
+      region: KINESALITE_ENV.AWS_REGION,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      requestHandler: new NodeHttpHandler(),
+    });
   return {
     port,
     endpoint,
@@ -70,7 +75,11 @@ export async function startKinesalite(dir: string): Promise<Kinesalite> {
     async createStream(name, shards) {
       const c = client();
       await c.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-      await waitUntil(async () => (await c.send(new DescribeStreamCommand({ StreamName: name }))).StreamDescription?.StreamStatus === 'ACTIVE', 10_000, `stream ${name} active`);
+      await waitUntil(
+        async () => (await c.send(new DescribeStreamCommand({ StreamName: name }))).StreamDescription?.StreamStatus === 'ACTIVE',
+        10_000,
+        `stream ${name} active`,
+      );
       c.destroy();
     },
     async read(stream) {

@@ -16,15 +16,20 @@ export interface Mosquitto {
   restart(): Promise<void>;
 }
 
-
 /** A real mosquitto on a free loopback port, started and stopped by the test. */
-export async function startMosquitto(dir: string, opts: { port?: number; extraConfig?: string; persistent?: boolean; listener?: string } = {}): Promise<Mosquitto> {
+export async function startMosquitto(
+  dir: string,
+  opts: { port?: number; extraConfig?: string; persistent?: boolean; listener?: string } = {},
+): Promise<Mosquitto> {
   const port = opts.port ?? (await freePort());
   const conf = join(dir, `mosquitto-${port}.conf`);
   // Run as root, mosquitto drops to its own user, which cannot write the test's persistence files.
   const user = process.getuid?.() === 0 ? ['user root'] : [];
   const persistence = opts.persistent ? ['persistence true', `persistence_location ${dir}/`, `persistence_file mosquitto-${port}.db`] : ['persistence false'];
-  writeFileSync(conf, [opts.listener ?? `listener ${port} 127.0.0.1`, 'allow_anonymous true', ...user, ...persistence, opts.extraConfig ?? ''].join('\n') + '\n');
+  writeFileSync(
+    conf,
+    [opts.listener ?? `listener ${port} 127.0.0.1`, 'allow_anonymous true', ...user, ...persistence, opts.extraConfig ?? ''].join('\n') + '\n',
+  );
   let proc: ChildProcess | undefined;
   const start = async () => {
     proc = spawn(BINARY, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });

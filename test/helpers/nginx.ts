@@ -30,10 +30,16 @@ export async function startNginx(dir: string, env: Record<string, string>): Prom
   const port = await freePort();
   const full = { ...env, FT_PROXY_LISTEN: `127.0.0.1:${port}`, FT_PROXY_ACCESS_LOG: 'off' };
   const conf = join(dir, `nginx-${port}.conf`);
-  const rendered = execFileSync('envsubst', [nginxVariables()], { input: readFileSync(join(repoRoot(), 'deploy', 'nginx.conf'), 'utf8'), env: { ...process.env, ...full }, encoding: 'utf8' });
+  const rendered = execFileSync('envsubst', [nginxVariables()], {
+    input: readFileSync(join(repoRoot(), 'deploy', 'nginx.conf'), 'utf8'),
+    env: { ...process.env, ...full },
+    encoding: 'utf8',
+  });
   writeFileSync(conf, rendered);
   // Only what a test run must not share with an installed nginx: its pid file and where it logs.
-  const proc = spawn(NGINX, ['-c', conf, '-e', 'stderr', '-g', `daemon off; pid ${join(dir, `nginx-${port}.pid`)}; error_log stderr info;`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(NGINX, ['-c', conf, '-e', 'stderr', '-g', `daemon off; pid ${join(dir, `nginx-${port}.pid`)}; error_log stderr info;`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   trackChild(proc);
   const lines: string[] = [];
   const onData = (c: string) => lines.push(...c.split('\n').filter(Boolean));

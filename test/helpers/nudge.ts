@@ -95,7 +95,11 @@ export function assertNoStall(t: Test, r: SparseRun | SparseRun[], what: string)
   const runs = Array.isArray(r) ? r : [r];
   const sum = (k: 'acked' | 'slow' | 'starved') => runs.reduce((n, x) => n + x[k], 0);
   const [acked, slow, starved] = [sum('acked'), sum('slow'), sum('starved')];
-  t.same(runs.map((x) => x.error), runs.map(() => undefined), `${what}: no record failed`);
+  t.same(
+    runs.map((x) => x.error),
+    runs.map(() => undefined),
+    `${what}: no record failed`,
+  );
   t.ok(
     acked >= MIN_RECORDS * runs.length && slow <= acked * SLOW_SHARE,
     `${what}: ${acked} records acked in ${WINDOW_MS} ms, ${slow} of them in ${STALL_MS} ms or more with the event loop on time (a stall makes every one that slow), ${starved} more that slow with the loop ${STARVED_MS} ms late or more`,

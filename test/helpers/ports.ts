@@ -109,7 +109,9 @@ export async function untilAccepting(proc: ChildProcess, port: number, ms: numbe
   await waitUntil(
     async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new ExitedEarly(`${what} exited (${proc.exitCode ?? proc.signalCode}) before accepting on port ${port}: ${printed().trim() || 'it printed nothing'}`);
+        throw new ExitedEarly(
+          `${what} exited (${proc.exitCode ?? proc.signalCode}) before accepting on port ${port}: ${printed().trim() || 'it printed nothing'}`,
+        );
       }
       return accepting(port);
     },

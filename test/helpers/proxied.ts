@@ -26,7 +26,11 @@ export function proxiedUpgrade(port: number, headers: Record<string, string | st
  * Raw bytes to a port from a given local address; resolves with what came back once the peer
  * closed (or after `ms`), and whether it closed.
  */
-export function rawExchange(port: number, bytes: Buffer | string, opts: { localAddress?: string; ms?: number } = {}): Promise<{ received: Buffer; closed: boolean }> {
+export function rawExchange(
+  port: number,
+  bytes: Buffer | string,
+  opts: { localAddress?: string; ms?: number } = {},
+): Promise<{ received: Buffer; closed: boolean }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const s = connect({ port, host: '127.0.0.1', localAddress: opts.localAddress });

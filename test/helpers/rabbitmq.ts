@@ -11,7 +11,9 @@ import { accepting, alive, deadline, freePort, killWithTest, trackChild, waitUnt
 export const RABBITMQ_SBIN = (() => {
   const lib = '/usr/lib/rabbitmq/lib';
   if (!existsSync(lib)) return undefined;
-  const dirs = spawnSync('ls', [lib], { encoding: 'utf8' }).stdout.split('\n').filter((d) => d.startsWith('rabbitmq_server-'));
+  const dirs = spawnSync('ls', [lib], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((d) => d.startsWith('rabbitmq_server-'));
   const sbin = dirs.length ? join(lib, dirs.sort().at(-1)!, 'sbin') : undefined;
   return sbin && existsSync(join(sbin, 'rabbitmq-server')) ? sbin : undefined;
 })();
@@ -168,7 +170,10 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
     const beams = nodes.map((n) => n.beamPid()).filter((p): p is number => p !== undefined);
     for (const n of nodes) n.kill();
     for (const p of procs.slice(1)) if (p.exitCode === null && p.signalCode === null) groupOf(p).kill('SIGKILL');
-    await Promise.race([Promise.all(procs.slice(1).map((p) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r))))), deadline(10_000)]);
+    await Promise.race([
+      Promise.all(procs.slice(1).map((p) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r))))),
+      deadline(10_000),
+    ]);
     // The VMs too (not children of ours, so no exit event): tap removes their directory next.
     await waitUntil(() => !beams.some(alive), 10_000, 'the RabbitMQ VMs to exit').catch(() => undefined);
     if (epmd.exitCode === null && epmd.signalCode === null) epmd.kill('SIGKILL');
@@ -177,7 +182,8 @@ export async function startRabbitCluster(dir: string, startMs = 150_000): Promis
     await waitUntil(
       async () => {
         for (const [i, p] of procs.slice(1).entries()) if (p.exitCode !== null) throw new Error(`${names[i]} exited: ${outs[i].slice(-3000)}`);
-        for (const [i, n] of nodes.entries()) if (!/Server startup complete/.test(readLog(join(dir, `node-${i}`, 'log', `${n.name}.log`))) || !(await accepting(n.mqttPort))) return false;
+        for (const [i, n] of nodes.entries())
+          if (!/Server startup complete/.test(readLog(join(dir, `node-${i}`, 'log', `${n.name}.log`))) || !(await accepting(n.mqttPort))) return false;
         return true;
       },
       startMs,

@@ -38,11 +38,34 @@ export async function startRedis(dir: string, opts: { tls?: RedisTlsFiles; clust
     mkdirSync(data, { recursive: true });
     const a = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', data, '--protected-mode', 'no', '--daemonize', 'no', '--logfile', ''];
     if (opts.tls) {
-      a.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no');
+      a.push(
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        opts.tls.cert,
+        '--tls-key-file',
+        opts.tls.key,
+        '--tls-ca-cert-file',
+        opts.tls.ca,
+        '--tls-auth-clients',
+        'no',
+      );
       if (opts.cluster) a.push('--tls-cluster', 'yes');
       if (opts.tls.client) a.push('--tls-client-cert-file', opts.tls.client.cert, '--tls-client-key-file', opts.tls.client.key);
     } else a.push('--port', String(port));
-    if (opts.cluster) a.push('--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', join(data, 'nodes.conf'), '--cluster-node-timeout', '2000');
+    if (opts.cluster)
+      a.push(
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(busPort),
+        '--cluster-config-file',
+        join(data, 'nodes.conf'),
+        '--cluster-node-timeout',
+        '2000',
+      );
     return a;
   };
   let proc: ChildProcess | undefined;
@@ -140,7 +163,9 @@ export async function subscribeRedis(port: number, opts: { tls?: RedisTlsFiles; 
   const { createClient } = await import('@redis/client');
   const { readFileSync } = await import('node:fs');
   // Every test certificate names localhost; some do not name 127.0.0.1.
-  const socket = opts.tls ? { host: '127.0.0.1', port, tls: true as const, ca: readFileSync(opts.tls.ca), servername: 'localhost' } : { host: '127.0.0.1', port };
+  const socket = opts.tls
+    ? { host: '127.0.0.1', port, tls: true as const, ca: readFileSync(opts.tls.ca), servername: 'localhost' }
+    : { host: '127.0.0.1', port };
   const c = createClient({ socket: { ...socket, reconnectStrategy: () => 200 } });
   c.on('error', () => {});
   await c.connect();

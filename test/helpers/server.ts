@@ -79,7 +79,11 @@ export function isStatusTopic(topic: string, statusTopic: string): boolean {
 }
 
 /** Runs the real CLI (`serve --config FILE`) with JSON logs and waits until it listens. */
-export async function startServer(dir: string, config: Record<string, unknown>, opts: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<ServerProcess> {
+export async function startServer(
+  dir: string,
+  config: Record<string, unknown>,
+  opts: { env?: NodeJS.ProcessEnv; args?: string[] } = {},
+): Promise<ServerProcess> {
   const file = join(dir, `config-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
   writeFileSync(file, JSON.stringify({ json_log_enable: true, log_level: 'debug', host: '127.0.0.1', port: 0, ...testWorkers(), ...config }, null, 2));
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', file, ...(opts.args ?? [])], {
@@ -109,7 +113,11 @@ export async function startServer(dir: string, config: Record<string, unknown>, 
   // Until it listens or exits, not a fixed time: on a busy machine a server with workers took
   // over 15 s to start (tap's timeout still ends a hang).
   const gone = () => proc.exitCode !== null || proc.signalCode !== null;
-  const listening = await waitUntil(() => logs.find((l) => l.event === 'listening') ?? (gone() ? ('exited' as const) : undefined), Infinity, 'the server to listen');
+  const listening = await waitUntil(
+    () => logs.find((l) => l.event === 'listening') ?? (gone() ? ('exited' as const) : undefined),
+    Infinity,
+    'the server to listen',
+  );
   if (listening === 'exited') {
     const code = await exited;
     throw new Error(`server exited with ${code}: ${stderr.join('')} ${JSON.stringify(logs)}`);

@@ -85,10 +85,13 @@ export async function startSlowBroker(brokerPort: number, opts: { acksPerSecond:
       const head = queue[0];
       const isAck = ACK_TYPES.has(head.pkt[0] >> 4);
       const due = isAck ? Math.max(head.at, nextAck) : head.at;
-      timer = setTimeout(() => {
-        timers.delete(timer!);
-        pump();
-      }, Math.max(0, due - Date.now()));
+      timer = setTimeout(
+        () => {
+          timers.delete(timer!);
+          pump();
+        },
+        Math.max(0, due - Date.now()),
+      );
       timers.add(timer);
     };
     broker.on('data', (chunk: Buffer) => {

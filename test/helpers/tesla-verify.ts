@@ -11,11 +11,13 @@ const n = P.Fn.ORDER;
 const big = (b: Uint8Array) => BigInt(`0x${Buffer.from(b).toString('hex') || '0'}`);
 
 function lv(parts: Uint8Array[]): Buffer {
-  return Buffer.concat(parts.flatMap((p) => {
-    const l = Buffer.alloc(4);
-    l.writeUInt32BE(p.length);
-    return [l, Buffer.from(p)];
-  }));
+  return Buffer.concat(
+    parts.flatMap((p) => {
+      const l = Buffer.alloc(4);
+      l.writeUInt32BE(p.length);
+      return [l, Buffer.from(p)];
+    }),
+  );
 }
 
 /** True when `sig` (V.x || V.y || r) is a Schnorr/P-256 signature of `msg` by `pub` (65 bytes). */
@@ -29,7 +31,12 @@ export function independentSchnorrVerify(pub: Uint8Array, msg: Uint8Array, sig: 
   } catch {
     return false;
   }
-  const c = big(createHash('sha256').update(lv([P.BASE.toBytes(false), V.toBytes(false), pub, msg])).digest()) % n;
+  const c =
+    big(
+      createHash('sha256')
+        .update(lv([P.BASE.toBytes(false), V.toBytes(false), pub, msg]))
+        .digest(),
+    ) % n;
   const r = big(sig.subarray(64)) % n;
   return A.multiplyUnsafe(c).add(P.BASE.multiplyUnsafe(r)).equals(V);
 }

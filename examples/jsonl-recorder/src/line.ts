@@ -12,7 +12,12 @@ export function recordLine(r: VehicleRecord): string {
       // Each value is already JSON text (as subscribers see it): parsed, so the line nests it.
       return JSON.stringify({ ...base, data: Object.fromEntries(r.data.map((d) => [d.name, JSON.parse(d.json) as unknown])) }) + '\n';
     case 'alerts':
-      return JSON.stringify({ ...base, alerts: r.alerts.map((a) => ({ name: a.name, audiences: a.audiences, started_at: iso(a.startedAt), ended_at: iso(a.endedAt) })) }) + '\n';
+      return (
+        JSON.stringify({
+          ...base,
+          alerts: r.alerts.map((a) => ({ name: a.name, audiences: a.audiences, started_at: iso(a.startedAt), ended_at: iso(a.endedAt) })),
+        }) + '\n'
+      );
     case 'errors':
       return JSON.stringify({ ...base, errors: r.errors.map((e) => ({ name: e.name, body: e.body, tags: e.tags })) }) + '\n';
     case 'connectivity':

@@ -16,7 +16,10 @@ async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<str
 /** The lines written for a vehicle so far; none before its file exists. */
 async function lines(dir: string, vin: string): Promise<Record<string, unknown>[]> {
   const text = await readFile(join(dir, `${vin}.jsonl`), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 test('passes the producer contract, every record seen in its file', async (t) => {

@@ -9,10 +9,7 @@ import { connackReason, DISCONNECT, encodeConnect, PacketReader, PacketType } fr
 export { connackReason };
 import { openSocket, PinMismatch, type BrokerEndpoint } from '../../producers/mqtt/transport.js';
 
-export type ProbeResult =
-  | { outcome: 'accepted' }
-  | { outcome: 'refused'; code: number; reason: string }
-  | { outcome: 'unreachable'; reason: string };
+export type ProbeResult = { outcome: 'accepted' } | { outcome: 'refused'; code: number; reason: string } | { outcome: 'unreachable'; reason: string };
 
 export interface ProbeOptions {
   clientId: string;
@@ -108,7 +105,9 @@ export function probeBroker(ep: BrokerEndpoint, o: ProbeOptions): Promise<ProbeR
     socket.on('close', () =>
       finish({
         outcome: 'unreachable',
-        reason: connected ? 'the broker closed the connection without answering CONNECT (is it an MQTT broker? does it want TLS, mqtts://?)' : 'the connection closed',
+        reason: connected
+          ? 'the broker closed the connection without answering CONNECT (is it an MQTT broker? does it want TLS, mqtts://?)'
+          : 'the connection closed',
       }),
     );
   });

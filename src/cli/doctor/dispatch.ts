@@ -32,7 +32,12 @@ async function redisCheck(config: Config): Promise<CheckLine | undefined> {
     return { status: 'fail', check: 'redis', message: (err as Error).message };
   }
   const at = `${(config.redis.addrs ?? []).join(', ')} (redis.addrs${ep.cluster ? ', cluster' : ''}${ep.tls ? ', TLS' : ''})`;
-  const socket = (n?: { host: string; port: number }) => ({ ...(n ?? {}), connectTimeout: DISPATCH_CHECK_CAP_MS, reconnectStrategy: false as const, ...(ep.tls ? { tls: true as const, ...ep.tls } : {}) });
+  const socket = (n?: { host: string; port: number }) => ({
+    ...(n ?? {}),
+    connectTimeout: DISPATCH_CHECK_CAP_MS,
+    reconnectStrategy: false as const,
+    ...(ep.tls ? { tls: true as const, ...ep.tls } : {}),
+  });
   const common = { username: ep.username, password: ep.password };
   let close: () => void = () => {};
   try {

@@ -41,7 +41,12 @@ const nameOf = (s: string) => JSON.stringify(cnOf(s));
 function dnKey(dn: string, sep: 'openssl' | 'node'): string {
   const parts = sep === 'node' ? dn.split('\n') : dn.split(/(?<!\\),/);
   return parts
-    .map((p) => p.trim().replace(/\\(.)/g, '$1').replace(/^([A-Za-z0-9.]+)\s*=\s*/, (_, k: string) => `${k.toUpperCase()}=`))
+    .map((p) =>
+      p
+        .trim()
+        .replace(/\\(.)/g, '$1')
+        .replace(/^([A-Za-z0-9.]+)\s*=\s*/, (_, k: string) => `${k.toUpperCase()}=`),
+    )
     .filter(Boolean)
     .sort()
     .join('|');
@@ -60,7 +65,15 @@ interface SClientResult {
 }
 
 /** What `openssl s_client` learns from one handshake. */
-function sClient(o: { host: string; port: number; servername: string; caFile?: string; cert?: string; key?: string; timeoutMs?: number }): Promise<SClientResult> {
+function sClient(o: {
+  host: string;
+  port: number;
+  servername: string;
+  caFile?: string;
+  cert?: string;
+  key?: string;
+  timeoutMs?: number;
+}): Promise<SClientResult> {
   const args = ['s_client', '-connect', `${isIP(o.host) === 6 ? `[${o.host}]` : o.host}:${o.port}`, '-nameopt', 'RFC2253'];
   if (!isIP(o.servername)) args.push('-servername', o.servername, '-verify_hostname', o.servername);
   else args.push('-verify_ip', o.servername);
@@ -75,7 +88,12 @@ function sClient(o: { host: string; port: number; servername: string; caFile?: s
       const spawnFailed = (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
       resolve({
         requested: /Requested Signature Algorithms|Client Certificate Types|Acceptable client certificate CA names/.test(stdout),
-        caNames: names ? names[1].split('\n').map((l) => l.trim()).filter(Boolean) : [],
+        caNames: names
+          ? names[1]
+              .split('\n')
+              .map((l) => l.trim())
+              .filter(Boolean)
+          : [],
         verifyCode: verify ? Number(verify[1]) : undefined,
         verifyText: verify?.[2],
         protocol: protocol?.[1],
@@ -104,7 +122,9 @@ function tcpCheck(host: string, port: number, ms: number): Promise<{ ms?: number
     });
     s.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      resolve({ error: err.code === 'ECONNREFUSED' ? 'connection refused: nothing listens there (or a firewall refuses it)' : `${err.code ?? ''} ${err.message}`.trim() });
+      resolve({
+        error: err.code === 'ECONNREFUSED' ? 'connection refused: nothing listens there (or a firewall refuses it)' : `${err.code ?? ''} ${err.message}`.trim(),
+      });
     });
   });
 }
@@ -113,7 +133,16 @@ const PROTOCOL_ERRORS = /PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL|NO_PROTOCOLS_AVAI
 
 /** The newest protocol the server agrees to when the client allows everything down to TLS 1.0. */
 async function oldProtocol(o: EndpointOptions, servername: string): Promise<string | undefined> {
-  const r = await probeTls({ host: o.host, port: o.port, servername, ca: o.ca, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0', timeoutMs: o.timeoutMs });
+  const r = await probeTls({
+    host: o.host,
+    port: o.port,
+    servername,
+    ca: o.ca,
+    minVersion: 'TLSv1',
+    maxVersion: 'TLSv1.1',
+    ciphers: 'DEFAULT@SECLEVEL=0',
+    timeoutMs: o.timeoutMs,
+  });
   return r.protocol;
 }
 
@@ -140,12 +169,26 @@ function frameCheck(o: EndpointOptions): Promise<CheckLine> {
       resolve(l);
     };
     const timer = setTimeout(() => finish({ status: 'fail', check: 'frame', message: `no response to the frame within ${ms} ms` }), ms);
-    ws.on('unexpected-response', (_req, res) => finish({ status: 'fail', check: 'websocket', message: `the upgrade was answered with HTTP ${res.statusCode}${res.statusCode === 403 ? ' (the client certificate is refused as a vehicle identity)' : ''}` }));
+    ws.on('unexpected-response', (_req, res) =>
+      finish({
+        status: 'fail',
+        check: 'websocket',
+        message: `the upgrade was answered with HTTP ${res.statusCode}${res.statusCode === 403 ? ' (the client certificate is refused as a vehicle identity)' : ''}`,
+      }),
+    );
     ws.on('error', (err) => finish({ status: 'fail', check: 'websocket', message: `the upgrade failed: ${err.message}` }));
     ws.on('close', (code) => finish({ status: 'fail', check: 'frame', message: `the server closed the connection (${code}) before answering the frame` }));
     ws.on('open', () => {
       const rec = new RecordFactory({ vin, seed: 1, fields: 3 }).next();
-      ws.send(writeStreamFrame({ txid, recordType: rec.recordType, payload: rec.payload, senderId: `vehicle_device.${vin}`, createdAt: Math.floor(Date.now() / 1000) }));
+      ws.send(
+        writeStreamFrame({
+          txid,
+          recordType: rec.recordType,
+          payload: rec.payload,
+          senderId: `vehicle_device.${vin}`,
+          createdAt: Math.floor(Date.now() / 1000),
+        }),
+      );
     });
     ws.on('message', (data: Buffer) => {
       let f: Frame;
@@ -184,7 +227,13 @@ function clientCaLines(s: SClientResult, dir: string): CheckLine[] {
       },
     ];
   }
-  const lines: CheckLine[] = [{ status: 'ok', check: 'client_cert', message: `the server asks for a client certificate, naming ${s.caNames.length} acceptable CA${s.caNames.length === 1 ? '' : 's'}` }];
+  const lines: CheckLine[] = [
+    {
+      status: 'ok',
+      check: 'client_cert',
+      message: `the server asks for a client certificate, naming ${s.caNames.length} acceptable CA${s.caNames.length === 1 ? '' : 's'}`,
+    },
+  ];
   const offered = new Set(s.caNames.map((n) => dnKey(n, 'openssl')));
   const prod = bundle(dir, 'production.pem');
   const eng = bundle(dir, 'engineering.pem');
@@ -196,11 +245,23 @@ function clientCaLines(s: SClientResult, dir: string): CheckLine[] {
     lines.push({ status: 'ok', check: 'tesla_ca', message: `all ${prod.length} CAs of Tesla's production vehicle bundle are among them` });
   } else if (prodIn.length > 0) {
     const missing = prod.filter((c) => !offered.has(c.key)).map((c) => nameOf(c.subject));
-    lines.push({ status: 'warn', check: 'tesla_ca', message: `${prodIn.length} of ${prod.length} production vehicle CAs are among them; missing ${missing.join(', ')}: cars issued by those will not connect` });
+    lines.push({
+      status: 'warn',
+      check: 'tesla_ca',
+      message: `${prodIn.length} of ${prod.length} production vehicle CAs are among them; missing ${missing.join(', ')}: cars issued by those will not connect`,
+    });
   } else if (engIn.length > 0) {
-    lines.push({ status: 'warn', check: 'tesla_ca', message: "only Tesla's engineering vehicle CAs are among them (use_default_eng_ca): production cars will not connect" });
+    lines.push({
+      status: 'warn',
+      check: 'tesla_ca',
+      message: "only Tesla's engineering vehicle CAs are among them (use_default_eng_ca): production cars will not connect",
+    });
   } else {
-    lines.push({ status: 'fail', check: 'tesla_ca', message: "none of Tesla's vehicle CAs is among them: real cars will not find an issuer of theirs and cannot connect (is tls.trust_tesla_ca false?)" });
+    lines.push({
+      status: 'fail',
+      check: 'tesla_ca',
+      message: "none of Tesla's vehicle CAs is among them: real cars will not find an issuer of theirs and cannot connect (is tls.trust_tesla_ca false?)",
+    });
   }
   return lines;
 }
@@ -262,7 +323,11 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
       lines.push(
         pub.length
           ? { status: 'ok', check: 'dns', message: `${o.host} resolves to ${addrs.join(', ')}` }
-          : { status: 'warn', check: 'dns', message: `${o.host} resolves to ${addrs.join(', ')} only: private or loopback, not reachable by a vehicle on the internet` },
+          : {
+              status: 'warn',
+              check: 'dns',
+              message: `${o.host} resolves to ${addrs.join(', ')} only: private or loopback, not reachable by a vehicle on the internet`,
+            },
       );
     } catch (err) {
       lines.push({ status: 'fail', check: 'dns', message: `${o.host} does not resolve: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
@@ -314,7 +379,11 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
     }
     if (!o.cert && s.protocol && s.verifyCode !== undefined) {
       // TLS 1.2 ends the handshake when no client certificate comes; openssl still saw the chain.
-      lines.push({ status: 'ok', check: 'tls', message: `${s.protocol} (the server ended the handshake after asking for a client certificate; give --cert/--key for a complete one)` });
+      lines.push({
+        status: 'ok',
+        check: 'tls',
+        message: `${s.protocol} (the server ended the handshake after asking for a client certificate; give --cert/--key for a complete one)`,
+      });
       lines.push(
         s.verifyCode === 0
           ? { status: 'ok', check: 'chain', message: `the server's chain verifies against the ca for ${servername} (judged by openssl)` }
@@ -337,7 +406,11 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
   lines.push(
     probe.authorized
       ? { status: 'ok', check: 'chain', message: `verifies against the ca: ${path}${anchorOf(probe.chain, o)}` }
-      : { status: 'fail', check: 'chain', message: `does not verify against the ca: ${explainVerifyError(probe.authorizationError ?? '', probe.chain, { pem: o.ca, from: o.caFrom })}` },
+      : {
+          status: 'fail',
+          check: 'chain',
+          message: `does not verify against the ca: ${explainVerifyError(probe.authorizationError ?? '', probe.chain, { pem: o.ca, from: o.caFrom })}`,
+        },
   );
   const leaf = probe.chain[0];
   const san = leaf?.subjectAltName?.replace(/IP Address:/g, 'IP:');
@@ -356,7 +429,7 @@ export async function checkEndpoint(o: EndpointOptions): Promise<CheckLine[]> {
   if (o.cert && o.key && !lines.some((l) => l.status === 'fail' && l !== issuerLine)) {
     const frame = await frameCheck(o);
     if (issuerLine?.status === 'fail') {
-      if (frame.status === 'fail') frame.message += ' (as expected: the server does not accept the client certificate\'s issuer, see client_issuer)';
+      if (frame.status === 'fail') frame.message += " (as expected: the server does not accept the client certificate's issuer, see client_issuer)";
       else issuerLine.status = 'warn';
     }
     lines.push(frame);

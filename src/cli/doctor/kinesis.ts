@@ -34,10 +34,17 @@ export async function kinesisCheck(config: Config, capMs: number): Promise<Check
       try {
         const d = await within(link.client.send(new DescribeStreamSummaryCommand({ StreamName: stream })), capMs);
         const status = d.StreamDescriptionSummary?.StreamStatus;
-        lines.push({ status: status === 'ACTIVE' || status === 'UPDATING' ? 'ok' : 'fail', check: 'kinesis', message: `stream ${stream} (record type ${type}) is ${status}` });
+        lines.push({
+          status: status === 'ACTIVE' || status === 'UPDATING' ? 'ok' : 'fail',
+          check: 'kinesis',
+          message: `stream ${stream} (record type ${type}) is ${status}`,
+        });
       } catch (err) {
         const name = (err as { name?: string }).name;
-        const why = name === 'ResourceNotFoundException' ? 'does not exist: create it, or map the record type to another stream in kinesis.streams' : (err as Error).message;
+        const why =
+          name === 'ResourceNotFoundException'
+            ? 'does not exist: create it, or map the record type to another stream in kinesis.streams'
+            : (err as Error).message;
         lines.push({ status: 'fail', check: 'kinesis', message: `stream ${stream} (record type ${type}) ${why}` });
       }
     }

@@ -101,7 +101,11 @@ async function hostCheck(config: Config): Promise<CheckLine> {
     return { status: 'ok', check: 'host', message: `${h} (host) resolves to ${addrs.map((a) => a.address).join(', ')}` };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { status: 'fail', check: 'host', message: `${h} (host) does not resolve${code ? ` (${code})` : ''}; use an address of this machine, or 0.0.0.0 for every interface` };
+    return {
+      status: 'fail',
+      check: 'host',
+      message: `${h} (host) does not resolve${code ? ` (${code})` : ''}; use an address of this machine, or 0.0.0.0 for every interface`,
+    };
   }
 }
 
@@ -118,11 +122,19 @@ export function brokerTlsFileChecks(config: Config): CheckLine[] {
       lines.push({ status: 'ok', check: 'mqtt.tls', message: `${key} ${shownPath(config, written)} is readable` });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? (err as Error).message);
+      const why =
+        code === 'ENOENT'
+          ? 'no such file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : code === 'EISDIR'
+              ? 'it is a directory'
+              : (code ?? (err as Error).message);
       lines.push({ status: 'fail', check: 'mqtt.tls', message: `${key} ${written}: cannot read: ${why}${unreadableNote(config, written)}` });
     }
   }
-  if (t.cert_file && !t.key_file) lines.push({ status: 'fail', check: 'mqtt.tls', message: 'cert_file is set without key_file; a client certificate needs its key' });
+  if (t.cert_file && !t.key_file)
+    lines.push({ status: 'fail', check: 'mqtt.tls', message: 'cert_file is set without key_file; a client certificate needs its key' });
   return lines;
 }
 
@@ -142,7 +154,13 @@ async function brokerCheck(config: Config): Promise<CheckLine> {
   const clientId = `${clientIdFrom(config)}-check`;
   const timeoutMs = Math.min(config.mqtt.connect_timeout_ms, BROKER_CHECK_CAP_MS);
   const who = config.mqtt.username !== undefined ? `as user ${JSON.stringify(config.mqtt.username)}` : 'without a user name';
-  const r = await probeBroker(ep, { clientId, username: config.mqtt.username, password: config.mqtt.password, keepAliveSeconds: config.mqtt.keep_alive_seconds, timeoutMs });
+  const r = await probeBroker(ep, {
+    clientId,
+    username: config.mqtt.username,
+    password: config.mqtt.password,
+    keepAliveSeconds: config.mqtt.keep_alive_seconds,
+    timeoutMs,
+  });
   const at = `${url} (mqtt.broker)`;
   if (r.outcome === 'accepted') return { status: 'ok', check: 'broker', message: `${at} accepted the connection ${who} (client id ${clientId})` };
   if (r.outcome === 'refused') {
@@ -152,7 +170,7 @@ async function brokerCheck(config: Config): Promise<CheckLine> {
         : (r.code === 5 || r.code === 135) && config.mqtt.username === undefined
           ? '; the broker wants credentials: set mqtt.username and mqtt.password'
           : r.code === 5 || r.code === 135
-            ? '; mosquitto answers this for a wrong password too: check mqtt.username and mqtt.password, then the broker\'s ACL'
+            ? "; mosquitto answers this for a wrong password too: check mqtt.username and mqtt.password, then the broker's ACL"
             : '';
     return { status: 'fail', check: 'broker', message: `${at} refused the connection ${who}: ${r.reason} (CONNACK code ${r.code})${hint}` };
   }

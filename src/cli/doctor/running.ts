@@ -34,11 +34,14 @@ export async function answersAsThisServer(l: Listener, config: Config, vehiclePo
     case 'mqtt.embedded_port': {
       // An MQTT broker cannot tell whose it is: it counts as ours when the vehicle port is ours.
       if (!vehiclePortIsOurs) return undefined;
-      const r = await probeBroker({ host, port: l.port, secure: false, tls: {} }, {
-        clientId: `fleet-telemetry-check-${process.pid}`,
-        keepAliveSeconds: 10,
-        timeoutMs: PROBE_MS,
-      });
+      const r = await probeBroker(
+        { host, port: l.port, secure: false, tls: {} },
+        {
+          clientId: `fleet-telemetry-check-${process.pid}`,
+          keepAliveSeconds: 10,
+          timeoutMs: PROBE_MS,
+        },
+      );
       return r.outcome === 'accepted' ? 'it accepts MQTT and the vehicle port is this server' : undefined;
     }
     default:

@@ -18,10 +18,30 @@ export interface StatusAnswer {
 }
 
 /** GET /status as a vehicle makes it (the same ca, certificate and name). */
-export function fetchStatus(o: { host: string; port: number; servername: string; ca: string; cert?: string; key?: string; timeoutMs: number }): Promise<StatusAnswer> {
+export function fetchStatus(o: {
+  host: string;
+  port: number;
+  servername: string;
+  ca: string;
+  cert?: string;
+  key?: string;
+  timeoutMs: number;
+}): Promise<StatusAnswer> {
   return new Promise((resolve) => {
     const req = request(
-      { host: o.host, port: o.port, path: '/status', method: 'GET', ca: o.ca, cert: o.cert, key: o.key, servername: isIP(o.servername) ? undefined : o.servername, rejectUnauthorized: false, timeout: o.timeoutMs, agent: false },
+      {
+        host: o.host,
+        port: o.port,
+        path: '/status',
+        method: 'GET',
+        ca: o.ca,
+        cert: o.cert,
+        key: o.key,
+        servername: isIP(o.servername) ? undefined : o.servername,
+        rejectUnauthorized: false,
+        timeout: o.timeoutMs,
+        agent: false,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (c: string) => (body = (body + c).slice(0, 400)));
@@ -45,7 +65,11 @@ export function tlsEndLine(a: StatusAnswer, withCert: boolean): CheckLine | unde
   if (a.mode === 'direct') return { status: 'ok', check: 'tls_end', message: 'mTLS ends at the fleet-telemetry server itself (direct mode)' };
   if (a.mode === 'proxy') {
     if (a.status === 200) {
-      return { status: 'ok', check: 'tls_end', message: `a proxy in front decrypts${who}; the server behind it is in tls.proxy mode and verified the certificate it passed again` };
+      return {
+        status: 'ok',
+        check: 'tls_end',
+        message: `a proxy in front decrypts${who}; the server behind it is in tls.proxy mode and verified the certificate it passed again`,
+      };
     }
     return {
       status: 'fail',
@@ -53,15 +77,20 @@ export function tlsEndLine(a: StatusAnswer, withCert: boolean): CheckLine | unde
       message: `a proxy in front decrypts${who}; the server behind it (tls.proxy mode) refused the certificate it passed: ${a.body || `HTTP ${a.status}`}`,
     };
   }
-  if (a.status === 200 && a.body === 'mtls ok') return { status: 'ok', check: 'tls_end', message: 'mTLS ends at the fleet-telemetry server (an older version: it does not name its mode)' };
+  if (a.status === 200 && a.body === 'mtls ok')
+    return { status: 'ok', check: 'tls_end', message: 'mTLS ends at the fleet-telemetry server (an older version: it does not name its mode)' };
   if (!withCert) {
-    return { status: 'warn', check: 'tls_end', message: `GET /status without a client certificate got HTTP ${a.status}${who}: a proxy in front decrypts? Give --cert/--key to check the server behind it` };
+    return {
+      status: 'warn',
+      check: 'tls_end',
+      message: `GET /status without a client certificate got HTTP ${a.status}${who}: a proxy in front decrypts? Give --cert/--key to check the server behind it`,
+    };
   }
   return {
     status: 'fail',
     check: 'tls_end',
     message:
       `a proxy in front decrypts${who}, and no fleet-telemetry server in tls.proxy mode answered behind it (HTTP ${a.status}): ` +
-      'set tls.proxy on the server, with the proxy\'s address in trusted_proxies and the header the proxy sets',
+      "set tls.proxy on the server, with the proxy's address in trusted_proxies and the header the proxy sets",
   };
 }

@@ -9,9 +9,9 @@ import { UsageError } from '../command.js';
 export const API_STRINGS = ['region', 'api-base', 'token-file', 'partner-token-file'];
 
 export const API_USAGE = [
-  '  --region na|eu|cn          Tesla\'s Fleet API host for the region of the car\'s account',
+  "  --region na|eu|cn          Tesla's Fleet API host for the region of the car's account",
   '  --api-base URL             another Fleet API base (https); or TESLA_API_BASE',
-  '  --token-file FILE          the owner\'s access token (the token, or JSON with access_token); or TESLA_ACCESS_TOKEN',
+  "  --token-file FILE          the owner's access token (the token, or JSON with access_token); or TESLA_ACCESS_TOKEN",
   '  --partner-token-file FILE  a partner token, to read fleet_telemetry_errors; or TESLA_PARTNER_TOKEN',
 ];
 
@@ -61,5 +61,11 @@ export async function errorLines(partner: FleetApiClient | undefined, vin: strin
   }
   const mine = all.filter((e) => e.vin === vin);
   if (mine.length === 0) return ['errors: none reported by the car'];
-  return mine.map((e) => `error: ${[e.created_at, e.name, e.error].filter((x) => x !== undefined && x !== '').map(String).join(' ')}`);
+  return mine.map(
+    (e) =>
+      `error: ${[e.created_at, e.name, e.error]
+        .filter((x) => x !== undefined && x !== '')
+        .map(String)
+        .join(' ')}`,
+  );
 }

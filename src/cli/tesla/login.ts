@@ -21,14 +21,16 @@ const login: Command = {
     '  --out FILE                where the token goes (mode 0600; default tesla-token.json); give it to push as --token-file',
     `  --port N                  the local port Tesla redirects the browser to (default ${DEFAULT_PORT})`,
     '  --redirect-uri URI        the redirect URI registered for the application (default http://localhost:PORT/callback)',
-    "  --auth-base URL           another OAuth host for both the login page and the token endpoint; or TESLA_AUTH_BASE",
+    '  --auth-base URL           another OAuth host for both the login page and the token endpoint; or TESLA_AUTH_BASE',
     '',
     'Prints the page to open; after you allow access there, the browser comes back to this command.',
     'No token or secret is ever printed.',
   ].join('\n'),
 
   async run(argv) {
-    const { flags, positionals } = parseArgs(argv, { strings: ['client-id', 'client-secret-file', 'out', 'port', 'redirect-uri', 'scope', 'auth-base', 'region', 'api-base', 'timeout'] });
+    const { flags, positionals } = parseArgs(argv, {
+      strings: ['client-id', 'client-secret-file', 'out', 'port', 'redirect-uri', 'scope', 'auth-base', 'region', 'api-base', 'timeout'],
+    });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const clientId = flags['client-id'] as string | undefined;
     if (!clientId) throw new UsageError('--client-id ID is required');
@@ -51,12 +53,19 @@ const login: Command = {
       const page = (status: number, text: string) => res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
       if (u.searchParams.get('state') !== state) {
         page(400, 'This redirect is not from the login this command started.');
-        return settle({ error: new FleetTelemetryError('AUTH_STATE', 'a redirect came back with another state: not from this login (start tesla login again)') });
+        return settle({
+          error: new FleetTelemetryError('AUTH_STATE', 'a redirect came back with another state: not from this login (start tesla login again)'),
+        });
       }
       const err = u.searchParams.get('error');
       if (err) {
         page(400, `Tesla said: ${err}`);
-        return settle({ error: new FleetTelemetryError('AUTH_FAILED', `Tesla refused the login: ${err}${u.searchParams.get('error_description') ? `: ${u.searchParams.get('error_description')}` : ''}`) });
+        return settle({
+          error: new FleetTelemetryError(
+            'AUTH_FAILED',
+            `Tesla refused the login: ${err}${u.searchParams.get('error_description') ? `: ${u.searchParams.get('error_description')}` : ''}`,
+          ),
+        });
       }
       const code = u.searchParams.get('code');
       if (!code) {
@@ -73,16 +82,30 @@ const login: Command = {
       throw new UsageError(`cannot listen on 127.0.0.1:${port} for the redirect: ${err.code ?? err.message} (choose another --port)`, { cause: err });
     });
     const redirectUri = (flags['redirect-uri'] as string | undefined) ?? `http://localhost:${(server.address() as AddressInfo).port}/callback`;
-    const timer = setTimeout(() => settle({ error: new FleetTelemetryError('AUTH_FAILED', `no redirect within ${Math.round(timeoutMs / 1000)} s`) }), timeoutMs);
+    const timer = setTimeout(
+      () => settle({ error: new FleetTelemetryError('AUTH_FAILED', `no redirect within ${Math.round(timeoutMs / 1000)} s`) }),
+      timeoutMs,
+    );
     try {
-      process.stdout.write(`open this page in a browser, log in as the car's owner and allow access:\n\n  ${authorizeUrl({ authorize: urls.authorize, clientId, redirectUri, scope, state })}\n\n`);
+      process.stdout.write(
+        `open this page in a browser, log in as the car's owner and allow access:\n\n  ${authorizeUrl({ authorize: urls.authorize, clientId, redirectUri, scope, state })}\n\n`,
+      );
       process.stdout.write(`waiting for the redirect to ${redirectUri} …\n`);
       const r = await result;
       if ('error' in r) throw r.error;
-      const answer = await tokenRequest(urls.token, { grant_type: 'authorization_code', client_id: clientId, client_secret: secret, code: r.code, audience, redirect_uri: redirectUri });
+      const answer = await tokenRequest(urls.token, {
+        grant_type: 'authorization_code',
+        client_id: clientId,
+        client_secret: secret,
+        code: r.code,
+        audience,
+        redirect_uri: redirectUri,
+      });
       const stored = storedFrom(answer, { client_id: clientId, token_url: urls.token });
       writeTokenFile(out, stored);
-      process.stdout.write(`logged in: the token is in ${out} (mode 0600)${stored.expires_at ? `, valid until ${new Date(stored.expires_at).toISOString()}` : ''}${stored.refresh_token ? '; push and status refresh it when it expires' : ''}\n`);
+      process.stdout.write(
+        `logged in: the token is in ${out} (mode 0600)${stored.expires_at ? `, valid until ${new Date(stored.expires_at).toISOString()}` : ''}${stored.refresh_token ? '; push and status refresh it when it expires' : ''}\n`,
+      );
       return 0;
     } finally {
       clearTimeout(timer);

@@ -22,7 +22,7 @@ const push: Command = {
     '         [--public-key-url URL] [--skip-endpoint-check]',
     '',
     '  --body FILE             what vehicle-config printed',
-    '  --private-key KEY       the application key; or --config FILE: the server config\'s tesla.private_key',
+    "  --private-key KEY       the application key; or --config FILE: the server config's tesla.private_key",
     '  --config FILE           the server config: its key, and its public key page (tesla.public_key_port) is checked',
     '  --vin VIN               a token only that car accepts (default: every car that trusts the key)',
     "  --domain NAME           the application's domain, for the pairing link (default: the config's hostname)",
@@ -34,7 +34,7 @@ const push: Command = {
     '',
     'Before sending: the hostname and port of the config serve a chain its ca verifies, and the public key',
     'page serves the key that signs. Prints the updated count, every skipped car with the reason and what to',
-    'do, then waits for synced: true, and shows each car\'s fleet_telemetry_errors. Exit 0 only when every car',
+    "do, then waits for synced: true, and shows each car's fleet_telemetry_errors. Exit 0 only when every car",
     'synced.',
   ].join('\n'),
 
@@ -90,7 +90,9 @@ const push: Command = {
       const page = await fetchPublicKeyFingerprint(pageUrl, { ca: c.ca, servername: pageServername });
       if ('problem' in page) return fail(`the public key page: ${page.problem}`);
       if (page.fingerprint !== key.fingerprint) {
-        return fail(`${pageUrl} serves the key ${page.fingerprint}, but ${keyFile} (${key.fingerprint}) signs: a car trusts the key it was paired with from the page, and refuses a config signed by another ("unknown issuer")`);
+        return fail(
+          `${pageUrl} serves the key ${page.fingerprint}, but ${keyFile} (${key.fingerprint}) signs: a car trusts the key it was paired with from the page, and refuses a config signed by another ("unknown issuer")`,
+        );
       }
       out(`public key page: ${pageUrl} serves the signing key`);
     }
@@ -119,11 +121,15 @@ const push: Command = {
         onRound: (s, elapsed) => {
           const n = [...s.values()].filter((x) => x.synced).length;
           const pending = [...s.entries()].filter(([, x]) => !x.synced).map(([v, x]) => `${v}${x.error ? ` (${x.error})` : ''}`);
-          process.stderr.write(`waiting for sync: ${n} of ${s.size} synced${pending.length ? `, not yet: ${pending.join(', ')}` : ''} (${clock(elapsed)} of ${clock(waitMs)})\n`);
+          process.stderr.write(
+            `waiting for sync: ${n} of ${s.size} synced${pending.length ? `, not yet: ${pending.join(', ')}` : ''} (${clock(elapsed)} of ${clock(waitMs)})\n`,
+          );
         },
       });
       for (const [v, s] of states) {
-        out(`${v}: ${s.synced ? 'synced' : `not synced after ${clock(waitMs)} (the car takes its config when online: wake it with the app, then tesla status --vin ${v})`}`);
+        out(
+          `${v}: ${s.synced ? 'synced' : `not synced after ${clock(waitMs)} (the car takes its config when online: wake it with the app, then tesla status --vin ${v})`}`,
+        );
         if (s.synced) synced++;
         for (const l of await errorLines(partner, v)) out(`${v} ${l}`);
       }

@@ -19,7 +19,9 @@ const register: Command = {
   ].join('\n'),
 
   async run(argv) {
-    const { flags, positionals } = parseArgs(argv, { strings: ['domain', 'client-id', 'client-secret-file', 'private-key', 'partner-token-out', 'auth-base', 'region', 'api-base', 'scope'] });
+    const { flags, positionals } = parseArgs(argv, {
+      strings: ['domain', 'client-id', 'client-secret-file', 'private-key', 'partner-token-out', 'auth-base', 'region', 'api-base', 'scope'],
+    });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const domain = flags.domain as string | undefined;
     if (!domain || !HOSTNAME_PATTERN.test(domain)) throw new UsageError('--domain NAME is required (a host name, e.g. app.example.com)');
@@ -29,7 +31,13 @@ const register: Command = {
     const audience = audienceFrom(flags);
     const key = flags['private-key'] !== undefined ? readAppKey(flags['private-key'] as string) : undefined;
     const urls = authUrls((flags['auth-base'] as string | undefined) ?? process.env.TESLA_AUTH_BASE);
-    const answer = await tokenRequest(urls.token, { grant_type: 'client_credentials', client_id: clientId, client_secret: secret, scope: (flags.scope as string | undefined) ?? 'openid vehicle_device_data', audience });
+    const answer = await tokenRequest(urls.token, {
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: secret,
+      scope: (flags.scope as string | undefined) ?? 'openid vehicle_device_data',
+      audience,
+    });
     process.stdout.write('partner token: obtained\n');
     const out = flags['partner-token-out'] as string | undefined;
     if (out) {
@@ -44,7 +52,9 @@ const register: Command = {
       const held = typeof b?.response?.public_key === 'string' ? b.response.public_key.toLowerCase() : '';
       const mine = Buffer.from(key.publicRaw).toString('hex');
       if (held !== mine) {
-        process.stderr.write(`fleet-telemetry tesla register: Tesla holds ${held ? `another key (${held.slice(0, 16)}…)` : 'no key'} for ${domain}, not the key of ${String(flags['private-key'])}: check the public key page, then register again\n`);
+        process.stderr.write(
+          `fleet-telemetry tesla register: Tesla holds ${held ? `another key (${held.slice(0, 16)}…)` : 'no key'} for ${domain}, not the key of ${String(flags['private-key'])}: check the public key page, then register again\n`,
+        );
         return 1;
       }
       process.stdout.write(`public key: Tesla holds the key of ${String(flags['private-key'])} (fingerprint ${key.fingerprint})\n`);

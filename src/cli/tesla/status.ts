@@ -4,7 +4,13 @@ import { API_STRINGS, API_USAGE, apiClients, errorLines } from './api-flags.js';
 
 const status: Command = {
   summary: "a car's Fleet Telemetry config at Tesla, whether the car has it (synced), and its errors",
-  usage: ['usage: fleet-telemetry tesla status --vin VIN (--region na|eu|cn | --api-base URL) [--token-file FILE] [--partner-token-file FILE]', '', ...API_USAGE, '', 'Exit 0 when the car reports synced: true, 1 otherwise.'].join('\n'),
+  usage: [
+    'usage: fleet-telemetry tesla status --vin VIN (--region na|eu|cn | --api-base URL) [--token-file FILE] [--partner-token-file FILE]',
+    '',
+    ...API_USAGE,
+    '',
+    'Exit 0 when the car reports synced: true, 1 otherwise.',
+  ].join('\n'),
 
   async run(argv) {
     const { flags, positionals } = parseArgs(argv, { strings: ['vin', ...API_STRINGS] });

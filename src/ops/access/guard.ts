@@ -20,7 +20,11 @@ function send(res: ServerResponse, head: boolean, status: number, type: string, 
 }
 
 const page = (res: ServerResponse, head: boolean, status: number, message?: string) =>
-  send(res, head, status, 'text/html; charset=utf-8', loginPage(message), { 'content-security-policy': LOGIN_CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
+  send(res, head, status, 'text/html; charset=utf-8', loginPage(message), {
+    'content-security-policy': LOGIN_CSP,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  });
 
 const isPage = (path: string) => path === '/' || path === '/index.html';
 
@@ -87,9 +91,16 @@ export function fleetGuard(access: FleetAccess, logger: Logger, now: () => numbe
       if (tokenMatches(access.token, given)) return false;
       if (given !== undefined) failed(req, path);
       if (isPage(path)) return page(res, head, 401);
-      return send(res, head, 401, 'application/json', JSON.stringify({ error: 'a token is required: Authorization: Bearer <token of monitoring.fleet_view.token_file>' }) + '\n', {
-        'www-authenticate': 'Bearer realm="fleet-telemetry"',
-      });
+      return send(
+        res,
+        head,
+        401,
+        'application/json',
+        JSON.stringify({ error: 'a token is required: Authorization: Bearer <token of monitoring.fleet_view.token_file>' }) + '\n',
+        {
+          'www-authenticate': 'Bearer realm="fleet-telemetry"',
+        },
+      );
     },
   };
 }

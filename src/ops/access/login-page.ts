@@ -1,5 +1,7 @@
 /** The login form for the fleet page: no script, no inline style, posts only to this origin. */
-export const LOGIN_CSP = ["default-src 'none'", "style-src 'self'", "img-src 'self'", "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'"].join('; ');
+export const LOGIN_CSP = ["default-src 'none'", "style-src 'self'", "img-src 'self'", "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'"].join(
+  '; ',
+);
 
 export function loginPage(message?: string): string {
   const note = message ? `\n    <p class="login-error" role="alert">${message}</p>` : '';

@@ -6,10 +6,7 @@ import { isIP } from 'node:net';
  * speed and charge. Open on loopback unless a token is configured; elsewhere only with the token,
  * or to anyone when the operator said so (`public`); otherwise closed.
  */
-export type FleetAccess =
-  | { kind: 'open'; why: 'loopback' | 'public' }
-  | { kind: 'token'; token: string }
-  | { kind: 'closed' };
+export type FleetAccess = { kind: 'open'; why: 'loopback' | 'public' } | { kind: 'token'; token: string } | { kind: 'closed' };
 
 /** 127.0.0.0/8, ::1 and localhost; "", 0.0.0.0 and :: are every interface. */
 function isLoopback(host: string): boolean {

@@ -12,11 +12,20 @@ export function readFleetToken(file: string): TokenResult {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { ok: false, code: 'fleet_token_unreadable', message: `monitoring.fleet_view.token_file ${file}: cannot read: ${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)}`, cause: err };
+    return {
+      ok: false,
+      code: 'fleet_token_unreadable',
+      message: `monitoring.fleet_view.token_file ${file}: cannot read: ${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)}`,
+      cause: err,
+    };
   }
   const token = text.trim();
   if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
-    return { ok: false, code: 'fleet_token_short', message: `monitoring.fleet_view.token_file ${file}: the token must be at least ${MIN_TOKEN_LENGTH} characters with no white space inside (e.g. openssl rand -hex 32)` };
+    return {
+      ok: false,
+      code: 'fleet_token_short',
+      message: `monitoring.fleet_view.token_file ${file}: the token must be at least ${MIN_TOKEN_LENGTH} characters with no white space inside (e.g. openssl rand -hex 32)`,
+    };
   }
   return { ok: true, token };
 }

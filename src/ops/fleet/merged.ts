@@ -90,7 +90,10 @@ export class MergedFleet implements FleetSource {
 
   async changes(since: number): Promise<{ body: FleetUpdate; cursor: number }> {
     await this.refresh();
-    const ready = await this.ready().then((r) => r.ready, () => false);
+    const ready = await this.ready().then(
+      (r) => r.ready,
+      () => false,
+    );
     const rows: StoredRow[] = [];
     let connected = 0;
     for (const m of this.byVin.values()) {

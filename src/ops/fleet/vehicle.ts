@@ -115,7 +115,17 @@ export class VehicleEntry {
   setAlerts(alerts: Alert[]): void {
     const m = (this.alerts ??= new Map<string, AlertView>());
     for (const a of alerts) {
-      keepLatest(m, a.name, { name: a.name, audiences: a.audiences, started_at: instantMs(a.startedAt && alertInstant(a.startedAt)), ended_at: instantMs(a.endedAt && alertInstant(a.endedAt)) }, MAX_ALERTS);
+      keepLatest(
+        m,
+        a.name,
+        {
+          name: a.name,
+          audiences: a.audiences,
+          started_at: instantMs(a.startedAt && alertInstant(a.startedAt)),
+          ended_at: instantMs(a.endedAt && alertInstant(a.endedAt)),
+        },
+        MAX_ALERTS,
+      );
     }
   }
 

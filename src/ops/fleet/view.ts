@@ -110,7 +110,14 @@ export function mergeRows(rows: StoredRow[]): StoredRow {
 
 /** Sums of several processes' totals; the broker is connected only if every process's is. */
 export function sumTotals(all: FleetTotals[]): FleetTotals {
-  const out: FleetTotals = { frames_acked_total: 0, frames_unanswered_total: 0, frames_error_total: 0, fields_total: 0, records_in_flight: 0, broker_connected: null };
+  const out: FleetTotals = {
+    frames_acked_total: 0,
+    frames_unanswered_total: 0,
+    frames_error_total: 0,
+    fields_total: 0,
+    records_in_flight: 0,
+    broker_connected: null,
+  };
   for (const t of all) {
     out.frames_acked_total += t.frames_acked_total;
     out.frames_unanswered_total += t.frames_unanswered_total;

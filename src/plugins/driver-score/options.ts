@@ -55,7 +55,8 @@ export class ScoreOptionsError extends FleetTelemetryError {
 export function scoreOptions(raw: Record<string, unknown> = {}): ScoreOptions {
   const o: ScoreOptions = { ...SCORE_DEFAULTS };
   for (const [k, v] of Object.entries(raw)) {
-    if (!(k in SCORE_DEFAULTS)) throw new ScoreOptionsError(`driver-score: unknown option ${JSON.stringify(k)}; known: ${Object.keys(SCORE_DEFAULTS).join(', ')}`);
+    if (!(k in SCORE_DEFAULTS))
+      throw new ScoreOptionsError(`driver-score: unknown option ${JSON.stringify(k)}; known: ${Object.keys(SCORE_DEFAULTS).join(', ')}`);
     if (k === 'acceleration_unit') {
       if (v !== 'm/s2' && v !== 'g') throw new ScoreOptionsError(`driver-score: acceleration_unit must be "m/s2" or "g", got ${JSON.stringify(v)}`);
       o.acceleration_unit = v;

@@ -56,7 +56,17 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 function startTrip(v: VehicleState, t: number): TripState {
-  return { startT: t, lastT: t, startOdo: v.lastOdo, lastOdo: v.lastOdo, odoMoved: false, locMi: 0, locPoints: v.lastLat === undefined ? 0 : 1, samples: 0, events: noEvents() };
+  return {
+    startT: t,
+    lastT: t,
+    startOdo: v.lastOdo,
+    lastOdo: v.lastOdo,
+    odoMoved: false,
+    locMi: 0,
+    locPoints: v.lastLat === undefined ? 0 : 1,
+    samples: 0,
+    events: noEvents(),
+  };
 }
 
 /** Adds a sample to the running trip: distance, speed, events. */

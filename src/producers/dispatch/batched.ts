@@ -63,10 +63,12 @@ export function batchedProducer<Q extends { type: string }, L extends BatchLink>
       }
       const large = p.tooLarge(q);
       if (large) return refuse(new InvalidRecord(`${p.kind}: ${large}`));
-      return inFlight.run(() => batches.offer(q)).catch((err: unknown) => {
-        tally.recordFailed((err as DispatchError).code ?? 'publish_failed');
-        throw err;
-      });
+      return inFlight
+        .run(() => batches.offer(q))
+        .catch((err: unknown) => {
+          tally.recordFailed((err as DispatchError).code ?? 'publish_failed');
+          throw err;
+        });
     },
     start: () => link.start(),
     ready: () => link.up,

@@ -6,7 +6,7 @@ export const kafkaSchema = {
   type: 'object',
   description:
     "The kafka producer (Tesla's): librdkafka configuration properties by name, e.g. bootstrap.servers. " +
-    'Each record goes to the topic `<namespace>_<record type>`, keyed by VIN, with Tesla\'s headers. Needed when records route to kafka.',
+    "Each record goes to the topic `<namespace>_<record type>`, keyed by VIN, with Tesla's headers. Needed when records route to kafka.",
   'x-allowed': 'an object of librdkafka properties (string, number or boolean values)',
   additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
   'x-origin': 'tesla',

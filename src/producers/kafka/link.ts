@@ -99,7 +99,10 @@ export class KafkaLink {
         (err: unknown) => {
           if (this.closed) return;
           const wait = backoff.next();
-          this.log.warn({ event: 'kafka_connect_failed', brokers: this.s.brokers.join(','), err: (err as Error).message, retry_ms: wait }, 'cannot connect to the Kafka cluster');
+          this.log.warn(
+            { event: 'kafka_connect_failed', brokers: this.s.brokers.join(','), err: (err as Error).message, retry_ms: wait },
+            'cannot connect to the Kafka cluster',
+          );
           this.connecting = setTimeout(attempt, wait);
         },
       );

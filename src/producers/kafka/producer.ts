@@ -60,7 +60,13 @@ export const createKafkaProducer: ProducerFactory = ({ name, config, logger }) =
     batches,
     encode: (record) => {
       const m = dispatchMessage(record, { decoded });
-      return { type: record.type, topic: dispatchTopic(config.namespace, record.type), key: Buffer.from(m.key), value: Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength), headers: m.headers };
+      return {
+        type: record.type,
+        topic: dispatchTopic(config.namespace, record.type),
+        key: Buffer.from(m.key),
+        value: Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength),
+        headers: m.headers,
+      };
     },
     // librdkafka refuses such a message locally (MSG_SIZE_TOO_LARGE): no resend can help.
     tooLarge: (m) => (sizeOf(m) > s.messageMaxBytes ? `the record is ${sizeOf(m)} bytes, over kafka.message.max.bytes (${s.messageMaxBytes})` : undefined),

@@ -66,7 +66,10 @@ export class KinesisLink {
         (err: unknown) => {
           if (this.closed) return;
           const wait = backoff.next();
-          this.log.warn({ event: 'kinesis_connect_failed', endpoint: this.s.endpoint ?? 'aws', err: (err as Error).message, retry_ms: wait }, 'the Kinesis API does not answer');
+          this.log.warn(
+            { event: 'kinesis_connect_failed', endpoint: this.s.endpoint ?? 'aws', err: (err as Error).message, retry_ms: wait },
+            'the Kinesis API does not answer',
+          );
           this.probing = setTimeout(attempt, wait);
         },
       );

@@ -13,7 +13,11 @@ export interface KinesisSettings {
 /** Tesla's default when max_retries is absent. */
 const TESLA_MAX_RETRIES = 1;
 
-export function kinesisSettingsFrom(section: Partial<KinesisConfig>, namespace: string, env: Readonly<Record<string, string | undefined>> = process.env): KinesisSettings {
+export function kinesisSettingsFrom(
+  section: Partial<KinesisConfig>,
+  namespace: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): KinesisSettings {
   const streams = section.streams ?? {};
   const byType = new Map<string, string>();
   return {

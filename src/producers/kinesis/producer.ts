@@ -64,7 +64,10 @@ export const createKinesisProducer: ProducerFactory = ({ name, config, logger })
       const outcomes: (Error | undefined)[] = new Array<Error | undefined>(batch.length);
       await Promise.all(
         [...byStream].map(async ([stream, idx]) => {
-          const got = await putStream(stream, idx.map((i) => batch[i]));
+          const got = await putStream(
+            stream,
+            idx.map((i) => batch[i]),
+          );
           idx.forEach((i, j) => (outcomes[i] = got[j]));
         }),
       );

@@ -39,7 +39,6 @@ export interface LinkOptions {
   subscription?: SubscriptionOptions;
 }
 
-
 interface Outage {
   since: number;
   /** Records failed since the loss. */
@@ -176,14 +175,12 @@ export class MqttLink {
     if (type === PacketType.PINGRESP) {
       // A nudge's PINGRESP does not answer the keep-alive's PINGREQ written after it.
       if (this.nudger?.pong() ?? true) this.pingSentAt = 0;
-    }
-    else if (type === PacketType.CONNACK) this.onConnack(readConnack(flags, buf.subarray(start, start + length)));
+    } else if (type === PacketType.CONNACK) this.onConnack(readConnack(flags, buf.subarray(start, start + length)));
     else if (length < 2) return;
     else if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) {
       if (this.nudger) this.nudger.acks++;
       this.out.acked((buf[start] << 8) | buf[start + 1]);
-    }
-    else if (type === PacketType.PUBREC) this.out.received((buf[start] << 8) | buf[start + 1]);
+    } else if (type === PacketType.PUBREC) this.out.received((buf[start] << 8) | buf[start + 1]);
     else if (this.sub && this.socket && this.connected) this.sub.handle(this.socket, this.out.ids, type, buf, start, length, flags);
   }
 
@@ -193,7 +190,10 @@ export class MqttLink {
     this.lastReason = undefined;
     // The first attempt is news; the retries of an outage are not (one warn covers them).
     const level = this.outage || this.everConnected ? 'debug' : 'info';
-    logger[level]({ event: 'mqtt_connecting', broker: `${endpoint.host}:${endpoint.port}`, attempt: this.backoff.attempt + 1 }, 'connecting to the MQTT broker');
+    logger[level](
+      { event: 'mqtt_connecting', broker: `${endpoint.host}:${endpoint.port}`, attempt: this.backoff.attempt + 1 },
+      'connecting to the MQTT broker',
+    );
     let socket: Socket;
     try {
       socket = openSocket(endpoint, () => {
@@ -270,19 +270,22 @@ export class MqttLink {
     const ka = this.o.connect.keepAliveSeconds * 1000;
     if (ka <= 0) return;
     this.out.lastWrite = Date.now();
-    this.pingTimer = setInterval(() => {
-      const now = Date.now();
-      if (this.pingSentAt && now - this.pingSentAt > ka) {
-        this.lastReason = `ping timeout: no PINGRESP within ${ka} ms`;
-        this.socket?.destroy();
-        return;
-      }
-      if (!this.pingSentAt && now - this.out.lastWrite >= ka / 2) {
-        this.pingSentAt = now;
-        this.out.lastWrite = now;
-        this.nudger?.ping(true);
-      }
-    }, Math.max(250, Math.min(ka / 4, 5000)));
+    this.pingTimer = setInterval(
+      () => {
+        const now = Date.now();
+        if (this.pingSentAt && now - this.pingSentAt > ka) {
+          this.lastReason = `ping timeout: no PINGRESP within ${ka} ms`;
+          this.socket?.destroy();
+          return;
+        }
+        if (!this.pingSentAt && now - this.out.lastWrite >= ka / 2) {
+          this.pingSentAt = now;
+          this.out.lastWrite = now;
+          this.nudger?.ping(true);
+        }
+      },
+      Math.max(250, Math.min(ka / 4, 5000)),
+    );
     this.pingTimer.unref();
   }
 
@@ -340,10 +343,14 @@ export class MqttLink {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, timeoutMs);
         this.send(
-          new Batch([last], () => {
-            clearTimeout(t);
-            resolve();
-          }, Infinity),
+          new Batch(
+            [last],
+            () => {
+              clearTimeout(t);
+              resolve();
+            },
+            Infinity,
+          ),
         );
       });
     }

@@ -239,9 +239,22 @@ export function writeValuePublish(
 }
 
 /** Fixed header, topic and packet id of a PUBLISH; returns where its payload goes. */
-function writePublishHead(buf: Buffer, at: number, topic: string, topicBytes: number, payloadBytes: number, qos: number, retain: boolean, packetId: number): number {
+function writePublishHead(
+  buf: Buffer,
+  at: number,
+  topic: string,
+  topicBytes: number,
+  payloadBytes: number,
+  qos: number,
+  retain: boolean,
+  packetId: number,
+): number {
   // One cheap test for the common case; the checks that name the problem only when it fails.
-  if (!(topicBytes >= 1 && topicBytes <= MAX_STRING_BYTES && (qos === 0 || ((qos === 1 || qos === 2) && packetId >= 1 && packetId <= MAX_PACKET_ID && (packetId | 0) === packetId)))) {
+  if (!(
+    topicBytes >= 1 &&
+    topicBytes <= MAX_STRING_BYTES &&
+    (qos === 0 || ((qos === 1 || qos === 2) && packetId >= 1 && packetId <= MAX_PACKET_ID && (packetId | 0) === packetId))
+  )) {
     if (!(topicBytes >= 1 && topicBytes <= MAX_STRING_BYTES)) throw new PacketError(`topic length ${topicBytes} is not in 1..${MAX_STRING_BYTES}`);
     checkQos(qos, 'PUBLISH');
     checkPacketId(packetId);

@@ -38,7 +38,14 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger, pres
   const filters: { topic: string; qos: 0 | 1 }[] = [];
   if (ha?.enabled) {
     plan.topics ??= new TopicNames(plan.topicBase);
-    const a = (announcer = new Announcer({ prefix: ha.prefix, payloadFormat: plan.payloadFormat, names: plan.topics, statusTopic, siblingStatusTopics: config.siblingStatusTopics, qos: m.qos }));
+    const a = (announcer = new Announcer({
+      prefix: ha.prefix,
+      payloadFormat: plan.payloadFormat,
+      names: plan.topics,
+      statusTopic,
+      siblingStatusTopics: config.siblingStatusTopics,
+      qos: m.qos,
+    }));
     // Configs outside a record: no deadline, nothing to answer; lost with the connection.
     republisher = new Republisher((pubs, done) => link.send(new Batch(pubs, done, Infinity)));
     const again = republisher;
@@ -197,7 +204,10 @@ export const createMqttProducer: ProducerFactory = ({ name, config, logger, pres
     vehicleBudget: () => link.vehicleBudget(),
     async close() {
       republisher?.stop();
-      await link.close(Math.max(m.disconnect_timeout_ms, 100), statusTopic === undefined ? undefined : { topic: statusTopic, payload: 'offline', qos: 1, retain: true });
+      await link.close(
+        Math.max(m.disconnect_timeout_ms, 100),
+        statusTopic === undefined ? undefined : { topic: statusTopic, payload: 'offline', qos: 1, retain: true },
+      );
     },
   };
   return producer;

@@ -133,7 +133,11 @@ export class RedisLink {
     this.lastLogged = up;
     const nodes = this.ep.nodes.map((n) => `${n.host}:${n.port}`).join(',');
     if (up) this.log.info({ event: 'redis_connected', nodes, cluster: this.ep.cluster }, 'connected to Redis');
-    else if (this.connectedOnce) this.log.warn({ event: 'redis_disconnected', nodes, reason: this.lastError }, 'Redis connection lost: records routed to redis are refused until it is back');
+    else if (this.connectedOnce)
+      this.log.warn(
+        { event: 'redis_disconnected', nodes, reason: this.lastError },
+        'Redis connection lost: records routed to redis are refused until it is back',
+      );
   }
 
   private onError(err: Error): void {

@@ -41,7 +41,9 @@ export const createRedisProducer: ProducerFactory = ({ name, config, logger }) =
   const prefix = cfg.subscriber_set_prefix;
 
   const failure = (err: unknown): DispatchError =>
-    err instanceof DispatchError ? err : new DispatchError(link.up ? 'publish_failed' : 'connection_lost', `redis: ${(err as Error)?.message ?? err}`, { cause: err });
+    err instanceof DispatchError
+      ? err
+      : new DispatchError(link.up ? 'publish_failed' : 'connection_lost', `redis: ${(err as Error)?.message ?? err}`, { cause: err });
 
   /** Tesla's channels for the record: live subscriber channels first, then the VIN channel. */
   const channels = async (record: VehicleRecord): Promise<string[]> => {
@@ -79,10 +81,12 @@ export const createRedisProducer: ProducerFactory = ({ name, config, logger }) =
         tally.recordFailed(err.code);
         return Promise.reject(err);
       }
-      return inFlight.run(() => publish(record)).catch((err: unknown) => {
-        tally.recordFailed((err as DispatchError).code ?? 'publish_failed');
-        throw err;
-      });
+      return inFlight
+        .run(() => publish(record))
+        .catch((err: unknown) => {
+          tally.recordFailed((err as DispatchError).code ?? 'publish_failed');
+          throw err;
+        });
     },
     ready: () => link.up,
     start: () => link.start(),

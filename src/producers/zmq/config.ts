@@ -20,7 +20,8 @@ export const zmqSchema = {
     server_key_json_path: {
       type: 'string',
       minLength: 1,
-      description: 'JSON file `{"secret": <z85>, "public": <z85>}` with the socket\'s CURVE key pair: subscribers must then connect with CURVE and this public key.',
+      description:
+        'JSON file `{"secret": <z85>, "public": <z85>}` with the socket\'s CURVE key pair: subscribers must then connect with CURVE and this public key.',
       'x-origin': tesla,
     },
     allowed_public_keys_json_path: {
@@ -29,7 +30,12 @@ export const zmqSchema = {
       description: 'JSON file listing the z85 CURVE public keys of the subscribers allowed to connect (with server_key_json_path); absent: any CURVE client.',
       'x-origin': tesla,
     },
-    verbose: { type: 'boolean', default: false, description: 'Log the socket\'s events (listening, accepted, disconnected, handshake failures) at debug level.', 'x-origin': tesla },
+    verbose: {
+      type: 'boolean',
+      default: false,
+      description: "Log the socket's events (listening, accepted, disconnected, handshake failures) at debug level.",
+      'x-origin': tesla,
+    },
   },
 } as const;
 

@@ -47,7 +47,16 @@ export const createZmqProducer: ProducerFactory = async ({ name, config, logger 
     sock.curveSecretKey = key.secret;
   }
   if (cfg.verbose) {
-    for (const type of ['bind', 'accept', 'disconnect', 'handshake', 'handshake:error:auth', 'handshake:error:protocol', 'handshake:error:other', 'close'] as const) {
+    for (const type of [
+      'bind',
+      'accept',
+      'disconnect',
+      'handshake',
+      'handshake:error:auth',
+      'handshake:error:protocol',
+      'handshake:error:other',
+      'close',
+    ] as const) {
       sock.events.on(type, (e) => log.debug({ event: 'zmq_socket_event', type: e.type, address: (e as { address?: string }).address }, 'ZeroMQ socket event'));
     }
   }

@@ -16,7 +16,11 @@ export async function serveZap(router: Router, allowed: ReadonlySet<string>, log
       const [id, empty, version, requestId, , address, , mechanism, key] = frames;
       const client = key && key.length === 32 ? z85(key) : '';
       const ok = mechanism?.toString() === 'CURVE' && allowed.has(client);
-      if (!ok) log.warn({ event: 'zmq_subscriber_refused', address: address?.toString(), public_key: client }, 'a ZeroMQ subscriber whose key is not allowed was refused');
+      if (!ok)
+        log.warn(
+          { event: 'zmq_subscriber_refused', address: address?.toString(), public_key: client },
+          'a ZeroMQ subscriber whose key is not allowed was refused',
+        );
       await router.send([id, empty, version, requestId, ok ? '200' : '400', ok ? 'OK' : 'key not allowed', '', '']);
     }
   } catch (err) {

@@ -11,7 +11,8 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * two values mean a client's own header was passed along beside the proxy's.
  */
 export function certFromHeader(values: readonly string[] | undefined): HeaderCertResult {
-  if (!values || values.length === 0 || values.every((v) => v.trim() === '')) return { ok: false, reason: 'no client certificate header (the proxy verified no certificate)' };
+  if (!values || values.length === 0 || values.every((v) => v.trim() === ''))
+    return { ok: false, reason: 'no client certificate header (the proxy verified no certificate)' };
   if (values.length > 1) return { ok: false, reason: 'the client certificate header came more than once (the proxy must replace a header a client sent)' };
   const value = values[0].trim();
   let der: Buffer;
@@ -23,7 +24,12 @@ export function certFromHeader(values: readonly string[] | undefined): HeaderCer
       return { ok: false, reason: 'the client certificate header is not valid URL-encoding' };
     }
     const blocks = [...text.matchAll(PEM)];
-    if (blocks.length !== 1) return { ok: false, reason: blocks.length === 0 ? 'the client certificate header holds no PEM certificate' : 'the client certificate header holds more than one certificate' };
+    if (blocks.length !== 1)
+      return {
+        ok: false,
+        reason:
+          blocks.length === 0 ? 'the client certificate header holds no PEM certificate' : 'the client certificate header holds more than one certificate',
+      };
     const body = blocks[0][1].replace(/\s+/g, '');
     if (!BASE64.test(body)) return { ok: false, reason: 'the PEM certificate in the header is not base64' };
     der = Buffer.from(body, 'base64');

@@ -21,7 +21,12 @@ export function createPlainListener(trusted: TrustedProxies, limited: LimitedLog
   const server = createServer();
   server.prependListener('connection', (socket: Socket) => {
     if (trusted.has(socket.remoteAddress)) return;
-    limited('warn', 'proxy_untrusted', { event: 'proxy_untrusted', remote: socket.remoteAddress }, 'connection refused: its address is not in tls.proxy.trusted_proxies');
+    limited(
+      'warn',
+      'proxy_untrusted',
+      { event: 'proxy_untrusted', remote: socket.remoteAddress },
+      'connection refused: its address is not in tls.proxy.trusted_proxies',
+    );
     events.handshakeFailed('untrusted_proxy');
     socket.destroy();
   });

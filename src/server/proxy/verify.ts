@@ -54,5 +54,9 @@ export function verifyClientCert(leaf: X509Certificate, pool: readonly X509Certi
     return false;
   };
   if (walk(leaf)) return { ok: true, chain };
-  return { ok: false, reason: firstFailure ?? `certificate ${cn(leaf)} does not chain to the client-CA pool (issuer ${cn({ subject: leaf.issuer } as X509Certificate)}): not trusted` };
+  return {
+    ok: false,
+    reason:
+      firstFailure ?? `certificate ${cn(leaf)} does not chain to the client-CA pool (issuer ${cn({ subject: leaf.issuer } as X509Certificate)}): not trusted`,
+  };
 }
