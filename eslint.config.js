@@ -87,7 +87,7 @@ export default defineConfig(
   },
 
   {
-    files: ['src/{envelope,record,publish,producers,plugin,testing,tls,config,tesla,emulator,broker}/**/*.ts', 'src/{errors,backoff,log-limit}.ts'],
+    files: ['src/{envelope,record,publish,producers,plugin,testing,tls,config,tesla,emulator,broker}/**/*.ts', 'src/{errors,backoff,log-limit,unreadable}.ts'],
     rules: { 'no-restricted-imports': ['error', UPPER_LAYERS] },
   },
   {

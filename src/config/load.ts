@@ -15,6 +15,7 @@ import { describeError, schemaAt, type SchemaNode } from './describe.js';
 import { scanJson } from './json.js';
 import type { Config } from './types.js';
 import { broadEntries, parseTrustedProxies } from './trusted-proxies.js';
+import { unreadableReason } from '../unreadable.js';
 
 export { BUILTIN_PRODUCERS };
 
@@ -289,10 +290,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? (err as Error).message);
-    throw new ConfigError(file, [{ code: 'unreadable', path: '', message: `cannot read the config file: ${why}` }]);
+    throw new ConfigError(file, [{ code: 'unreadable', path: '', message: `cannot read the config file: ${unreadableReason(err)}` }]);
   }
   return parseConfig(text, file, env);
 }

@@ -6,6 +6,7 @@ import { configPath } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { splitPem } from '../tls/ca-bundle.js';
 import { serverTlsMaterial, type ServerTlsMaterial } from './tls.js';
+import { unreadableReason } from '../unreadable.js';
 
 /** How often the TLS files are looked at (stat); an ACME renewal is picked up within this. */
 const TLS_WATCH_INTERVAL_MS = 2000;
@@ -27,7 +28,7 @@ function loadTlsMaterial(config: Config): TlsLoad {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const file = e.path ?? /^(\S+) holds no PEM certificate/.exec(e.message)?.[1] ?? certFile;
-    return { ok: false, file, reason: e.code === 'ENOENT' ? 'no such file' : e.message };
+    return { ok: false, file, reason: e.syscall ? unreadableReason(e) : e.message };
   }
   const certs = splitPem(m.cert);
   if (certs.length === 0) return { ok: false, file: certFile, reason: 'holds no PEM certificate' };

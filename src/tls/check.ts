@@ -13,6 +13,7 @@ import { CONFIGURED_PRODUCERS, UNUSED_KEY_NOTES } from '../config/schema.js';
 import type { Config } from '../config/types.js';
 import { splitPem, teslaCaDir } from './ca-bundle.js';
 import { certLabel } from './cert-label.js';
+import { unreadableReason } from '../unreadable.js';
 
 type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -96,17 +97,7 @@ function readText(file: string): { text?: string; why?: string } {
   try {
     return { text: readFileSync(file, 'utf8') };
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return {
-      why:
-        code === 'ENOENT'
-          ? 'no such file'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : code === 'EISDIR'
-              ? 'it is a directory'
-              : (code ?? (err as Error).message),
-    };
+    return { why: unreadableReason(err) };
   }
 }
 

@@ -16,6 +16,7 @@ import { answersAsThisServer } from './running.js';
 import { loadPluginFactory } from '../../producers/plugin.js';
 import { kafkaCheck } from './kafka.js';
 import { kinesisCheck } from './kinesis.js';
+import { unreadableReason } from '../../unreadable.js';
 
 /** The broker check waits no longer than this, whatever mqtt.connect_timeout_ms says. */
 const BROKER_CHECK_CAP_MS = 10_000;
@@ -121,16 +122,7 @@ export function brokerTlsFileChecks(config: Config): CheckLine[] {
       readFileSync(brokerTlsFrom(config)[key === 'ca_file' ? 'caFile' : key === 'cert_file' ? 'certFile' : 'keyFile']!);
       lines.push({ status: 'ok', check: 'mqtt.tls', message: `${key} ${shownPath(config, written)} is readable` });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why =
-        code === 'ENOENT'
-          ? 'no such file'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : code === 'EISDIR'
-              ? 'it is a directory'
-              : (code ?? (err as Error).message);
-      lines.push({ status: 'fail', check: 'mqtt.tls', message: `${key} ${written}: cannot read: ${why}${unreadableNote(config, written)}` });
+      lines.push({ status: 'fail', check: 'mqtt.tls', message: `${key} ${written}: cannot read: ${unreadableReason(err)}${unreadableNote(config, written)}` });
     }
   }
   if (t.cert_file && !t.key_file)

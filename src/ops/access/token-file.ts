@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { unreadableReason } from '../../unreadable.js';
 
 /** Shorter than this, a token can be guessed even at the failure limit. */
 const MIN_TOKEN_LENGTH = 16;
@@ -11,11 +12,10 @@ export function readFleetToken(file: string): TokenResult {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
     return {
       ok: false,
       code: 'fleet_token_unreadable',
-      message: `monitoring.fleet_view.token_file ${file}: cannot read: ${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)}`,
+      message: `monitoring.fleet_view.token_file ${file}: cannot read: ${unreadableReason(err)}`,
       cause: err,
     };
   }
