@@ -5,6 +5,7 @@ import { consistentPartition } from './partition.js';
 import type { KafkaSettings } from './options.js';
 import type { DispatchTally } from '../dispatch/index.js';
 import { LinkHealth } from '../dispatch/link-health.js';
+import { retryStart, type StartRetry } from '../dispatch/retry-start.js';
 
 /** One message as Tesla's dispatcher builds it: topic, the VIN as key, the value, the record's metadata as headers. */
 export interface KafkaMessage {
@@ -37,7 +38,7 @@ function logCreatorFor(log: Logger) {
 export class KafkaLink {
   private readonly health: LinkHealth;
   private readonly client: KafkaClient;
-  private connecting: NodeJS.Timeout | undefined;
+  private connecting: StartRetry | undefined;
   private closed = false;
   private started = false;
 
@@ -83,31 +84,23 @@ export class KafkaLink {
 
   /** Connects, trying again with backoff until it works or the link closes. */
   start(): void {
-    if (this.started) return;
+    if (this.started || this.closed) return;
     this.started = true;
     // retry.backoff.ms doubling, ±20% so servers that lost the same cluster do not come back in step.
     const backoff = new Backoff(this.s.retryBackoffMs, Math.max(CONNECT_RETRY_MAX_MS, this.s.retryBackoffMs));
-    const attempt = () => {
-      this.connecting = undefined;
-      if (this.closed) return;
-      this.client.connect().then(
-        () => {
-          if (this.closed) return;
-          this.log.info({ event: 'kafka_connected', brokers: this.s.brokers.join(',') }, 'connected to the Kafka cluster');
-          this.health.markUp();
-        },
-        (err: unknown) => {
-          if (this.closed) return;
-          const wait = backoff.next();
-          this.log.warn(
-            { event: 'kafka_connect_failed', brokers: this.s.brokers.join(','), err: (err as Error).message, retry_ms: wait },
-            'cannot connect to the Kafka cluster',
-          );
-          this.connecting = setTimeout(attempt, wait);
-        },
-      );
-    };
-    attempt();
+    this.connecting = retryStart(
+      () => this.client.connect(),
+      backoff,
+      () => {
+        this.log.info({ event: 'kafka_connected', brokers: this.s.brokers.join(',') }, 'connected to the Kafka cluster');
+        this.health.markUp();
+      },
+      (err, wait) =>
+        this.log.warn(
+          { event: 'kafka_connect_failed', brokers: this.s.brokers.join(','), err: (err as Error).message, retry_ms: wait },
+          'cannot connect to the Kafka cluster',
+        ),
+    );
   }
 
   get up(): boolean {
@@ -143,7 +136,7 @@ export class KafkaLink {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.connecting) clearTimeout(this.connecting);
+    this.connecting?.cancel();
     await this.client.disconnect().catch(() => {});
   }
 }

@@ -5,6 +5,7 @@ import { Backoff } from '../../backoff.js';
 import type { KinesisSettings } from './options.js';
 import type { DispatchTally } from '../dispatch/index.js';
 import { LinkHealth } from '../dispatch/link-health.js';
+import { retryStart, type StartRetry } from '../dispatch/retry-start.js';
 
 /** One record for PutRecords. */
 export interface KinesisEntry {
@@ -28,7 +29,7 @@ const PROBE_RETRY_MAX_MS = 5000;
 export class KinesisLink {
   readonly client: KinesisClient;
   private readonly health: LinkHealth;
-  private probing: NodeJS.Timeout | undefined;
+  private probing: StartRetry | undefined;
   private closed = false;
 
   constructor(
@@ -53,28 +54,21 @@ export class KinesisLink {
 
   /** Tesla's start-up check (ListStreams, one stream), tried again with backoff until it answers. */
   start(): void {
+    if (this.probing || this.closed) return;
     const backoff = new Backoff(PROBE_RETRY_FIRST_MS, PROBE_RETRY_MAX_MS);
-    const attempt = () => {
-      this.probing = undefined;
-      if (this.closed) return;
-      this.client.send(new ListStreamsCommand({ Limit: 1 })).then(
-        () => {
-          if (this.closed) return;
-          this.log.info({ event: 'kinesis_connected', endpoint: this.s.endpoint ?? 'aws' }, 'the Kinesis API answers');
-          this.health.markUp();
-        },
-        (err: unknown) => {
-          if (this.closed) return;
-          const wait = backoff.next();
-          this.log.warn(
-            { event: 'kinesis_connect_failed', endpoint: this.s.endpoint ?? 'aws', err: (err as Error).message, retry_ms: wait },
-            'the Kinesis API does not answer',
-          );
-          this.probing = setTimeout(attempt, wait);
-        },
-      );
-    };
-    attempt();
+    this.probing = retryStart(
+      () => this.client.send(new ListStreamsCommand({ Limit: 1 })),
+      backoff,
+      () => {
+        this.log.info({ event: 'kinesis_connected', endpoint: this.s.endpoint ?? 'aws' }, 'the Kinesis API answers');
+        this.health.markUp();
+      },
+      (err, wait) =>
+        this.log.warn(
+          { event: 'kinesis_connect_failed', endpoint: this.s.endpoint ?? 'aws', err: (err as Error).message, retry_ms: wait },
+          'the Kinesis API does not answer',
+        ),
+    );
   }
 
   get up(): boolean {
@@ -102,7 +96,7 @@ export class KinesisLink {
 
   close(): void {
     this.closed = true;
-    if (this.probing) clearTimeout(this.probing);
+    this.probing?.cancel();
     this.client.destroy();
   }
 }
