@@ -8,7 +8,7 @@ import { createCa } from '../src/tls/dev-certs.js';
 import { testdir } from './helpers/cli.js';
 import { makePki } from './helpers/pki.js';
 import { waitUntil } from './helpers/ports.js';
-import { startServer, type LogLine } from './helpers/server.js';
+import { startServer, testWorkers, type LogLine } from './helpers/server.js';
 
 // A client that does not accept the server's certificate leaves a `server_refused` line: the alert
 // it sent, or the close the server saw, with the remote address and the name it asked for.
@@ -123,7 +123,15 @@ t.test('a real server logs server_refused for clients that refuse its certificat
       .then((r) => r.text())
       .then((m) => Number(/tls_handshake_failures_total\{reason="server_refused"\} (\d+)/.exec(m)?.[1] ?? 0));
   await waitUntil(async () => ((await counted()) >= 9 ? true : undefined), 30_000, 'nine refusals counted');
+  // The limit is per process: with workers (make test-workers) each worker writes its own 5.
   const closed = refusals().filter((l) => !l.alert);
-  t.equal(closed.length, 5, `5 lines for the closes without an alert, the rest left out (${refusals().length} in all)`);
+  const perProcess = new Map<unknown, number>();
+  for (const l of closed) perProcess.set(l.worker, (perProcess.get(l.worker) ?? 0) + 1);
+  if ((testWorkers().workers ?? 1) === 1) {
+    t.equal(closed.length, 5, `5 lines for the closes without an alert, the rest left out (${refusals().length} in all)`);
+  } else {
+    t.ok(closed.length >= 5, `at least 5 lines for the closes without an alert (${closed.length})`);
+    for (const [worker, n] of perProcess) t.ok(n <= 5, `worker ${String(worker)}: ${n} lines, at most 5`);
+  }
   t.equal(await counted(), 9, 'the counter has every one (accepted connections not among them)');
 });
