@@ -3,8 +3,6 @@ import type { Config } from '../config/types.js';
 import { derivedPublisher, type DerivedListener } from './derived.js';
 import { createLoggerProducer } from './logger.js';
 import { createMqttProducer } from './mqtt/producer.js';
-import { createKafkaProducer } from './kafka/producer.js';
-import { createKinesisProducer } from './kinesis/producer.js';
 import { loadPluginFactory } from './plugin.js';
 import type { Producer, ProducerFactory } from './types.js';
 import type { PresenceCorrections } from './presence.js';
@@ -13,9 +11,10 @@ import type { PresenceCorrections } from './presence.js';
 export const builtinProducers: Record<string, ProducerFactory> = {
   mqtt: createMqttProducer,
   logger: createLoggerProducer,
-  kafka: createKafkaProducer,
-  kinesis: createKinesisProducer,
-  // Loaded only when routed: their client libraries (zeromq's native addon above all) stay out of other servers.
+  // Loaded only when routed: their client libraries (zeromq's native addon above all) stay out of
+  // other servers and out of every CLI start (kafkajs and the AWS SDK made check-config 0.3 s slower).
+  kafka: async (ctx) => (await import('./kafka/producer.js')).createKafkaProducer(ctx),
+  kinesis: async (ctx) => (await import('./kinesis/producer.js')).createKinesisProducer(ctx),
   redis: async (ctx) => (await import('./redis/producer.js')).createRedisProducer(ctx),
   zmq: async (ctx) => (await import('./zmq/producer.js')).createZmqProducer(ctx),
 };
