@@ -9,6 +9,7 @@ import { startKafkaMock } from './helpers/kafka-mock.js';
 import { API } from './helpers/kafka-wire.js';
 import { kcatRead } from './helpers/kcat.js';
 import { makePki, type TestPki } from './helpers/pki.js';
+import { issueCert } from '../src/tls/dev-certs.js';
 import { deadline, freePort } from './helpers/ports.js';
 import { startServer, type ServerProcess } from './helpers/server.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
@@ -207,7 +208,11 @@ t.test('a CA that did not sign the broker certificate: no ack, the log says it i
     await configFor('untrusted', { 'bootstrap.servers': f.bootstrap, 'security.protocol': 'ssl', 'ssl.ca.location': other.caFile }),
   );
   const failed = await untrusting.waitForLog((l) => l.event === 'kafka_connect_failed', 30_000);
-  t.match(String(failed.err), /certificate/, `logged: ${String(failed.err)}`);
+  t.match(
+    String(failed.err),
+    /^the broker's TLS certificate is not trusted \(.+\): kafka\.ssl\.ca\.location or kafka\.ssl\.ca\.pem must hold the CA that signed it$/,
+    `logged: ${String(failed.err)}`,
+  );
   await notAcked(t, untrusting, 'untrusted-1');
   t.equal(f.forwarded(API.PRODUCE), 0, 'nothing produced');
   t.equal(await untrusting.stop(), 0);
@@ -224,5 +229,28 @@ t.test('a CA that did not sign the broker certificate: no ack, the log says it i
   );
   await unverified.waitForLog((l) => l.event === 'kafka_connected', 30_000);
   await inTopic(t, 'unverified', await sendAcked(t, unverified, pki, 'unverified', 3));
+  t.same(f.problems, []);
+});
+
+t.test('a broker certificate for another name: refused by default, taken with ssl.endpoint.identification.algorithm none', async (t) => {
+  const dir = ownDir(t);
+  // Signed by the trusted CA, but for a name that is not the address connected to (127.0.0.1).
+  const elsewhere = await issueCert(pki.ca, { commonName: 'kafka.example', kind: 'server', dnsNames: ['kafka.example'] });
+  const f = await front(t, { tls: { cert: elsewhere.certPem, key: elsewhere.keyPem } });
+  const kafka = { 'bootstrap.servers': f.bootstrap, 'security.protocol': 'ssl', 'ssl.ca.location': pki.caFile };
+  const checking = await serve(t, dir, await configFor('wrongname', kafka));
+  const failed = await checking.waitForLog((l) => l.event === 'kafka_connect_failed', 30_000);
+  t.match(
+    String(failed.err),
+    /^the broker's TLS certificate does not name the address connected to \(.+\); kafka\.ssl\.endpoint\.identification\.algorithm none/,
+    `logged: ${String(failed.err)}`,
+  );
+  await notAcked(t, checking, 'wrongname-1');
+  t.equal(f.forwarded(API.PRODUCE), 0, 'nothing produced');
+  t.equal(await checking.stop(), 0);
+
+  const unchecked = await serve(t, dir, await configFor('anyname', { ...kafka, 'ssl.endpoint.identification.algorithm': 'none' }));
+  await unchecked.waitForLog((l) => l.event === 'kafka_connected', 30_000);
+  await inTopic(t, 'anyname', await sendAcked(t, unchecked, pki, 'anyname', 3));
   t.same(f.problems, []);
 });
