@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, STACK } from './helpers/cli.js';
@@ -9,6 +9,7 @@ import { startKafkaMock } from './helpers/kafka-mock.js';
 import { API } from './helpers/kafka-wire.js';
 import { kcatRead } from './helpers/kcat.js';
 import { makePki, type TestPki } from './helpers/pki.js';
+import { kafkaSettingsFrom } from '../src/producers/kafka/options.js';
 import { issueCert } from '../src/tls/dev-certs.js';
 import { deadline, freePort } from './helpers/ports.js';
 import { startServer, type ServerProcess } from './helpers/server.js';
@@ -253,4 +254,30 @@ t.test('a broker certificate for another name: refused by default, taken with ss
   await unchecked.waitForLog((l) => l.event === 'kafka_connected', 30_000);
   await inTopic(t, 'anyname', await sendAcked(t, unchecked, pki, 'anyname', 3));
   t.same(f.problems, []);
+});
+
+t.test('ssl.ca.location as librdkafka reads it: a folder of CA certificates, or probe', async (t) => {
+  const dir = ownDir(t);
+  const f = await front(t, { tls: frontTls });
+  // A folder as OpenSSL's c_rehash leaves it: several CAs, and a file that is no certificate.
+  const cas = join(dir, 'cas');
+  mkdirSync(cas);
+  copyFileSync(pki.caFile, join(cas, 'fleet.pem'));
+  writeFileSync(join(cas, 'other.crt'), (await makePki(join(dir, 'other'))).ca.certPem);
+  writeFileSync(join(cas, 'README'), 'not a certificate\n');
+  const server = await serve(t, dir, await configFor('cafolder', { 'bootstrap.servers': f.bootstrap, 'security.protocol': 'ssl', 'ssl.ca.location': 'cas' }));
+  await server.waitForLog((l) => l.event === 'kafka_connected', 30_000);
+  await inTopic(t, 'cafolder', await sendAcked(t, server, pki, 'cafolder', 3));
+  t.same(f.problems, []);
+
+  const settings = (location: string) =>
+    kafkaSettingsFrom({ 'bootstrap.servers': 'b:9092', 'security.protocol': 'ssl', 'ssl.ca.location': location }, (p) => join(dir, p));
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  t.throws(() => settings('empty'), { code: 'kafka_config', message: `kafka.ssl.ca.location: the folder ${empty} holds no PEM certificate` });
+  const bundle = '/etc/ssl/certs/ca-certificates.crt';
+  const probed = settings('probe').ssl;
+  if (existsSync(bundle))
+    t.equal(typeof probed === 'object' ? probed.ca : undefined, readFileSync(bundle, 'utf8'), `probe: the distribution's bundle, ${bundle}`);
+  else t.equal(probed, true, "probe without a bundle here: Node's own roots");
 });
