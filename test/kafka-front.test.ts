@@ -3,7 +3,7 @@ import { createHmac, pbkdf2Sync } from 'node:crypto';
 import { connect } from 'node:net';
 import { startKafkaFront } from './helpers/kafka-front.js';
 import { saslExchange, scramCredential, verifyScramProof, type SaslStep } from './helpers/kafka-sasl.js';
-import { API, Reader, Writer, cutFrames, frame, metadataThroughFront, withSaslApis } from './helpers/kafka-wire.js';
+import { API, Reader, Writer, coordinatorThroughFront, cutFrames, frame, metadataThroughFront, withSaslApis } from './helpers/kafka-wire.js';
 import { startKafkaMock } from './helpers/kafka-mock.js';
 import { waitUntil } from './helpers/ports.js';
 
@@ -96,6 +96,18 @@ t.test('wire: ApiVersions gains SASL; Metadata of an unknown broker and unread v
   t.throws(() => metadataThroughFront(1, metadata, () => ({ host: 'h', port: 1 })), /Metadata v1/);
   const moved = metadataThroughFront(2, metadata, () => ({ host: 'front', port: 7 }));
   t.same(moved, new Writer().int32(1).int32(1).string('front').int32(7).string(null).string('c').int32(1).int32(0).done(), 'only the address changes');
+  const coordinator = (host: string, port: number, error = 0) => new Writer().int32(0).int16(error).string(null).int32(1).string(host).int32(port).done();
+  t.same(
+    coordinatorThroughFront(2, coordinator('127.0.0.1', 9), () => ({ host: 'front', port: 7 })),
+    coordinator('front', 7),
+    'FindCoordinator: the address changes',
+  );
+  t.same(
+    coordinatorThroughFront(2, coordinator('', -1, 15), () => undefined),
+    coordinator('', -1, 15),
+    'FindCoordinator: an error answer as it is',
+  );
+  t.throws(() => coordinatorThroughFront(0, coordinator('127.0.0.1', 9), () => undefined), /FindCoordinator v0/);
 });
 
 t.test('a request other than ApiVersions before SASL authentication: the connection is closed', async (t) => {

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { createPrivateKey } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -280,4 +281,29 @@ t.test('ssl.ca.location as librdkafka reads it: a folder of CA certificates, or 
   if (existsSync(bundle))
     t.equal(typeof probed === 'object' ? probed.ca : undefined, readFileSync(bundle, 'utf8'), `probe: the distribution's bundle, ${bundle}`);
   else t.equal(probed, true, "probe without a bundle here: Node's own roots");
+});
+
+t.test('a client certificate by ssl.certificate.location and an encrypted ssl.key.location with ssl.key.password', async (t) => {
+  const dir = ownDir(t);
+  const f = await front(t, { tls: { ...frontTls, clientCa: pki.ca.certPem } });
+  const client = await issueCert(pki.ca, { commonName: USER, kind: 'client' });
+  writeFileSync(join(dir, 'client.pem'), client.certPem);
+  const encrypted = createPrivateKey(client.keyPem).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: PASSWORD });
+  writeFileSync(join(dir, 'client.key'), encrypted);
+  const base = { 'bootstrap.servers': f.bootstrap, 'security.protocol': 'ssl', 'ssl.ca.location': pki.caFile };
+
+  const anonymous = await serve(t, dir, await configFor('nocert', base));
+  await anonymous.waitForLog((l) => l.event === 'kafka_connect_failed', 30_000);
+  await notAcked(t, anonymous, 'nocert-1');
+  t.equal(f.forwarded(API.PRODUCE), 0, 'without a certificate nothing is produced');
+  t.equal(await anonymous.stop(), 0);
+
+  const server = await serve(
+    t,
+    dir,
+    await configFor('clientcert', { ...base, 'ssl.certificate.location': 'client.pem', 'ssl.key.location': 'client.key', 'ssl.key.password': PASSWORD }),
+  );
+  await server.waitForLog((l) => l.event === 'kafka_connected', 30_000);
+  await inTopic(t, 'clientcert', await sendAcked(t, server, pki, 'clientcert', 3));
+  t.same(f.problems, []);
 });

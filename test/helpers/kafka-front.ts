@@ -30,8 +30,8 @@ import {
 export interface FrontOptions {
   /** The mock cluster's bootstrap servers, "host:port,host:port". */
   upstream: string;
-  /** Listeners speak TLS with this certificate and key (PEM). */
-  tls?: { cert: string; key: string };
+  /** Listeners speak TLS with this certificate and key (PEM); with `clientCa`, clients must show a certificate it signed. */
+  tls?: { cert: string; key: string; clientCa?: string };
   /** Listeners require SASL with one of these mechanisms and these users (name → password). */
   sasl?: { mechanisms: readonly SaslMechanism[]; users: Readonly<Record<string, string>> };
 }
@@ -98,7 +98,13 @@ export async function startKafkaFront(opts: FrontOptions): Promise<KafkaFront> {
         upstream.once('close', () => sockets.delete(upstream));
         relay(client, upstream, shared);
       };
-      const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, onClient) : createTcpServer(onClient);
+      const { tls } = opts;
+      const server = tls
+        ? createTlsServer(
+            { cert: tls.cert, key: tls.key, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) },
+            onClient,
+          )
+        : createTcpServer(onClient);
       // A client that refuses the certificate ends the handshake: nothing to relay.
       server.on('tlsClientError', () => {});
       servers.push(server);
