@@ -149,3 +149,29 @@ t.test('a request other than ApiVersions before SASL authentication: the connect
   t.equal(front.forwarded(API.METADATA), 0, 'the Metadata request never reached the broker');
   t.same(front.problems, []);
 });
+
+t.test('a mechanism the listener does not offer: UNSUPPORTED_SASL_MECHANISM with the offered ones, then closed', async (t) => {
+  const mock = await startKafkaMock(1);
+  t.teardown(() => mock.stop());
+  const front = await startKafkaFront({ upstream: mock.bootstrap, sasl: { mechanisms: ['PLAIN'], users: { fleet: 'right' } } });
+  t.teardown(() => front.stop());
+  const [host, port] = front.bootstrap.split(':');
+  const socket = connect(Number(port), host);
+  t.teardown(() => socket.destroy());
+  const got: Buffer[] = [];
+  socket.on('data', (d: Buffer) => got.push(d));
+  const closed = new Promise((r) => socket.once('close', r));
+  socket.write(frame(new Writer().int16(API.SASL_HANDSHAKE).int16(1).int32(5).string('probe').string('SCRAM-SHA-256').done()));
+  await closed;
+  const { frames } = cutFrames(Buffer.concat(got));
+  t.equal(frames.length, 1, 'one answer');
+  const answer = new Reader(frames[0]);
+  t.equal(answer.int32(), 5, 'to correlation id 5');
+  t.equal(answer.int16(), 33, 'UNSUPPORTED_SASL_MECHANISM');
+  t.same(
+    Array.from({ length: answer.int32() }, () => answer.string()),
+    ['PLAIN'],
+    'the mechanisms it offers',
+  );
+  t.same(front.refused, ['mechanism SCRAM-SHA-256 not enabled']);
+});
