@@ -5,6 +5,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { configPath } from '../../config/load.js';
 import type { Config } from '../../config/types.js';
+import { kafkaFailureText } from '../../producers/kafka/failure.js';
 import { kafkaSettingsFrom, unusedKafkaKeys, type KafkaSettings } from '../../producers/kafka/options.js';
 import type { CheckLine } from '../../tls/check.js';
 
@@ -39,7 +40,7 @@ export async function kafkaCheck(config: Config, capMs: number): Promise<CheckLi
     const cluster = await Promise.race([admin.connect().then(() => admin.describeCluster()), slow]);
     lines.push({ status: 'ok', check: 'kafka', message: `${at} answered: ${cluster.brokers.length} broker(s), acks=${s.acks === -1 ? 'all' : s.acks}` });
   } catch (err) {
-    lines.push({ status: 'fail', check: 'kafka', message: `${at} is unreachable: ${(err as Error).message}` });
+    lines.push({ status: 'fail', check: 'kafka', message: `${at} is unreachable: ${kafkaFailureText(err)}` });
   } finally {
     clearTimeout(timer);
     await admin.disconnect().catch(() => {});

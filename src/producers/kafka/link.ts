@@ -1,6 +1,7 @@
 import { Kafka, logLevel, Partitioners, type LogEntry, type Producer as KafkaClient } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Backoff } from '../../backoff.js';
+import { kafkaFailureText } from './failure.js';
 import { consistentPartition } from './partition.js';
 import type { KafkaSettings } from './options.js';
 import type { DispatchTally } from '../dispatch/index.js';
@@ -97,7 +98,7 @@ export class KafkaLink {
       },
       (err, wait) =>
         this.log.warn(
-          { event: 'kafka_connect_failed', brokers: this.s.brokers.join(','), err: (err as Error).message, retry_ms: wait },
+          { event: 'kafka_connect_failed', brokers: this.s.brokers.join(','), err: kafkaFailureText(err), retry_ms: wait },
           'cannot connect to the Kafka cluster',
         ),
     );

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { CompressionTypes, type SASLOptions } from 'kafkajs';
 import { FleetTelemetryError } from '../../errors.js';
@@ -128,9 +129,45 @@ function pemOrFile(raw: Raw, pemKey: string, fileKey: string, resolve: (p: strin
   }
 }
 
+/** Where distributions keep their CA bundle (Debian, Red Hat, SUSE, Alpine): what "probe" looks for. */
+const CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/ca-bundle.pem', '/etc/ssl/cert.pem'];
+
+const PEM_CERT = '-----BEGIN CERTIFICATE-----';
+
+/** The PEM certificates of every file in `dir` (OpenSSL's hashed links or plain .pem/.crt files). */
+function certificatesIn(dir: string): string {
+  const pems = readdirSync(dir)
+    .map((name) => join(dir, name))
+    .filter((path) => statSync(path, { throwIfNoEntry: false })?.isFile())
+    .map((path) => readFileSync(path, 'utf8'))
+    .filter((text) => text.includes(PEM_CERT));
+  if (pems.length === 0) throw new KafkaConfigError(`kafka.ssl.ca.location: the folder ${dir} holds no PEM certificate`);
+  return pems.join('\n');
+}
+
+/**
+ * The CAs the broker's certificate is checked against. librdkafka's ssl.ca.location is a file or a
+ * folder of CA certificates, or "probe": the distribution's CA bundle, found at its usual path
+ * (Node's own roots when there is none).
+ */
+function caOf(raw: Raw, resolve: (p: string) => string): string | undefined {
+  const pem = str(raw, 'ssl.ca.pem');
+  if (pem !== undefined) return pem;
+  const location = str(raw, 'ssl.ca.location');
+  if (location === undefined) return undefined;
+  const path = location === 'probe' ? CA_BUNDLES.find((p) => existsSync(p)) : resolve(location);
+  if (path === undefined) return undefined;
+  try {
+    return statSync(path).isDirectory() ? certificatesIn(path) : readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof KafkaConfigError) throw err;
+    throw new KafkaConfigError(`kafka.ssl.ca.location: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
 function sslOf(raw: Raw, resolve: (p: string) => string): ConnectionOptions | true {
   const o: ConnectionOptions = {};
-  const ca = pemOrFile(raw, 'ssl.ca.pem', 'ssl.ca.location', resolve);
+  const ca = caOf(raw, resolve);
   const cert = pemOrFile(raw, 'ssl.certificate.pem', 'ssl.certificate.location', resolve);
   const key = pemOrFile(raw, 'ssl.key.pem', 'ssl.key.location', resolve);
   if (ca !== undefined) o.ca = ca;

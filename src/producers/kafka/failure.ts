@@ -1,0 +1,42 @@
+/**
+ * Why a connection to the Kafka cluster failed, in the operator's terms: a TLS verification
+ * error names the kafka key that decides it, since OpenSSL's own words ("unable to verify the
+ * first certificate") do not say which side's trust is missing.
+ */
+
+/** OpenSSL's verification codes (as Node reports them) for a chain no trusted CA signed. */
+const UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+const OUT_OF_DATE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+const WRONG_NAME = 'ERR_TLS_CERT_ALTNAME_INVALID';
+
+/** The error's code, or that of an error it wraps (kafkajs keeps the socket's code on its own error). */
+function codeOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const { code, cause, originalError } = e as { code?: unknown; cause?: unknown; originalError?: unknown };
+    if (typeof code === 'string') return code;
+    e = cause ?? originalError;
+  }
+  return undefined;
+}
+
+export function kafkaFailureText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = codeOf(err);
+  if (code === undefined) return message;
+  if (UNTRUSTED.has(code)) {
+    return `the broker's TLS certificate is not trusted (${message}): kafka.ssl.ca.location or kafka.ssl.ca.pem must hold the CA that signed it`;
+  }
+  if (OUT_OF_DATE.has(code)) return `the broker's TLS certificate is not valid now (${message})`;
+  if (code === WRONG_NAME) {
+    return `the broker's TLS certificate does not name the address connected to (${message}); kafka.ssl.endpoint.identification.algorithm none turns this check off`;
+  }
+  return message;
+}
