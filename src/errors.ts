@@ -49,6 +49,7 @@ export const ERROR_CODES = {
   config_invalid: { permanent: true, about: 'the configuration has problems' },
   json_syntax: { permanent: true, about: 'the text is not valid JSON' },
   kafka_config: { permanent: true, about: 'the kafka settings cannot be used' },
+  zmq_key_invalid: { permanent: true, about: 'a zmq CURVE key file cannot be used' },
   driver_score_options: { permanent: true, about: 'an option of the driver-score plugin is wrong' },
   plugin_unloadable: { permanent: true, about: 'a producer module cannot be imported' },
   start_failed: { permanent: true, about: 'the server cannot start as configured' },

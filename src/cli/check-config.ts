@@ -3,6 +3,7 @@ import { parseArgs, UsageError, type Command } from './command.js';
 import { checkTls, configChecks, formatLine } from '../tls/check.js';
 import { brokerTlsFileChecks, onlineChecks, pluginChecks } from './doctor/online.js';
 import { teslaChecks } from '../tesla/checks.js';
+import { zmqKeyChecks } from './doctor/zmq-keys.js';
 
 const checkConfig: Command = {
   summary: 'validate a config file, check its TLS material and load its plugins (what serve checks at start)',
@@ -37,6 +38,7 @@ const checkConfig: Command = {
       ...checkTls(config, { hostnames: (flags.hostname as string[] | undefined) ?? [] }),
       ...brokerTlsFileChecks(config),
       ...teslaChecks(config),
+      ...zmqKeyChecks(config),
       ...(await pluginChecks(config)),
     ];
     process.stdout.write(lines.map(formatLine).join('\n') + '\n');

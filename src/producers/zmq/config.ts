@@ -21,13 +21,17 @@ export const zmqSchema = {
       type: 'string',
       minLength: 1,
       description:
-        'JSON file `{"secret": <z85>, "public": <z85>}` with the socket\'s CURVE key pair: subscribers must then connect with CURVE and this public key.',
+        'JSON file `{"secret": <z85>, "public": <z85>}` with the socket\'s CURVE key pair (40-character z85 keys). The socket then speaks only CURVE: traffic is encrypted and ' +
+        'subscribers must connect with CURVE, giving this public key as the server key. "public" may be left out (only the secret is used); when present it must be the secret\'s pair. ' +
+        'A file that cannot be read or used fails check-config and the start.',
       'x-origin': tesla,
     },
     allowed_public_keys_json_path: {
       type: 'string',
       minLength: 1,
-      description: 'JSON file listing the z85 CURVE public keys of the subscribers allowed to connect (with server_key_json_path); absent: any CURVE client.',
+      description:
+        'JSON list of the z85 CURVE public keys of the subscribers allowed to connect; used only with server_key_json_path. ' +
+        "Absent: any subscriber that connects with CURVE and the server's public key (Tesla's server, with a server key and no list, refuses every subscriber).",
       'x-origin': tesla,
     },
     verbose: {

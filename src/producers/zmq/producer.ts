@@ -33,12 +33,14 @@ export const createZmqProducer: ProducerFactory = async ({ name, config, logger 
   const cfg = config.zmq;
   if (!cfg?.addr) throw new Error('zmq is routed but zmq.addr is missing');
   const log = logger.child({ producer: name });
+  // Both files are read before any socket exists: a bad one fails the start with nothing to undo.
+  const key = cfg.server_key_json_path ? readServerKey(configPath(config, cfg.server_key_json_path)) : undefined;
+  const allowed = key && cfg.allowed_public_keys_json_path ? readAllowedKeys(configPath(config, cfg.allowed_public_keys_json_path)) : undefined;
   const sock = new Publisher({ linger: 0 });
   let zap: Router | undefined;
-  if (cfg.server_key_json_path) {
-    const key = readServerKey(configPath(config, cfg.server_key_json_path));
-    if (cfg.allowed_public_keys_json_path) {
-      const allowed = readAllowedKeys(configPath(config, cfg.allowed_public_keys_json_path));
+  if (key) {
+    // Without a ZAP handler libzmq lets in any CURVE client that knows the server key.
+    if (allowed) {
       zap = new Router();
       await zap.bind(ZAP_ENDPOINT);
       void serveZap(zap, allowed, log);
@@ -57,7 +59,11 @@ export const createZmqProducer: ProducerFactory = async ({ name, config, logger 
       'handshake:error:other',
       'close',
     ] as const) {
-      sock.events.on(type, (e) => log.debug({ event: 'zmq_socket_event', type: e.type, address: (e as { address?: string }).address }, 'ZeroMQ socket event'));
+      sock.events.on(type, (e) => {
+        // Handshake failures carry why (e.g. ERR_ZMTP_MECHANISM_MISMATCH: a subscriber without CURVE).
+        const error = (e as { error?: { code?: string } }).error?.code;
+        log.debug({ event: 'zmq_socket_event', type: e.type, address: (e as { address?: string }).address, error }, 'ZeroMQ socket event');
+      });
     }
   }
   try {
@@ -67,7 +73,7 @@ export const createZmqProducer: ProducerFactory = async ({ name, config, logger 
     zap?.close();
     throw new Error(`zmq: cannot bind ${cfg.addr}: ${(err as Error).message}`, { cause: err });
   }
-  log.info({ event: 'zmq_bound', addr: cfg.addr, curve: Boolean(cfg.server_key_json_path) }, 'ZeroMQ PUB socket bound');
+  log.info({ event: 'zmq_bound', addr: cfg.addr, curve: Boolean(key), server_public_key: key?.public, allowed_keys: allowed?.size }, 'ZeroMQ PUB socket bound');
 
   const tally = new DispatchTally();
   const inFlight = new InFlightRecords(MAX_IN_FLIGHT, SEND_TIMEOUT_MS, tally);

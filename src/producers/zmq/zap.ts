@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Router } from 'zeromq';
-import { z85 } from './keys.js';
+import { z85Encode } from './z85.js';
 
 /** Where libzmq asks who may connect (ZAP, RFC 27), in the process's ZeroMQ context. */
 export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
@@ -14,7 +14,7 @@ export async function serveZap(router: Router, allowed: ReadonlySet<string>, log
     for await (const frames of router) {
       // [routing id, "", version, request id, domain, address, identity, mechanism, credentials...]
       const [id, empty, version, requestId, , address, , mechanism, key] = frames;
-      const client = key && key.length === 32 ? z85(key) : '';
+      const client = key && key.length === 32 ? z85Encode(key) : '';
       const ok = mechanism?.toString() === 'CURVE' && allowed.has(client);
       if (!ok)
         log.warn(
