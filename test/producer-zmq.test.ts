@@ -6,7 +6,7 @@ import { makePki } from './helpers/pki.js';
 import { startServer } from './helpers/server.js';
 import { connectVehicle, vFrame } from './helpers/vehicle.js';
 import { freePort, sleep, waitUntil } from './helpers/ports.js';
-import { subscribeZmq } from './helpers/zmq.js';
+import { subscribeZmq, type ZmqSubscriber } from './helpers/zmq.js';
 
 // Tesla's zmq dispatcher (datastore/zmq/zmq.go): a PUB socket bound to zmq.addr sends
 // [<namespace>_<record type>, the record's message]. A SUB socket of the zeromq package reads
@@ -15,6 +15,7 @@ import { subscribeZmq } from './helpers/zmq.js';
 const conformance = loadConformance();
 const VIN = conformance.vin;
 const NS = 'tesla_telemetry';
+const PROBE_VIN = '5YJ3E1EA0PF000001';
 
 /** The server publishing every record type on a free port, and a SUB socket reading it. */
 async function start(t: Test, decoded: boolean) {
@@ -30,18 +31,34 @@ async function start(t: Test, decoded: boolean) {
     workers: 1,
   });
   t.teardown(() => server.stop().catch(() => undefined));
+  // A probe vehicle stays connected for the whole test: its leaving would put a DISCONNECTED
+  // record among the ones the test counts.
+  let probe: Awaited<ReturnType<typeof connectVehicle>> | undefined;
+  let sent = 0;
+  const probeV = async (sub: ZmqSubscriber, ms: number) => {
+    probe ??= await connectVehicle(server.port, await pki.vehicle(PROBE_VIN), pki.ca.certPem);
+    const txid = `probe-${++sent}`;
+    probe.send(vFrame(txid, PROBE_VIN, [{ key: 'VehicleSpeed', value: { float_value: sent } }]));
+    t.equal((await probe.response(txid, 15_000)).kind, 'ack', `${txid} acked`);
+    return waitUntil(() => sub.got.some((g) => g.topic === `${NS}_V`) || undefined, ms, txid).then(
+      () => true,
+      () => false,
+    );
+  };
+  t.teardown(() => probe?.close());
+  /**
+   * A SUB socket that receives from now on. Its subscription reaches the PUB socket some time
+   * after it connects and the publisher's side says nothing when, so the probe sends until one
+   * of its records arrives, then once more: the PUB socket keeps order, so once that last one
+   * arrived nothing of the probe's is still on its way, and the subscriber's log starts empty.
+   */
   const subscribe = async () => {
-    const accepted = server.logs.filter((l) => l.event === 'zmq_socket_event' && l.type === 'accept').length;
     const sub = subscribeZmq(port);
     t.teardown(() => sub.close());
-    // A SUB socket's subscription reaches the publisher a moment after it connects; the server
-    // logs each accepted subscriber (verbose).
-    await waitUntil(
-      () => server.logs.filter((l) => l.event === 'zmq_socket_event' && l.type === 'accept').length > accepted || undefined,
-      10_000,
-      'the subscriber accepted',
-    );
-    await sleep(200);
+    for (let tries = 1; !(await probeV(sub, 500)); tries++) if (tries >= 60) throw new Error('the subscriber never received a probe');
+    sub.got.length = 0;
+    if (!(await probeV(sub, 15_000))) throw new Error('the last probe never arrived');
+    sub.got.length = 0;
     return sub;
   };
   return { server, pki, subscribe };
