@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createHmac, pbkdf2Sync } from 'node:crypto';
 import { connect } from 'node:net';
 import { startKafkaFront } from './helpers/kafka-front.js';
@@ -110,7 +110,8 @@ t.test('wire: ApiVersions gains SASL; Metadata of an unknown broker and unread v
   t.throws(() => coordinatorThroughFront(0, coordinator('127.0.0.1', 9), () => undefined), /FindCoordinator v0/);
 });
 
-t.test('a request other than ApiVersions before SASL authentication: the connection is closed', async (t) => {
+/** A PLAIN-only front before a one-broker mock, and a bare socket to it that keeps what arrives. */
+async function rawClient(t: Test) {
   const mock = await startKafkaMock(1);
   t.teardown(() => mock.stop());
   const front = await startKafkaFront({ upstream: mock.bootstrap, sasl: { mechanisms: ['PLAIN'], users: { fleet: 'right' } } });
@@ -121,6 +122,11 @@ t.test('a request other than ApiVersions before SASL authentication: the connect
   const got: Buffer[] = [];
   socket.on('data', (d: Buffer) => got.push(d));
   const closed = new Promise((r) => socket.once('close', r));
+  return { front, socket, got, closed };
+}
+
+t.test('a request other than ApiVersions before SASL authentication: the connection is closed', async (t) => {
+  const { front, socket, got, closed } = await rawClient(t);
   // ApiVersions v2 is answered (with SASL listed), then Metadata v2 ends the connection.
   const header = (api: number, corr: number) => new Writer().int16(api).int16(2).int32(corr).string('probe').done();
   socket.write(frame(header(API.API_VERSIONS, 1)));
@@ -151,16 +157,7 @@ t.test('a request other than ApiVersions before SASL authentication: the connect
 });
 
 t.test('a mechanism the listener does not offer: UNSUPPORTED_SASL_MECHANISM with the offered ones, then closed', async (t) => {
-  const mock = await startKafkaMock(1);
-  t.teardown(() => mock.stop());
-  const front = await startKafkaFront({ upstream: mock.bootstrap, sasl: { mechanisms: ['PLAIN'], users: { fleet: 'right' } } });
-  t.teardown(() => front.stop());
-  const [host, port] = front.bootstrap.split(':');
-  const socket = connect(Number(port), host);
-  t.teardown(() => socket.destroy());
-  const got: Buffer[] = [];
-  socket.on('data', (d: Buffer) => got.push(d));
-  const closed = new Promise((r) => socket.once('close', r));
+  const { front, socket, got, closed } = await rawClient(t);
   socket.write(frame(new Writer().int16(API.SASL_HANDSHAKE).int16(1).int32(5).string('probe').string('SCRAM-SHA-256').done()));
   await closed;
   const { frames } = cutFrames(Buffer.concat(got));

@@ -3,6 +3,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { LogLimiter, shortenForLog } from '../log-limit.js';
 import type { ServerEvents } from './events.js';
+import { UNTRUSTED_CHAIN } from '../tls/verify-codes.js';
 
 /** Why a vehicle's TLS handshake failed, as a metric label and a sentence an operator can act on. */
 export interface HandshakeFailure {
@@ -28,17 +29,6 @@ export interface HandshakeFailure {
 const REFUSAL_ALERT =
   /^ERR_SSL_(?:SSLV3_|TLSV1_)?ALERT_(BAD_CERTIFICATE|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|UNKNOWN_CA)$/;
 
-const UNTRUSTED = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_CHAIN_TOO_LONG',
-]);
-
 function dn(name: PeerCertificate['issuer'] | undefined): string {
   if (!name) return 'unknown';
   const cn = name.CN as unknown;
@@ -59,7 +49,7 @@ export function classifyHandshakeFailure(
 ): HandshakeFailure {
   const subject = cert?.subject ? ` for ${dn(cert.subject)}` : '';
   if (authorizationError) {
-    if (UNTRUSTED.has(authorizationError)) {
+    if (UNTRUSTED_CHAIN.has(authorizationError)) {
       return {
         reason: 'untrusted',
         message: `client certificate${subject} not trusted (issuer ${dn(cert?.issuer)}; ${authorizationError}): add its CA to tls.ca_file`,

@@ -4,16 +4,8 @@
  * first certificate") do not say which side's trust is missing.
  */
 
-/** OpenSSL's verification codes (as Node reports them) for a chain no trusted CA signed. */
-const UNTRUSTED = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-]);
+import { UNTRUSTED_CHAIN } from '../../tls/verify-codes.js';
+
 const OUT_OF_DATE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 const WRONG_NAME = 'ERR_TLS_CERT_ALTNAME_INVALID';
 
@@ -31,7 +23,7 @@ export function kafkaFailureText(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   const code = codeOf(err);
   if (code === undefined) return message;
-  if (UNTRUSTED.has(code)) {
+  if (UNTRUSTED_CHAIN.has(code)) {
     return `the broker's TLS certificate is not trusted (${message}): kafka.ssl.ca.location or kafka.ssl.ca.pem must hold the CA that signed it`;
   }
   if (OUT_OF_DATE.has(code)) return `the broker's TLS certificate is not valid now (${message})`;
