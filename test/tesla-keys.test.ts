@@ -73,7 +73,7 @@ t.test('keys that are not P-256, encrypted, or not private are refused with that
     ['enc-sec1.pem', 'KEY_ENCRYPTED', /the private key is encrypted/],
     ['pub.pem', 'KEY_NOT_PRIVATE', /not a private key \(it holds a public key\)/],
     ['junk.pem', 'KEY_NOT_PEM', /no PEM key in it/],
-    ['missing.pem', 'KEY_UNREADABLE', /cannot read the key: ENOENT/],
+    ['missing.pem', 'KEY_UNREADABLE', /cannot read the key: no such file/],
   ];
   for (const [file, code, why] of cases) {
     const out = p(`out-${file}`);

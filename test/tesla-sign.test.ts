@@ -148,7 +148,7 @@ t.test('tesla sign refuses a wrong body, a wrong key and a VIN not in the body',
   writeFileSync(join(dir, 'bad.json'), JSON.stringify({ vins: ['X1'], hostname: 'a' }));
   const cases: [string[], number, RegExp][] = [
     [['--body', join(dir, 'bad.json'), '--private-key', key], 1, /not the body vehicle-config prints: "config" is not an object \[BODY_INVALID\]/],
-    [['--body', join(dir, 'none.json'), '--private-key', key], 1, /cannot read it: ENOENT \[BODY_INVALID\]/],
+    [['--body', join(dir, 'none.json'), '--private-key', key], 1, /cannot read it: no such file \[BODY_INVALID\]/],
     [['--body', file, '--private-key', p384], 1, /not a P-256 key \(it is an EC key on secp384r1\).*\[KEY_NOT_P256\]/],
     [['--body', file, '--private-key', key, '--vin', '5YJ3E1EA7KF000009'], 1, /--vin 5YJ3E1EA7KF000009 is not among the body's vins/],
     [['--body', file], 2, /--private-key KEY is required/],

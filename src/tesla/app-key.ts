@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { FleetTelemetryError } from '../errors.js';
+import { unreadableReason } from '../unreadable.js';
 
 /** Where Tesla and vehicles fetch an application's public key, on the application's domain. */
 export const PUBLIC_KEY_PATH = '/.well-known/appspecific/com.tesla.3p.public-key.pem';
@@ -79,7 +80,7 @@ export function readAppKey(file: string): AppKey {
   try {
     pem = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new FleetTelemetryError('KEY_UNREADABLE', `${file}: cannot read the key: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+    throw new FleetTelemetryError('KEY_UNREADABLE', `${file}: cannot read the key: ${unreadableReason(err)}`, {
       cause: err,
     });
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { FleetTelemetryError } from '../errors.js';
 import { VIN_PATTERN } from '../tls/dev-certs.js';
+import { unreadableReason } from '../unreadable.js';
 
 /** The body `vehicle-config` prints: which cars, and the config they get. */
 export interface ConfigBody {
@@ -31,7 +32,7 @@ export function readConfigBody(file: string): ConfigBody {
   try {
     text = readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (err) {
-    throw new FleetTelemetryError('BODY_INVALID', `${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new FleetTelemetryError('BODY_INVALID', `${file}: cannot read it: ${unreadableReason(err)}`, { cause: err });
   }
   let v: unknown;
   try {

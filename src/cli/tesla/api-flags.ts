@@ -4,6 +4,7 @@ import { FleetApiClient } from '../../tesla/fleet-api.js';
 import { fleetApiBase } from '../../tesla/regions.js';
 import { accessTokenFrom } from '../../tesla/oauth.js';
 import { UsageError } from '../command.js';
+import { unreadableReason } from '../../unreadable.js';
 
 /** The options every Fleet API command takes. */
 export const API_STRINGS = ['region', 'api-base', 'token-file', 'partner-token-file'];
@@ -24,7 +25,7 @@ async function readToken(file: string, what: string): Promise<string> {
   try {
     text = readFileSync(file, 'utf8').trim();
   } catch (err) {
-    throw new UsageError(`${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new UsageError(`${what} ${file}: ${unreadableReason(err)}`, { cause: err });
   }
   if (text.startsWith('{')) return accessTokenFrom(file);
   if (!text || /\s/.test(text)) throw new UsageError(`${what} ${file}: not a token (empty, or more than one word)`);

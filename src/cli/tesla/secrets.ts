@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fleetApiBase } from '../../tesla/regions.js';
 import { UsageError } from '../command.js';
+import { unreadableReason } from '../../unreadable.js';
 
 /** The application's client secret: from a file (mode 0600 advised) or TESLA_CLIENT_SECRET, never a flag (ps shows flags). */
 export function clientSecret(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -9,7 +10,7 @@ export function clientSecret(file: string | undefined, env: NodeJS.ProcessEnv = 
       const s = readFileSync(file, 'utf8').trim();
       if (s) return s;
     } catch (err) {
-      throw new UsageError(`--client-secret-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      throw new UsageError(`--client-secret-file ${file}: ${unreadableReason(err)}`, { cause: err });
     }
     throw new UsageError(`--client-secret-file ${file} is empty`);
   }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { CompressionTypes, type SASLOptions } from 'kafkajs';
 import { FleetTelemetryError } from '../../errors.js';
+import { unreadableReason } from '../../unreadable.js';
 
 /**
  * The `kafka` section is Tesla's: librdkafka configuration properties, by their names, with
@@ -125,7 +126,7 @@ function pemOrFile(raw: Raw, pemKey: string, fileKey: string, resolve: (p: strin
   try {
     return readFileSync(resolve(file), 'utf8');
   } catch (err) {
-    throw new KafkaConfigError(`kafka.${fileKey}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new KafkaConfigError(`kafka.${fileKey}: cannot read ${file}: ${unreadableReason(err)}`, { cause: err });
   }
 }
 
@@ -161,7 +162,7 @@ function caOf(raw: Raw, resolve: (p: string) => string): string | undefined {
     return statSync(path).isDirectory() ? certificatesIn(path) : readFileSync(path, 'utf8');
   } catch (err) {
     if (err instanceof KafkaConfigError) throw err;
-    throw new KafkaConfigError(`kafka.ssl.ca.location: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new KafkaConfigError(`kafka.ssl.ca.location: cannot read ${path}: ${unreadableReason(err)}`, { cause: err });
   }
 }
 

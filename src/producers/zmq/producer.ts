@@ -42,7 +42,13 @@ export const createZmqProducer: ProducerFactory = async ({ name, config, logger 
     // Without a ZAP handler libzmq lets in any CURVE client that knows the server key.
     if (allowed) {
       zap = new Router();
-      await zap.bind(ZAP_ENDPOINT);
+      try {
+        await zap.bind(ZAP_ENDPOINT);
+      } catch (err) {
+        zap.close();
+        sock.close();
+        throw new Error(`zmq: cannot start the allow-list check at ${ZAP_ENDPOINT}: ${(err as Error).message}`, { cause: err });
+      }
       void serveZap(zap, allowed, log);
     }
     sock.curveServer = true;
