@@ -7,6 +7,8 @@ export interface HealthLines {
   available: { event: string; msg: string };
   /** Logged at warn when a request fails while the link was up. */
   unavailable: { event: string; msg: string };
+  /** The failure in the operator's words; the error's message when absent. */
+  describe?: (err: Error) => string;
 }
 
 /**
@@ -45,6 +47,6 @@ export class LinkHealth {
     if (!this.up) return;
     this.up = false;
     this.downs++;
-    this.log.warn({ event: this.lines.unavailable.event, err: err.message }, this.lines.unavailable.msg);
+    this.log.warn({ event: this.lines.unavailable.event, err: this.lines.describe?.(err) ?? err.message }, this.lines.unavailable.msg);
   }
 }

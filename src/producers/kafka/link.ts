@@ -53,6 +53,7 @@ export class KafkaLink {
       {
         available: { event: 'kafka_available', msg: 'the Kafka cluster takes records again' },
         unavailable: { event: 'kafka_unavailable', msg: 'the Kafka cluster did not take a batch; records wait until it does' },
+        describe: kafkaFailureText,
       },
       tally,
     );
