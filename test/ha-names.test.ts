@@ -1,25 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { fieldConfigs, shapeOf, type DiscoveryOptions } from '../src/publish/discovery.js';
+import { fieldConfigs, shapeOf } from '../src/publish/discovery.js';
 import { FIELD_RULES } from '../src/publish/ha-fields.js';
 import { HA_MEMBER_NAMES, HA_NAMES } from '../src/publish/ha-names.js';
 import { lookupEnum, lookupType } from '../src/record/schema.js';
-import { TopicNames } from '../src/publish/topics.js';
 import { fixturesDir } from './helpers/fixtures.js';
+import { discoveryOptions as opts } from './helpers/ha-options.js';
 
 // Home Assistant entity names: one for every field of the schema, in words a car owner reads.
 // The field list is read from the schema at run time (the .proto the server parses and the JSON
 // descriptor beside the tests), never copied here, so a new field without a name fails.
 
 const VIN = '5YJ3E1EA7KF000001';
-const opts = (): DiscoveryOptions => ({
-  prefix: 'homeassistant',
-  payloadFormat: 'value',
-  names: new TopicNames('telemetry'),
-  statusTopic: 'fleet-telemetry/x/status',
-  qos: 1,
-});
 
 const protoFields = Object.keys(lookupEnum('telemetry.vehicle_data.Field').values);
 type Node = { nested?: Record<string, Node>; values?: Record<string, number> };

@@ -3,22 +3,15 @@ import { FIELD_CATALOGUE } from '../src/emulator/index.js';
 import { enumOptions, fieldConfigs, serverConfig, shapeOf, type DiscoveryOptions } from '../src/publish/discovery.js';
 import { FIELD_RULES } from '../src/publish/ha-fields.js';
 import type { VRecord } from '../src/record/types.js';
-import { TopicNames } from '../src/publish/topics.js';
 import { Announcer } from '../src/producers/mqtt/announce.js';
 import { PacketError, PacketReader } from '../src/producers/mqtt/packets.js';
 import { encodeSubscribe, readPublish } from '../src/producers/mqtt/subscribe-packets.js';
 import { HA_BINARY_SENSOR_CLASSES, HA_SENSOR_UNITS, HA_STATE_CLASSES } from './helpers/ha-lists.js';
+import { discoveryOptions as opts } from './helpers/ha-options.js';
 
 // The pure rules of Home Assistant discovery: each field's entity against Home Assistant's
 // documented device classes and units, the announcer's bookkeeping, the SUBSCRIBE encoder.
 
-const opts = (): DiscoveryOptions => ({
-  prefix: 'homeassistant',
-  payloadFormat: 'value',
-  names: new TopicNames('telemetry'),
-  statusTopic: 'fleet-telemetry/x/status',
-  qos: 1,
-});
 const VIN = '5YJ3E1EA7KF000001';
 
 t.test('every mapped field: component, device class, unit and state class as Home Assistant documents them', async (t) => {

@@ -183,24 +183,8 @@ t.test('register: a partner token, POST /api/1/partner_accounts, and the key Tes
   t.match(mismatch.stderr, /Tesla holds another key .* for app\.example\.com, not the key of/);
 
   writeFileSync(join(dir, 'wrong'), 'nope');
-  const wrong = await runCli(
-    [
-      'tesla',
-      'register',
-      '--domain',
-      'app.example.com',
-      '--client-id',
-      CLIENT_ID,
-      '--client-secret-file',
-      'wrong',
-      '--api-base',
-      api.base,
-      '--auth-base',
-      api.base,
-    ],
-    dir,
-    { env },
-  );
+  const wrongSecret = args.map((a) => (a === 'secret' ? 'wrong' : a));
+  const wrong = await runCli(wrongSecret, dir, { env });
   t.equal(wrong.code, 1);
   t.match(wrong.stderr, /client_credentials at https:\/\/127\.0\.0\.1:\d+: HTTP 401 invalid_client: wrong client_secret \[AUTH_FAILED\]/);
   t.notMatch(wrong.stderr, /nope/);
